@@ -1,0 +1,50 @@
+# gisportal — two commands: `make serve` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+export GISPORTAL_DATA_DIR ?= instance
+DEMO := $(GISPORTAL_DATA_DIR)/gisportal.gpkg
+APT_PACKAGES := chromium postgresql-15-postgis-3 poppler-utils fonts-dejavu-core wrk
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard gisportal/translations/*/LC_MESSAGES/messages.po))
+
+.PHONY: install serve test demo system-deps translations bench clean
+
+install: $(STAMP) translations
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+translations: $(MO_FILES)
+
+%.mo: %.po $(STAMP)
+	$(VENV)/bin/pybabel compile -q -i $< -o $@
+
+$(DEMO): | $(STAMP)
+	$(VENV)/bin/gisportal demo
+
+demo: install $(DEMO)
+
+serve: install $(DEMO)
+	$(VENV)/bin/gisportal serve --host 127.0.0.1 --port 5000
+
+# System packages the tests use (browser, PostGIS, PDF tools). Installed when run as root.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing system packages:$$missing (run make test as root, or install them)"; exit 1; fi; \
+	fi
+
+test: install system-deps
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: install system-deps
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,199 @@
+"""The ``gisportal`` command: serve, build the demo, import layers, print notes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gisportal.errors import GisportalError
+from gisportal.settings import load_settings
+
+logger = logging.getLogger(__name__)
+
+
+class _Group(click.Group):
+    """Prints domain errors as one clear line and exits 2, instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GisportalError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            report = exc.details.get("report")
+            if report:
+                click.echo(json.dumps(report, ensure_ascii=False, indent=2), err=True)
+            sys.exit(2)
+
+
+def _store():
+    from gisportal.storage import open_store
+
+    return open_store(load_settings())
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None
+
+
+def _print_report(report: Any) -> None:
+    click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+
+
+@click.group(cls=_Group)
+@click.option("-v", "--verbose", is_flag=True, help="Log progress.")
+def main(verbose: bool) -> None:
+    """gisportal: zoning maps and urban-information notes for an urban agency."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the portal with gunicorn (data loaded once, shared by the workers)."""
+    from gunicorn.app.base import BaseApplication
+
+    from gisportal.web import create_app
+
+    class _App(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("preload_app", True)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Any:
+            return create_app()
+
+    click.echo(f"gisportal on http://{host}:{port}")
+    _App().run()
+
+
+@main.command()
+@click.option("--parcels", "n_parcels", default=6000, show_default=True, type=click.IntRange(10, 5_000_000))
+@click.option("--seed", default=2026, show_default=True, type=int)
+@click.option("--force", is_flag=True, help="Replace an existing store.")
+def demo(n_parcels: int, seed: int, force: bool) -> None:
+    """Build the demo district of Tangier (EPSG:26191) into the data directory."""
+    from gisportal.demo import load_demo
+    from gisportal.storage import open_store
+
+    settings = load_settings()
+    if settings.storage == "embedded" and settings.store_path.exists():
+        if not force:
+            raise click.ClickException(f"{settings.store_path} exists; use --force to rebuild it.")
+        settings.store_path.unlink()
+    counts = load_demo(open_store(settings), n_parcels=n_parcels, seed=seed)
+    click.echo(json.dumps(counts))
+
+
+_layer_options = [
+    click.option("--layer", default=None, help="Layer name (GeoPackage)."),
+    click.option("--crs", default=None, help="CRS of a file that declares none, e.g. EPSG:26191."),
+    click.option("--encoding", default=None, help="Attribute encoding, e.g. cp1252."),
+]
+
+
+def _with_layer_options(f: Any) -> Any:
+    for option in reversed(_layer_options):
+        f = option(f)
+    return f
+
+
+@main.command("import-plan")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Plan name, e.g. tanger-centre.")
+@click.option("--zone-field", required=True)
+@click.option("--label-field", default=None)
+@click.option("--label-ar-field", default=None)
+@click.option("--approved", default=None, help="Approval date YYYY-MM-DD (default today).")
+@click.option("--approval-act", default=None, help="Approval decree reference.")
+@click.option("--title", default=None, help="Plan title (French).")
+@_with_layer_options
+def import_plan(path: Path, name: str, zone_field: str, label_field: str | None, label_ar_field: str | None,
+                approved: str | None, approval_act: str | None, title: str | None, layer: str | None,
+                crs: str | None, encoding: str | None) -> None:
+    """Publish the zones in PATH as the new current version of plan NAME."""
+    from gisportal.imports import import_plan as run
+
+    version, report = run(_store(), path, name=name, zone_field=zone_field, label_field=label_field,
+                          label_ar_field=label_ar_field, layer=layer, crs=crs, encoding=encoding,
+                          approved=_date(approved), approval_act=approval_act, title_fr=title)
+    click.echo(f"plan {version.plan_name} version {version.version} published", err=True)
+    _print_report(report)
+
+
+@main.command("import-overlays")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--plan", required=True)
+@click.option("--kind", default=None, help="One kind for every feature, e.g. road_widening.")
+@click.option("--kind-field", default=None, help="Field holding each feature's kind.")
+@click.option("--label-field", default=None)
+@_with_layer_options
+def import_overlays(path: Path, plan: str, kind: str | None, kind_field: str | None, label_field: str | None,
+                    layer: str | None, crs: str | None, encoding: str | None) -> None:
+    """Attach the servitudes in PATH to the current version of PLAN."""
+    from gisportal.imports import import_overlays as run
+
+    version, report = run(_store(), path, plan=plan, kind=kind, kind_field=kind_field, label_field=label_field,
+                          layer=layer, crs=crs, encoding=encoding)
+    click.echo(f"overlays attached to {version.plan_name} version {version.version}", err=True)
+    _print_report(report)
+
+
+@main.command("import-parcels")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--ref-field", required=True)
+@click.option("--address-field", default=None)
+@click.option("--quarter-field", default=None)
+@_with_layer_options
+def import_parcels(path: Path, ref_field: str, address_field: str | None, quarter_field: str | None,
+                   layer: str | None, crs: str | None, encoding: str | None) -> None:
+    """Insert or replace parcels from PATH, by land-title reference."""
+    from gisportal.imports import import_parcels as run
+
+    _print_report(run(_store(), path, ref_field=ref_field, address_field=address_field,
+                      quarter_field=quarter_field, layer=layer, crs=crs, encoding=encoding))
+
+
+@main.command()
+@click.option("--parcel", "ref", default=None, help="Land-title reference.")
+@click.option("--lon", type=float, default=None)
+@click.option("--lat", type=float, default=None)
+@click.option("--as-of", default=None, help="Rules in force on this date (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True)
+@click.option("--lang", default="fr", show_default=True)
+def note(ref: str | None, lon: float | None, lat: float | None, as_of: str | None, fmt: str, lang: str) -> None:
+    """Print the urban-information note of a parcel."""
+    from gisportal.web import create_app
+    from gisportal.web.api import note_view_data
+
+    if ref is None and (lon is None or lat is None):
+        raise click.UsageError("give --parcel REF, or --lon X --lat Y")
+    app = create_app()
+    with app.test_request_context(f"/?lang={lang}"):
+        args = {"ref": ref, "lon": lon, "lat": lat, "as_of": _date(as_of)}
+        data_note, data = note_view_data(args)
+        if fmt == "json":
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            from flask import render_template
+
+            click.echo(render_template("note.html", note=data_note, data=data))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,83 @@
+"""Domain errors. Each carries the HTTP status the web layer answers with.
+
+Domain code raises these; one handler in :mod:`gisportal.web.errors` maps them
+to responses (JSON for the API, a page for the site), and the CLI prints them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GisportalError(Exception):
+    """Base class: a failure a person can understand and act upon."""
+
+    status: int = 500
+    code: str = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``{"error": code, "message": ..., **details}``."""
+        return {"error": self.code, "message": self.message, **self.details}
+
+
+class InvalidInput(GisportalError):
+    """A request or a command argument that cannot be understood."""
+
+    status, code = 400, "invalid_input"
+
+
+class UnknownCRS(InvalidInput):
+    """A coordinate reference system that PROJ does not know."""
+
+    code = "unknown_crs"
+
+
+class NotFound(GisportalError):
+    """Something asked for by reference that does not exist."""
+
+    status, code = 404, "not_found"
+
+
+class NoParcelHere(NotFound):
+    """A point that falls on no parcel (it may still fall in zones)."""
+
+    code = "no_parcel_here"
+
+
+class OutsideTerritory(GisportalError):
+    """Valid coordinates that fall outside the agency's territory."""
+
+    status, code = 422, "outside_territory"
+
+
+class DataFileError(GisportalError):
+    """A data file that cannot be read or does not hold what is needed."""
+
+    status, code = 422, "data_file_error"
+
+
+class RulesCatalogueError(GisportalError):
+    """The rules catalogue file holds a bad value (names file, zone and field)."""
+
+    status, code = 500, "rules_catalogue_error"
+
+
+class StoreUnavailable(GisportalError):
+    """The storage backend cannot be reached right now."""
+
+    status, code = 503, "store_unavailable"
+
+
+#: One table from error class to HTTP status, for documentation and the handler.
+STATUS_BY_ERROR: dict[type[GisportalError], int] = {
+    cls: cls.status
+    for cls in (
+        GisportalError, InvalidInput, UnknownCRS, NotFound, NoParcelHere,
+        OutsideTerritory, DataFileError, RulesCatalogueError, StoreUnavailable,
+    )
+}

@@ -1,0 +1,135 @@
+"""Renderers that turn domain objects into JSON-ready data (notes, GeoJSON).
+
+The HTML renderer is a template (``templates/note.html``) fed with the same
+note object; the JSON here is what the API returns and what the HTML page
+embeds, so both always agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from shapely.geometry import mapping
+
+from gisportal.coords import WGS84, transformer
+from gisportal.notes import Buildability, UrbanNote
+from gisportal.overlays import overlay_kind
+from gisportal.parcels import ParcelRecord
+from gisportal.rules import RulesCatalogue, ZoneRules
+
+logger = logging.getLogger(__name__)
+
+
+def pick(fr: str, ar: str, lang: str, en: str | None = None) -> str:
+    """The text for ``lang`` among French, Arabic and English, falling back to French."""
+    if lang == "ar" and ar:
+        return ar
+    if lang == "en" and en:
+        return en
+    return fr or ar
+
+
+def _r(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def rules_to_dict(rules: ZoneRules | None, catalogue: RulesCatalogue, lang: str) -> dict[str, Any] | None:
+    """Rules of a zone with use labels in ``lang``; ``None`` when not yet defined."""
+    if rules is None:
+        return None
+    data = rules.model_dump(exclude={"label", "parking", "provisions", "color"})
+    data["allowed_uses"] = [{"code": u, "label": catalogue.use_label(u, lang)} for u in rules.allowed_uses]
+    data["forbidden_uses"] = [{"code": u, "label": catalogue.use_label(u, lang)} for u in rules.forbidden_uses]
+    data["floors"] = rules.floors_label
+    data["parking"] = rules.parking.get(lang) if rules.parking else None
+    data["provisions"] = rules.provisions.get(lang) if rules.provisions else None
+    data["color"] = rules.color
+    return data
+
+
+def _buildability(b: Buildability) -> dict[str, Any]:
+    data = {k: (_r(v) if isinstance(v, float) else v) for k, v in asdict(b).items()}
+    return data
+
+
+def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr") -> dict[str, Any]:
+    """The note as JSON-ready data, labels in ``lang`` (all languages kept under ``labels``)."""
+    p = note.parcel
+    return {
+        "language": lang,
+        "as_of": note.as_of.isoformat(),
+        "historical": note.is_historical,
+        "generated_at": note.generated_at.isoformat(timespec="seconds"),
+        "parcel": {
+            "ref": p.ref, "address": p.address, "quarter": p.quarter, "area_m2": _r(p.area_m2),
+            "centroid": {"lon": _r(p.centroid_lon, 6), "lat": _r(p.centroid_lat, 6)},
+            "centroid_metric": {"x": _r(p.centroid_x), "y": _r(p.centroid_y), "crs": p.crs},
+            "geometry": mapping(to_wgs84(p.geometry, p.crs)),
+        },
+        "zones": [
+            {
+                "plan": z.plan, "plan_version": z.plan_version, "code": z.code,
+                "label": pick(z.label_fr, z.label_ar, lang, z.rules.label.en if z.rules else None)
+                or (z.rules.label.get(lang) if z.rules else z.code),
+                "labels": {"fr": z.label_fr, "ar": z.label_ar},
+                "share": _r(z.share, 4), "area_m2": _r(z.area_m2),
+                "rules": rules_to_dict(z.rules, catalogue, lang),
+                "buildability": _buildability(z.buildability),
+            }
+            for z in note.zones
+        ],
+        "unzoned_share": _r(note.unzoned_share, 4),
+        "overlays": [
+            {
+                "plan": o.plan, "plan_version": o.plan_version, "kind": o.kind,
+                "kind_label": pick(overlay_kind(o.kind).label_fr, overlay_kind(o.kind).label_ar, lang,
+                                   overlay_kind(o.kind).label_en),
+                "label": pick(o.label_fr, o.label_ar, lang), "labels": {"fr": o.label_fr, "ar": o.label_ar},
+                "provision": pick(o.provision_fr, o.provision_ar, lang) or None,
+                "area_m2": _r(o.area_m2), "share": _r(o.share, 4),
+                "removes_buildable_area": o.removes_buildable_area, "max_height_m": o.max_height_m,
+            }
+            for o in note.overlays
+        ],
+        "buildability": _buildability(note.buildability),
+        "plans": [
+            {
+                "name": pl.name, "title": pick(pl.title_fr, pl.title_ar, lang), "version": pl.version,
+                "approval_act": pl.approval_act, "approval_date": pl.approval_date.isoformat(),
+                "effective_from": pl.effective_from.isoformat(),
+                "effective_to": pl.effective_to.isoformat() if pl.effective_to else None, "status": pl.status,
+            }
+            for pl in note.plans
+        ],
+        "warnings": [{"code": code, "subject": subject} for code, subject in note.warnings],
+    }
+
+
+def to_wgs84(geometries: np.ndarray | shapely.Geometry, crs: str) -> Any:
+    """Geometries from ``crs`` to WGS84 lon/lat (vectorised)."""
+    t = transformer(crs, WGS84)
+    return shapely.transform(geometries, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
+def parcel_feature(parcel: ParcelRecord, crs: str) -> dict[str, Any]:
+    """A parcel as a GeoJSON Feature in WGS84."""
+    return {
+        "type": "Feature",
+        "id": parcel.ref,
+        "geometry": mapping(to_wgs84(parcel.geometry, crs)),
+        "properties": {"ref": parcel.ref, "address": parcel.address, "quarter": parcel.quarter,
+                       "area_m2": _r(parcel.geometry.area)},
+    }
+
+
+def frame_to_geojson(frame: gpd.GeoDataFrame, crs: str, precision: int = 6) -> dict[str, Any]:
+    """A GeoDataFrame (metric CRS) as a WGS84 GeoJSON FeatureCollection."""
+    out = frame.copy()
+    out["geometry"] = shapely.set_precision(to_wgs84(frame.geometry.values, crs), 10 ** -precision, mode="pointwise")
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
+    return out.__geo_interface__

@@ -1,0 +1,61 @@
+"""Typed instance settings, read from ``GISPORTAL_*`` environment variables.
+
+Everything that ties a deployment to a place (data directory, metric CRS,
+languages, base map) is configuration, not code.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+#: The project checkout (templates/, static/, data/ live beside the package).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Settings of one portal instance; each field maps to ``GISPORTAL_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="GISPORTAL_", extra="ignore")
+
+    data_dir: Path = Field(Path("instance"), description="Directory holding the instance's store and keys.")
+    storage: str = Field("embedded", description="Storage backend name.")
+    database_url: str | None = Field(None, description="Database URL for a database backend.")
+    crs: str | None = Field(
+        None, description="Metric CRS of the instance (e.g. EPSG:26191); taken from the data when unset."
+    )
+    rules_file: Path = Field(PROJECT_ROOT / "data" / "rules.yaml", description="Rules catalogue (YAML).")
+    languages: list[str] = Field(default_factory=lambda: ["fr", "ar", "en"])
+    default_language: str = "fr"
+    agency_name_fr: str = "Agence urbaine"
+    agency_name_ar: str = "الوكالة الحضرية"
+    agency_name_en: str = "Urban agency"
+    basemap_url: str | None = Field(
+        None, description="Optional XYZ tile URL template for a base map (off when unset)."
+    )
+    basemap_attribution: str = ""
+    max_features_per_request: int = Field(3000, ge=1)
+    reload_check_seconds: float = Field(1.0, ge=0, description="How often a server checks the store for changes.")
+    secret_key: str | None = None
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def store_path(self) -> Path:
+        """Path of the embedded store file."""
+        return self.data_dir / "gisportal.gpkg"
+
+
+def load_settings(overrides: dict | None = None) -> Settings:
+    """Settings from the environment, with ``overrides`` (e.g. from tests) on top."""
+    return Settings(**(overrides or {}))

@@ -1,0 +1,153 @@
+"""The storage interface. Backends hold plans, zones, overlays and parcels.
+
+Domain code talks only to :class:`Store`; a backend is chosen by name
+(:func:`gisportal.storage.open_store`). All geometry a store takes and returns
+is in the store's metric CRS (:attr:`Store.crs`).
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import date
+
+import geopandas as gpd
+from shapely.geometry.base import BaseGeometry
+
+from gisportal.parcels import ParcelRecord
+from gisportal.plans import Plan, PlanVersion
+
+logger = logging.getLogger(__name__)
+
+#: Layers a store can list for the map.
+LAYERS = ("zones", "overlays", "parcels")
+
+
+@dataclass(frozen=True)
+class ZoneHit:
+    """The part of a geometry inside one zone of one plan version."""
+
+    version_id: int
+    code: str
+    label_fr: str
+    label_ar: str
+    area_m2: float
+    piece: BaseGeometry
+
+
+@dataclass(frozen=True)
+class OverlayHit:
+    """The part of a geometry under one overlay (servitude) of one plan version."""
+
+    version_id: int
+    kind: str
+    label_fr: str
+    label_ar: str
+    provision_fr: str
+    provision_ar: str
+    max_height_m: float | None
+    area_m2: float
+    piece: BaseGeometry
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A search suggestion: a parcel, an address or a quarter, with a point to go to."""
+
+    kind: str  # "parcel" | "address" | "quarter"
+    label: str
+    ref: str | None
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class NewPlanVersion:
+    """What publishing a plan version needs besides its zones."""
+
+    plan_name: str
+    title_fr: str
+    title_ar: str
+    approval_act: str
+    approval_date: date
+    effective_from: date
+
+
+class Store(ABC):
+    """A backend holding one instance's data; every write is all or nothing."""
+
+    #: Metric CRS of all stored geometry, e.g. ``EPSG:26191``.
+    crs: str
+
+    # --- reads -----------------------------------------------------------
+    @abstractmethod
+    def plans(self) -> list[Plan]:
+        """All plans."""
+
+    @abstractmethod
+    def plan_versions(self) -> list[PlanVersion]:
+        """All published versions of all plans, oldest first."""
+
+    @abstractmethod
+    def parcel_by_ref(self, ref: str) -> ParcelRecord | None:
+        """The parcel with this land-title reference (loosely typed), or ``None``."""
+
+    @abstractmethod
+    def parcel_at(self, x: float, y: float) -> ParcelRecord | None:
+        """The parcel containing the point (metric CRS), or ``None``."""
+
+    @abstractmethod
+    def zones_on(self, geometry: BaseGeometry, version_ids: list[int]) -> list[ZoneHit]:
+        """Zones of the given versions that share area with ``geometry`` (or contain it, for a point)."""
+
+    @abstractmethod
+    def overlays_on(self, geometry: BaseGeometry, version_ids: list[int]) -> list[OverlayHit]:
+        """Overlays of the given versions that share area with ``geometry`` (or contain it)."""
+
+    @abstractmethod
+    def features(self, layer: str, version_ids: list[int] | None, bbox: tuple[float, float, float, float] | None,
+                 limit: int | None = None) -> gpd.GeoDataFrame:
+        """Features of ``layer`` (one of :data:`LAYERS`) in a metric bbox, for the map."""
+
+    @abstractmethod
+    def search(self, text: str, limit: int = 10) -> list[Suggestion]:
+        """Parcels, addresses and quarters matching ``text`` (prefix match on words)."""
+
+    @abstractmethod
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """Bounds of everything stored (metric CRS), or ``None`` when empty."""
+
+    @abstractmethod
+    def meta(self) -> dict[str, str]:
+        """Instance facts stored with the data (territory names, CRS)."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Number of features per layer and of plan versions."""
+
+    # --- writes ----------------------------------------------------------
+    @abstractmethod
+    def publish_plan_version(self, new: NewPlanVersion, zones: gpd.GeoDataFrame,
+                             overlays: gpd.GeoDataFrame | None = None) -> PlanVersion:
+        """Publish a new version of a plan with its zones (and overlays); older versions stay."""
+
+    @abstractmethod
+    def add_overlays(self, plan_name: str, overlays: gpd.GeoDataFrame) -> PlanVersion:
+        """Attach overlays to the latest version of ``plan_name``."""
+
+    @abstractmethod
+    def put_parcels(self, parcels: gpd.GeoDataFrame) -> dict[str, int]:
+        """Insert or replace parcels by reference; returns counts ``added``/``replaced``."""
+
+    @abstractmethod
+    def set_meta(self, values: dict[str, str]) -> None:
+        """Store instance facts (territory names, CRS)."""
+
+    # --- life cycle ------------------------------------------------------
+    def refresh(self) -> bool:
+        """Pick up changes written by another process; True when something changed."""
+        return False
+
+    def close(self) -> None:
+        """Release resources."""

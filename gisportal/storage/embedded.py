@@ -1,0 +1,344 @@
+"""The embedded store: one GeoPackage file per instance, indexed in memory.
+
+Layers ``parcels``, ``zones`` and ``overlays`` are GeoPackage feature tables;
+plans, versions, instance facts and the search index are plain tables in the
+same file. On open, the layers are read with pyogrio and indexed with shapely
+STRtrees. Every write works on a copy of the file that atomically replaces the
+original, under an exclusive lock: a crash leaves the previous file intact, and
+readers in other processes pick up the new file on :meth:`refresh`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+import sqlite3
+import warnings
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gisportal.errors import InvalidInput, NotFound
+from gisportal.parcels import ParcelRecord, ref_key, ref_key_candidates, search_text
+from gisportal.plans import Plan, PlanVersion
+from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
+from gisportal.storage.embedded_sql import SCHEMA, build_search_index, search_parcels
+
+logger = logging.getLogger(__name__)
+# GDAL lists the search index's untyped FTS5 columns as fields of an attribute table.
+warnings.filterwarnings("ignore", message="Field format '' not supported")
+
+_TEXT, _INT, _FLOAT = "object", "int64", "float64"
+#: Attribute columns and their types, per layer.
+SCHEMAS: dict[str, dict[str, str]] = {
+    "zones": {"version_id": _INT, "code": _TEXT, "label_fr": _TEXT, "label_ar": _TEXT},
+    "overlays": {"version_id": _INT, "kind": _TEXT, "label_fr": _TEXT, "label_ar": _TEXT, "provision_fr": _TEXT,
+                 "provision_ar": _TEXT, "max_height_m": _FLOAT},
+    "parcels": {"ref": _TEXT, "ref_key": _TEXT, "address": _TEXT, "quarter": _TEXT},
+}
+_COLUMNS = {name: list(schema) for name, schema in SCHEMAS.items()}
+PARCEL_COLUMNS = _COLUMNS["parcels"]
+
+
+def _empty_frame(layer: str, crs: str | None) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({c: pd.Series(dtype=t) for c, t in SCHEMAS[layer].items()},
+                            geometry=gpd.GeoSeries([], crs=crs or None))
+
+
+class _Layer:
+    """One layer in memory: its frame, geometry array and STRtree."""
+
+    def __init__(self, frame: gpd.GeoDataFrame) -> None:
+        self.frame = frame.reset_index(drop=True)
+        self.geoms = np.asarray(self.frame.geometry.values, dtype=object)
+        self.tree = shapely.STRtree(self.geoms)
+
+    def candidates(self, geometry: BaseGeometry, predicate: str = "intersects") -> np.ndarray:
+        return self.tree.query(geometry, predicate=predicate)
+
+
+class EmbeddedStore(Store):
+    """A store in one GeoPackage file with in-memory STRtrees."""
+
+    def __init__(self, path: Path, crs: str | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._configured_crs = crs
+        self._stamp: tuple[int, int] | None = None
+        self._load()
+
+    # --- loading -----------------------------------------------------------
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def _load(self) -> None:
+        self._stamp = self._file_stamp()
+        layers = set()
+        self._meta: dict[str, str] = {}
+        self._plans: list[Plan] = []
+        self._versions: list[PlanVersion] = []
+        self._places: list[Suggestion] = []
+        if self._stamp is not None:
+            layers = {str(name) for name, _ in pyogrio.list_layers(self.path)}
+            with self._connect(self.path) as db:
+                self._read_tables(db)
+        self.crs = self._configured_crs or self._meta.get("crs") or ""
+        self.layers = {name: self._read_layer(name, layers) for name in _COLUMNS}
+        parcels = self.layers["parcels"].frame
+        self._refs = parcels["ref"].to_numpy(dtype=object)
+        self._ref_index = pd.Index(parcels["ref_key"].to_numpy(dtype=object))
+        self._zone_versions = self.layers["zones"].frame["version_id"].to_numpy(dtype=np.int64)
+        self._overlay_versions = self.layers["overlays"].frame["version_id"].to_numpy(dtype=np.int64)
+        boxes = np.array([shapely.total_bounds(layer.geoms) for layer in self.layers.values() if len(layer.geoms)])
+        self._extent = (tuple(float(v) for v in (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0)))
+                        if len(boxes) else None)
+        logger.info("embedded store %s loaded: %s", self.path, self.counts())
+
+    def _read_layer(self, name: str, present: set[str]) -> _Layer:
+        if name in present:
+            frame = pyogrio.read_dataframe(self.path, layer=name, use_arrow=True, fid_as_index=False)
+            frame = frame.rename_geometry("geometry") if frame.geometry.name != "geometry" else frame
+        else:
+            frame = _empty_frame(name, self.crs)
+        return _Layer(frame)
+
+    def _read_tables(self, db: sqlite3.Connection) -> None:
+        db.executescript(SCHEMA)
+        self._meta = dict(db.execute("SELECT key, value FROM gp_meta"))
+        self._plans = [Plan(*row) for row in db.execute("SELECT id, name, title_fr, title_ar FROM gp_plans")]
+        by_id = {p.id: p for p in self._plans}
+        for row in db.execute(
+            "SELECT id, plan_id, version, approval_act, approval_date, effective_from "
+            "FROM gp_plan_versions ORDER BY effective_from, id"
+        ):
+            plan = by_id[row[1]]
+            self._versions.append(PlanVersion(
+                id=row[0], plan_id=row[1], plan_name=plan.name, version=row[2], approval_act=row[3],
+                approval_date=date.fromisoformat(row[4]), effective_from=date.fromisoformat(row[5]),
+                title_fr=plan.title_fr, title_ar=plan.title_ar,
+            ))
+        self._places = [Suggestion(kind, label, None, x, y)
+                        for kind, label, x, y in db.execute("SELECT kind, label, x, y FROM gp_places")]
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _connect(path: Path) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def refresh(self) -> bool:
+        """Reload when another process replaced the file."""
+        if self._file_stamp() == self._stamp:
+            return False
+        logger.info("store file %s changed; reloading", self.path)
+        self._load()
+        return True
+
+    # --- reads -------------------------------------------------------------
+    def plans(self) -> list[Plan]:
+        return list(self._plans)
+
+    def plan_versions(self) -> list[PlanVersion]:
+        return list(self._versions)
+
+    def _parcel(self, i: int) -> ParcelRecord:
+        frame = self.layers["parcels"].frame
+        address, quarter = frame.at[i, "address"], frame.at[i, "quarter"]
+        return ParcelRecord(self._refs[i], address if isinstance(address, str) else None,
+                            quarter if isinstance(quarter, str) else None, self.layers["parcels"].geoms[i])
+
+    def parcel_by_ref(self, ref: str) -> ParcelRecord | None:
+        for key in ref_key_candidates(ref):
+            if key in self._ref_index:
+                loc = self._ref_index.get_loc(key)
+                return self._parcel(int(loc) if not isinstance(loc, (slice, np.ndarray)) else int(np.arange(
+                    len(self._ref_index))[loc][0]))
+        return None
+
+    def parcel_at(self, x: float, y: float) -> ParcelRecord | None:
+        hits = self.layers["parcels"].candidates(shapely.Point(x, y))
+        return self._parcel(int(hits.min())) if len(hits) else None
+
+    def _hits(self, layer: str, versions: np.ndarray, geometry: BaseGeometry,
+              version_ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        data = self.layers[layer]
+        idx = data.candidates(geometry)
+        if len(idx) and version_ids is not None:
+            idx = idx[np.isin(versions[idx], version_ids)]
+        if geometry.geom_type == "Point":
+            return idx, np.zeros(len(idx)), np.full(len(idx), geometry, dtype=object)
+        pieces = shapely.intersection(data.geoms[idx], geometry)
+        areas = shapely.area(pieces)
+        keep = areas > max(1e-9 * geometry.area, 1e-6)
+        return idx[keep], areas[keep], pieces[keep]
+
+    def zones_on(self, geometry: BaseGeometry, version_ids: list[int]) -> list[ZoneHit]:
+        idx, areas, pieces = self._hits("zones", self._zone_versions, geometry, version_ids)
+        frame = self.layers["zones"].frame
+        return [ZoneHit(int(self._zone_versions[i]), frame.at[i, "code"], _text(frame.at[i, "label_fr"]),
+                        _text(frame.at[i, "label_ar"]), float(a), p) for i, a, p in zip(idx, areas, pieces)]
+
+    def overlays_on(self, geometry: BaseGeometry, version_ids: list[int]) -> list[OverlayHit]:
+        idx, areas, pieces = self._hits("overlays", self._overlay_versions, geometry, version_ids)
+        frame = self.layers["overlays"].frame
+        hits = []
+        for i, a, p in zip(idx, areas, pieces):
+            height = frame.at[i, "max_height_m"]
+            hits.append(OverlayHit(
+                int(self._overlay_versions[i]), frame.at[i, "kind"], _text(frame.at[i, "label_fr"]),
+                _text(frame.at[i, "label_ar"]), _text(frame.at[i, "provision_fr"]),
+                _text(frame.at[i, "provision_ar"]), None if pd.isna(height) else float(height), float(a), p))
+        return hits
+
+    def features(self, layer: str, version_ids: list[int] | None, bbox: tuple[float, float, float, float] | None,
+                 limit: int | None = None) -> gpd.GeoDataFrame:
+        if layer not in self.layers:
+            raise NotFound(f"Unknown layer '{layer}'. Layers: {', '.join(self.layers)}.", layer=layer)
+        data = self.layers[layer]
+        idx = data.candidates(shapely.box(*bbox)) if bbox else np.arange(len(data.frame))
+        if version_ids is not None and layer != "parcels":
+            versions = self._zone_versions if layer == "zones" else self._overlay_versions
+            idx = idx[np.isin(versions[idx], version_ids)]
+        idx = np.sort(idx)[:limit] if limit is not None else np.sort(idx)
+        return data.frame.iloc[idx].drop(columns=["ref_key"], errors="ignore")
+
+    def search(self, text: str, limit: int = 10) -> list[Suggestion]:
+        words = search_text(text).split()
+        if not words:
+            return []
+        places = [p for p in self._places
+                  if all(any(w.startswith(q) for w in search_text(p.label).split()) for q in words)]
+        places.sort(key=lambda p: (p.kind != "quarter", len(p.label)))
+        found = places[:limit]
+        if len(found) < limit and self._stamp is not None:
+            with self._connect(self.path) as db:
+                found += search_parcels(db, words, limit - len(found))
+        return found
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        return self._extent
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._meta)
+
+    def counts(self) -> dict[str, int]:
+        return {**{name: len(layer.frame) for name, layer in self.layers.items()},
+                "plan_versions": len(self._versions)}
+
+    # --- writes ------------------------------------------------------------
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Path]:
+        """Copy the file, let the caller change the copy, then swap it in atomically."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.refresh()
+            tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.gpkg")
+            try:
+                if self.path.exists():
+                    shutil.copyfile(self.path, tmp)
+                else:
+                    self._create(tmp)
+                with self._connect(tmp) as db:
+                    db.executescript(SCHEMA)
+                    if self.crs:
+                        db.execute("INSERT OR IGNORE INTO gp_meta VALUES ('crs', ?)", (self.crs,))
+                yield tmp
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            self._load()
+
+    def _create(self, tmp: Path) -> None:
+        """A new GeoPackage with the three empty layers in the instance CRS."""
+        if not self.crs:
+            raise InvalidInput("The store is empty: import a plan or parcels first.")
+        for layer in SCHEMAS:
+            pyogrio.write_dataframe(_empty_frame(layer, self.crs), tmp, layer=layer, driver="GPKG",
+                                    geometry_type="MultiPolygon")
+
+    @staticmethod
+    def _append(tmp: Path, layer: str, frame: gpd.GeoDataFrame) -> None:
+        frame = frame[_COLUMNS[layer] + ["geometry"]]
+        pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GPKG", append=True, promote_to_multi=True)
+
+    def _ensure_crs(self, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        if not self.crs:
+            self.crs = frame.crs.to_string()
+        return frame if frame.crs == self.crs else frame.to_crs(self.crs)
+
+    def publish_plan_version(self, new: NewPlanVersion, zones: gpd.GeoDataFrame,
+                             overlays: gpd.GeoDataFrame | None = None) -> PlanVersion:
+        zones = self._ensure_crs(zones)
+        with self._writing() as tmp:
+            with self._connect(tmp) as db:
+                db.execute("INSERT OR IGNORE INTO gp_plans (name, title_fr, title_ar) VALUES (?, ?, ?)",
+                           (new.plan_name, new.title_fr, new.title_ar))
+                plan_id = db.execute("SELECT id FROM gp_plans WHERE name = ?", (new.plan_name,)).fetchone()[0]
+                number = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM gp_plan_versions WHERE plan_id = ?",
+                                    (plan_id,)).fetchone()[0]
+                version_id = db.execute(
+                    "INSERT INTO gp_plan_versions (plan_id, version, approval_act, approval_date, effective_from,"
+                    " published_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (plan_id, number, new.approval_act, new.approval_date.isoformat(),
+                     new.effective_from.isoformat(), datetime.now(timezone.utc).isoformat()),
+                ).lastrowid
+            self._append(tmp, "zones", zones.assign(version_id=version_id))
+            if overlays is not None and len(overlays):
+                self._append(tmp, "overlays", self._ensure_crs(overlays).assign(version_id=version_id))
+        return next(v for v in self._versions if v.id == version_id)
+
+    def add_overlays(self, plan_name: str, overlays: gpd.GeoDataFrame) -> PlanVersion:
+        latest = [v for v in self._versions if v.plan_name == plan_name]
+        if not latest:
+            raise NotFound(f"No plan named '{plan_name}'. Import its zones first with import-plan.", plan=plan_name)
+        target = max(latest, key=lambda v: v.version)
+        overlays = self._ensure_crs(overlays)
+        with self._writing() as tmp:
+            self._append(tmp, "overlays", overlays.assign(version_id=target.id))
+        return target
+
+    def put_parcels(self, parcels: gpd.GeoDataFrame) -> dict[str, int]:
+        parcels = self._ensure_crs(parcels)
+        if "ref_key" not in parcels:
+            parcels = parcels.assign(ref_key=parcels["ref"].map(ref_key))
+        current = self.layers["parcels"].frame
+        replaced = int(current["ref_key"].isin(parcels["ref_key"]).sum()) if len(current) else 0
+        merged = parcels if not len(current) else pd.concat(
+            [current[~current["ref_key"].isin(parcels["ref_key"])], parcels.to_crs(current.crs or self.crs)],
+            ignore_index=True)
+        merged = gpd.GeoDataFrame(merged, geometry="geometry", crs=self.crs)
+        with self._writing() as tmp:
+            pyogrio.write_dataframe(merged[PARCEL_COLUMNS + ["geometry"]], tmp, layer="parcels", driver="GPKG",
+                                    promote_to_multi=True)
+            with self._connect(tmp) as db:
+                build_search_index(db, merged)
+        return {"added": len(parcels) - replaced, "replaced": replaced}
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self._writing() as tmp, self._connect(tmp) as db:
+            db.executemany("INSERT OR REPLACE INTO gp_meta VALUES (?, ?)", list(values.items()))
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""

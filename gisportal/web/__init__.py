@@ -1,0 +1,99 @@
+"""The web layer: a thin Flask front over the domain modules.
+
+:func:`create_app` builds everything (settings, store, rules catalogue,
+extensions); nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+
+from gisportal.rules import RulesCatalogue, load_catalogue
+from gisportal.settings import PROJECT_ROOT, Settings, load_settings
+from gisportal.storage import open_store
+from gisportal.storage.base import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Portal:
+    """What the web layer shares between requests: settings, store and rules catalogue."""
+
+    settings: Settings
+    store: Store
+    catalogue: RulesCatalogue
+    map_cache: dict[tuple, str] = field(default_factory=dict)
+    _last_check: float = field(default=0.0)
+
+    def refresh(self) -> None:
+        """Pick up data another process published (throttled by the settings)."""
+        now = time.monotonic()
+        if now - self._last_check >= self.settings.reload_check_seconds:
+            self._last_check = now
+            if self.store.refresh():
+                self.map_cache.clear()
+
+
+def portal() -> Portal:
+    """The current app's :class:`Portal`."""
+    from flask import current_app
+
+    return current_app.extensions["gisportal"]
+
+
+def _secret_key(settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the portal app.
+
+    ``config`` keys in lower case override settings fields (``data_dir``,
+    ``storage``...); upper-case keys go to Flask's config (``TESTING``...).
+    """
+    config = dict(config or {})
+    overrides = {k: v for k, v in config.items() if k.islower()}
+    settings = load_settings(overrides)
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
+                static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static")
+    app.config.update(
+        SECRET_KEY=_secret_key(settings),
+        JSON_SORT_KEYS=False,
+        API_TITLE="gisportal API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    app.config.update({k: v for k, v in config.items() if k.isupper()})
+    store = open_store(settings)
+    app.extensions["gisportal"] = Portal(settings, store, load_catalogue(settings.rules_file))
+
+    from gisportal.web import api, assets, errors, i18n, pages
+
+    i18n.init_app(app)
+    assets.init_app(app)
+    api.init_app(app)
+    pages.init_app(app)
+    errors.init_app(app)
+
+    @app.before_request
+    def _refresh() -> None:
+        portal().refresh()
+
+    logger.info("gisportal app ready: %s store, %s", settings.storage, store.counts())
+    return app

@@ -1,0 +1,137 @@
+"""The JSON API under ``/api/v1``, documented by an OpenAPI document generated from code."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+import orjson
+from flask import Flask, Response, current_app, render_template
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
+
+from gisportal.errors import InvalidInput, NotFound
+from gisportal.lookup import ParcelQuery, find_parcel
+from gisportal.mapdata import layer_geojson, parse_bbox
+from gisportal.notes import build_note
+from gisportal.plans import version_status
+from gisportal.renderers import note_to_dict, parcel_feature
+from gisportal.search import suggest
+from gisportal.storage.base import LAYERS
+from gisportal.web import portal
+from gisportal.web.i18n import current_language
+from gisportal.web.schemas import (ProblemSchema, FeatureCollectionSchema, FeatureSchema, LayerArgs, NoteArgs,
+                                   NoteSchema, ParcelsArgs, SearchArgs, SuggestionsSchema)
+
+logger = logging.getLogger(__name__)
+
+blp = Blueprint("api", __name__, url_prefix="/api/v1",
+                description="Parcels, urban-information notes, map layers and search.")
+
+_ERRORS = {400: "Bad request: a parameter is missing or wrong", 404: "Not found",
+           422: "Unprocessable: invalid parameter or outside the territory"}
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    """A JSON response serialised with orjson."""
+    return current_app.response_class(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status=status,
+                                      mimetype="application/json")
+
+
+def _document_errors(view: Any) -> Any:
+    for status, text in _ERRORS.items():
+        view = blp.alt_response(status, schema=ProblemSchema, description=text)(view)
+    return view
+
+
+def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Build the note for request arguments: ``(note, json-ready dict)``; shared with the HTML page."""
+    p = portal()
+    as_of: date | None = args.get("as_of")
+    parcel = find_parcel(p.store, ParcelQuery.from_mapping(args), as_of)
+    note = build_note(p.store, p.catalogue, parcel, as_of)
+    return note, note_to_dict(note, p.catalogue, current_language())
+
+
+@blp.route("/notes")
+class Notes(MethodView):
+    @blp.arguments(NoteArgs, location="query")
+    @blp.alt_response(200, schema=NoteSchema, success=True, description="The urban-information note")
+    @_document_errors
+    def get(self, args: dict[str, Any]) -> Response:
+        """The urban-information note of a parcel (by ``ref``, ``lon``/``lat`` or ``x``/``y``/``crs``).
+
+        A point outside any parcel answers 404 ``no_parcel_here`` with the zones at that point.
+        """
+        note, data = note_view_data(args)
+        if args.get("format") == "html":
+            return Response(render_template("note.html", note=note, data=data), mimetype="text/html")
+        return json_response(data)
+
+
+@blp.route("/parcels")
+class Parcels(MethodView):
+    @blp.arguments(ParcelsArgs, location="query")
+    @blp.alt_response(200, schema=FeatureSchema, success=True,
+                      description="The parcel as a GeoJSON Feature (a FeatureCollection for ``bbox``)")
+    @_document_errors
+    def get(self, args: dict[str, Any]) -> Response:
+        """A parcel as GeoJSON (WGS84), or the parcels in a ``bbox``."""
+        p = portal()
+        if args.get("bbox"):
+            limit = p.settings.max_features_per_request
+            return json_response(layer_geojson(p.store, p.catalogue, "parcels", current_language(),
+                                               bbox=parse_bbox(args["bbox"]), limit=limit))
+        parcel = find_parcel(p.store, ParcelQuery.from_mapping(args), args.get("as_of"))
+        return json_response(parcel_feature(parcel, p.store.crs))
+
+
+@blp.route("/search")
+class Search(MethodView):
+    @blp.arguments(SearchArgs, location="query")
+    @blp.alt_response(200, schema=SuggestionsSchema, success=True, description="Suggestions")
+    def get(self, args: dict[str, Any]) -> Response:
+        """Suggestions for a land-title reference, address, quarter or coordinates."""
+        return json_response({"suggestions": suggest(portal().store, args["q"], args["limit"])})
+
+
+@blp.route("/layers/<layer>")
+class Layers(MethodView):
+    @blp.arguments(LayerArgs, location="query")
+    @blp.alt_response(200, schema=FeatureCollectionSchema, success=True, description="GeoJSON in WGS84")
+    @_document_errors
+    def get(self, args: dict[str, Any], layer: str) -> Response:
+        """Zones or overlays in force (optionally on ``as_of``), or parcels in a ``bbox``."""
+        p = portal()
+        if layer not in LAYERS:
+            raise NotFound(f"Unknown layer '{layer}'. Layers: {', '.join(LAYERS)}.")
+        bbox = parse_bbox(args["bbox"]) if args.get("bbox") else None
+        if layer == "parcels" and bbox is None:
+            raise InvalidInput("Parcels are served by box: add bbox=minlon,minlat,maxlon,maxlat.")
+        return json_response(layer_geojson(p.store, p.catalogue, layer, current_language(), args.get("as_of"),
+                                           bbox, p.settings.max_features_per_request if layer == "parcels" else None))
+
+
+@blp.route("/plans")
+class Plans(MethodView):
+    @blp.alt_response(200, success=True, description="Plans and all their versions with status today")
+    def get(self) -> Response:
+        """Every plan version (in force, superseded or lapsed), newest first."""
+        versions = portal().store.plan_versions()
+        today = date.today()
+        rows = []
+        for v in sorted(versions, key=lambda v: (v.plan_name, -v.version)):
+            status = version_status(v, versions, today)
+            rows.append({"plan": v.plan_name, "title_fr": v.title_fr, "title_ar": v.title_ar, "version": v.version,
+                         "approval_act": v.approval_act, "approval_date": v.approval_date.isoformat(),
+                         "effective_from": v.effective_from.isoformat(), "status": status.status,
+                         "effective_to": status.effective_to.isoformat() if status.effective_to else None})
+        return json_response({"plans": rows})
+
+
+def init_app(app: Flask) -> None:
+    """Attach flask-smorest and the API blueprint."""
+    api = Api(app, spec_kwargs={"info": {"description": "gisportal: zoning, parcels and urban-information notes."}})
+    api.register_blueprint(blp)
+    app.extensions["gisportal_api"] = api

@@ -1,0 +1,33 @@
+"""Front-end assets served from installed packages: nothing is fetched from the internet.
+
+Leaflet comes from the ``xstatic-leaflet`` package; the app serves its files
+under ``/vendor/leaflet/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, Response, abort, send_from_directory
+
+logger = logging.getLogger(__name__)
+
+
+def vendor_dirs() -> dict[str, Path]:
+    """Name -> directory of each vendored front-end library."""
+    import xstatic.pkg.leaflet as leaflet
+
+    return {"leaflet": Path(leaflet.BASE_DIR)}
+
+
+def init_app(app: Flask) -> None:
+    """Register the ``/vendor/<lib>/<path>`` route."""
+    dirs = vendor_dirs()
+
+    @app.get("/vendor/<lib>/<path:filename>")
+    def vendor(lib: str, filename: str) -> Response:
+        if lib not in dirs:
+            abort(404)
+        response = send_from_directory(dirs[lib], filename, max_age=7 * 24 * 3600)
+        return response

@@ -1,0 +1,91 @@
+"""Languages: French, Arabic (right-to-left) and English, switchable on every page.
+
+The language comes from ``?lang=``, then the ``lang`` cookie, then the
+browser's preferences, then the instance default.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import urlencode
+from typing import Any
+
+from flask import Flask, Response, current_app, redirect, request
+from flask_babel import Babel, get_locale
+
+logger = logging.getLogger(__name__)
+
+RTL_LANGUAGES = {"ar", "he", "fa", "ur"}
+LANGUAGE_NAMES = {"fr": "Français", "ar": "العربية", "en": "English"}
+COOKIE = "lang"
+
+
+def _languages() -> list[str]:
+    return current_app.extensions["gisportal"].settings.languages
+
+
+def select_language() -> str:
+    """Flask-Babel locale selector."""
+    languages = _languages()
+    for candidate in (request.args.get("lang"), request.cookies.get(COOKIE)):
+        if candidate in languages:
+            return candidate
+    return request.accept_languages.best_match(languages) or current_app.extensions["gisportal"].settings.default_language
+
+
+def current_language() -> str:
+    """The language of the current request (``fr``, ``ar``, ``en``...)."""
+    return str(get_locale() or "fr")
+
+
+def text_direction(lang: str | None = None) -> str:
+    """``rtl`` for right-to-left languages, ``ltr`` otherwise."""
+    return "rtl" if (lang or current_language()) in RTL_LANGUAGES else "ltr"
+
+
+def _context() -> dict[str, Any]:
+    lang = current_language()
+    settings = current_app.extensions["gisportal"].settings
+    meta = current_app.extensions["gisportal"].store.meta()
+    return {
+        "lang": lang,
+        "dir": text_direction(lang),
+        "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in settings.languages],
+        "agency_name": getattr(settings, f"agency_name_{lang}", None) or settings.agency_name_fr,
+        "territory_name": meta.get(f"territory_{lang}") or meta.get("territory_fr", ""),
+        "lang_url": _lang_url,
+    }
+
+
+def _lang_url(code: str) -> str:
+    """The current page in another language."""
+    args = request.args.to_dict()
+    args["lang"] = code
+    return f"{request.path}?{urlencode(args)}"
+
+
+def _remember(response: Response) -> Response:
+    chosen = request.args.get("lang")
+    if chosen and chosen in _languages() and request.cookies.get(COOKIE) != chosen:
+        response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Attach Flask-Babel, the template context and the language switch."""
+    Babel(app, locale_selector=select_language,
+          default_locale=app.extensions["gisportal"].settings.default_language,
+          default_translation_directories=str(Path(app.root_path).parent / "translations"))
+    app.context_processor(_context)
+    app.after_request(_remember)
+
+    @app.get("/lang/<code>")
+    def switch_language(code: str) -> Response:
+        target = request.args.get("next", "/")
+        if not target.startswith("/") or target.startswith("//"):
+            target = "/"
+        response = redirect(target)
+        if code in _languages():
+            response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax")
+        return response

@@ -1,0 +1,72 @@
+"""The site's pages: the map, the printable note, the plans in force."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from flask import Flask, Response, render_template, request
+from flask_babel import gettext as _
+
+from gisportal.errors import InvalidInput
+from gisportal.plans import version_status
+from gisportal.web import portal
+from gisportal.web.api import note_view_data
+from gisportal.web.i18n import current_language
+from gisportal.web.maps import PARCEL_MIN_ZOOM, build_map
+
+logger = logging.getLogger(__name__)
+
+
+def _as_of() -> date | None:
+    value = request.args.get("as_of")
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"'{value}' is not a date; write it as YYYY-MM-DD.", parameter="as_of") from None
+
+
+def _ui_strings() -> dict[str, str]:
+    """Texts the map's script shows, in the page's language."""
+    return {
+        "loading": _("Loading…"), "noParcel": _("No parcel at this point."), "zonesHere": _("Zones at this point"),
+        "openNote": _("Open the full urban-information note"), "area": _("Area"), "zones": _("Zones"),
+        "share": _("share"), "servitudes": _("Servitudes"), "none": _("None"),
+        "maxFootprint": _("Max footprint"), "maxFloorArea": _("Max floor area"), "height": _("Height"),
+        "rulesMissing": _("rules not yet defined"), "noResult": _("No result"),
+        "zoomForParcels": _("Zoom in to see parcels"), "locateFailed": _("Your position could not be found."),
+        "outside": _("This point is outside the territory covered by this portal."),
+        "error": _("Something went wrong. Please try again."), "plan": _("Plan"),
+        "parcel": _("Parcel"), "quarter": _("Quarter"), "street": _("Street"), "coordinates": _("Coordinates"),
+    }
+
+
+def index() -> str:
+    """The map page."""
+    rendered = build_map(portal(), current_language(), _as_of())
+    return render_template("map.html", folium=rendered, ui=_ui_strings(), parcel_min_zoom=PARCEL_MIN_ZOOM)
+
+
+def note_page() -> Response:
+    """The full urban-information note, printable."""
+    args = {k: v for k, v in request.args.items() if k in ("ref", "lon", "lat", "x", "y", "crs")}
+    args["as_of"] = _as_of()
+    note, data = note_view_data(args)
+    return Response(render_template("note.html", note=note, data=data), mimetype="text/html")
+
+
+def plans_page() -> str:
+    """Every plan version with its approval act and status."""
+    versions = portal().store.plan_versions()
+    today = date.today()
+    rows = [(v, version_status(v, versions, today)) for v in sorted(versions, key=lambda v: (v.plan_name, -v.version))]
+    return render_template("plans.html", rows=rows)
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages."""
+    app.add_url_rule("/", "index", index)
+    app.add_url_rule("/note", "note", note_page)
+    app.add_url_rule("/plans", "plans", plans_page)

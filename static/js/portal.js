@@ -1,0 +1,168 @@
+/* gisportal map page: search, click-to-note, parcels by box, locate me.
+   Plain JavaScript on the Leaflet map folium built; every request stays on this server. */
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("gp-config").textContent);
+  var ui = cfg.ui;
+  var map = window[cfg.mapName];
+  var result = document.getElementById("gp-result");
+  var input = document.getElementById("gp-q");
+  var list = document.getElementById("gp-suggestions");
+  var numberLocale = cfg.lang === "ar" ? "ar-MA" : cfg.lang;
+  var selected = L.geoJSON(null, {style: {color: "#0033ff", weight: 3, fillOpacity: 0.15}, interactive: false}).addTo(map);
+  var parcels = L.geoJSON(null, {style: {color: "#222", weight: 0.7, fillOpacity: 0}, interactive: false}).addTo(map);
+  var parcelsRequest = null;
+
+  function esc(text) {
+    return String(text === null || text === undefined ? "" : text).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  }
+  function fmt(value, digits) {
+    if (value === null || value === undefined) { return "—"; }
+    return Number(value).toLocaleString(numberLocale, {maximumFractionDigits: digits === undefined ? 2 : digits});
+  }
+  function query(params) {
+    params.lang = cfg.lang;
+    if (cfg.asOf) { params.as_of = cfg.asOf; }
+    return Object.keys(params).map(function (k) {
+      return encodeURIComponent(k) + "=" + encodeURIComponent(params[k]);
+    }).join("&");
+  }
+  function getJSON(path, params, signal) {
+    return fetch(cfg.api + path + "?" + query(params), {signal: signal, headers: {Accept: "application/json"}})
+      .then(function (r) { return r.json().then(function (body) { return {status: r.status, body: body}; }); });
+  }
+  function message(html) { result.innerHTML = html; }
+
+  function showNote(note) {
+    selected.clearLayers();
+    selected.addData({type: "Feature", geometry: note.parcel.geometry, properties: {}});
+    var zones = note.zones.map(function (z) {
+      var r = z.rules;
+      var rules = r ? "COS " + fmt(r.cos) + " · CES " + fmt(r.ces * 100, 0) + "% · " + fmt(r.max_height_m) + " m" +
+        (r.floors ? " (" + esc(r.floors) + ")" : "") : "<em>" + esc(ui.rulesMissing) + "</em>";
+      return "<tr class=\"gp-summary-zone\" data-code=\"" + esc(z.code) + "\"><td><b>" + esc(z.code) + "</b> " +
+        esc(z.label) + "<br><small>" + rules + "</small></td><td class=\"gp-summary-share\">" +
+        fmt(z.share * 100, 1) + "&nbsp;%</td></tr>";
+    }).join("");
+    var overlays = note.overlays.length ? note.overlays.map(function (o) {
+      return "<li data-kind=\"" + esc(o.kind) + "\">" + esc(o.kind_label) + " — " + fmt(o.area_m2, 0) + " m²</li>";
+    }).join("") : "<li>" + esc(ui.none) + "</li>";
+    var b = note.buildability;
+    var url = cfg.notePage + "?" + query({ref: note.parcel.ref});
+    message(
+      "<div class=\"gp-note-summary\">" +
+      "<h2 class=\"gp-summary-ref\" dir=\"ltr\">" + esc(note.parcel.ref) + "</h2>" +
+      "<div>" + esc(note.parcel.address || "") + (note.parcel.quarter ? " — " + esc(note.parcel.quarter) : "") + "</div>" +
+      "<div>" + esc(ui.area) + ": <b class=\"gp-summary-area\">" + fmt(note.parcel.area_m2) + " m²</b></div>" +
+      "<h3>" + esc(ui.zones) + "</h3><table>" + zones + "</table>" +
+      "<h3>" + esc(ui.servitudes) + "</h3><ul class=\"gp-summary-overlays\">" + overlays + "</ul>" +
+      "<div>" + esc(ui.maxFootprint) + ": <b>" + fmt(b.max_footprint_m2, 0) + " m²</b></div>" +
+      "<div>" + esc(ui.maxFloorArea) + ": <b>" + fmt(b.max_floor_area_m2, 0) + " m²</b></div>" +
+      "<a class=\"gp-open-note\" href=\"" + esc(url) + "\" target=\"_blank\" rel=\"noopener\">" + esc(ui.openNote) + "</a>" +
+      "</div>");
+  }
+
+  function showProblem(response) {
+    selected.clearLayers();
+    var body = response.body || {};
+    var html = "<p class=\"gp-warning gp-problem\">" + esc(body.message || ui.error) + "</p>";
+    if (body.zones_at_point && body.zones_at_point.length) {
+      html += "<h3>" + esc(ui.zonesHere) + "</h3><ul class=\"gp-zones-here\">" + body.zones_at_point.map(function (z) {
+        return "<li><b>" + esc(z.code) + "</b> " + esc(cfg.lang === "ar" && z.label_ar ? z.label_ar : z.label_fr) + "</li>";
+      }).join("") + "</ul>";
+    }
+    message(html);
+  }
+
+  function loadNote(params) {
+    message("<p class=\"gp-hint\">" + esc(ui.loading) + "</p>");
+    return getJSON("/notes", params).then(function (r) {
+      if (r.status === 200) { showNote(r.body); } else { showProblem(r); }
+      return r;
+    }).catch(function () { message("<p class=\"gp-warning\">" + esc(ui.error) + "</p>"); });
+  }
+  function noteAt(latlng) { return loadNote({lon: latlng.lng.toFixed(7), lat: latlng.lat.toFixed(7)}); }
+  function noteOf(ref) {
+    return loadNote({ref: ref}).then(function (r) {
+      if (r && r.status === 200) { map.fitBounds(selected.getBounds(), {maxZoom: 18}); }
+    });
+  }
+
+  map.on("click", function (e) { noteAt(e.latlng); });
+
+  function refreshParcels() {
+    if (parcelsRequest) { parcelsRequest.abort(); }
+    if (map.getZoom() < cfg.parcelMinZoom) { parcels.clearLayers(); return; }
+    var b = map.getBounds();
+    parcelsRequest = new AbortController();
+    getJSON("/parcels", {bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
+      return v.toFixed(6); }).join(",")}, parcelsRequest.signal).then(function (r) {
+      if (r.status === 200) { parcels.clearLayers(); parcels.addData(r.body); }
+    }).catch(function () { /* aborted by a newer move */ });
+  }
+  map.on("moveend", refreshParcels);
+  refreshParcels();
+
+  var suggestions = [], active = -1, timer = null;
+  function renderSuggestions() {
+    if (!suggestions.length) {
+      list.innerHTML = input.value.trim() ? "<li class=\"gp-none\">" + esc(ui.noResult) + "</li>" : "";
+      list.hidden = !input.value.trim();
+      return;
+    }
+    list.innerHTML = suggestions.map(function (s, i) {
+      return "<li role=\"option\" data-index=\"" + i + "\" aria-selected=\"" + (i === active) + "\"><span class=\"gp-kind\">" +
+        esc(ui[s.kind] || s.kind) + "</span>" + esc(s.label) + "</li>";
+    }).join("");
+    list.hidden = false;
+  }
+  function choose(s) {
+    list.hidden = true;
+    if (!s) { return; }
+    input.value = s.label;
+    if (s.kind === "parcel" && s.ref) { noteOf(s.ref); return; }
+    var latlng = L.latLng(s.lat, s.lon);
+    map.setView(latlng, s.kind === "quarter" ? 16 : 18);
+    if (s.kind === "coordinates") { noteAt(latlng); }
+  }
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var text = input.value.trim();
+      if (!text) { suggestions = []; renderSuggestions(); return; }
+      getJSON("/search", {q: text, limit: 10}).then(function (r) {
+        if (input.value.trim() !== text) { return; }
+        suggestions = r.status === 200 ? r.body.suggestions : [];
+        active = suggestions.length ? 0 : -1;
+        renderSuggestions();
+      });
+    }, 180);
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      if (!suggestions.length) { return; }
+      active = (active + (e.key === "ArrowDown" ? 1 : suggestions.length - 1)) % suggestions.length;
+      renderSuggestions();
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      choose(suggestions[active] || suggestions[0]);
+    } else if (e.key === "Escape") {
+      list.hidden = true;
+    }
+  });
+  list.addEventListener("click", function (e) {
+    var item = e.target.closest("li[data-index]");
+    if (item) { choose(suggestions[Number(item.getAttribute("data-index"))]); }
+  });
+
+  document.getElementById("gp-locate").addEventListener("click", function () {
+    map.locate({setView: true, maxZoom: 18});
+  });
+  map.on("locationfound", function (e) { noteAt(e.latlng); });
+  map.on("locationerror", function () { message("<p class=\"gp-warning\">" + esc(ui.locateFailed) + "</p>"); });
+
+  window.gisportal = {map: map, noteAt: noteAt, noteOf: noteOf};
+})();
