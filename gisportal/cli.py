@@ -174,25 +174,98 @@ def import_parcels(path: Path, ref_field: str, address_field: str | None, quarte
 @click.option("--lon", type=float, default=None)
 @click.option("--lat", type=float, default=None)
 @click.option("--as-of", default=None, help="Rules in force on this date (YYYY-MM-DD).")
-@click.option("--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True)
-@click.option("--lang", default="fr", show_default=True)
-def note(ref: str | None, lon: float | None, lat: float | None, as_of: str | None, fmt: str, lang: str) -> None:
-    """Print the urban-information note of a parcel."""
+@click.option("--format", "fmt", type=click.Choice(["json", "html", "pdf"]), default="json", show_default=True)
+@click.option("--lang", default="fr", show_default=True, help="fr, ar, en; for PDF also 'both'.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (required for PDF unless stdout is redirected).")
+def note(ref: str | None, lon: float | None, lat: float | None, as_of: str | None, fmt: str, lang: str,
+         output: Path | None) -> None:
+    """Print or save the urban-information note of a parcel (PDF: numbered and signed)."""
     from gisportal.web import create_app
     from gisportal.web.api import note_view_data
 
     if ref is None and (lon is None or lat is None):
         raise click.UsageError("give --parcel REF, or --lon X --lat Y")
     app = create_app()
-    with app.test_request_context(f"/?lang={lang}"):
+    ui_lang = "fr" if lang == "both" else lang
+    with app.test_request_context(f"/?lang={ui_lang}"):
         args = {"ref": ref, "lon": lon, "lat": lat, "as_of": _date(as_of)}
         data_note, data = note_view_data(args)
+        if fmt == "pdf":
+            from gisportal.web.documents import pdf_language, pdf_response
+
+            response = pdf_response(data_note, pdf_language(lang))
+            body = response.get_data()
+            number = response.headers["X-Note-Number"]
+            if output is None and sys.stdout.isatty():
+                output = Path(f"{number}.pdf")
+            if output is None:
+                sys.stdout.buffer.write(body)
+            else:
+                output.write_bytes(body)
+                click.echo(f"{number} -> {output}", err=True)
+            return
         if fmt == "json":
-            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            text = json.dumps(data, ensure_ascii=False, indent=2)
         else:
             from flask import render_template
 
-            click.echo(render_template("note.html", note=data_note, data=data))
+            text = render_template("note.html", note=data_note, data=data)
+        if output is None:
+            click.echo(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory of public keys (*.pub.pem); default: the instance's keys.")
+def verify(path: Path, keys_dir: Path | None) -> None:
+    """Check a note PDF offline: exit 0 and print its number if authentic."""
+    from gisportal.signing import KeyRing, NotAuthentic, verify_pdf
+
+    keyring = KeyRing(keys_dir or load_settings().data_dir / "keys")
+    try:
+        seal = verify_pdf(path.read_bytes(), keyring)
+    except NotAuthentic as exc:
+        click.echo(f"NOT AUTHENTIC: {exc.message}", err=True)
+        sys.exit(1)
+    click.echo(seal.number)
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys of this instance."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Start signing with a new key; notes signed with older keys stay verifiable."""
+    from gisportal.signing import KeyRing
+
+    click.echo(KeyRing(load_settings().data_dir / "keys").rotate())
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Print the public keys (id and PEM)."""
+    from gisportal.signing import KeyRing
+
+    for kid, pem in KeyRing(load_settings().data_dir / "keys").public_keys().items():
+        click.echo(f"{kid}\n{pem}")
+
+
+@main.command()
+@click.option("-q", "--query", "text", default="", help="Part of a note number or parcel reference.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+def registry(text: str, limit: int) -> None:
+    """List issued notes, newest first (tab-separated)."""
+    from gisportal.registry import SqliteRegistry
+
+    for n in SqliteRegistry(load_settings().data_dir / "registry.sqlite").search(text, limit):
+        plans = ",".join(f"{p['name']}@v{p['version']}" for p in n.plan_versions)
+        click.echo(f"{n.number}\t{n.issued_at.isoformat()}\t{n.parcel_ref}\t{n.lang}\t{n.as_of}\t{plans}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     max_features_per_request: int = Field(3000, ge=1)
     reload_check_seconds: float = Field(1.0, ge=0, description="How often a server checks the store for changes.")
     secret_key: str | None = None
+    public_url: str | None = Field(
+        None, description="Public base URL printed in QR codes (e.g. https://nru.example.ma); request host when unset."
+    )
+    staff_token: str | None = Field(None, description="Bearer token for staff API calls until accounts exist.")
 
     @field_validator("languages", mode="before")
     @classmethod

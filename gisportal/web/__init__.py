@@ -14,8 +14,10 @@ from typing import Any
 
 from flask import Flask
 
+from gisportal.registry import NoteRegistry, SqliteRegistry
 from gisportal.rules import RulesCatalogue, load_catalogue
 from gisportal.settings import PROJECT_ROOT, Settings, load_settings
+from gisportal.signing import KeyRing
 from gisportal.storage import open_store
 from gisportal.storage.base import Store
 
@@ -29,6 +31,8 @@ class Portal:
     settings: Settings
     store: Store
     catalogue: RulesCatalogue
+    registry: NoteRegistry
+    keyring: KeyRing
     map_cache: dict[tuple, str] = field(default_factory=dict)
     _last_check: float = field(default=0.0)
 
@@ -81,14 +85,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in config.items() if k.isupper()})
     store = open_store(settings)
-    app.extensions["gisportal"] = Portal(settings, store, load_catalogue(settings.rules_file))
+    app.extensions["gisportal"] = Portal(settings, store, load_catalogue(settings.rules_file),
+                                         SqliteRegistry(settings.data_dir / "registry.sqlite"),
+                                         KeyRing(settings.data_dir / "keys"))
 
-    from gisportal.web import api, assets, errors, i18n, pages
+    from gisportal.web import api, assets, documents, errors, i18n, pages
 
     i18n.init_app(app)
     assets.init_app(app)
     api.init_app(app)
     pages.init_app(app)
+    documents.init_app(app)
     errors.init_app(app)
 
     @app.before_request

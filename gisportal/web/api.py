@@ -62,8 +62,16 @@ class Notes(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """The urban-information note of a parcel (by ``ref``, ``lon``/``lat`` or ``x``/``y``/``crs``).
 
+        ``format=pdf`` answers the numbered, sealed PDF (``lang`` = fr, ar or both).
+
         A point outside any parcel answers 404 ``no_parcel_here`` with the zones at that point.
         """
+        if args.get("format") == "pdf":
+            from gisportal.web.documents import pdf_language, pdf_response
+
+            lang = pdf_language(args.get("lang"))
+            note, _data = note_view_data(args)
+            return pdf_response(note, lang)
         note, data = note_view_data(args)
         if args.get("format") == "html":
             return Response(render_template("note.html", note=note, data=data), mimetype="text/html")

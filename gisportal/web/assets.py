@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, Response, abort, send_from_directory
+from flask import Flask, Response, abort, redirect, send_from_directory, url_for
 
 logger = logging.getLogger(__name__)
 
@@ -29,5 +29,8 @@ def init_app(app: Flask) -> None:
     def vendor(lib: str, filename: str) -> Response:
         if lib not in dirs:
             abort(404)
-        response = send_from_directory(dirs[lib], filename, max_age=7 * 24 * 3600)
-        return response
+        return send_from_directory(dirs[lib], filename, max_age=7 * 24 * 3600)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return redirect(url_for("static", filename="img/favicon.svg"), code=301)

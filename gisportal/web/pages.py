@@ -9,9 +9,11 @@ from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
 
 from gisportal.errors import InvalidInput
+from gisportal.issuing import issue_note
 from gisportal.plans import version_status
 from gisportal.web import portal
 from gisportal.web.api import note_view_data
+from gisportal.web.documents import document_context, pdf_language, pdf_response
 from gisportal.web.i18n import current_language
 from gisportal.web.maps import PARCEL_MIN_ZOOM, build_map
 
@@ -49,12 +51,25 @@ def index() -> str:
     return render_template("map.html", folium=rendered, ui=_ui_strings(), parcel_min_zoom=PARCEL_MIN_ZOOM)
 
 
-def note_page() -> Response:
-    """The full urban-information note, printable."""
+def _note_from_args():
     args = {k: v for k, v in request.args.items() if k in ("ref", "lon", "lat", "x", "y", "crs")}
     args["as_of"] = _as_of()
-    note, data = note_view_data(args)
-    return Response(render_template("note.html", note=note, data=data), mimetype="text/html")
+    return note_view_data(args)
+
+
+def note_page() -> Response:
+    """The full urban-information note, numbered, with its QR code and map extract; printable."""
+    note, data = _note_from_args()
+    p = portal()
+    issued = issue_note(p.registry, p.keyring, note, current_language())
+    return Response(render_template("note.html", note=note, data=data, document=document_context(note, issued)),
+                    mimetype="text/html")
+
+
+def note_pdf_page() -> Response:
+    """The note as a signed PDF (``lang`` = fr, ar or both)."""
+    note, _data = _note_from_args()
+    return pdf_response(note, pdf_language(request.args.get("lang")))
 
 
 def plans_page() -> str:
@@ -69,4 +84,5 @@ def init_app(app: Flask) -> None:
     """Register the pages."""
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/note", "note", note_page)
+    app.add_url_rule("/note.pdf", "note_pdf", note_pdf_page)
     app.add_url_rule("/plans", "plans", plans_page)

@@ -9,7 +9,8 @@ from marshmallow import Schema, fields, validate
 
 
 class _Args(Schema):
-    lang = fields.String(validate=validate.Length(min=2, max=5), metadata={"description": "fr, ar or en"})
+    lang = fields.String(validate=validate.Length(min=2, max=5),
+                         metadata={"description": "fr, ar or en (and both, for a PDF)"})
 
 
 class ParcelQueryArgs(_Args):
@@ -30,7 +31,7 @@ class ParcelsArgs(ParcelQueryArgs):
 
 
 class NoteArgs(ParcelQueryArgs):
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "html"]))
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "html", "pdf"]))
 
 
 class SearchArgs(_Args):

@@ -67,7 +67,10 @@
   function showProblem(response) {
     selected.clearLayers();
     var body = response.body || {};
-    var html = "<p class=\"gp-warning gp-problem\">" + esc(body.message || ui.error) + "</p>";
+    // the API's messages are not translated: known cases use the page's own (translated) texts
+    var known = {no_parcel_here: ui.noParcel, outside_territory: ui.outside};
+    var html = "<p class=\"gp-warning gp-problem\" data-error=\"" + esc(body.error || "") + "\">" +
+      esc(known[body.error] || body.message || ui.error) + "</p>";
     if (body.zones_at_point && body.zones_at_point.length) {
       html += "<h3>" + esc(ui.zonesHere) + "</h3><ul class=\"gp-zones-here\">" + body.zones_at_point.map(function (z) {
         return "<li><b>" + esc(z.code) + "</b> " + esc(cfg.lang === "ar" && z.label_ar ? z.label_ar : z.label_fr) + "</li>";

@@ -1,0 +1,166 @@
+"""The registry of issued notes: number, parcel, plan versions, content hash, signature, PDF.
+
+Numbers run per year (``NRU-2026-000123``). The registry is a SQLite file in
+the instance directory (write-ahead log, one transaction per issue, so two
+processes never get the same number); a database backend can replace it
+behind :class:`NoteRegistry`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+NUMBER_PREFIX = "NRU"
+
+
+@dataclass(frozen=True)
+class IssuedNote:
+    """One issued note as recorded."""
+
+    number: str
+    parcel_ref: str
+    lang: str
+    as_of: date
+    historical: bool
+    plan_versions: list[dict[str, Any]]
+    content_hash: str
+    payload: dict[str, Any]
+    key_id: str
+    signature: str
+    issued_at: datetime
+    has_pdf: bool
+
+
+#: Signs ``(number, issued_at iso)`` -> ``(key id, signature)``.
+Signer = Callable[[str, str], tuple[str, str]]
+
+
+class NoteRegistry(ABC):
+    """Where issued notes are kept."""
+
+    @abstractmethod
+    def issue(self, payload: dict[str, Any], content_hash: str, sign: Signer) -> IssuedNote:
+        """Allocate the next number, sign, and record the note, atomically."""
+
+    @abstractmethod
+    def get(self, number: str) -> IssuedNote | None:
+        """The note with this number, or ``None``."""
+
+    @abstractmethod
+    def find(self, content_hash: str) -> IssuedNote | None:
+        """The latest note issued with this exact content (to reuse it), or ``None``."""
+
+    @abstractmethod
+    def attach_pdf(self, number: str, pdf: bytes) -> bytes:
+        """Store the sealed PDF of a note (first one wins); returns the stored PDF."""
+
+    @abstractmethod
+    def pdf(self, number: str) -> bytes | None:
+        """The stored PDF, if any."""
+
+    @abstractmethod
+    def search(self, text: str = "", limit: int = 50, offset: int = 0) -> list[IssuedNote]:
+        """Notes whose number or parcel reference contains ``text``, newest first."""
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS issued_notes (
+    number TEXT PRIMARY KEY, year INTEGER NOT NULL, seq INTEGER NOT NULL,
+    parcel_ref TEXT NOT NULL, lang TEXT NOT NULL, as_of TEXT NOT NULL, historical INTEGER NOT NULL,
+    plan_versions TEXT NOT NULL, content_hash TEXT NOT NULL, payload TEXT NOT NULL,
+    key_id TEXT NOT NULL, signature TEXT NOT NULL, issued_at TEXT NOT NULL,
+    pdf BLOB, UNIQUE (year, seq));
+CREATE INDEX IF NOT EXISTS issued_notes_hash ON issued_notes (content_hash);
+CREATE INDEX IF NOT EXISTS issued_notes_ref ON issued_notes (parcel_ref);
+"""
+_COLUMNS = ("number, parcel_ref, lang, as_of, historical, plan_versions, content_hash, payload, key_id, signature, "
+            "issued_at, pdf IS NOT NULL")
+
+
+def _row(row: tuple) -> IssuedNote:
+    return IssuedNote(row[0], row[1], row[2], date.fromisoformat(row[3]), bool(row[4]), json.loads(row[5]), row[6],
+                      json.loads(row[7]), row[8], row[9], datetime.fromisoformat(row[10]), bool(row[11]))
+
+
+class SqliteRegistry(NoteRegistry):
+    """The registry in a SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def issue(self, payload: dict[str, Any], content_hash: str, sign: Signer) -> IssuedNote:
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM issued_notes WHERE year = ?",
+                                 (now.year,)).fetchone()[0]
+                number = f"{NUMBER_PREFIX}-{now.year}-{seq:06d}"
+                kid, signature = sign(number, now.isoformat())
+                db.execute(
+                    "INSERT INTO issued_notes (number, year, seq, parcel_ref, lang, as_of, historical, plan_versions,"
+                    " content_hash, payload, key_id, signature, issued_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (number, now.year, seq, payload["parcel"]["ref"], payload["lang"], payload["as_of"],
+                     int(payload["historical"]), json.dumps(payload["plans"]), content_hash,
+                     json.dumps(payload, ensure_ascii=False), kid, signature, now.isoformat()))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        logger.info("issued %s for parcel %s", number, payload["parcel"]["ref"])
+        issued = self.get(number)
+        assert issued is not None
+        return issued
+
+    def get(self, number: str) -> IssuedNote | None:
+        with self._db() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM issued_notes WHERE number = ?", (number,)).fetchone()
+        return _row(row) if row else None
+
+    def find(self, content_hash: str) -> IssuedNote | None:
+        with self._db() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM issued_notes WHERE content_hash = ? ORDER BY issued_at DESC,"
+                             " seq DESC LIMIT 1", (content_hash,)).fetchone()
+        return _row(row) if row else None
+
+    def attach_pdf(self, number: str, pdf: bytes) -> bytes:
+        with self._db() as db:
+            db.execute("UPDATE issued_notes SET pdf = ? WHERE number = ? AND pdf IS NULL", (pdf, number))
+            row = db.execute("SELECT pdf FROM issued_notes WHERE number = ?", (number,)).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else pdf
+
+    def pdf(self, number: str) -> bytes | None:
+        with self._db() as db:
+            row = db.execute("SELECT pdf FROM issued_notes WHERE number = ?", (number,)).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    def search(self, text: str = "", limit: int = 50, offset: int = 0) -> list[IssuedNote]:
+        like = f"%{text.strip()}%"
+        with self._db() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM issued_notes WHERE number LIKE ? OR parcel_ref LIKE ?"
+                              " ORDER BY issued_at DESC, seq DESC LIMIT ? OFFSET ?",
+                              (like, like, limit, offset)).fetchall()
+        return [_row(r) for r in rows]

@@ -1,0 +1,131 @@
+"""Official notes: numbered, signed, with QR verification, PDF download and public keys."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from flask import Flask, Response, render_template, request, url_for
+from markupsafe import Markup
+
+from gisportal.errors import InvalidInput
+from gisportal.issuing import LANGS, check_number, currency, issue_note, note_pdf, verification_token, verify_document
+from gisportal.mapextract import render_map_extract
+from gisportal.notes import UrbanNote
+from gisportal.registry import IssuedNote
+from gisportal.signing import NotAuthentic
+from gisportal.web import portal
+from gisportal.web.i18n import current_language
+
+logger = logging.getLogger(__name__)
+
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+def qr_svg(text: str) -> Markup:
+    """A QR code as inline SVG."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    return Markup(image.to_string(encoding="unicode"))
+
+
+def verify_url(issued: IssuedNote) -> str:
+    """The public verification URL printed in the QR code."""
+    base = (portal().settings.public_url or request.host_url).rstrip("/")
+    return f"{base}{url_for('verify', number=issued.number)}?t={verification_token(issued)}"
+
+
+def document_context(note: UrbanNote, issued: IssuedNote) -> dict[str, Any]:
+    """What the note template adds for an issued document: number, QR, map extract."""
+    p = portal()
+    extract = render_map_extract(p.store, p.catalogue, note)
+    url = verify_url(issued)
+    return {"number": issued.number, "issued_at": issued.issued_at, "verify_url": url, "qr": qr_svg(url),
+            "map_svg": Markup(extract.svg), "scale": extract.scale_denominator, "key_id": issued.key_id}
+
+
+def pdf_language(value: str | None) -> str:
+    """``fr``, ``ar`` or ``both`` (default: the page language when it is one of them)."""
+    lang = value or current_language()
+    if lang == "en":
+        lang = "fr"
+    if lang not in LANGS:
+        raise InvalidInput(f"lang must be one of {', '.join(LANGS)} for a PDF note.", parameter="lang")
+    return lang
+
+
+def pdf_response(note: UrbanNote, lang: str) -> Response:
+    """Issue (or reuse) the note and answer its sealed PDF."""
+    from gisportal.web.pdf import render_note_pdf
+
+    p = portal()
+    issued = issue_note(p.registry, p.keyring, note, lang)
+    body = note_pdf(p.registry, p.keyring, issued,
+                    lambda: render_note_pdf(note, lang, document_context(note, issued)))
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{issued.number}.pdf"'
+    response.headers["X-Note-Number"] = issued.number
+    return response
+
+
+def _verification_page(issued: IssuedNote | None, problem: str | None, status: int = 200) -> Response:
+    p = portal()
+    state = currency(p.store, p.catalogue, issued) if issued else None
+    html = render_template("verify.html", issued=issued, problem=problem, state=state)
+    return Response(html, status=status, mimetype="text/html")
+
+
+def verify(number: str) -> Response:
+    """The page a QR code opens: authentic or not, what it rests on, still current or not."""
+    p = portal()
+    try:
+        issued = check_number(p.registry, p.keyring, number, request.args.get("t"))
+    except NotAuthentic as exc:
+        return _verification_page(None, exc.message, 404 if "No note" in exc.message else 422)
+    return _verification_page(issued, None)
+
+
+def verify_upload() -> Response:
+    """Verify a PDF sent by a person (the same check as ``gisportal verify``)."""
+    if request.method == "GET":
+        return _verification_page(None, None)
+    upload = request.files.get("document")
+    if upload is None or not upload.filename:
+        return _verification_page(None, "Choose the PDF of the note to check.", 400)
+    data = upload.stream.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return _verification_page(None, "This file is too large to be a note.", 413)
+    try:
+        issued = verify_document(portal().registry, portal().keyring, data)
+    except NotAuthentic as exc:
+        return _verification_page(None, exc.message, 422)
+    return _verification_page(issued if isinstance(issued, IssuedNote) else None, None)
+
+
+def public_keys() -> Response:
+    """Every public key of the portal (PEM), by key id."""
+    from gisportal.web.api import json_response
+
+    return json_response({"algorithm": "Ed25519", "keys": portal().keyring.public_keys()})
+
+
+def public_key(kid: str) -> Response:
+    """One public key as a PEM file."""
+    pem = portal().keyring.public_keys().get(kid)
+    if pem is None:
+        from gisportal.errors import NotFound
+
+        raise NotFound(f"No public key '{kid[:32]}'.")
+    return Response(pem, mimetype="application/x-pem-file")
+
+
+def init_app(app: Flask) -> None:
+    """Register the verification and key routes."""
+    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_UPLOAD + 1024 * 1024)
+    app.add_url_rule("/verify/<number>", "verify", verify)
+    app.add_url_rule("/verify", "verify_upload", verify_upload, methods=["GET", "POST"])
+    app.add_url_rule("/keys", "public_keys", public_keys)
+    app.add_url_rule("/keys/<kid>.pem", "public_key", public_key)
+    app.jinja_env.globals["today"] = date.today

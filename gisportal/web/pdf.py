@@ -1,0 +1,56 @@
+"""The PDF renderer: the same note template, printed by WeasyPrint.
+
+French, Arabic (right-to-left, shaped by HarfBuzz inside WeasyPrint) or both
+(French pages then Arabic pages in one file). Styles are inlined and the
+fetcher refuses every URL, so rendering never touches the network.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import render_template
+from flask_babel import force_locale
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetchingError
+
+from gisportal.notes import UrbanNote
+from gisportal.renderers import note_to_dict
+from gisportal.settings import PROJECT_ROOT
+from gisportal.web import portal
+
+logger = logging.getLogger(__name__)
+# The site stylesheet has screen-only rules WeasyPrint reports and ignores.
+logging.getLogger("weasyprint").setLevel(logging.ERROR)
+
+_CSS_FILES = ("css/portal.css",)
+
+
+class _NoNetwork(URLFetcher):
+    """Refuses every URL: a note embeds all it shows."""
+
+    def fetch(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        raise URLFetchingError(f"not fetched: {url}")
+
+
+def inline_css() -> str:
+    """The site's stylesheets, for embedding in a PDF."""
+    return "\n".join((PROJECT_ROOT / "static" / name).read_text(encoding="utf-8") for name in _CSS_FILES)
+
+
+def note_html(note: UrbanNote, lang: str, document: dict[str, Any] | None, pdf: bool = False) -> str:
+    """The note page in ``lang`` (used for the web page and for the PDF)."""
+    with force_locale(lang):
+        data = note_to_dict(note, portal().catalogue, lang)
+        return render_template("note.html", note=note, data=data, document=document, pdf=pdf,
+                               inline_css=inline_css() if pdf else "")
+
+
+def render_note_pdf(note: UrbanNote, lang: str, document: dict[str, Any]) -> bytes:
+    """The note as PDF bytes; ``lang`` is ``fr``, ``ar``, ``en`` or ``both``."""
+    languages = ["fr", "ar"] if lang == "both" else [lang]
+    documents = [HTML(string=note_html(note, code, document, pdf=True), url_fetcher=_NoNetwork()).render()
+                 for code in languages]
+    pages = [page for doc in documents for page in doc.pages]
+    return documents[0].copy(pages).write_pdf()
