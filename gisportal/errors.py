@@ -49,6 +49,12 @@ class NoParcelHere(NotFound):
     code = "no_parcel_here"
 
 
+class StaffOnly(GisportalError):
+    """A staff-only action attempted without valid staff credentials."""
+
+    status, code = 403, "staff_only"
+
+
 class OutsideTerritory(GisportalError):
     """Valid coordinates that fall outside the agency's territory."""
 
@@ -77,7 +83,7 @@ class StoreUnavailable(GisportalError):
 STATUS_BY_ERROR: dict[type[GisportalError], int] = {
     cls: cls.status
     for cls in (
-        GisportalError, InvalidInput, UnknownCRS, NotFound, NoParcelHere,
+        GisportalError, InvalidInput, UnknownCRS, NotFound, NoParcelHere, StaffOnly,
         OutsideTerritory, DataFileError, RulesCatalogueError, StoreUnavailable,
     )
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import date
 from typing import Any
 
@@ -11,7 +12,7 @@ from flask import Flask, Response, current_app, render_template
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 
-from gisportal.errors import InvalidInput, NotFound
+from gisportal.errors import InvalidInput, NotFound, StaffOnly
 from gisportal.lookup import ParcelQuery, find_parcel
 from gisportal.mapdata import layer_geojson, parse_bbox
 from gisportal.notes import build_note
@@ -136,6 +137,51 @@ class Plans(MethodView):
                          "effective_from": v.effective_from.isoformat(), "status": status.status,
                          "effective_to": status.effective_to.isoformat() if status.effective_to else None})
         return json_response({"plans": rows})
+
+
+def _issued_to_dict(n: Any) -> dict[str, Any]:
+    return {"number": n.number, "issued_at": n.issued_at.isoformat(), "parcel_ref": n.parcel_ref, "lang": n.lang,
+            "as_of": n.as_of.isoformat(), "historical": n.historical, "plan_versions": n.plan_versions,
+            "content_hash": n.content_hash, "key_id": n.key_id, "has_pdf": n.has_pdf}
+
+
+@blp.route("/verify/<number>")
+class Verify(MethodView):
+    @blp.alt_response(200, success=True, description="The issued note is authentic; what it rests on")
+    @blp.alt_response(422, schema=ProblemSchema, description="Not authentic")
+    def get(self, number: str) -> Response:
+        """Check a note number (and the QR code's ``t`` token): authentic, and still current or not."""
+        from flask import request
+
+        from gisportal.issuing import check_number, currency
+
+        p = portal()
+        issued = check_number(p.registry, p.keyring, number, request.args.get("t"))
+        state = currency(p.store, p.catalogue, issued)
+        return json_response({"authentic": True, **_issued_to_dict(issued), "current": state.current,
+                              "changed_plans": state.changed_plans})
+
+
+@blp.route("/registry")
+class Registry(MethodView):
+    @blp.alt_response(200, success=True, description="Issued notes, newest first")
+    @blp.alt_response(403, schema=ProblemSchema, description="Staff only")
+    def get(self) -> Response:
+        """Staff: list and search issued notes (``q`` = part of a number or reference). Bearer token."""
+        from flask import request
+
+        p = portal()
+        token = p.settings.staff_token
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not token or not secrets.compare_digest(given, token):
+            raise StaffOnly("Staff only: send the staff token as 'Authorization: Bearer <token>'.")
+        try:
+            limit = min(max(int(request.args.get("limit", 50)), 1), 500)
+            offset = max(int(request.args.get("offset", 0)), 0)
+        except ValueError:
+            raise InvalidInput("limit and offset must be whole numbers.") from None
+        notes = p.registry.search(request.args.get("q", "")[:64], limit, offset)
+        return json_response({"notes": [_issued_to_dict(n) for n in notes]})
 
 
 def init_app(app: Flask) -> None:
