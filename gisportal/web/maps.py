@@ -80,8 +80,9 @@ def _legend_html(zones: dict, lang: str) -> str:
         f"{escape(pick(overlay_kind(k).label_fr, overlay_kind(k).label_ar, lang, overlay_kind(k).label_en))}</div>"
         for k, color in OVERLAY_COLOURS.items()
     )
-    return (f'<div class="gp-legend-title">{escape(_("Zoning"))}</div>{rows}'
-            f'<div class="gp-legend-title">{escape(_("Servitudes"))}</div>{kinds}')
+    return (f'<details open><summary>{escape(_("Legend"))}</summary>'
+            f'<div class="gp-legend-title">{escape(_("Zoning"))}</div>{rows}'
+            f'<div class="gp-legend-title">{escape(_("Servitudes"))}</div>{kinds}</details>')
 
 
 def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedMap:
@@ -110,13 +111,14 @@ def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedM
         zones, name=_("Zoning"),
         style_function=lambda f: {"fillColor": f["properties"]["color"], "color": "#555555", "weight": 1,
                                   "fillOpacity": 0.45},
-        tooltip=folium.GeoJsonTooltip(fields=["code", "label"], aliases=[_("Zone"), ""]),
+        tooltip=folium.GeoJsonTooltip(fields=["code", "label"], aliases=[_("Zone"), ""]) if zones["features"] else None,
     ).add_to(m)
     folium.GeoJson(
         overlays, name=_("Servitudes"),
         style_function=lambda f: {"color": f["properties"]["color"], "weight": 2, "dashArray": "6 4",
                                   "fillColor": f["properties"]["color"], "fillOpacity": 0.15},
-        tooltip=folium.GeoJsonTooltip(fields=["kind_label", "label"], aliases=["", ""]),
+        tooltip=(folium.GeoJsonTooltip(fields=["kind_label", "label"], aliases=["", ""])
+                 if overlays["features"] else None),
     ).add_to(m)
     if extent:
         m.fit_bounds([[lat0, lon0], [lat1, lon1]])

@@ -22,6 +22,8 @@
     if (value === null || value === undefined) { return "—"; }
     return Number(value).toLocaleString(numberLocale, {maximumFractionDigits: digits === undefined ? 2 : digits});
   }
+  /* A number with its unit, kept left-to-right inside Arabic text. */
+  function qty(value, unit, digits) { return "<bdi>" + fmt(value, digits) + "\u00a0" + unit + "</bdi>"; }
   function query(params) {
     params.lang = cfg.lang;
     if (cfg.asOf) { params.as_of = cfg.asOf; }
@@ -44,22 +46,22 @@
         (r.floors ? " (" + esc(r.floors) + ")" : "") : "<em>" + esc(ui.rulesMissing) + "</em>";
       return "<tr class=\"gp-summary-zone\" data-code=\"" + esc(z.code) + "\"><td><b>" + esc(z.code) + "</b> " +
         esc(z.label) + "<br><small>" + rules + "</small></td><td class=\"gp-summary-share\">" +
-        fmt(z.share * 100, 1) + "&nbsp;%</td></tr>";
+        qty(z.share * 100, "%", 1) + "</td></tr>";
     }).join("");
     var overlays = note.overlays.length ? note.overlays.map(function (o) {
-      return "<li data-kind=\"" + esc(o.kind) + "\">" + esc(o.kind_label) + " — " + fmt(o.area_m2, 0) + " m²</li>";
+      return "<li data-kind=\"" + esc(o.kind) + "\">" + esc(o.kind_label) + " — " + qty(o.area_m2, "m²", 0) + "</li>";
     }).join("") : "<li>" + esc(ui.none) + "</li>";
     var b = note.buildability;
     var url = cfg.notePage + "?" + query({ref: note.parcel.ref});
     message(
       "<div class=\"gp-note-summary\">" +
       "<h2 class=\"gp-summary-ref\" dir=\"ltr\">" + esc(note.parcel.ref) + "</h2>" +
-      "<div>" + esc(note.parcel.address || "") + (note.parcel.quarter ? " — " + esc(note.parcel.quarter) : "") + "</div>" +
-      "<div>" + esc(ui.area) + ": <b class=\"gp-summary-area\">" + fmt(note.parcel.area_m2) + " m²</b></div>" +
+      "<div><bdi>" + esc(note.parcel.address || "") + "</bdi>" + (note.parcel.quarter ? " — <bdi>" + esc(note.parcel.quarter) + "</bdi>" : "") + "</div>" +
+      "<div>" + esc(ui.area) + ": <b class=\"gp-summary-area\">" + qty(note.parcel.area_m2, "m²") + "</b></div>" +
       "<h3>" + esc(ui.zones) + "</h3><table>" + zones + "</table>" +
       "<h3>" + esc(ui.servitudes) + "</h3><ul class=\"gp-summary-overlays\">" + overlays + "</ul>" +
-      "<div>" + esc(ui.maxFootprint) + ": <b>" + fmt(b.max_footprint_m2, 0) + " m²</b></div>" +
-      "<div>" + esc(ui.maxFloorArea) + ": <b>" + fmt(b.max_floor_area_m2, 0) + " m²</b></div>" +
+      "<div>" + esc(ui.maxFootprint) + ": <b>" + qty(b.max_footprint_m2, "m²", 0) + "</b></div>" +
+      "<div>" + esc(ui.maxFloorArea) + ": <b>" + qty(b.max_floor_area_m2, "m²", 0) + "</b></div>" +
       "<a class=\"gp-open-note\" href=\"" + esc(url) + "\" target=\"_blank\" rel=\"noopener\">" + esc(ui.openNote) + "</a>" +
       "</div>");
   }
@@ -166,6 +168,12 @@
   });
   map.on("locationfound", function (e) { noteAt(e.latlng); });
   map.on("locationerror", function () { message("<p class=\"gp-warning\">" + esc(ui.locateFailed) + "</p>"); });
+
+  // Leaflet's zoom buttons carry English titles: use the page's language.
+  [["in", ui.zoomIn], ["out", ui.zoomOut]].forEach(function (pair) {
+    var button = map.getContainer().querySelector(".leaflet-control-zoom-" + pair[0]);
+    if (button && pair[1]) { button.title = pair[1]; button.setAttribute("aria-label", pair[1]); }
+  });
 
   window.gisportal = {map: map, noteAt: noteAt, noteOf: noteOf};
 })();
