@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 translations: $(MO_FILES)
 
 %.mo: %.po $(STAMP)
-	$(VENV)/bin/pybabel compile -q -i $< -o $@
+	$(VENV)/bin/pybabel -q compile -i $< -o $@
 
 $(DEMO): | $(STAMP)
 	$(VENV)/bin/gisportal demo

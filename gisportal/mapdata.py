@@ -45,6 +45,8 @@ def bbox_to_store(store: Store, bbox: tuple[float, float, float, float]) -> tupl
 def layer_geojson(store: Store, catalogue: RulesCatalogue, layer: str, lang: str, as_of: date | None = None,
                   bbox: tuple[float, float, float, float] | None = None, limit: int | None = None) -> dict[str, Any]:
     """A layer as a WGS84 FeatureCollection with the properties the map draws."""
+    if not store.crs:  # an empty portal: nothing imported yet
+        return {"type": "FeatureCollection", "features": []}
     versions = [v.id for v in versions_in_force(store.plan_versions(), as_of or date.today())]
     frame = store.features(layer, versions, bbox_to_store(store, bbox) if bbox else None, limit)
     if layer == "zones":

@@ -8,7 +8,7 @@ embeds, so both always agree.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 import geopandas as gpd
@@ -52,9 +52,13 @@ def rules_to_dict(rules: ZoneRules | None, catalogue: RulesCatalogue, lang: str)
     return data
 
 
+#: Buildability's fields, all scalars: read directly (dataclasses.asdict deep-copies, ~60 µs a call).
+_BUILDABILITY_FIELDS = tuple(f.name for f in fields(Buildability))
+
+
 def _buildability(b: Buildability) -> dict[str, Any]:
-    data = {k: (_r(v) if isinstance(v, float) else v) for k, v in asdict(b).items()}
-    return data
+    values = ((k, getattr(b, k)) for k in _BUILDABILITY_FIELDS)
+    return {k: (_r(v) if isinstance(v, float) else v) for k, v in values}
 
 
 def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr") -> dict[str, Any]:

@@ -115,10 +115,11 @@ def parse_catalogue(raw: Any, source: str) -> RulesCatalogue:
         raise RulesCatalogueError(f"{source}: {where}{what}", file=source, zone=zone,
                                   problems=[" ".join(filter(None, _describe(e))) for e in exc.errors()]) from None
     for code, rules in catalogue.zones.items():
-        unknown = [u for u in rules.allowed_uses + rules.forbidden_uses if u not in catalogue.uses]
-        if unknown and catalogue.uses:
-            raise RulesCatalogueError(f"{source}: zone {code}, uses: unknown use(s) {', '.join(unknown)}",
-                                      file=source, zone=code)
+        for field_name in ("allowed_uses", "forbidden_uses"):
+            unknown = [u for u in getattr(rules, field_name) if u not in catalogue.uses]
+            if unknown and catalogue.uses:
+                raise RulesCatalogueError(f"{source}: zone {code}, {field_name}: unknown use(s) {', '.join(unknown)}",
+                                          file=source, zone=code, field=field_name)
     return catalogue
 
 

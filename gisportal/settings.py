@@ -6,11 +6,13 @@ languages, base map) is configuration, not code.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +32,8 @@ class Settings(BaseSettings):
         None, description="Metric CRS of the instance (e.g. EPSG:26191); taken from the data when unset."
     )
     rules_file: Path = Field(PROJECT_ROOT / "data" / "rules.yaml", description="Rules catalogue (YAML).")
-    languages: list[str] = Field(default_factory=lambda: ["fr", "ar", "en"])
+    # NoDecode: the variable is "fr,ar,en" (split below), not JSON, which pydantic-settings would expect.
+    languages: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["fr", "ar", "en"])
     default_language: str = "fr"
     agency_name_fr: str = "Agence urbaine"
     agency_name_ar: str = "الوكالة الحضرية"
@@ -51,6 +54,8 @@ class Settings(BaseSettings):
     @classmethod
     def _split_languages(cls, value: object) -> object:
         if isinstance(value, str):
+            if value.strip().startswith("["):  # a JSON list, as accepted before
+                return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

@@ -9,6 +9,7 @@ from typing import Any
 import qrcode
 import qrcode.image.svg
 from flask import Flask, Response, render_template, request, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from gisportal.errors import InvalidInput
@@ -93,10 +94,10 @@ def verify_upload() -> Response:
         return _verification_page(None, None)
     upload = request.files.get("document")
     if upload is None or not upload.filename:
-        return _verification_page(None, "Choose the PDF of the note to check.", 400)
+        return _verification_page(None, _("Choose the PDF of the note to check."), 400)
     data = upload.stream.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        return _verification_page(None, "This file is too large to be a note.", 413)
+        return _verification_page(None, _("This file is too large to be a note."), 413)
     try:
         issued = verify_document(portal().registry, portal().keyring, data)
     except NotAuthentic as exc:

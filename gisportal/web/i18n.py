@@ -25,18 +25,29 @@ def _languages() -> list[str]:
     return current_app.extensions["gisportal"].settings.languages
 
 
+#: Regional formats used for a language (Moroccan Arabic months, separators and 24-hour time).
+FORMAT_LOCALES = {"ar": "ar_MA"}
+
+
+def format_locale(lang: str) -> str:
+    """The Babel locale that formats numbers and dates for ``lang``."""
+    return FORMAT_LOCALES.get(lang, lang)
+
+
 def select_language() -> str:
-    """Flask-Babel locale selector."""
+    """Flask-Babel locale selector (a regional locale; translations fall back to the language)."""
     languages = _languages()
     for candidate in (request.args.get("lang"), request.cookies.get(COOKIE)):
         if candidate in languages:
-            return candidate
-    return request.accept_languages.best_match(languages) or current_app.extensions["gisportal"].settings.default_language
+            return format_locale(candidate)
+    chosen = request.accept_languages.best_match(languages) or current_app.extensions["gisportal"].settings.default_language
+    return format_locale(chosen)
 
 
 def current_language() -> str:
     """The language of the current request (``fr``, ``ar``, ``en``...)."""
-    return str(get_locale() or "fr")
+    locale = get_locale()
+    return locale.language if locale else "fr"
 
 
 def text_direction(lang: str | None = None) -> str:

@@ -27,7 +27,8 @@ def _as_of() -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"'{value}' is not a date; write it as YYYY-MM-DD.", parameter="as_of") from None
+        raise InvalidInput(_("'%(value)s' is not a date; write it as YYYY-MM-DD.", value=value),
+                           parameter="as_of") from None
 
 
 def _ui_strings() -> dict[str, str]:
@@ -42,6 +43,7 @@ def _ui_strings() -> dict[str, str]:
         "outside": _("This point is outside the territory covered by this portal."),
         "error": _("Something went wrong. Please try again."), "plan": _("Plan"),
         "parcel": _("Parcel"), "quarter": _("Quarter"), "street": _("Street"), "coordinates": _("Coordinates"),
+        "zoomIn": _("Zoom in"), "zoomOut": _("Zoom out"),
     }
 
 

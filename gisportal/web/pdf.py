@@ -19,6 +19,7 @@ from gisportal.notes import UrbanNote
 from gisportal.renderers import note_to_dict
 from gisportal.settings import PROJECT_ROOT
 from gisportal.web import portal
+from gisportal.web.i18n import format_locale
 
 logger = logging.getLogger(__name__)
 # The site stylesheet has screen-only rules WeasyPrint reports and ignores.
@@ -41,7 +42,7 @@ def inline_css() -> str:
 
 def note_html(note: UrbanNote, lang: str, document: dict[str, Any] | None, pdf: bool = False) -> str:
     """The note page in ``lang`` (used for the web page and for the PDF)."""
-    with force_locale(lang):
+    with force_locale(format_locale(lang)):
         data = note_to_dict(note, portal().catalogue, lang)
         return render_template("note.html", note=note, data=data, document=document, pdf=pdf,
                                inline_css=inline_css() if pdf else "")

@@ -1,0 +1,326 @@
+"""The PostGIS store: the same domain, in PostgreSQL, for several app processes.
+
+The schema is created and migrated by the app (Alembic, under an advisory
+lock so several processes can start at once). Lookups, intersections and
+tiles run in SQL on GiST indexes. Every write is one transaction that also
+bumps ``gp_meta.generation``; each process caches only small things (plan
+versions, places, extent) and reloads them when the generation moves, so a
+publication made through one process is seen by all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from gisportal.errors import InvalidInput, NotFound, StoreUnavailable
+from gisportal.parcels import ParcelRecord, ref_key, ref_key_candidates, search_text
+from gisportal.plans import Plan, PlanVersion
+from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
+from gisportal.storage.indexing import match_places, parcel_search_rows, place_rows
+from gisportal.storage.postgis_sql import FEATURES_SQL, HITS_SQL, TILE_SQL
+
+logger = logging.getLogger(__name__)
+
+_LOCK_KEY = 7_301_924  # advisory lock for migrations
+
+
+def make_engine(url: str) -> Engine:
+    """An engine on psycopg 3 with a pre-ping pool (survives database restarts)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800)
+
+
+def migrate(engine: Engine) -> None:
+    """Create or upgrade the schema to the latest revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+class PostgisStore(Store):
+    """A store in PostgreSQL + PostGIS."""
+
+    def __init__(self, url: str, crs: str | None = None) -> None:
+        self.engine = make_engine(url)
+        with self._errors():
+            migrate(self.engine)
+        self._configured_crs = crs
+        self._generation: str | None = None
+        self.refresh()
+
+    # --- plumbing ----------------------------------------------------------
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            if isinstance(exc, sa.exc.DBAPIError) and not exc.connection_invalidated and "connect" not in str(exc):
+                raise
+            logger.warning("database unavailable: %s", str(exc).splitlines()[0])
+            raise StoreUnavailable("The database is not reachable right now; please try again in a moment.") from None
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._errors(), self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._errors(), self.engine.begin() as conn:
+            conn.execute(sa.text("LOCK TABLE gp_meta IN EXCLUSIVE MODE"))
+            yield conn
+            conn.execute(sa.text("UPDATE gp_meta SET value = (value::bigint + 1)::text WHERE key = 'generation'"))
+        self.refresh()
+
+    @property
+    def srid(self) -> int:
+        return int(self.crs.split(":")[1]) if self.crs.upper().startswith("EPSG:") else 0
+
+    def refresh(self) -> bool:
+        """Reload cached plan versions, places and extent when another process wrote."""
+        with self._read() as conn:
+            generation = conn.execute(sa.text("SELECT value FROM gp_meta WHERE key = 'generation'")).scalar_one()
+            if generation == self._generation:
+                return False
+            self._meta = dict(conn.execute(sa.text("SELECT key, value FROM gp_meta WHERE key <> 'generation'")).all())
+            self.crs = self._configured_crs or self._meta.get("crs", "")
+            self._plans = [Plan(*r) for r in conn.execute(sa.text("SELECT id, name, title_fr, title_ar FROM gp_plans"))]
+            by_id = {p.id: p for p in self._plans}
+            self._versions = [
+                PlanVersion(id=r[0], plan_id=r[1], plan_name=by_id[r[1]].name, version=r[2], approval_act=r[3],
+                            approval_date=r[4], effective_from=r[5], title_fr=by_id[r[1]].title_fr,
+                            title_ar=by_id[r[1]].title_ar)
+                for r in conn.execute(sa.text(
+                    "SELECT id, plan_id, version, approval_act, approval_date, effective_from FROM gp_plan_versions"
+                    " ORDER BY effective_from, id"))]
+            self._places = [Suggestion(k, lbl, None, x, y) for k, lbl, x, y in
+                            conn.execute(sa.text("SELECT kind, label, x, y FROM gp_places"))]
+            boxes = [conn.execute(sa.text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                                          f"(SELECT ST_Extent(geom) AS e FROM {t}) s")).one()
+                     for t in ("gp_zones", "gp_overlays", "gp_parcels")]
+            boxes = [b for b in boxes if b[0] is not None]
+            self._extent = ((min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                             max(b[3] for b in boxes)) if boxes else None)
+            self._counts = {t[3:]: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
+                            for t in ("gp_zones", "gp_overlays", "gp_parcels")}
+            self._generation = generation
+        return True
+
+    def generation(self) -> str:
+        """The data generation (changes with every write)."""
+        return self._generation or "0"
+
+    # --- reads -------------------------------------------------------------
+    def plans(self) -> list[Plan]:
+        return list(self._plans)
+
+    def plan_versions(self) -> list[PlanVersion]:
+        return list(self._versions)
+
+    def _parcel(self, row: tuple | None) -> ParcelRecord | None:
+        return None if row is None else ParcelRecord(row[0], row[1] or None, row[2] or None, shapely.from_wkb(row[3]))
+
+    def parcel_by_ref(self, ref: str) -> ParcelRecord | None:
+        keys = ref_key_candidates(ref)
+        if not keys:
+            return None
+        with self._read() as conn:
+            row = conn.execute(sa.text("SELECT ref, address, quarter, ST_AsBinary(geom) FROM gp_parcels "
+                                       "WHERE ref_key = ANY(:k) ORDER BY ref_key = :k0 DESC LIMIT 1"),
+                               {"k": keys, "k0": keys[0]}).first()
+        return self._parcel(row)
+
+    def parcel_at(self, x: float, y: float) -> ParcelRecord | None:
+        with self._read() as conn:
+            row = conn.execute(sa.text(
+                "SELECT ref, address, quarter, ST_AsBinary(geom) FROM gp_parcels "
+                "WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), :srid)) ORDER BY id LIMIT 1"),
+                {"x": x, "y": y, "srid": self.srid}).first()
+        return self._parcel(row)
+
+    def _hits(self, table: str, columns: str, geometry: shapely.Geometry, version_ids: list[int]) -> list[tuple]:
+        with self._read() as conn:
+            rows = conn.execute(sa.text(HITS_SQL.format(table=table, columns=columns)),
+                                {"wkb": shapely.to_wkb(geometry), "srid": self.srid, "v": list(version_ids)}).all()
+        point = geometry.geom_type == "Point"
+        threshold = max(1e-9 * geometry.area, 1e-6)
+        return [r for r in rows if point or r[-2] > threshold]
+
+    def zones_on(self, geometry: shapely.Geometry, version_ids: list[int]) -> list[ZoneHit]:
+        rows = self._hits("gp_zones", "version_id, code, label_fr, label_ar", geometry, version_ids)
+        return [ZoneHit(r[0], r[1], r[2], r[3], float(r[4]), geometry if r[5] is None else shapely.from_wkb(r[5]))
+                for r in rows]
+
+    def overlays_on(self, geometry: shapely.Geometry, version_ids: list[int]) -> list[OverlayHit]:
+        rows = self._hits("gp_overlays", "version_id, kind, label_fr, label_ar, provision_fr, provision_ar, "
+                          "max_height_m", geometry, version_ids)
+        return [OverlayHit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]),
+                           geometry if r[8] is None else shapely.from_wkb(r[8])) for r in rows]
+
+    def features(self, layer: str, version_ids: list[int] | None, bbox: tuple[float, float, float, float] | None,
+                 limit: int | None = None) -> gpd.GeoDataFrame:
+        columns = {"zones": "code, label_fr, label_ar, version_id", "parcels": "ref, address, quarter",
+                   "overlays": "kind, label_fr, label_ar, provision_fr, provision_ar, max_height_m, version_id"}
+        if layer not in columns:
+            raise NotFound(f"Unknown layer '{layer}'. Layers: {', '.join(columns)}.", layer=layer)
+        where = ["TRUE"]
+        params: dict = {"srid": self.srid}
+        if bbox:
+            where.append("geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, :srid)")
+            params.update(x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3])
+        if version_ids is not None and layer != "parcels":
+            where.append("version_id = ANY(:v)")
+            params["v"] = list(version_ids)
+        sql = FEATURES_SQL.format(columns=columns[layer], table=f"gp_{layer}", where=" AND ".join(where),
+                                  limit=f"LIMIT {int(limit)}" if limit else "")
+        with self._read() as conn:
+            frame = pd.DataFrame(conn.execute(sa.text(sql), params).mappings().all())
+        if frame.empty:
+            frame = pd.DataFrame(columns=[c.strip() for c in columns[layer].split(",")] + ["wkb"])
+        geometry = shapely.from_wkb(frame.pop("wkb").to_numpy()) if len(frame) else []
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=self.crs or None), crs=self.crs or None)
+
+    def search(self, text: str, limit: int = 10) -> list[Suggestion]:
+        words = search_text(text).split()
+        if not words:
+            return []
+        found = match_places(self._places, words, limit)
+        if len(found) < limit:
+            query = " & ".join(f"{w.replace(chr(39), '')}:*" for w in words)
+            with self._read() as conn:
+                rows = conn.execute(sa.text(
+                    "SELECT label, ref, px, py FROM gp_parcels WHERE to_tsvector('simple', search) @@ "
+                    "to_tsquery('simple', :q) LIMIT :n"), {"q": query, "n": limit - len(found)}).all()
+            found += [Suggestion("parcel", r[0], r[1], r[2], r[3]) for r in rows]
+        return found
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        return self._extent
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._meta)
+
+    def counts(self) -> dict[str, int]:
+        return {**self._counts, "plan_versions": len(self._versions)}
+
+    def tile(self, layer: str, z: int, x: int, y: int, version_ids: list[int]) -> bytes:
+        """A Mapbox Vector Tile made by ``ST_AsMVT``."""
+        with self._read() as conn:
+            data = conn.execute(sa.text(TILE_SQL[layer]), {"z": z, "x": x, "y": y, "srid": self.srid,
+                                                           "v": list(version_ids)}).scalar_one()
+        return bytes(data or b"")
+
+    # --- writes ------------------------------------------------------------
+    def _ensure_crs(self, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        if not self.crs:
+            self.crs = self._configured_crs or frame.crs.to_string()
+        if not self.crs.upper().startswith("EPSG:"):
+            raise InvalidInput("The PostGIS store needs an EPSG code for the instance CRS (GISPORTAL_CRS).")
+        return frame if frame.crs == self.crs else frame.to_crs(self.crs)
+
+    def _copy(self, conn: Connection, table: str, columns: list[str], frame: pd.DataFrame) -> None:
+        """Bulk load rows (geometry as hex EWKB in column ``geom``) with COPY."""
+        buffer = io.StringIO()
+        frame[columns].to_csv(buffer, sep="\t", header=False, index=False, na_rep="\\N", quoting=3, escapechar="\\")
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(buffer.getvalue())
+
+    def _geom_hex(self, frame: gpd.GeoDataFrame) -> np.ndarray:
+        multi = shapely.force_2d(np.asarray(frame.geometry.values, dtype=object))
+        multi = np.array([g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in multi],
+                         dtype=object)
+        return shapely.to_wkb(shapely.set_srid(multi, self.srid), hex=True, include_srid=True)
+
+    def _store_meta_crs(self, conn: Connection) -> None:
+        conn.execute(sa.text("INSERT INTO gp_meta VALUES ('crs', :c) ON CONFLICT (key) DO NOTHING"), {"c": self.crs})
+
+    def publish_plan_version(self, new: NewPlanVersion, zones: gpd.GeoDataFrame,
+                             overlays: gpd.GeoDataFrame | None = None) -> PlanVersion:
+        zones = self._ensure_crs(zones)
+        with self._write() as conn:
+            self._store_meta_crs(conn)
+            conn.execute(sa.text("INSERT INTO gp_plans (name, title_fr, title_ar) VALUES (:n, :f, :a) "
+                                 "ON CONFLICT (name) DO NOTHING"),
+                         {"n": new.plan_name, "f": new.title_fr, "a": new.title_ar})
+            plan_id = conn.execute(sa.text("SELECT id FROM gp_plans WHERE name = :n FOR UPDATE"),
+                                   {"n": new.plan_name}).scalar_one()
+            version_id = conn.execute(sa.text(
+                "INSERT INTO gp_plan_versions (plan_id, version, approval_act, approval_date, effective_from,"
+                " published_at) SELECT :p, COALESCE(MAX(version), 0) + 1, :act, :ad, :ef, :now FROM gp_plan_versions"
+                " WHERE plan_id = :p RETURNING id"),
+                {"p": plan_id, "act": new.approval_act, "ad": new.approval_date, "ef": new.effective_from,
+                 "now": datetime.now(timezone.utc)}).scalar_one()
+            self._copy(conn, "gp_zones", ["version_id", "code", "label_fr", "label_ar", "geom"],
+                       zones.assign(version_id=version_id, geom=self._geom_hex(zones)))
+            if overlays is not None and len(overlays):
+                self._insert_overlays(conn, self._ensure_crs(overlays), version_id)
+        return next(v for v in self._versions if v.id == version_id)
+
+    def _insert_overlays(self, conn: Connection, overlays: gpd.GeoDataFrame, version_id: int) -> None:
+        columns = ["version_id", "kind", "label_fr", "label_ar", "provision_fr", "provision_ar", "max_height_m", "geom"]
+        self._copy(conn, "gp_overlays", columns, overlays.assign(version_id=version_id, geom=self._geom_hex(overlays)))
+
+    def add_overlays(self, plan_name: str, overlays: gpd.GeoDataFrame) -> PlanVersion:
+        candidates = [v for v in self._versions if v.plan_name == plan_name]
+        if not candidates:
+            raise NotFound(f"No plan named '{plan_name}'. Import its zones first with import-plan.", plan=plan_name)
+        target = max(candidates, key=lambda v: v.version)
+        overlays = self._ensure_crs(overlays)
+        with self._write() as conn:
+            self._insert_overlays(conn, overlays, target.id)
+        return target
+
+    def put_parcels(self, parcels: gpd.GeoDataFrame) -> dict[str, int]:
+        parcels = self._ensure_crs(parcels)
+        if "ref_key" not in parcels:
+            parcels = parcels.assign(ref_key=parcels["ref"].map(ref_key))
+        rows = parcel_search_rows(parcels)
+        frame = parcels.assign(search=rows["words"].to_numpy(), label=rows["label"].to_numpy(),
+                               px=rows["x"].to_numpy(), py=rows["y"].to_numpy(), geom=self._geom_hex(parcels))
+        columns = ["ref", "ref_key", "address", "quarter", "search", "label", "px", "py", "geom"]
+        with self._write() as conn:
+            self._store_meta_crs(conn)
+            conn.execute(sa.text("CREATE TEMP TABLE gp_incoming (LIKE gp_parcels INCLUDING DEFAULTS) ON COMMIT DROP"))
+            self._copy(conn, "gp_incoming", columns, frame)
+            replaced = conn.execute(sa.text("DELETE FROM gp_parcels p USING gp_incoming i "
+                                            "WHERE p.ref_key = i.ref_key")).rowcount
+            conn.execute(sa.text(f"INSERT INTO gp_parcels ({', '.join(columns)}) "
+                                 f"SELECT {', '.join(columns)} FROM gp_incoming"))
+            conn.execute(sa.text("DELETE FROM gp_places"))
+            everything = pd.DataFrame(conn.execute(sa.text("SELECT address, quarter, px AS x, py AS y "
+                                                           "FROM gp_parcels")).mappings().all())
+            places = place_rows(everything, everything)
+            if places:
+                conn.execute(sa.text("INSERT INTO gp_places VALUES (:k, :l, :x, :y)"),
+                             [{"k": k, "l": lbl, "x": x, "y": y} for k, lbl, x, y in places])
+            conn.execute(sa.text("ANALYZE gp_parcels"))
+        return {"added": len(parcels) - replaced, "replaced": replaced}
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self._write() as conn:
+            for key, value in values.items():
+                conn.execute(sa.text("INSERT INTO gp_meta VALUES (:k, :v) ON CONFLICT (key) DO UPDATE SET value = :v"),
+                             {"k": key, "v": value})
+
+    def close(self) -> None:
+        self.engine.dispose()
