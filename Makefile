@@ -10,13 +10,18 @@ MO_FILES := $(patsubst %.po,%.mo,$(wildcard gisportal/translations/*/LC_MESSAGES
 
 .PHONY: install serve test demo system-deps translations bench clean
 
-install: $(STAMP) translations
+install: $(STAMP) translations node_modules/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+# Front-end libraries not on PyPI (Leaflet.VectorGrid), from the npm registry, served by the app.
+node_modules/.installed: package.json
+	npm install --no-package-lock --no-audit --no-fund --omit=dev --ignore-scripts --silent
+	touch $@
 
 translations: $(MO_FILES)
 
@@ -47,4 +52,4 @@ bench: install system-deps
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules

@@ -91,12 +91,19 @@ def demo(n_parcels: int, seed: int, force: bool) -> None:
     from gisportal.demo import load_demo
     from gisportal.storage import open_store
 
+    from gisportal.storage import backend_name
+
     settings = load_settings()
-    if settings.storage == "embedded" and settings.store_path.exists():
+    if backend_name(settings) == "embedded" and settings.store_path.exists():
         if not force:
             raise click.ClickException(f"{settings.store_path} exists; use --force to rebuild it.")
         settings.store_path.unlink()
-    counts = load_demo(open_store(settings), n_parcels=n_parcels, seed=seed)
+    store = open_store(settings)
+    if store.counts().get("parcels") or store.plan_versions():
+        if not force:
+            raise click.ClickException("the database already holds data; use --force to replace it.")
+        store.clear()
+    counts = load_demo(store, n_parcels=n_parcels, seed=seed)
     click.echo(json.dumps(counts))
 
 

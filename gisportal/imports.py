@@ -109,10 +109,19 @@ def _metric(store: Store, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.to_crs(store.crs) if store.crs and frame.crs != store.crs else frame
 
 
+def _text(value: Any) -> str:
+    """A cell as text; an integer field with blanks is read as floats: code 12, not "12.0"."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 def _text_column(frame: gpd.GeoDataFrame, name: str | None) -> Any:
     if name is None:
         return ""
-    return frame[name].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+    return frame[name].map(_text)
 
 
 def _require_rows(frame: gpd.GeoDataFrame, report: ImportReport) -> None:

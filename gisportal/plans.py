@@ -78,9 +78,10 @@ def versions_in_force(versions: list[PlanVersion], as_of: date) -> list[PlanVers
 
 def version_status(version: PlanVersion, versions: list[PlanVersion], as_of: date) -> VersionStatus:
     """Status of ``version`` on ``as_of`` among all versions of the same plan."""
+    rank = (version.effective_from, version.version)  # same order as versions_in_force: date, then number
     later = sorted(
-        (v for v in versions if v.plan_id == version.plan_id and v.effective_from > version.effective_from),
-        key=lambda v: v.effective_from,
+        (v for v in versions if v.plan_id == version.plan_id and (v.effective_from, v.version) > rank),
+        key=lambda v: (v.effective_from, v.version),
     )
     successor = later[0] if later else None
     if version.effective_from > as_of:

@@ -164,3 +164,74 @@ class SqliteRegistry(NoteRegistry):
                               " ORDER BY issued_at DESC, seq DESC LIMIT ? OFFSET ?",
                               (like, like, limit, offset)).fetchall()
         return [_row(r) for r in rows]
+
+
+class PostgresRegistry(NoteRegistry):
+    """The registry in the PostGIS database (table ``gp_issued_notes``), shared by every app process."""
+
+    def __init__(self, engine: Any) -> None:
+        import sqlalchemy as sa
+
+        self.engine = engine
+        self._sa = sa
+
+    def _one(self, sql: str, **params: Any) -> IssuedNote | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(self._sa.text(sql), params).first()
+        return _pg_row(row) if row else None
+
+    def issue(self, payload: dict[str, Any], content_hash: str, sign: Signer) -> IssuedNote:
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        text = self._sa.text
+        with self.engine.begin() as conn:
+            conn.execute(text("LOCK TABLE gp_issued_notes IN SHARE ROW EXCLUSIVE MODE"))
+            seq = conn.execute(text("SELECT COALESCE(MAX(seq), 0) + 1 FROM gp_issued_notes WHERE year = :y"),
+                               {"y": now.year}).scalar_one()
+            number = f"{NUMBER_PREFIX}-{now.year}-{seq:06d}"
+            kid, signature = sign(number, now.isoformat())
+            conn.execute(text(
+                "INSERT INTO gp_issued_notes (number, year, seq, parcel_ref, lang, as_of, historical, plan_versions,"
+                " content_hash, payload, key_id, signature, issued_at) VALUES (:n, :y, :s, :r, :l, :a, :h, :pv, :c,"
+                " :p, :k, :sig, :at)"),
+                {"n": number, "y": now.year, "s": seq, "r": payload["parcel"]["ref"], "l": payload["lang"],
+                 "a": date.fromisoformat(payload["as_of"]), "h": bool(payload["historical"]),
+                 "pv": json.dumps(payload["plans"]), "c": content_hash, "p": json.dumps(payload, ensure_ascii=False),
+                 "k": kid, "sig": signature, "at": now})
+        issued = self.get(number)
+        assert issued is not None
+        return issued
+
+    def get(self, number: str) -> IssuedNote | None:
+        return self._one(f"SELECT {_PG_COLUMNS} FROM gp_issued_notes WHERE number = :n", n=number)
+
+    def find(self, content_hash: str) -> IssuedNote | None:
+        return self._one(f"SELECT {_PG_COLUMNS} FROM gp_issued_notes WHERE content_hash = :c "
+                         "ORDER BY issued_at DESC, seq DESC LIMIT 1", c=content_hash)
+
+    def attach_pdf(self, number: str, pdf: bytes) -> bytes:
+        with self.engine.begin() as conn:
+            conn.execute(self._sa.text("UPDATE gp_issued_notes SET pdf = :p WHERE number = :n AND pdf IS NULL"),
+                         {"p": pdf, "n": number})
+        return self.pdf(number) or pdf
+
+    def pdf(self, number: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(self._sa.text("SELECT pdf FROM gp_issued_notes WHERE number = :n"),
+                                 {"n": number}).scalar()
+        return bytes(value) if value is not None else None
+
+    def search(self, text: str = "", limit: int = 50, offset: int = 0) -> list[IssuedNote]:
+        like = f"%{text.strip()}%"
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._sa.text(
+                f"SELECT {_PG_COLUMNS} FROM gp_issued_notes WHERE number LIKE :q OR parcel_ref LIKE :q "
+                "ORDER BY issued_at DESC, seq DESC LIMIT :l OFFSET :o"), {"q": like, "l": limit, "o": offset}).all()
+        return [_pg_row(r) for r in rows]
+
+
+_PG_COLUMNS = _COLUMNS
+
+
+def _pg_row(row: tuple) -> IssuedNote:
+    return IssuedNote(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]), row[6], json.loads(row[7]),
+                      row[8], row[9], row[10], bool(row[11]))

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GISPORTAL_", extra="ignore")
 
     data_dir: Path = Field(Path("instance"), description="Directory holding the instance's store and keys.")
-    storage: str = Field("embedded", description="Storage backend name.")
+    storage: str | None = Field(
+        None, description="Storage backend name (embedded, postgis); default postgis when database_url is set."
+    )
     database_url: str | None = Field(None, description="Database URL for a database backend.")
     crs: str | None = Field(
         None, description="Metric CRS of the instance (e.g. EPSG:26191); taken from the data when unset."

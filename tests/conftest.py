@@ -141,14 +141,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:Field format '' not supported:RuntimeWarning")
 
 
-@pytest.fixture(autouse=True)
-def _no_gisportal_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests start from a clean environment: no GISPORTAL_* variable leaks in (the Makefile exports one)."""
+def clear_gisportal_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove every GISPORTAL_* variable (the Makefile exports GISPORTAL_DATA_DIR)."""
     import os
 
     for name in list(os.environ):
         if name.startswith("GISPORTAL_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _no_gisportal_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start from a clean environment: no GISPORTAL_* variable leaks in."""
+    clear_gisportal_env(monkeypatch)
+
+
+def _create_app(config: dict):
+    """create_app with only ``config`` as settings, whatever the environment holds."""
+    from gisportal.web import create_app
+
+    with pytest.MonkeyPatch.context() as mp:
+        clear_gisportal_env(mp)
+        return create_app(config)
 
 
 @pytest.fixture(scope="session")
@@ -190,9 +204,7 @@ def tiny_writable(tiny: SimpleNamespace, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_app(tiny: SimpleNamespace):
     """The portal over the tiny territory with the tests' rules catalogue."""
-    from gisportal.web import create_app
-
-    return create_app({"data_dir": tiny.data_dir, "rules_file": tiny.rules_file, "TESTING": True})
+    return _create_app({"data_dir": tiny.data_dir, "rules_file": tiny.rules_file, "TESTING": True})
 
 
 @pytest.fixture
@@ -217,9 +229,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def app(demo_dir: Path):
     """The portal over the demo district, with the project's rules catalogue (data/rules.yaml)."""
-    from gisportal.web import create_app
-
-    return create_app({"data_dir": demo_dir, "TESTING": True})
+    return _create_app({"data_dir": demo_dir, "TESTING": True})
 
 
 @pytest.fixture

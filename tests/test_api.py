@@ -143,14 +143,18 @@ def test_click_between_blocks_on_demo(client, demo_store):
 # --- parcels, layers, plans, search, openapi ---------------------------------
 
 
-def test_parcel_feature(tiny_client):
+def test_parcel_feature(tiny_client, tiny):
+    import numpy as np
+    from shapely.geometry import shape
+
     feature = get_json(tiny_client, "/api/v1/parcels", ref="tf 1003/06")
     assert feature["type"] == "Feature" and feature["id"] == "TF-1003/06"
     assert feature["properties"] == {"ref": "TF-1003/06", "address": "2 Avenue Pasteur", "quarter": "Iberia",
                                      "area_m2": 400.0}
-    ring = feature["geometry"]["coordinates"][0][0] if feature["geometry"]["type"] == "MultiPolygon" else \
-        feature["geometry"]["coordinates"][0]
-    assert all(-6.5 < pt[0] < -5.0 and 35.0 < pt[1] < 36.5 for pt in ring), "geometry is not WGS84 lon/lat"
+    in_wgs84 = shape(feature["geometry"])
+    to_lambert = transformer(WGS84, LAMBERT)
+    back = shapely.transform(in_wgs84, lambda xy: np.column_stack(to_lambert.transform(xy[:, 0], xy[:, 1])))
+    assert back.hausdorff_distance(tiny.box(150, 50, 170, 70)) < 0.01  # the same 20 m square, within 1 cm
 
 
 def test_parcels_in_bbox(tiny_client, tiny):

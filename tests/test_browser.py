@@ -85,13 +85,23 @@ class BrowserSession:
 
 
 # Zone features drawn on the map: folium's GeoJson children carrying a zone code (overlays carry a kind).
+# Zones come as vector tiles (issue #4): count the zone tiles drawn on the map.
 _ZONE_LAYERS_JS = """() => {
-  let n = 0;
-  window.gisportal.map.eachLayer(l => {
-    const p = l.feature && l.feature.properties;
-    if (p && p.code && p.color && !p.kind && !p.ref && l._renderer) { n += 1; }
-  });
-  return n;
+  const layer = window.gisportal && window.gisportal.layers && window.gisportal.layers.zones;
+  if (!layer || !layer._tiles) { return 0; }
+  return Object.values(layer._tiles).filter(t => t.loaded && t.el && t.el.width > 0).length;
+}"""
+
+# The alpha of the zones layer's canvas at a point (0 where no tile or nothing is drawn).
+_ZONE_ALPHA_JS = """([lat, lon]) => {
+  const map = window.gisportal.map, layer = window.gisportal.layers.zones, z = layer._tileZoom;
+  const p = map.project([lat, lon], z), size = layer.getTileSize();
+  const tx = Math.floor(p.x / size.x), ty = Math.floor(p.y / size.y);
+  const tile = layer._tiles[tx + ':' + ty + ':' + z];
+  if (!tile || !tile.el) { return 0; }
+  const c = tile.el, ratio = c.width / size.x;
+  return c.getContext('2d').getImageData(Math.floor((p.x - tx * size.x) * ratio),
+                                         Math.floor((p.y - ty * size.y) * ratio), 1, 1).data[3];
 }"""
 
 # The outline of the selected parcel (portal.js draws it in #0033ff, from a feature with no properties).
@@ -375,31 +385,24 @@ def test_map_draws_zones_controls_and_legend_from_this_server(browser_session: B
     page = browser_session.new_page()
     _open_map(page, browser_session.base_url + "/")
 
-    # every zone feature of the API is drawn, on a canvas that is not blank
-    assert page.evaluate(_ZONE_LAYERS_JS) == browser_facts.zone_features
-    # the overlay canvas is painted inside the zoned district and left clear outside it
+    # the zones arrive as vector tiles from this server, and their canvas is painted inside the
+    # zoned district and left clear outside it
+    assert page.evaluate(_ZONE_LAYERS_JS) > 0
+    tile_paths = [urlsplit(u).path for u in browser_session.requests if urlsplit(u).path.startswith("/tiles/")]
+    assert any(p.startswith("/tiles/zones/") and p.endswith(".pbf") for p in tile_paths), tile_paths
+    assert any(p.startswith("/tiles/overlays/") for p in tile_paths), tile_paths
     centroid = browser_facts.note["parcel"]["centroid"]
-    probe = page.evaluate("""([lat, lon, bbox]) => {
-      const map = window.gisportal.map;
-      const canvas = document.querySelector('.leaflet-overlay-pane canvas');
-      const box = canvas.getBoundingClientRect(), mapBox = map.getContainer().getBoundingClientRect();
-      const ratio = canvas.width / box.width;
-      const alphaAt = (p) => canvas.getContext('2d').getImageData(
-          Math.round((mapBox.left + p.x - box.left) * ratio), Math.round((mapBox.top + p.y - box.top) * ratio), 1, 1).data[3];
-      const inside = map.latLngToContainerPoint([lat, lon]);
-      const outside = L.point(5, map.getSize().y / 2);
-      const outsideLatLng = map.containerPointToLatLng(outside);
-      return {inside: alphaAt(inside), outside: alphaAt(outside),
-              outsideIsOutside: outsideLatLng.lng < bbox[0] || outsideLatLng.lat < bbox[1] || outsideLatLng.lat > bbox[3]};
-    }""", [centroid["lat"], centroid["lon"], list(browser_facts.zone_bbox)])
-    assert probe["inside"] > 100, probe  # zones are filled at 45 % opacity, servitudes add theirs
-    assert probe["outsideIsOutside"], f"the district fills the whole map width: {probe}"
-    assert probe["outside"] == 0, probe
+    west = browser_facts.zone_bbox[0] - 0.002
+    page.wait_for_function(f"(point) => ({_ZONE_ALPHA_JS})(point) > 90", arg=[centroid["lat"], centroid["lon"]])
+    inside = page.evaluate(_ZONE_ALPHA_JS, [centroid["lat"], centroid["lon"]])
+    outside = page.evaluate(_ZONE_ALPHA_JS, [centroid["lat"], west])
+    assert inside > 90, inside  # zones are filled at 45 % opacity
+    assert outside == 0, outside
 
-    # layer control with the two overlays (zoning, servitudes), both on
+    # layer control with the three vector layers (zoning, servitudes, parcels), all on
     boxes = page.locator(".leaflet-control-layers-overlays input[type=checkbox]")
-    assert boxes.count() == 2
-    assert all(boxes.nth(i).is_checked() for i in range(2))
+    assert boxes.count() == 3
+    assert all(boxes.nth(i).is_checked() for i in range(3))
     # legend: one row per zone code in force, plus the servitude kinds
     legend = page.locator(".gp-legend")
     assert legend.is_visible()
@@ -499,7 +502,7 @@ def test_arabic_is_right_to_left_and_the_map_still_works(browser_session: Browse
     assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
     assert json.loads(page.locator("#gp-config").text_content())["lang"] == "ar"
     assert page.locator('header strong[lang="ar"]').count() == 1  # the current language is marked
-    assert page.evaluate(_ZONE_LAYERS_JS) == facts.zone_features
+    assert page.evaluate(_ZONE_LAYERS_JS) > 0
     # the page mirrors: the side panel sits to the right of the map
     panel, map_box = page.locator(".gp-panel").bounding_box(), page.locator(".gp-map").bounding_box()
     assert panel["x"] > map_box["x"], (panel, map_box)

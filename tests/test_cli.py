@@ -6,6 +6,7 @@ Settings come from the environment (GISPORTAL_DATA_DIR, GISPORTAL_RULES_FILE), a
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -76,6 +77,8 @@ def imported_template(files, tiny_rules_file, tmp_path_factory):
     """A store filled from the four files through the command line, once per module."""
     data = tmp_path_factory.mktemp("cli-data")
     with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("GISPORTAL_")]:
+            mp.delenv(name)
         mp.setenv("GISPORTAL_DATA_DIR", str(data))
         mp.setenv("GISPORTAL_RULES_FILE", str(tiny_rules_file))
         approved = (date.today() - timedelta(days=365)).isoformat()
@@ -264,8 +267,6 @@ def test_demo_command(tmp_path, monkeypatch):
 
 def test_console_script_runs_in_a_subprocess(imported):
     """The installed entry point, in a real process, reading GISPORTAL_DATA_DIR from its environment."""
-    import os
-
     exe = os.path.join(os.path.dirname(sys.executable), "gisportal")
     env = {**os.environ, "GISPORTAL_DATA_DIR": str(imported)}
     done = subprocess.run([exe, "note", "--parcel", "TF-1002/06"], capture_output=True, text=True, env=env,

@@ -301,3 +301,23 @@ def test_report_lists_at_most_50_ids(zoned_store, tiny, tmp_path):
     summary = import_parcels(zoned_store, path, ref_field="REF").to_dict()
     assert summary["skipped"]["no_reference"]["count"] == n - 1
     assert summary["skipped"]["no_reference"]["features"] == list(np.arange(1, 51))
+
+
+def test_integer_fields_with_blanks_keep_whole_numbers(zoned_store, tiny, tmp_path):
+    """An integer field with an empty cell is read as floats; codes and references must not become '12.0'."""
+    import pandas as pd
+
+    path = tmp_path / "numeric.gpkg"
+    gpd.GeoDataFrame({"CODE": pd.array([12, None], dtype="Int64"), "NUM": pd.array([104523, 104524], dtype="Int64")},
+                     geometry=[shapely.box(*at(tiny, 0, 0, 100, 100)), shapely.box(*at(tiny, 100, 0, 200, 100))],
+                     crs=LAMBERT).to_file(path, engine="pyogrio")
+    version, report = import_plan(zoned_store, path, name="numeric", zone_field="CODE")
+    assert report.imported == 1 and report.to_dict()["skipped"]["no_zone_code"]["count"] == 1
+    (hit,) = zoned_store.zones_on(shapely.Point(tiny.x0 + 50, tiny.y0 + 50), [version.id])
+    assert hit.code == "12"
+    parcels = tmp_path / "numeric_parcels.gpkg"
+    gpd.GeoDataFrame({"NUM": pd.array([104523, None], dtype="Int64")},
+                     geometry=[shapely.box(*at(tiny, 10, 10, 20, 20)), shapely.box(*at(tiny, 30, 10, 40, 20))],
+                     crs=LAMBERT).to_file(parcels, engine="pyogrio")
+    import_parcels(zoned_store, parcels, ref_field="NUM")
+    assert zoned_store.parcel_by_ref("104523").ref == "104523"

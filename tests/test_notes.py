@@ -225,3 +225,33 @@ def test_json_rendering_has_rounded_hand_numbers(note_of, catalogue):
     assert data["buildability"]["encumbered_area_m2"] == 100.0
     assert data["plans"][0]["status"] == "in_force"
     assert data["warnings"] == []
+
+
+def test_overlapping_servitudes_are_deducted_once_and_the_lowest_cap_wins(tiny, tiny_writable, catalogue):
+    """On TF-1007/06 (x 70..110, y 60..80; A for x < 100): a green space x 70..90 and a non aedificandi strip
+    x 80..105, y 60..70 overlap on 10 x 10 m; two airport easements (10 m and 7 m) cover the whole parcel."""
+    import geopandas as gpd
+
+    store = EmbeddedStore(tiny_writable / "gisportal.gpkg")
+    rows = [("green_space", None, (70, 60, 90, 80)), ("non_aedificandi", None, (80, 60, 105, 70)),
+            ("airport_easement", 10.0, (60, 50, 120, 90)), ("airport_easement", 7.0, (65, 55, 115, 85))]
+    store.add_overlays("tiny-plan", gpd.GeoDataFrame(
+        {"kind": [k for k, _, _ in rows], "label_fr": ["s"] * 4, "label_ar": ["s"] * 4, "provision_fr": [""] * 4,
+         "provision_ar": [""] * 4, "max_height_m": [float("nan") if h is None else h for _, h, _ in rows]},
+        geometry=[tiny.box(*b) for _, _, b in rows], crs="EPSG:26191"))
+    note = build_note(store, catalogue, store.parcel_by_ref("TF-1007/06"))
+    zones = zones_by_code(note)
+    # A: green 20 x 20 = 400, strip 20 x 10 = 200, overlap 100 -> 500; B: strip 5 x 10 = 50.
+    assert zones["A"].buildability.encumbered_area_m2 == pytest.approx(500.0)
+    assert zones["B"].buildability.encumbered_area_m2 == pytest.approx(50.0)
+    assert note.buildability.encumbered_area_m2 == pytest.approx(550.0)  # not 400 + 250
+    assert zones["A"].buildability.net_max_footprint_m2 == pytest.approx(0.5 * (600 - 500))      # 50
+    assert zones["B"].buildability.net_max_footprint_m2 == pytest.approx(0.25 * (200 - 50))      # 37.5
+    assert note.buildability.net_max_footprint_m2 == pytest.approx(87.5)
+    assert note.buildability.net_max_floor_area_m2 == pytest.approx(2.0 * 100 + 1.0 * 150)       # 350
+    assert note.buildability.max_footprint_m2 == pytest.approx(350.0)  # gross is unchanged
+    assert {(z.buildability.max_height_m, z.buildability.height_capped_by) for z in note.zones} == {
+        (7.0, "airport_easement")}
+    kinds = [(o.kind, round(o.area_m2, 6)) for o in note.overlays]
+    assert kinds[:2] == [("airport_easement", 800.0), ("airport_easement", 800.0)]
+    assert sorted(kinds[2:]) == [("green_space", 400.0), ("non_aedificandi", 250.0)]

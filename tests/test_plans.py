@@ -66,3 +66,13 @@ def test_version_status(version, as_of, status, effective_to, superseded_by):
 def test_other_plans_do_not_supersede():
     # OTHER (plan 2) is not superseded by plan 1's versions, however recent.
     assert version_status(OTHER, ALL, date(2012, 1, 1)).status == "in_force"
+
+
+def test_two_versions_effective_the_same_day():
+    """A corrected version published the same day replaces the first one (as versions_in_force says)."""
+    first, fix = pv(10, 5, 1, date(2024, 5, 2), "sud"), pv(11, 5, 2, date(2024, 5, 2), "sud")
+    versions = [first, fix]
+    assert versions_in_force(versions, date(2024, 6, 1)) == [fix]
+    assert version_status(fix, versions, date(2024, 6, 1)).status == "in_force"
+    status = version_status(first, versions, date(2024, 6, 1))
+    assert (status.status, status.effective_to, status.superseded_by) == ("superseded", date(2024, 5, 2), 2)

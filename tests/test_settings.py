@@ -12,9 +12,13 @@ from gisportal import errors
 from gisportal.settings import PROJECT_ROOT, Settings, load_settings
 
 
-def test_defaults():
+def test_defaults(tmp_path):
+    from gisportal.storage import open_store
+    from gisportal.storage.embedded import EmbeddedStore
+
     settings = Settings()
-    assert settings.data_dir == Path("instance") and settings.storage == "embedded"
+    assert settings.data_dir == Path("instance")
+    assert isinstance(open_store(load_settings({"data_dir": tmp_path})), EmbeddedStore)  # the default backend
     assert settings.languages == ["fr", "ar", "en"] and settings.default_language == "fr"
     assert settings.rules_file == PROJECT_ROOT / "data" / "rules.yaml"
     assert settings.store_path == Path("instance") / "gisportal.gpkg"

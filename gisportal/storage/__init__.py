@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gisportal.errors import InvalidInput
 from gisportal.settings import Settings
 from gisportal.storage.base import Store
+
+if TYPE_CHECKING:
+    from gisportal.registry import NoteRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -18,14 +22,38 @@ def _embedded(settings: Settings) -> Store:
     return EmbeddedStore(settings.store_path, crs=settings.crs)
 
 
-#: Backend name -> factory. A database backend registers itself here.
-BACKENDS: dict[str, Callable[[Settings], Store]] = {"embedded": _embedded}
+def _postgis(settings: Settings) -> Store:
+    from gisportal.storage.postgis import PostgisStore
+
+    if not settings.database_url:
+        raise InvalidInput("The postgis backend needs GISPORTAL_DATABASE_URL=postgresql://user@host:port/db.")
+    return PostgisStore(settings.database_url, crs=settings.crs)
+
+
+#: Backend name -> factory.
+BACKENDS: dict[str, Callable[[Settings], Store]] = {"embedded": _embedded, "postgis": _postgis}
+
+
+def backend_name(settings: Settings) -> str:
+    """The backend in use: ``storage`` when set, else PostGIS when a database URL is given, else embedded."""
+    return settings.storage or ("postgis" if settings.database_url else "embedded")
 
 
 def open_store(settings: Settings) -> Store:
-    """Open the backend named by ``settings.storage``."""
+    """Open the backend named by the settings."""
+    name = backend_name(settings)
     try:
-        factory = BACKENDS[settings.storage]
+        factory = BACKENDS[name]
     except KeyError:
-        raise InvalidInput(f"Unknown storage backend '{settings.storage}'. Known: {', '.join(BACKENDS)}.") from None
+        raise InvalidInput(f"Unknown storage backend '{name}'. Known: {', '.join(BACKENDS)}.") from None
     return factory(settings)
+
+
+def open_registry(settings: Settings, store: Store) -> "NoteRegistry":
+    """The registry of issued notes that goes with the store (same database when there is one)."""
+    from gisportal.registry import PostgresRegistry, SqliteRegistry
+
+    engine = getattr(store, "engine", None)
+    if engine is not None:
+        return PostgresRegistry(engine)
+    return SqliteRegistry(settings.data_dir / "registry.sqlite")

@@ -144,6 +144,18 @@ class Store(ABC):
     def set_meta(self, values: dict[str, str]) -> None:
         """Store instance facts (territory names, CRS)."""
 
+    @abstractmethod
+    def tile(self, layer: str, z: int, x: int, y: int, version_ids: list[int]) -> bytes:
+        """The Mapbox Vector Tile of ``layer`` (zones/overlays of ``version_ids``, or parcels) at z/x/y."""
+
+    def generation(self) -> str:
+        """A token that changes whenever the data changes (for ETags and caches)."""
+        return "0"
+
+    def clear(self) -> None:
+        """Remove every plan, parcel and issued note (for rebuilding a demo)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be cleared in place")
+
     # --- life cycle ------------------------------------------------------
     def refresh(self) -> bool:
         """Pick up changes written by another process; True when something changed."""

@@ -34,6 +34,8 @@ from gisportal.storage.postgis_sql import FEATURES_SQL, HITS_SQL, TILE_SQL
 logger = logging.getLogger(__name__)
 
 _LOCK_KEY = 7_301_924  # advisory lock for migrations
+_NOT_NULL_TEXT = {"code", "label_fr", "label_ar", "kind", "provision_fr", "provision_ar", "ref", "ref_key", "search",
+                  "label"}
 
 
 def make_engine(url: str) -> Engine:
@@ -238,11 +240,17 @@ class PostgisStore(Store):
         return frame if frame.crs == self.crs else frame.to_crs(self.crs)
 
     def _copy(self, conn: Connection, table: str, columns: list[str], frame: pd.DataFrame) -> None:
-        """Bulk load rows (geometry as hex EWKB in column ``geom``) with COPY."""
+        """Bulk load rows (geometry as hex EWKB in column ``geom``) with COPY in CSV form.
+
+        An empty text stays an empty text; only missing numbers and nullable texts become NULL.
+        """
         buffer = io.StringIO()
-        frame[columns].to_csv(buffer, sep="\t", header=False, index=False, na_rep="\\N", quoting=3, escapechar="\\")
+        frame[columns].to_csv(buffer, header=False, index=False)
+        keep_text = [c for c in columns if c in _NOT_NULL_TEXT]
+        force = f", FORCE_NOT_NULL ({', '.join(keep_text)})" if keep_text else ""
         raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN "
+                                           f"WITH (FORMAT csv{force})") as copy:
             copy.write(buffer.getvalue())
 
     def _geom_hex(self, frame: gpd.GeoDataFrame) -> np.ndarray:
@@ -321,6 +329,12 @@ class PostgisStore(Store):
             for key, value in values.items():
                 conn.execute(sa.text("INSERT INTO gp_meta VALUES (:k, :v) ON CONFLICT (key) DO UPDATE SET value = :v"),
                              {"k": key, "v": value})
+
+    def clear(self) -> None:
+        with self._write() as conn:
+            conn.execute(sa.text("TRUNCATE gp_zones, gp_overlays, gp_parcels, gp_places, gp_plan_versions, gp_plans,"
+                                 " gp_issued_notes"))
+            conn.execute(sa.text("DELETE FROM gp_meta WHERE key <> 'generation'"))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -14,11 +14,11 @@ from typing import Any
 
 from flask import Flask
 
-from gisportal.registry import NoteRegistry, SqliteRegistry
+from gisportal.registry import NoteRegistry
 from gisportal.rules import RulesCatalogue, load_catalogue
 from gisportal.settings import PROJECT_ROOT, Settings, load_settings
 from gisportal.signing import KeyRing
-from gisportal.storage import open_store
+from gisportal.storage import backend_name, open_registry, open_store
 from gisportal.storage.base import Store
 
 logger = logging.getLogger(__name__)
@@ -86,21 +86,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in config.items() if k.isupper()})
     store = open_store(settings)
     app.extensions["gisportal"] = Portal(settings, store, load_catalogue(settings.rules_file),
-                                         SqliteRegistry(settings.data_dir / "registry.sqlite"),
+                                         open_registry(settings, store),
                                          KeyRing(settings.data_dir / "keys"))
 
-    from gisportal.web import api, assets, documents, errors, i18n, pages
+    from gisportal.web import api, assets, documents, errors, i18n, pages, tiles
 
     i18n.init_app(app)
     assets.init_app(app)
     api.init_app(app)
     pages.init_app(app)
     documents.init_app(app)
+    tiles.init_app(app)
     errors.init_app(app)
 
     @app.before_request
     def _refresh() -> None:
         portal().refresh()
 
-    logger.info("gisportal app ready: %s store, %s", settings.storage, store.counts())
+    logger.info("gisportal app ready: %s store, %s", backend_name(settings), store.counts())
     return app

@@ -57,7 +57,8 @@ def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 @blp.route("/notes")
 class Notes(MethodView):
-    @blp.arguments(NoteArgs, location="query")
+    # A schema instance, not the class: webargs would build (deep-copy) a new schema on every request.
+    @blp.arguments(NoteArgs(), location="query")
     @blp.alt_response(200, schema=NoteSchema, success=True, description="The urban-information note")
     @_document_errors
     def get(self, args: dict[str, Any]) -> Response:

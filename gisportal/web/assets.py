@@ -18,7 +18,10 @@ def vendor_dirs() -> dict[str, Path]:
     """Name -> directory of each vendored front-end library."""
     import xstatic.pkg.leaflet as leaflet
 
-    return {"leaflet": Path(leaflet.BASE_DIR)}
+    from gisportal.settings import PROJECT_ROOT
+
+    return {"leaflet": Path(leaflet.BASE_DIR),
+            "vectorgrid": PROJECT_ROOT / "node_modules" / "leaflet.vectorgrid" / "dist"}
 
 
 def init_app(app: Flask) -> None:

@@ -20,15 +20,15 @@ from jinja2 import Template
 from markupsafe import escape
 
 from gisportal.coords import WGS84, transformer
-from gisportal.mapdata import OVERLAY_COLOURS, layer_geojson
+from gisportal.mapdata import OVERLAY_COLOURS
+from gisportal.plans import versions_in_force
 from gisportal.overlays import overlay_kind
 from gisportal.renderers import pick
+from gisportal.tiles import LAYER_ZOOMS, MAX_NATIVE_ZOOM, PARCEL_MIN_ZOOM
 from gisportal.web import Portal
 
 logger = logging.getLogger(__name__)
 
-#: Zoom from which parcels are drawn.
-PARCEL_MIN_ZOOM = 16
 
 
 class Legend(MacroElement):
@@ -57,28 +57,44 @@ class Legend(MacroElement):
 
 @dataclass(frozen=True)
 class RenderedMap:
-    """The parts of a folium page our template embeds, and the map's JS name."""
+    """The parts of a folium page our template embeds, and what the page's script needs."""
 
     header: str
     body: str
     script: str
     map_name: str
+    styles: dict
 
 
-def _legend_html(zones: dict, lang: str) -> str:
-    seen: dict[str, tuple[str, str]] = {}
-    for feature in zones["features"]:
-        props = feature["properties"]
-        seen.setdefault(props["code"], (props["color"], props["label"]))
+def _zone_entries(portal: Portal, lang: str, as_of: date | None) -> dict[str, tuple[str, str]]:
+    """Zone code -> (colour, label) for the zones in force."""
+    store, catalogue = portal.store, portal.catalogue
+    versions = [v.id for v in versions_in_force(store.plan_versions(), as_of or date.today())]
+    frame = store.features("zones", versions, None)
+    entries: dict[str, tuple[str, str]] = {}
+    for code, fr, ar in zip(frame["code"], frame["label_fr"], frame["label_ar"]):
+        if code not in entries:
+            rules = catalogue.rules_for(code)
+            label = pick(fr, ar, lang, rules.label.en if rules else None) or (rules.label.get(lang) if rules else code)
+            entries[code] = (rules.color if rules else "#bbbbbb", label)
+    return dict(sorted(entries.items()))
+
+
+def _overlay_labels(lang: str) -> dict[str, str]:
+    return {k: pick(overlay_kind(k).label_fr, overlay_kind(k).label_ar, lang, overlay_kind(k).label_en)
+            for k in OVERLAY_COLOURS}
+
+
+def _legend_html(zones: dict[str, tuple[str, str]], lang: str) -> str:
     rows = "".join(
         f'<div class="gp-legend-row"><span class="gp-swatch" style="background:{escape(color)}"></span>'
         f"<b>{escape(code)}</b> {escape(label)}</div>"
-        for code, (color, label) in sorted(seen.items())
+        for code, (color, label) in zones.items()
     )
     kinds = "".join(
         f'<div class="gp-legend-row"><span class="gp-swatch gp-hatch" style="border-color:{escape(color)}"></span>'
-        f"{escape(pick(overlay_kind(k).label_fr, overlay_kind(k).label_ar, lang, overlay_kind(k).label_en))}</div>"
-        for k, color in OVERLAY_COLOURS.items()
+        f"{escape(label)}</div>"
+        for (kind, color), label in zip(OVERLAY_COLOURS.items(), _overlay_labels(lang).values())
     )
     return (f'<details open><summary>{escape(_("Legend"))}</summary>'
             f'<div class="gp-legend-title">{escape(_("Zoning"))}</div>{rows}'
@@ -86,12 +102,16 @@ def _legend_html(zones: dict, lang: str) -> str:
 
 
 def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedMap:
-    """Render the zoning map for ``lang`` (cached per language, date and store state)."""
-    key = (lang, as_of)
+    """Render the zoning map for ``lang`` (cached per language, date and data generation).
+
+    folium draws the frame (locally served Leaflet, scale, legend, optional base map); zones,
+    servitudes and parcels come as vector tiles, with their layer control, added by the page's script.
+    """
+    store, settings = portal.store, portal.settings
+    key = (lang, as_of, store.generation())
     cached = portal.map_cache.get(key)
     if cached is not None:
         return cached
-    store, catalogue, settings = portal.store, portal.catalogue, portal.settings
     extent = store.extent()
     if extent:
         lon0, lat0, lon1, lat1 = transformer(store.crs, WGS84).transform_bounds(*extent)
@@ -100,32 +120,26 @@ def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedM
         centre = [0.0, 0.0]
     m = folium.Map(location=centre, zoom_start=15, tiles=None, control_scale=True, prefer_canvas=True,
                    max_zoom=20, min_zoom=3)
-    m.default_js = [("leaflet", url_for("vendor", lib="leaflet", filename="leaflet.js"))]
+    m.default_js = [("leaflet", url_for("vendor", lib="leaflet", filename="leaflet.js")),
+                    ("vectorgrid", url_for("vendor", lib="vectorgrid", filename="Leaflet.VectorGrid.bundled.min.js"))]
     m.default_css = [("leaflet_css", url_for("vendor", lib="leaflet", filename="leaflet.css"))]
     if settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr=settings.basemap_attribution or " ",
                          name=_("Base map"), overlay=False, show=True, max_zoom=20).add_to(m)
-    zones = layer_geojson(store, catalogue, "zones", lang, as_of)
-    overlays = layer_geojson(store, catalogue, "overlays", lang, as_of)
-    folium.GeoJson(
-        zones, name=_("Zoning"),
-        style_function=lambda f: {"fillColor": f["properties"]["color"], "color": "#555555", "weight": 1,
-                                  "fillOpacity": 0.45},
-        tooltip=folium.GeoJsonTooltip(fields=["code", "label"], aliases=[_("Zone"), ""]) if zones["features"] else None,
-    ).add_to(m)
-    folium.GeoJson(
-        overlays, name=_("Servitudes"),
-        style_function=lambda f: {"color": f["properties"]["color"], "weight": 2, "dashArray": "6 4",
-                                  "fillColor": f["properties"]["color"], "fillOpacity": 0.15},
-        tooltip=(folium.GeoJsonTooltip(fields=["kind_label", "label"], aliases=["", ""])
-                 if overlays["features"] else None),
-    ).add_to(m)
     if extent:
         m.fit_bounds([[lat0, lon0], [lat1, lon1]])
+    zones = _zone_entries(portal, lang, as_of)
     Legend(_legend_html(zones, lang)).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
     root = m.get_root()
     root.render()
-    rendered = RenderedMap(root.header.render(), root.html.render(), root.script.render(), m.get_name())
+    styles = {
+        "zones": {code: {"color": color, "label": label} for code, (color, label) in zones.items()},
+        "overlays": {k: {"color": OVERLAY_COLOURS[k], "label": label} for k, label in _overlay_labels(lang).items()},
+        "names": {"zones": _("Zoning"), "overlays": _("Servitudes"), "parcels": _("Parcels")},
+        "tiles": "/tiles/{layer}/{z}/{x}/{y}.pbf" + (f"?as_of={as_of.isoformat()}" if as_of else ""),
+        "maxNativeZoom": MAX_NATIVE_ZOOM, "layerZooms": LAYER_ZOOMS,
+    }
+    rendered = RenderedMap(root.header.render(), root.html.render(), root.script.render(), m.get_name(), styles)
+    portal.map_cache.clear()
     portal.map_cache[key] = rendered
     return rendered

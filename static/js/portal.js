@@ -10,8 +10,7 @@
   var list = document.getElementById("gp-suggestions");
   var numberLocale = cfg.lang === "ar" ? "ar-MA" : cfg.lang;
   var selected = L.geoJSON(null, {style: {color: "#0033ff", weight: 3, fillOpacity: 0.15}, interactive: false}).addTo(map);
-  var parcels = L.geoJSON(null, {style: {color: "#222", weight: 0.7, fillOpacity: 0}, interactive: false}).addTo(map);
-  var parcelsRequest = null;
+  var styles = cfg.styles;
 
   function esc(text) {
     return String(text === null || text === undefined ? "" : text).replace(/[&<>"']/g, function (c) {
@@ -97,18 +96,31 @@
 
   map.on("click", function (e) { noteAt(e.latlng); });
 
-  function refreshParcels() {
-    if (parcelsRequest) { parcelsRequest.abort(); }
-    if (map.getZoom() < cfg.parcelMinZoom) { parcels.clearLayers(); return; }
-    var b = map.getBounds();
-    parcelsRequest = new AbortController();
-    getJSON("/parcels", {bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
-      return v.toFixed(6); }).join(",")}, parcelsRequest.signal).then(function (r) {
-      if (r.status === 200) { parcels.clearLayers(); parcels.addData(r.body); }
-    }).catch(function () { /* aborted by a newer move */ });
+  /* Zones, servitudes and parcels as vector tiles of the versions in force. The tiles take no
+     pointer events: a click anywhere goes to the map, and the note is looked up by point. */
+  function tileUrl(layer) { return styles.tiles.replace("{layer}", layer); }
+  function vectorLayer(layer, style) {
+    var options = {
+      rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: styles.maxNativeZoom,
+      minZoom: styles.layerZooms[layer][0], maxZoom: 22, vectorTileLayerStyles: {}
+    };
+    options.vectorTileLayerStyles[layer] = style;
+    return L.vectorGrid.protobuf(tileUrl(layer), options);
   }
-  map.on("moveend", refreshParcels);
-  refreshParcels();
+  var zonesLayer = vectorLayer("zones", function (p) {
+    var s = styles.zones[p.code] || {color: "#bbbbbb"};
+    return {fill: true, fillColor: s.color, fillOpacity: 0.45, color: "#555555", weight: 1};
+  }).addTo(map);
+  var overlaysLayer = vectorLayer("overlays", function (p) {
+    var s = styles.overlays[p.kind] || {color: "#444444"};
+    return {fill: true, fillColor: s.color, fillOpacity: 0.15, color: s.color, weight: 2, dashArray: "6 4"};
+  }).addTo(map);
+  var parcelsLayer = vectorLayer("parcels", {fill: false, color: "#222222", weight: 0.7}).addTo(map);
+  var overlaysByName = {};
+  overlaysByName[styles.names.zones] = zonesLayer;
+  overlaysByName[styles.names.overlays] = overlaysLayer;
+  overlaysByName[styles.names.parcels] = parcelsLayer;
+  L.control.layers(null, overlaysByName, {collapsed: false, position: "topright"}).addTo(map);
 
   var suggestions = [], active = -1, timer = null;
   function renderSuggestions() {
@@ -175,5 +187,6 @@
     if (button && pair[1]) { button.title = pair[1]; button.setAttribute("aria-label", pair[1]); }
   });
 
-  window.gisportal = {map: map, noteAt: noteAt, noteOf: noteOf};
+  window.gisportal = {map: map, noteAt: noteAt, noteOf: noteOf,
+                      layers: {zones: zonesLayer, overlays: overlaysLayer, parcels: parcelsLayer}};
 })();
