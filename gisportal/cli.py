@@ -275,5 +275,48 @@ def registry(text: str, limit: int) -> None:
         click.echo(f"{n.number}\t{n.issued_at.isoformat()}\t{n.parcel_ref}\t{n.lang}\t{n.as_of}\t{plans}")
 
 
+@main.command("export")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+def export_instance(target: Path) -> None:
+    """Copy this instance (plans with history, parcels, issued notes, keys) into a new embedded data directory."""
+    import shutil
+
+    from gisportal.storage import open_registry, open_store
+    from gisportal.transfer import copy_instance
+
+    settings = load_settings()
+    if target.exists() and any(target.iterdir()):
+        raise click.ClickException(f"{target} is not empty.")
+    source = open_store(settings)
+    out = load_settings({"data_dir": target, "storage": "embedded", "database_url": None, "crs": source.crs})
+    report = copy_instance(source, open_store(out), open_registry(settings, source),
+                           open_registry(out, open_store(out)))
+    keys = settings.data_dir / "keys"
+    if keys.exists():
+        shutil.copytree(keys, target / "keys", dirs_exist_ok=True)
+    click.echo(json.dumps(report.__dict__))
+
+
+@main.command("import-all")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def import_all(source: Path) -> None:
+    """Load an exported (embedded) data directory into this instance's empty store, e.g. into PostGIS."""
+    import shutil
+
+    from gisportal.storage import open_registry, open_store
+    from gisportal.transfer import copy_instance
+
+    settings = load_settings()
+    src = load_settings({"data_dir": source, "storage": "embedded", "database_url": None})
+    if not src.store_path.exists():
+        raise click.ClickException(f"{source} holds no gisportal.gpkg.")
+    source_store = open_store(src)
+    target = open_store(load_settings({"crs": settings.crs or source_store.crs}))
+    report = copy_instance(source_store, target, open_registry(src, source_store), open_registry(settings, target))
+    if (source / "keys").exists() and source.resolve() != settings.data_dir.resolve():
+        shutil.copytree(source / "keys", settings.data_dir / "keys", dirs_exist_ok=True)
+    click.echo(json.dumps(report.__dict__))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

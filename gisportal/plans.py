@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class PlanVersion:
     effective_from: date
     title_fr: str = ""
     title_ar: str = ""
+    published_at: datetime | None = None
 
     @property
     def legal_end(self) -> date:

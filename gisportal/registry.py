@@ -73,6 +73,22 @@ class NoteRegistry(ABC):
     def search(self, text: str = "", limit: int = 50, offset: int = 0) -> list[IssuedNote]:
         """Notes whose number or parcel reference contains ``text``, newest first."""
 
+    @abstractmethod
+    def insert(self, note: IssuedNote, pdf: bytes | None) -> None:
+        """Store an already issued note as it is (moving an instance)."""
+
+    def copy_from(self, other: "NoteRegistry", batch: int = 500) -> int:
+        """Copy every note of ``other`` (numbers, signatures and PDFs unchanged); returns the count."""
+        count, offset = 0, 0
+        while True:
+            notes = other.search("", batch, offset)
+            if not notes:
+                return count
+            for note in notes:
+                self.insert(note, other.pdf(note.number))
+            count += len(notes)
+            offset += batch
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS issued_notes (
@@ -134,6 +150,16 @@ class SqliteRegistry(NoteRegistry):
         issued = self.get(number)
         assert issued is not None
         return issued
+
+    def insert(self, note: IssuedNote, pdf: bytes | None) -> None:
+        year, seq = (int(part) for part in note.number.split("-")[1:3])
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO issued_notes (number, year, seq, parcel_ref, lang, as_of, historical, plan_versions,"
+                " content_hash, payload, key_id, signature, issued_at, pdf) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (note.number, year, seq, note.parcel_ref, note.lang, note.as_of.isoformat(), int(note.historical),
+                 json.dumps(note.plan_versions), note.content_hash, json.dumps(note.payload, ensure_ascii=False),
+                 note.key_id, note.signature, note.issued_at.isoformat(), pdf))
 
     def get(self, number: str) -> IssuedNote | None:
         with self._db() as db:
@@ -200,6 +226,18 @@ class PostgresRegistry(NoteRegistry):
         issued = self.get(number)
         assert issued is not None
         return issued
+
+    def insert(self, note: IssuedNote, pdf: bytes | None) -> None:
+        year, seq = (int(part) for part in note.number.split("-")[1:3])
+        with self.engine.begin() as conn:
+            conn.execute(self._sa.text(
+                "INSERT INTO gp_issued_notes (number, year, seq, parcel_ref, lang, as_of, historical, plan_versions,"
+                " content_hash, payload, key_id, signature, issued_at, pdf) VALUES (:n, :y, :s, :r, :l, :a, :h, :pv,"
+                " :c, :p, :k, :sig, :at, :pdf)"),
+                {"n": note.number, "y": year, "s": seq, "r": note.parcel_ref, "l": note.lang, "a": note.as_of,
+                 "h": note.historical, "pv": json.dumps(note.plan_versions), "c": note.content_hash,
+                 "p": json.dumps(note.payload, ensure_ascii=False), "k": note.key_id, "sig": note.signature,
+                 "at": note.issued_at, "pdf": pdf})
 
     def get(self, number: str) -> IssuedNote | None:
         return self._one(f"SELECT {_PG_COLUMNS} FROM gp_issued_notes WHERE number = :n", n=number)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import geopandas as gpd
 from shapely.geometry.base import BaseGeometry
@@ -72,6 +72,8 @@ class NewPlanVersion:
     approval_act: str
     approval_date: date
     effective_from: date
+    #: When it was published; now, unless an instance is being moved with its history.
+    published_at: datetime | None = None
 
 
 class Store(ABC):

@@ -110,10 +110,10 @@ class PostgisStore(Store):
             self._versions = [
                 PlanVersion(id=r[0], plan_id=r[1], plan_name=by_id[r[1]].name, version=r[2], approval_act=r[3],
                             approval_date=r[4], effective_from=r[5], title_fr=by_id[r[1]].title_fr,
-                            title_ar=by_id[r[1]].title_ar)
+                            title_ar=by_id[r[1]].title_ar, published_at=r[6])
                 for r in conn.execute(sa.text(
-                    "SELECT id, plan_id, version, approval_act, approval_date, effective_from FROM gp_plan_versions"
-                    " ORDER BY effective_from, id"))]
+                    "SELECT id, plan_id, version, approval_act, approval_date, effective_from, published_at"
+                    " FROM gp_plan_versions ORDER BY effective_from, id"))]
             self._places = [Suggestion(k, lbl, None, x, y) for k, lbl, x, y in
                             conn.execute(sa.text("SELECT kind, label, x, y FROM gp_places"))]
             boxes = [conn.execute(sa.text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
@@ -277,7 +277,7 @@ class PostgisStore(Store):
                 " published_at) SELECT :p, COALESCE(MAX(version), 0) + 1, :act, :ad, :ef, :now FROM gp_plan_versions"
                 " WHERE plan_id = :p RETURNING id"),
                 {"p": plan_id, "act": new.approval_act, "ad": new.approval_date, "ef": new.effective_from,
-                 "now": datetime.now(timezone.utc)}).scalar_one()
+                 "now": new.published_at or datetime.now(timezone.utc)}).scalar_one()
             self._copy(conn, "gp_zones", ["version_id", "code", "label_fr", "label_ar", "geom"],
                        zones.assign(version_id=version_id, geom=self._geom_hex(zones)))
             if overlays is not None and len(overlays):
