@@ -8,6 +8,7 @@ fetcher refuses every URL, so rendering never touches the network.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any
 
 from flask import render_template
@@ -35,6 +36,7 @@ class _NoNetwork(URLFetcher):
         raise URLFetchingError(f"not fetched: {url}")
 
 
+@lru_cache(maxsize=1)
 def inline_css() -> str:
     """The site's stylesheets, for embedding in a PDF."""
     return "\n".join((PROJECT_ROOT / "static" / name).read_text(encoding="utf-8") for name in _CSS_FILES)
