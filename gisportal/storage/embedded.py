@@ -33,6 +33,7 @@ from gisportal.errors import InvalidInput, NotFound
 from gisportal.parcels import ParcelRecord, ref_key, ref_key_candidates, search_text
 from gisportal.plans import Plan, PlanVersion
 from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
+from gisportal.storage.indexing import match_places
 from gisportal.tilesets import TileCache
 from gisportal.storage.embedded_sql import SCHEMA, build_search_index, search_parcels
 
@@ -102,8 +103,10 @@ class EmbeddedStore(Store):
         self.crs = self._configured_crs or self._meta.get("crs") or ""
         self.layers = {name: self._read_layer(name, layers) for name in _COLUMNS}
         parcels = self.layers["parcels"].frame
-        self._refs = parcels["ref"].to_numpy(dtype=object)
-        self._ref_index = pd.Index(parcels["ref_key"].to_numpy(dtype=object))
+        self._refs = parcels["ref"].array  # as stored: no million Python strings to build and keep
+        # dtype=object: left to itself, pandas would infer an Arrow "str" Index and convert it back to Python
+        # objects for its hash table.
+        self._ref_index = pd.Index(parcels["ref_key"].to_numpy(dtype=object), dtype=object)
         # Build the index's hash table now, in the process that loads (the server's master): built lazily, each
         # worker would build its own on its first lookup by reference (0.3 s and 100 MB each for 1M parcels).
         self._ref_index.__contains__("")
@@ -246,10 +249,7 @@ class EmbeddedStore(Store):
         words = search_text(text).split()
         if not words:
             return []
-        places = [p for p in self._places
-                  if all(any(w.startswith(q) for w in search_text(p.label).split()) for q in words)]
-        places.sort(key=lambda p: (p.kind != "quarter", len(p.label)))
-        found = places[:limit]
+        found = match_places(self._places, words, limit)
         if len(found) < limit and self._stamp is not None:
             with self._connect(self.path) as db:
                 found += search_parcels(db, words, limit - len(found))

@@ -8,14 +8,12 @@ and streets are a small table of places with a representative point.
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 
 import geopandas as gpd
-import pandas as pd
 
-from gisportal.parcels import search_text
 from gisportal.storage.base import Suggestion
+from gisportal.storage.indexing import parcel_search_rows, place_rows
 
 logger = logging.getLogger(__name__)
 
@@ -33,27 +31,14 @@ CREATE VIRTUAL TABLE IF NOT EXISTS gp_parcel_search USING fts5(
     tokenize = 'unicode61 remove_diacritics 2');
 """
 
-_STREET = re.compile(r"^\s*\d+\s*(?:bis|ter)?\s*,?\s*", re.I)
-
-
 def build_search_index(db: sqlite3.Connection, parcels: gpd.GeoDataFrame) -> None:
     """Rebuild the parcel index and the quarters/streets places from ``parcels``."""
-    points = parcels.geometry.representative_point()
-    xs, ys = points.x.to_numpy(), points.y.to_numpy()
-    refs = parcels["ref"].astype(str)
-    addresses = parcels["address"].fillna("").astype(str)
-    words = (refs + " " + refs.str.replace(r"^[A-Za-z]+[-\s]?", "", regex=True) + " " + addresses).map(search_text)
-    labels = refs.where(addresses == "", refs + " — " + addresses)
+    rows = parcel_search_rows(parcels)
     db.execute("DELETE FROM gp_parcel_search")
     db.executemany("INSERT INTO gp_parcel_search (words, label, ref, x, y) VALUES (?, ?, ?, ?, ?)",
-                   zip(words, labels, refs, xs, ys))
-    frame = pd.DataFrame({"quarter": parcels["quarter"], "street": addresses.str.replace(_STREET, "", regex=True),
-                          "x": xs, "y": ys})
+                   rows[["words", "label", "ref", "x", "y"]].itertuples(index=False, name=None))
     db.execute("DELETE FROM gp_places")
-    for kind, column in (("quarter", "quarter"), ("street", "street")):
-        groups = frame[frame[column].fillna("") != ""].groupby(column)[["x", "y"]].median()
-        db.executemany("INSERT INTO gp_places VALUES (?, ?, ?, ?)",
-                       ((kind, name, float(x), float(y)) for name, (x, y) in groups.iterrows()))
+    db.executemany("INSERT INTO gp_places VALUES (?, ?, ?, ?)", place_rows(parcels, rows))
     logger.info("search index: %d parcels", len(parcels))
 
 

@@ -1,0 +1,153 @@
+"""Run every benchmark, print a summary table of ratios and write benchmarks/results.json.
+
+    .venv/bin/python benchmarks/run_all.py                   # the 1,000,000-parcel city
+    .venv/bin/python benchmarks/run_all.py --parcels 50000   # a quick run
+    .venv/bin/python benchmarks/run_all.py --only lookup,startup
+
+The demo city is built once into benchmarks/.data/p<N>/ (``gisportal demo``).
+``bench_documents.py`` (issue #3) uses a 6,000-parcel city unless --parcels
+is given something other than the default.
+Each benchmark runs in its own process; extra options are passed through
+with ``--lookup-args``, ``--http-args`` and ``--startup-args`` (quoted).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import BENCH_DIR, DATA_ROOT, DEFAULT_PARCELS, ensure_data, machine, verdict  # noqa: E402
+
+#: bench_<name>.py scripts run by default (issue #2: lookup, http, startup; issue #3: documents).
+BENCHMARKS = tuple(n for n in ("lookup", "http", "startup", "documents") if (BENCH_DIR / f"bench_{n}.py").exists())
+
+
+def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
+    """(what, ours, peer, ratio, target) rows for the table."""
+    rows = []
+    r = results.get("lookup")
+    if r:
+        v = r["variants"]
+        rows += [
+            ("lookup: point -> parcel+zones+overlays (median, all points)",
+             f"{v['lookup']['all']['median_us']:.0f} µs", f"raw STRtree {v['raw']['all']['median_us']:.0f} µs",
+             f"{r['ratios']['lookup_vs_raw_all']:.2f}x",
+             f"<= 1.5x: {verdict(r['ratios']['lookup_vs_raw_all'] <= 1.5)}"),
+            ("lookup: same, points on a parcel",
+             f"{v['lookup']['hits']['median_us']:.0f} µs", f"raw STRtree {v['raw']['hits']['median_us']:.0f} µs",
+             f"{r['ratios']['lookup_vs_raw_hits']:.2f}x",
+             f"<= 1.5x: {verdict(r['ratios']['lookup_vs_raw_hits'] <= 1.5)}"),
+            ("lookup: full build_note (points on a parcel)",
+             f"{v['note']['hits']['median_us']:.0f} µs", f"raw STRtree {v['raw']['hits']['median_us']:.0f} µs",
+             f"{r['ratios']['note_vs_raw_hits']:.2f}x", "(informative)"),
+            ("lookup: build_note + note_to_dict",
+             f"{v['note+json']['hits']['median_us']:.0f} µs", f"raw STRtree {v['raw']['hits']['median_us']:.0f} µs",
+             f"{r['ratios']['note_json_vs_raw_hits']:.2f}x", "(informative)"),
+        ]
+    r = results.get("http")
+    if r:
+        t = r["runs"]["trivial"]
+        for name in ("parcel_points", "random_points", "refs", "plans"):
+            if name not in r["runs"]:
+                continue
+            o = r["runs"][name]
+            target = (f">= 0.5x: {verdict(r['target_met'])}" if name == "parcel_points" else "(informative)")
+            what = "GET /api/v1/plans (framework floor)" if name == "plans" else \
+                f"GET /api/v1/notes, {name.replace('_', ' ')}"
+            rows.append((f"http: {what} "
+                         f"(p50 {o['latency_us']['p50'] / 1000:.0f} ms, p99 {o['latency_us']['p99'] / 1000:.0f} ms; "
+                         f"404 {o['not_found_404']}, errors {o['other_non_2xx'] + o['socket_errors']})",
+                         f"{o['req_per_s']:.0f} req/s", f"trivial Flask {t['req_per_s']:.0f} req/s",
+                         f"{r['ratios'][name]:.2f}x", target))
+        for name in ("parcel_points", "plans"):
+            if name in r.get("cpu_ratios", {}):
+                o = r["runs"][name]
+                rows.append((f"http: server CPU time per request ({name.replace('_', ' ')}; trivial / ours)",
+                             f"{o['server_cpu_ms_per_req']:.2f} ms", f"trivial {t['server_cpu_ms_per_req']:.2f} ms",
+                             f"{r['cpu_ratios'][name]:.2f}x", "(informative)"))
+    r = results.get("startup")
+    if r:
+        rows += [
+            ("startup: EmbeddedStore load + index (fresh process)", f"{r['ours']['load_s']:.2f} s",
+             f"pyogrio+STRtree {r['peer']['load_s']:.2f} s", f"{r['ratios']['load']:.2f}x",
+             f"<= 1.3x: {verdict(r['target_met']['load'])}"),
+            ("startup: peak RSS of a serving process (create_app + requests)",
+             f"{r['serving']['peak_rss_mb_after_requests']} MB", f"peer load {r['peer']['peak_rss_mb']} MB", "",
+             f"<= 3072 MB: {verdict(r['target_met']['rss'])}"),
+        ]
+    r = results.get("documents")
+    if r:
+        try:
+            rows += [
+                (f"documents: PDF note ({r['pdf_ms']['pages_median']} page(s))", f"{r['pdf_ms']['ours_median']} ms",
+                 f"bare WeasyPrint {r['pdf_ms']['weasyprint_median']} ms", f"{r['pdf_ratio']:.2f}x",
+                 f"<= {r['pdf_target']}x: {r['pdf_verdict']}"),
+                ("documents: verification of an issued note", f"{r['verify_us']['ours_median']} µs",
+                 f"SQLite read + Ed25519 {r['verify_us']['raw_median']} µs", f"{r['verify_ratio']:.2f}x",
+                 f"<= {r['verify_target']}x: {r['verify_verdict']}"),
+            ]
+        except (KeyError, TypeError):
+            rows.append(("documents: see results.json", "", "", "", ""))
+    return rows
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    head = ("measure", "ours", "peer", "ratio", "target")
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = " | ".join(h.ljust(w) for h, w in zip(head, widths))
+    print(line)
+    print("-+-".join("-" * w for w in widths))
+    for row in rows:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+def main() -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--parcels", type=int, default=DEFAULT_PARCELS)
+    p.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset of: " + ", ".join(BENCHMARKS))
+    p.add_argument("--output", type=Path, default=BENCH_DIR / "results.json")
+    for name in BENCHMARKS:
+        p.add_argument(f"--{name}-args", default="", help=f"extra options for bench_{name}.py")
+    args = p.parse_args()
+    unknown = [n for n in args.only.split(",") if n and n not in BENCHMARKS]
+    if unknown:
+        p.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    ensure_data(args.parcels)
+    results: dict = {"parcels_requested": args.parcels,
+                     "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
+    failed = []
+    for name in [n for n in args.only.split(",") if n]:
+        out = DATA_ROOT / f"p{args.parcels}" / f"result-{name}.json"
+        out.unlink(missing_ok=True)
+        cmd = [sys.executable, str(BENCH_DIR / f"bench_{name}.py"), "--parcels", str(args.parcels), "--json", str(out),
+               *shlex.split(getattr(args, f"{name}_args"))]
+        print(f"\n=== {name}: {' '.join(cmd)}", flush=True)
+        started = time.perf_counter()
+        code = subprocess.run(cmd).returncode
+        if code != 0 or not out.exists():
+            failed.append(name)
+            print(f"=== {name} FAILED (exit {code})", flush=True)
+            continue
+        results[name] = json.loads(out.read_text())
+        results[name]["elapsed_s"] = round(time.perf_counter() - started, 1)
+    results["summary"] = [dict(zip(("measure", "ours", "peer", "ratio", "target"), row))
+                          for row in summary_rows(results)]
+    results["failed"] = failed
+    args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
+    print(f"\n=== summary ({args.parcels:_} parcels requested)\n")
+    print_table(summary_rows(results))
+    print(f"\nwritten: {args.output}")
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
