@@ -38,10 +38,26 @@ def _r(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
+#: (id of rules, id of catalogue, lang) -> (rules, catalogue, dict): rules never change once loaded.
+_RULES_DICTS: dict[tuple[int, int, str], tuple[ZoneRules, RulesCatalogue, dict[str, Any]]] = {}
+
+
 def rules_to_dict(rules: ZoneRules | None, catalogue: RulesCatalogue, lang: str) -> dict[str, Any] | None:
-    """Rules of a zone with use labels in ``lang``; ``None`` when not yet defined."""
+    """Rules of a zone with use labels in ``lang``; ``None`` when not yet defined (cached; do not mutate)."""
     if rules is None:
         return None
+    key = (id(rules), id(catalogue), lang)
+    hit = _RULES_DICTS.get(key)
+    if hit is not None and hit[0] is rules and hit[1] is catalogue:
+        return hit[2]
+    data = _rules_to_dict(rules, catalogue, lang)
+    if len(_RULES_DICTS) > 4096:
+        _RULES_DICTS.clear()
+    _RULES_DICTS[key] = (rules, catalogue, data)
+    return data
+
+
+def _rules_to_dict(rules: ZoneRules, catalogue: RulesCatalogue, lang: str) -> dict[str, Any]:
     data = rules.model_dump(exclude={"label", "parking", "provisions", "color"})
     data["allowed_uses"] = [{"code": u, "label": catalogue.use_label(u, lang)} for u in rules.allowed_uses]
     data["forbidden_uses"] = [{"code": u, "label": catalogue.use_label(u, lang)} for u in rules.forbidden_uses]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from gisportal.registry import NoteRegistry
 from gisportal.rules import RulesCatalogue, load_catalogue
@@ -43,6 +44,17 @@ class Portal:
             self._last_check = now
             if self.store.refresh():
                 self.map_cache.clear()
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once instead of per request."""
+
+    def get_signing_serializer(self, app: Flask):  # type: ignore[override]
+        cached = app.extensions.get("gisportal_session_serializer")
+        if cached is None:
+            cached = super().get_signing_serializer(app)
+            app.extensions["gisportal_session_serializer"] = cached
+        return cached
 
 
 def portal() -> Portal:
@@ -84,6 +96,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
     )
     app.config.update({k: v for k, v in config.items() if k.isupper()})
+    app.session_interface = _SessionInterface()
     store = open_store(settings)
     app.extensions["gisportal"] = Portal(settings, store, load_catalogue(settings.rules_file),
                                          open_registry(settings, store),

@@ -7,11 +7,13 @@ browser's preferences, then the instance default.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
 from typing import Any
 
 from flask import Flask, Response, current_app, redirect, request
+from babel import Locale
 from flask_babel import Babel, get_locale
 
 logger = logging.getLogger(__name__)
@@ -34,14 +36,20 @@ def format_locale(lang: str) -> str:
     return FORMAT_LOCALES.get(lang, lang)
 
 
-def select_language() -> str:
+@lru_cache(maxsize=32)
+def _locale(lang: str) -> Locale:
+    """The (cached) Babel locale for a language: parsing locale data on every request is costly."""
+    return Locale.parse(format_locale(lang))
+
+
+def select_language() -> Locale:
     """Flask-Babel locale selector (a regional locale; translations fall back to the language)."""
     languages = _languages()
     for candidate in (request.args.get("lang"), request.cookies.get(COOKIE)):
         if candidate in languages:
-            return format_locale(candidate)
+            return _locale(candidate)
     chosen = request.accept_languages.best_match(languages) or current_app.extensions["gisportal"].settings.default_language
-    return format_locale(chosen)
+    return _locale(chosen)
 
 
 def current_language() -> str:
