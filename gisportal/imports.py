@@ -102,9 +102,14 @@ def _read(path: Path, layer: str | None, crs: str | None, encoding: str | None) 
     return frame.reset_index(drop=True), report, ids
 
 
+def _in_metres(crs: Any) -> bool:
+    """True when the CRS's axes are in metres (areas computed in it are m²)."""
+    return all(axis.unit_name in ("metre", "meter") for axis in crs.axis_info[:2])
+
+
 def _metric(store: Store, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Reproject to the store's CRS; a first geographic layer picks a UTM zone as instance CRS."""
-    if not store.crs and frame.crs.is_geographic:
+    """Reproject to the store's CRS; a first layer in degrees or feet picks a UTM zone as instance CRS."""
+    if not store.crs and (frame.crs.is_geographic or not _in_metres(frame.crs)):
         return frame.to_crs(frame.estimate_utm_crs())
     return frame.to_crs(store.crs) if store.crs and frame.crs != store.crs else frame
 
