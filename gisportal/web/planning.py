@@ -1,0 +1,225 @@
+"""Planners' pages: upload a layer, read its validation report, preview its impact, publish or roll back."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+import folium
+from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from wtforms import DateField, FileField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from gisportal.audit import AuditLog
+from gisportal.drafts import PRESETS, Drafts
+from gisportal.errors import GisportalError
+from gisportal.plans import version_status
+from gisportal.publication import roll_back
+from gisportal.renderers import frame_to_geojson
+from gisportal.web import portal
+from gisportal.web.auth import actor_name, client_ip, planner_required
+
+logger = logging.getLogger(__name__)
+
+#: Above this many features the draft page maps only the findings.
+MAP_FEATURE_LIMIT = 5000
+
+
+def drafts() -> Drafts:
+    """The drafts of the current instance."""
+    p = portal()
+    return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts")
+
+
+class UploadForm(FlaskForm):
+    """A layer to check: the file, the plan it belongs to and how its fields map to the portal's."""
+
+    plan_name = StringField(validators=[DataRequired(), Length(max=80)])
+    kind = SelectField(choices=[("zones", "zones"), ("overlays", "overlays")])
+    preset = SelectField(choices=[("", "—")] + [(k, k) for k in PRESETS], validators=[Optional()])
+    file = FileField(validators=[DataRequired()])
+    layer = StringField(validators=[Optional(), Length(max=120)])
+    zone_field = StringField(validators=[Optional(), Length(max=80)])
+    label_field = StringField(validators=[Optional(), Length(max=80)])
+    label_ar_field = StringField(validators=[Optional(), Length(max=80)])
+    kind_field = StringField(validators=[Optional(), Length(max=80)])
+    kind_value = StringField(validators=[Optional(), Length(max=40)])
+    crs = StringField(validators=[Optional(), Length(max=64)])
+    encoding = StringField(validators=[Optional(), Length(max=20)])
+
+
+class PublishForm(FlaskForm):
+    """The approval act and dates of the new version."""
+
+    approval_act = StringField(validators=[DataRequired(), Length(max=200)])
+    approved = DateField(validators=[DataRequired()])
+    effective = DateField(validators=[Optional()])
+
+
+class DiscardForm(FlaskForm):
+    """Setting a draft aside (CSRF only)."""
+
+
+def _mapping_from(form: UploadForm) -> dict[str, Any]:
+    values = {name: (getattr(form, name).data or "").strip() or None
+              for name in ("layer", "zone_field", "label_field", "label_ar_field", "kind_field", "kind_value",
+                           "crs", "encoding")}
+    preset = PRESETS.get(form.preset.data or "")
+    for key, value in (preset or {}).items():
+        if key != "kind" and not values.get(key):
+            values[key] = value
+    return values
+
+
+@planner_required
+def admin_upload() -> Response | tuple[str, int] | str:
+    """The upload form; a valid upload becomes a draft and opens its report."""
+    form = UploadForm()
+    if request.method == "GET":
+        plan = request.args.get("plan", "")
+        form.plan_name.data = plan
+        for key, value in drafts().last_mapping(plan, request.args.get("kind", "zones")).items() if plan else []:
+            if hasattr(form, key):
+                getattr(form, key).data = value
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("admin/upload.html", form=form, plans=portal().store.plans(), problem=None), status
+    upload = request.files.get(form.file.name)
+    try:
+        draft = drafts().create(upload.stream, upload.filename, plan_name=form.plan_name.data, kind=form.kind.data,
+                                user=actor_name() or "?", ip=client_ip(), **_mapping_from(form))
+    except GisportalError as exc:
+        return render_template("admin/upload.html", form=form, plans=portal().store.plans(),
+                               problem=exc.message), exc.status
+    return redirect(url_for("admin_draft", draft_id=draft.id))
+
+
+def _draft_map(draft: Any, frame: Any) -> Markup | None:
+    p = portal()
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    m.default_js = [("leaflet", url_for("vendor", lib="leaflet", filename="leaflet.js"))]
+    m.default_css = [("leaflet_css", url_for("vendor", lib="leaflet", filename="leaflet.css"))]
+    bbox = draft.report.get("bbox_wgs84")
+    if frame is not None and len(frame) <= MAP_FEATURE_LIMIT:
+        versions = [v.id for v in p.store.plan_versions() if v.plan_name == draft.plan_name]
+        current = p.store.features(draft.kind, versions[-1:], None) if versions else None
+        if current is not None and len(current) <= MAP_FEATURE_LIMIT:
+            folium.GeoJson(frame_to_geojson(current.drop(columns=["version_id"], errors="ignore"), p.store.crs),
+                           name=_("Version in force"), style_function=lambda f: {"color": "#555", "weight": 1,
+                                                                                 "fillOpacity": 0.1}).add_to(m)
+        folium.GeoJson(frame_to_geojson(frame, p.store.crs), name=_("Draft"),
+                       style_function=lambda f: {"color": "#d00", "weight": 1.5, "fillOpacity": 0.15}).add_to(m)
+    for finding in draft.report.get("findings", [])[:500]:
+        if finding.get("location"):
+            lon, lat = finding["location"]
+            colour = "#b42318" if finding["severity"] == "blocking" else "#b26b00"
+            folium.CircleMarker([lat, lon], radius=6, color=colour, fill=True,
+                                tooltip=f"{finding['code']}: {finding['message']}"[:300]).add_to(m)
+    if bbox:
+        m.fit_bounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]])
+    folium.LayerControl(collapsed=False).add_to(m)
+    root = m.get_root()
+    root.render()
+    return Markup(root.header.render() + root.html.render() + "<script>" + root.script.render() + "</script>")
+
+
+@planner_required
+def admin_draft(draft_id: int) -> str:
+    """A draft: validation report, map, impact on parcels, publish or discard."""
+    d = drafts()
+    draft = d.get(draft_id)
+    frame = d.frame(draft) if draft.file_path and draft.status == "draft" else None
+    impact = d.impact(draft) if frame is not None else None
+    form = PublishForm(formdata=None, approved=date.today())
+    return render_template("admin/draft.html", draft=draft, impact=impact, map_html=_draft_map(draft, frame),
+                           form=form, discard=DiscardForm(formdata=None))
+
+
+@planner_required
+def admin_draft_impact_csv(draft_id: int) -> Response:
+    """The impact preview as CSV."""
+    d = drafts()
+    draft = d.get(draft_id)
+    response = Response(d.impact(draft).to_csv(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="impact-draft-{draft.id}.csv"'
+    return response
+
+
+@planner_required
+def admin_draft_publish(draft_id: int) -> Response | tuple[str, int]:
+    """Publish a draft as a new version."""
+    form = PublishForm()
+    if not form.validate_on_submit():
+        flash(_("Give the approval act and the approval date."), "error")
+        return redirect(url_for("admin_draft", draft_id=draft_id))
+    version = drafts().publish(draft_id, approval_act=form.approval_act.data, approved=form.approved.data,
+                               effective=form.effective.data, user=actor_name() or "?", ip=client_ip())
+    flash(_("Published as version %(v)s of %(plan)s.", v=version.version, plan=version.plan_name), "success")
+    return redirect(url_for("admin_versions"))
+
+
+@planner_required
+def admin_draft_discard(draft_id: int) -> Response:
+    """Set a draft aside."""
+    if DiscardForm().validate_on_submit():
+        drafts().discard(draft_id, user=actor_name() or "?", ip=client_ip())
+        flash(_("Draft set aside."), "success")
+    return redirect(url_for("admin_versions"))
+
+
+@planner_required
+def admin_versions() -> str:
+    """Every plan version (in force, superseded...) and the drafts, with roll-back forms."""
+    store = portal().store
+    versions = store.plan_versions()
+    today = date.today()
+    rows = [(v, version_status(v, versions, today)) for v in sorted(versions, key=lambda v: (v.plan_name, -v.version))]
+    return render_template("admin/versions.html", rows=rows, drafts=drafts().list(limit=50),
+                           form=PublishForm(formdata=None, approved=today))
+
+
+@planner_required
+def admin_rollback(plan: str, version: int) -> Response:
+    """Republish an earlier version's content as a new version."""
+    form = PublishForm()
+    if not form.validate_on_submit():
+        flash(_("Give the approval act and the approval date."), "error")
+        return redirect(url_for("admin_versions"))
+    new = roll_back(portal().store, plan, version, approval_act=form.approval_act.data, approved=form.approved.data,
+                    effective=form.effective.data)
+    AuditLog(portal().agency).record(actor_name(), "rollback", f"plan:{plan}",
+                                     {"to_version": version, "new_version": new.version,
+                                      "approval_act": form.approval_act.data}, client_ip())
+    flash(_("Version %(v)s republished as version %(n)s.", v=version, n=new.version), "success")
+    return redirect(url_for("admin_versions"))
+
+
+@planner_required
+def api_draft(draft_id: int) -> Response:
+    """A draft's validation report and impact summary, as JSON."""
+    from gisportal.web.api import json_response
+
+    d = drafts()
+    draft = d.get(draft_id)
+    impact = d.impact(draft).to_dict(limit=1000) if draft.file_path and draft.status == "draft" else None
+    return json_response({"id": draft.id, "plan": draft.plan_name, "kind": draft.kind, "status": draft.status,
+                          "blocking": draft.blocking, "report": draft.report, "mapping": draft.mapping,
+                          "impact": impact, "published_version_id": draft.published_version_id})
+
+
+def init_app(app: Flask) -> None:
+    """Register the planners' pages."""
+    app.add_url_rule("/api/v1/drafts/<int:draft_id>", "api_draft", api_draft)
+    app.add_url_rule("/admin/upload", "admin_upload", admin_upload, methods=["GET", "POST"])
+    app.add_url_rule("/admin/drafts/<int:draft_id>", "admin_draft", admin_draft)
+    app.add_url_rule("/admin/drafts/<int:draft_id>/impact.csv", "admin_draft_impact_csv", admin_draft_impact_csv)
+    app.add_url_rule("/admin/drafts/<int:draft_id>/publish", "admin_draft_publish", admin_draft_publish,
+                     methods=["POST"])
+    app.add_url_rule("/admin/drafts/<int:draft_id>/discard", "admin_draft_discard", admin_draft_discard,
+                     methods=["POST"])
+    app.add_url_rule("/admin/versions", "admin_versions", admin_versions)
+    app.add_url_rule("/admin/plans/<plan>/rollback/<int:version>", "admin_rollback", admin_rollback, methods=["POST"])
