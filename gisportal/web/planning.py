@@ -39,8 +39,8 @@ class UploadForm(FlaskForm):
     """A layer to check: the file, the plan it belongs to and how its fields map to the portal's."""
 
     plan_name = StringField(validators=[DataRequired(), Length(max=80)])
-    kind = SelectField(choices=[("zones", "zones"), ("overlays", "overlays")])
-    preset = SelectField(choices=[("", "—")] + [(k, k) for k in PRESETS], validators=[Optional()])
+    kind = SelectField(choices=["zones", "overlays"])
+    preset = SelectField(choices=["", *PRESETS], validators=[Optional()])
     file = FileField(validators=[DataRequired()])
     layer = StringField(validators=[Optional(), Length(max=120)])
     zone_field = StringField(validators=[Optional(), Length(max=80)])

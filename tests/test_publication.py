@@ -1,0 +1,167 @@
+"""Issue #5 (in progress): drafts, impact preview, versioned publication, roll-back, planner pages."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from gisportal.impact import preview_impact
+from gisportal.publication import publish_overlays, publish_zones, roll_back
+from gisportal.storage.base import NewPlanVersion
+from gisportal.storage.embedded import EmbeddedStore
+
+CRS = "EPSG:26191"
+X0, Y0 = 460000.0, 570000.0
+
+
+def box(a: float, b: float, c: float, d: float) -> shapely.Polygon:
+    return shapely.box(X0 + a, Y0 + b, X0 + c, Y0 + d)
+
+
+def zones(rows: list[tuple[str, tuple]]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"code": [c for c, _ in rows], "label_fr": [f"Zone {c}" for c, _ in rows],
+                             "label_ar": [f"المنطقة {c}" for c, _ in rows]},
+                            geometry=[box(*b) for _, b in rows], crs=CRS)
+
+
+def overlays(rows: list[tuple[str, tuple]]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"kind": [k for k, _ in rows], "label_fr": ["x"] * len(rows), "label_ar": ["س"] * len(rows),
+                             "provision_fr": [""] * len(rows), "provision_ar": [""] * len(rows),
+                             "max_height_m": [float("nan")] * len(rows)},
+                            geometry=[box(*b) for _, b in rows], crs=CRS)
+
+
+@pytest.fixture
+def plan_store(tmp_path: Path) -> EmbeddedStore:
+    """Plan 'p' v1: zone A on x 0..100, B on 100..200; a road widening; parcels 1..3."""
+    store = EmbeddedStore(tmp_path / "gisportal.gpkg")
+    store.put_parcels(gpd.GeoDataFrame(
+        {"ref": ["TF-1/1", "TF-2/1", "TF-3/1"], "address": ["", "", ""], "quarter": ["Q", "Q", "Q"]},
+        geometry=[box(10, 10, 30, 30), box(90, 10, 110, 30), box(150, 10, 170, 30)], crs=CRS))
+    store.publish_plan_version(NewPlanVersion("p", "Plan", "خطة", "Décret 1", date(2015, 1, 1), date(2015, 1, 1)),
+                               zones([("A", (0, 0, 100, 100)), ("B", (100, 0, 200, 100))]),
+                               overlays([("road_widening", (0, 0, 200, 5)), ("heritage", (0, 90, 200, 100))]))
+    return store
+
+
+def test_impact_lists_exactly_the_parcels_that_change(plan_store):
+    # the draft moves the A/B border from x=100 to x=95: TF-2/1 goes from 50/50 to 25 % A / 75 % B
+    report = preview_impact(plan_store, "p", zones([("A", (0, 0, 95, 100)), ("B", (95, 0, 200, 100))]))
+    assert report.parcels_compared == 3
+    assert [c.ref for c in report.changes] == ["TF-2/1"]
+    change = report.changes[0]
+    assert change.before == {"A": 0.5, "B": 0.5} and change.after == {"A": 0.25, "B": 0.75}
+    assert change.change == "reshaped"
+    # rezoning B to C changes TF-2/1 (half) and TF-3/1 (whole)
+    report = preview_impact(plan_store, "p", zones([("A", (0, 0, 100, 100)), ("C", (100, 0, 200, 100))]))
+    assert {c.ref: c.change for c in report.changes} == {"TF-2/1": "rezoned", "TF-3/1": "rezoned"}
+    assert report.to_csv().splitlines()[0] == "ref,change,before,after"
+
+
+def test_publish_zones_keeps_servitudes_and_history(plan_store):
+    v2 = publish_zones(plan_store, "p", zones([("A", (0, 0, 200, 100))]), approval_act="Décret 2",
+                       approved=date(2024, 1, 1))
+    assert v2.version == 2
+    assert sorted(plan_store.features("overlays", [v2.id], None)["kind"]) == ["heritage", "road_widening"]
+    v1 = next(v for v in plan_store.plan_versions() if v.version == 1)
+    assert sorted(plan_store.features("zones", [v1.id], None)["code"]) == ["A", "B"]  # never edited in place
+    with pytest.raises(Exception):
+        publish_zones(plan_store, "p", zones([("A", (0, 0, 200, 100))]), approval_act=" ", approved=date(2024, 1, 1))
+
+
+def test_publish_overlays_replaces_only_the_uploaded_kinds(plan_store):
+    v2 = publish_overlays(plan_store, "p", overlays([("road_widening", (0, 0, 200, 10))]), approval_act="Arrêté",
+                          approved=date(2024, 1, 1))
+    frame = plan_store.features("overlays", [v2.id], None)
+    assert sorted(frame["kind"]) == ["heritage", "road_widening"]
+    widening = frame[frame["kind"] == "road_widening"].geometry.iloc[0]
+    assert widening.area == pytest.approx(200 * 10)
+
+
+def test_roll_back_republishes_an_old_version(plan_store):
+    publish_zones(plan_store, "p", zones([("C", (0, 0, 200, 100))]), approval_act="Décret 2", approved=date(2024, 1, 1))
+    v3 = roll_back(plan_store, "p", 1, approval_act="Annulation", approved=date(2025, 1, 1))
+    assert v3.version == 3
+    assert sorted(plan_store.features("zones", [v3.id], None)["code"]) == ["A", "B"]
+    assert [v.version for v in plan_store.plan_versions()] == [1, 2, 3]
+
+
+@pytest.fixture
+def planner_client(tmp_path: Path, plan_store):
+    from gisportal.accounts import Accounts
+    from gisportal.web import create_app
+
+    app = create_app({"data_dir": tmp_path, "crs": CRS})
+    Accounts(app.extensions["gisportal"].agency).create("amina", "un-mot-de-passe-long", "planner")
+    client = app.test_client()
+    token = _token(client.get("/login").get_data(as_text=True))
+    assert client.post("/login", data={"username": "amina", "password": "un-mot-de-passe-long",
+                                       "csrf_token": token}).status_code in (302, 303)
+    return client
+
+
+def _token(html: str) -> str:
+    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert found, "no CSRF token in the form"
+    return found.group(1)
+
+
+def _upload(client, path: Path, **fields):
+    token = _token(client.get("/admin/upload").get_data(as_text=True))
+    data = {"csrf_token": token, "plan_name": "p", "kind": "zones", "preset": "", **fields,
+            "file": (open(path, "rb"), path.name)}
+    return client.post("/admin/upload", data=data, content_type="multipart/form-data")
+
+
+def test_planner_uploads_previews_and_publishes(planner_client, tmp_path):
+    draft_file = tmp_path / "draft.geojson"
+    zones([("A", (0, 0, 95, 100)), ("B", (95, 0, 200, 100))]).rename(columns={"code": "ZONE"}).to_crs(4326) \
+        .to_file(draft_file, driver="GeoJSON")
+    response = _upload(planner_client, draft_file, zone_field="ZONE", label_field="label_fr")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = planner_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-blocking="false"' in page
+    assert page.count("gp-impact-row") == 1 and "TF-2/1" in page
+    draft_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert "TF-2/1" in planner_client.get(f"/admin/drafts/{draft_id}/impact.csv").get_data(as_text=True)
+    published = planner_client.post(f"/admin/drafts/{draft_id}/publish", data={
+        "csrf_token": _token(page), "approval_act": "Décret 2-26-7", "approved": "2026-01-15"})
+    assert published.status_code == 302
+    versions = planner_client.get("/admin/versions").get_data(as_text=True)
+    assert versions.count("gp-version-row") == 2
+    note = planner_client.get("/api/v1/notes?ref=TF-2/1").get_json()
+    assert {z["code"]: z["share"] for z in note["zones"]} == {"A": 0.25, "B": 0.75}
+
+
+def test_blocking_upload_cannot_be_published(planner_client, tmp_path):
+    overlapping = tmp_path / "overlap.geojson"
+    zones([("A", (0, 0, 120, 100)), ("B", (100, 0, 200, 100))]).to_crs(4326).to_file(overlapping, driver="GeoJSON")
+    response = _upload(planner_client, overlapping, zone_field="code")
+    page = planner_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-blocking="true"' in page and 'data-code="zone_overlap"' in page
+    draft_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    refused = planner_client.post(f"/admin/drafts/{draft_id}/publish", data={
+        "csrf_token": _token(page), "approval_act": "Décret", "approved": "2026-01-15"})
+    assert refused.status_code == 409
+    assert planner_client.get("/api/v1/plans").get_json()["plans"][0]["version"] == 1
+
+
+def test_hostile_upload_is_refused_and_nothing_kept(planner_client, tmp_path):
+    fake = tmp_path / "plan.zip"
+    fake.write_bytes(b"this is not a zip archive")
+    response = _upload(planner_client, fake, zone_field="code")
+    assert response.status_code in (400, 422) and "gp-upload-problem" in response.get_data(as_text=True)
+    assert not list((tmp_path / "drafts").glob("*")) if (tmp_path / "drafts").exists() else True
+
+
+def test_anonymous_users_cannot_reach_planner_pages(tmp_path, plan_store):
+    from gisportal.web import create_app
+
+    client = create_app({"data_dir": tmp_path}).test_client()
+    assert client.get("/admin/upload").status_code in (302, 303)
+    assert client.get("/api/v1/drafts/1").status_code == 401
