@@ -55,6 +55,24 @@ class StaffOnly(GisportalError):
     status, code = 403, "staff_only"
 
 
+class LoginRequired(GisportalError):
+    """A page or call for signed-in agency staff, made without signing in."""
+
+    status, code = 401, "login_required"
+
+
+class NotAllowed(GisportalError):
+    """A signed-in user whose role does not allow the action."""
+
+    status, code = 403, "not_allowed"
+
+
+class Conflict(GisportalError):
+    """A change that clashes with what is stored (e.g. a user name already taken)."""
+
+    status, code = 409, "conflict"
+
+
 class OutsideTerritory(GisportalError):
     """Valid coordinates that fall outside the agency's territory."""
 
@@ -83,7 +101,7 @@ class StoreUnavailable(GisportalError):
 STATUS_BY_ERROR: dict[type[GisportalError], int] = {
     cls: cls.status
     for cls in (
-        GisportalError, InvalidInput, UnknownCRS, NotFound, NoParcelHere, StaffOnly,
-        OutsideTerritory, DataFileError, RulesCatalogueError, StoreUnavailable,
+        GisportalError, InvalidInput, UnknownCRS, NotFound, NoParcelHere, StaffOnly, LoginRequired, NotAllowed,
+        Conflict, OutsideTerritory, DataFileError, RulesCatalogueError, StoreUnavailable,
     )
 }

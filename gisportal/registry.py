@@ -201,15 +201,23 @@ class PostgresRegistry(NoteRegistry):
         self.engine = engine
         self._sa = sa
 
+    @contextlib.contextmanager
+    def _connect(self, begin: bool = False) -> Iterator[Any]:
+        """A connection (in a transaction when ``begin``); an unreachable database is a 503, not a 500."""
+        from gisportal.storage.postgis import database_errors
+
+        with database_errors(), (self.engine.begin() if begin else self.engine.connect()) as conn:
+            yield conn
+
     def _one(self, sql: str, **params: Any) -> IssuedNote | None:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(self._sa.text(sql), params).first()
         return _pg_row(row) if row else None
 
     def issue(self, payload: dict[str, Any], content_hash: str, sign: Signer) -> IssuedNote:
         now = datetime.now(timezone.utc).replace(microsecond=0)
         text = self._sa.text
-        with self.engine.begin() as conn:
+        with self._connect(begin=True) as conn:
             conn.execute(text("LOCK TABLE gp_issued_notes IN SHARE ROW EXCLUSIVE MODE"))
             seq = conn.execute(text("SELECT COALESCE(MAX(seq), 0) + 1 FROM gp_issued_notes WHERE year = :y"),
                                {"y": now.year}).scalar_one()
@@ -229,7 +237,7 @@ class PostgresRegistry(NoteRegistry):
 
     def insert(self, note: IssuedNote, pdf: bytes | None) -> None:
         year, seq = (int(part) for part in note.number.split("-")[1:3])
-        with self.engine.begin() as conn:
+        with self._connect(begin=True) as conn:
             conn.execute(self._sa.text(
                 "INSERT INTO gp_issued_notes (number, year, seq, parcel_ref, lang, as_of, historical, plan_versions,"
                 " content_hash, payload, key_id, signature, issued_at, pdf) VALUES (:n, :y, :s, :r, :l, :a, :h, :pv,"
@@ -240,6 +248,8 @@ class PostgresRegistry(NoteRegistry):
                  "at": note.issued_at, "pdf": pdf})
 
     def get(self, number: str) -> IssuedNote | None:
+        if "\x00" in number:  # PostgreSQL text never holds NUL: no such note (and no error from the driver)
+            return None
         return self._one(f"SELECT {_PG_COLUMNS} FROM gp_issued_notes WHERE number = :n", n=number)
 
     def find(self, content_hash: str) -> IssuedNote | None:
@@ -247,20 +257,22 @@ class PostgresRegistry(NoteRegistry):
                          "ORDER BY issued_at DESC, seq DESC LIMIT 1", c=content_hash)
 
     def attach_pdf(self, number: str, pdf: bytes) -> bytes:
-        with self.engine.begin() as conn:
+        with self._connect(begin=True) as conn:
             conn.execute(self._sa.text("UPDATE gp_issued_notes SET pdf = :p WHERE number = :n AND pdf IS NULL"),
                          {"p": pdf, "n": number})
         return self.pdf(number) or pdf
 
     def pdf(self, number: str) -> bytes | None:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             value = conn.execute(self._sa.text("SELECT pdf FROM gp_issued_notes WHERE number = :n"),
                                  {"n": number}).scalar()
         return bytes(value) if value is not None else None
 
     def search(self, text: str = "", limit: int = 50, offset: int = 0) -> list[IssuedNote]:
+        if "\x00" in text:
+            return []
         like = f"%{text.strip()}%"
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(self._sa.text(
                 f"SELECT {_PG_COLUMNS} FROM gp_issued_notes WHERE number LIKE :q OR parcel_ref LIKE :q "
                 "ORDER BY issued_at DESC, seq DESC LIMIT :l OFFSET :o"), {"q": like, "l": limit, "o": offset}).all()
@@ -271,5 +283,6 @@ _PG_COLUMNS = _COLUMNS
 
 
 def _pg_row(row: tuple) -> IssuedNote:
+    # issued_at back in UTC, as signed: PostgreSQL answers in the session's time zone (the server's setting).
     return IssuedNote(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]), row[6], json.loads(row[7]),
-                      row[8], row[9], row[10], bool(row[11]))
+                      row[8], row[9], row[10].astimezone(timezone.utc), bool(row[11]))

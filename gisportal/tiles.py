@@ -58,6 +58,9 @@ def tile_address(layer: str, z: object, x: object, y: object) -> TileAddress:
         zi, xi, yi = int(str(z)), int(str(x)), int(str(y))
     except ValueError:
         raise InvalidInput("Tile coordinates z, x and y must be whole numbers.") from None
+    if max(abs(zi), abs(xi), abs(yi)) >= 1 << 40:  # far off any grid (and too big for the JSON details below)
+        raise InvalidInput(f"Tile {str(z)[:12]}/{str(x)[:12]}/{str(y)[:12]} is outside the grid: zoom goes from 0 "
+                           f"to {MAX_ZOOM}, and x and y from 0 to 2^zoom - 1.")
     if not 0 <= zi <= MAX_ZOOM:
         raise InvalidInput(f"Zoom {zi} is out of range: tiles exist from 0 to {MAX_ZOOM}.", z=zi)
     side = 1 << zi

@@ -68,6 +68,18 @@ def run_tippecanoe(source: Path, layer: str, target: Path) -> None:
         raise GisportalError(f"tippecanoe failed for {layer}: {done.stderr.strip()[:500]}")
 
 
+def _empty_mbtiles(target: Path) -> None:
+    """An MBTiles file holding no tile (tippecanoe refuses an input without features)."""
+    db = sqlite3.connect(target)
+    try:
+        with db:
+            db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
+            db.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, "
+                       "tile_data BLOB)")
+    finally:
+        db.close()
+
+
 class TileCache:
     """MBTiles files per layer and content key, built on demand, under an exclusive lock."""
 
@@ -95,7 +107,10 @@ class TileCache:
             with tempfile.TemporaryDirectory(dir=self.directory) as work:
                 source, built = Path(work) / f"{layer}.geojsonl", Path(work) / "out.mbtiles"
                 count = write_geojsonseq(frame_source(), layer, source)
-                run_tippecanoe(source, layer, built)
+                if count:
+                    run_tippecanoe(source, layer, built)
+                else:  # nothing to draw (no version in force, a version without servitudes): no tiles at all
+                    _empty_mbtiles(built)
                 os.replace(built, target)
             logger.info("built %s tiles (%d features) -> %s", layer, count, target.name)
             for stale in self.directory.glob(f"{layer}-*.mbtiles"):

@@ -36,6 +36,8 @@ def copy_instance(source: Store, target: Store, source_registry: NoteRegistry | 
     """Copy everything from ``source`` into the empty ``target``."""
     if target.plan_versions() or target.counts().get("parcels"):
         raise InvalidInput("The target already holds data; import into an empty store.")
+    if source_registry is not None and target_registry is not None and target_registry.search("", 1):
+        raise InvalidInput("The target's registry already holds issued notes; import into an empty instance.")
     plans = {p.id: p for p in source.plans()}
     zones = overlays = 0
     for version in sorted(source.plan_versions(), key=lambda v: (v.plan_id, v.version)):

@@ -1,4 +1,5 @@
-"""Shared fixtures: a hand-made tiny territory with numbers computable by hand, and the demo district.
+"""Shared fixtures: a hand-made tiny territory with numbers computable by hand, and the demo district, on both
+storage backends (embedded GeoPackage and PostGIS on a throwaway cluster; see ``instances.py``).
 
 The tiny territory (``tiny``) is built through the real store API in EPSG:26191
 (Lambert Nord Maroc), every coordinate relative to an origin (X0, Y0) near
@@ -42,6 +43,8 @@ from types import SimpleNamespace
 import geopandas as gpd
 import pytest
 import shapely
+
+from instances import BACKENDS, Instance, PgDatabases, new_instance
 
 TINY_CRS = "EPSG:26191"
 X0, Y0 = 460000.0, 570000.0
@@ -106,13 +109,11 @@ def _overlays(rows: list[tuple[str, str, float | None, tuple]]) -> gpd.GeoDataFr
     }, geometry=[box(*b) for *_, b in rows], crs=TINY_CRS)
 
 
-def build_tiny_store(data_dir: Path, today: date) -> SimpleNamespace:
-    """Write the tiny territory into ``data_dir/gisportal.gpkg`` through the store API."""
+def build_tiny_store(store, today: date) -> SimpleNamespace:
+    """Write the tiny territory into ``store`` (any backend) through the store API, then close it."""
     from gisportal.storage.base import NewPlanVersion
-    from gisportal.storage.embedded import EmbeddedStore
 
     v1_from, v2_from = today - timedelta(days=3000), today - timedelta(days=700)
-    store = EmbeddedStore(data_dir / "gisportal.gpkg")
     parcels = gpd.GeoDataFrame(
         {"ref": list(TINY_PARCELS), "address": [a for _, a, _ in TINY_PARCELS.values()],
          "quarter": [q for _, _, q in TINY_PARCELS.values()]},
@@ -139,6 +140,53 @@ def build_tiny_store(data_dir: Path, today: date) -> SimpleNamespace:
 def pytest_configure(config: pytest.Config) -> None:
     # GDAL lists the embedded store's FTS5 search table as an attribute table with untyped fields.
     config.addinivalue_line("filterwarnings", "ignore:Field format '' not supported:RuntimeWarning")
+    config.addinivalue_line("markers", "backends(*names): run the test on these storage backends only "
+                                       "(default: embedded and postgis)")
+
+
+# --- backends ----------------------------------------------------------------
+#
+# Every test that asks (directly or through a fixture such as ``tiny``, ``tiny_writable``, ``empty_instance``
+# or ``client``) for the ``backend`` fixture runs once per storage backend: ids end in [embedded] / [postgis].
+# ``@pytest.mark.backends("embedded")`` keeps a test on the listed backends (e.g. tests of the file format).
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        names = list(marker.args) if marker else list(BACKENDS)
+        metafunc.parametrize("backend", names, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend of this run of the test: ``embedded`` or ``postgis``."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """The session's PostgreSQL 15 + PostGIS cluster (fails, never skips, when PostgreSQL is missing)."""
+    from pgcluster import PgCluster
+
+    try:
+        cluster = PgCluster()
+    except RuntimeError as exc:
+        pytest.fail(f"the PostGIS half of the suite needs a PostgreSQL cluster: {exc}", pytrace=False)
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def pg(pg_cluster) -> PgDatabases:
+    """Databases on the session's cluster (templates and clones)."""
+    return PgDatabases(pg_cluster)
+
+
+@pytest.fixture
+def empty_instance(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Instance:
+    """An instance with nothing stored yet (PostGIS: a new database, schema made by the app on first open)."""
+    return new_instance(request, backend, tmp_path / "data")
 
 
 def clear_gisportal_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,37 +222,44 @@ def tiny_rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory, tiny_rules_file: Path) -> SimpleNamespace:
-    """The hand-made territory (read only): paths, dates and helpers."""
-    data_dir = tmp_path_factory.mktemp("tiny")
-    today = date.today()
-    dates = build_tiny_store(data_dir, today)
+def tiny_today() -> date:
+    """The day the tiny territory's dates are counted from (one for the whole session and both backends)."""
+    return date.today()
+
+
+@pytest.fixture(scope="session")
+def tiny_template(request: pytest.FixtureRequest, backend: str, tiny_today: date,
+                  tmp_path_factory: pytest.TempPathFactory) -> Instance:
+    """The tiny territory, built once per backend; copied (never opened) by ``tiny`` and ``tiny_writable``."""
+    instance = new_instance(request, backend, tmp_path_factory.mktemp(f"tiny-template-{backend}"))
+    build_tiny_store(instance.open_store(), tiny_today)
+    return instance
+
+
+@pytest.fixture(scope="session")
+def tiny(request: pytest.FixtureRequest, backend: str, tiny_template: Instance, tiny_today: date,
+         tiny_rules_file: Path, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """The hand-made territory (read only) on the backend: its instance, dates and helpers."""
+    instance = new_instance(request, backend, tmp_path_factory.mktemp(f"tiny-{backend}"), template=tiny_template)
+    v1_from, v2_from = tiny_today - timedelta(days=3000), tiny_today - timedelta(days=700)
     return SimpleNamespace(
-        data_dir=data_dir, store_path=data_dir / "gisportal.gpkg", rules_file=tiny_rules_file, crs=TINY_CRS,
-        x0=X0, y0=Y0, box=box, parcels=TINY_PARCELS, today=today, v1_from=dates.v1_from, v2_from=dates.v2_from,
+        backend=backend, instance=instance, data_dir=instance.data_dir, store_path=instance.store_path,
+        settings=instance.settings, open_store=instance.open_store, rules_file=tiny_rules_file, crs=TINY_CRS,
+        x0=X0, y0=Y0, box=box, parcels=TINY_PARCELS, today=tiny_today, v1_from=v1_from, v2_from=v2_from,
         street_point=(X0 + 150.0, Y0 + 20.0),
     )
 
 
-def tiny_copy(tiny: SimpleNamespace, target: Path) -> Path:
-    """A private copy of the tiny store (for tests that write)."""
-    import shutil
-
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tiny.store_path, target / "gisportal.gpkg")
-    return target
-
-
 @pytest.fixture
-def tiny_writable(tiny: SimpleNamespace, tmp_path: Path) -> Path:
-    """A data directory holding a private, writable copy of the tiny store."""
-    return tiny_copy(tiny, tmp_path / "data")
+def tiny_writable(request: pytest.FixtureRequest, backend: str, tiny_template: Instance, tmp_path: Path) -> Instance:
+    """A private, writable copy of the tiny territory (embedded: a copy of the file; PostGIS: a new database)."""
+    return new_instance(request, backend, tmp_path / "data", template=tiny_template)
 
 
 @pytest.fixture(scope="session")
 def tiny_app(tiny: SimpleNamespace):
     """The portal over the tiny territory with the tests' rules catalogue."""
-    return _create_app({"data_dir": tiny.data_dir, "rules_file": tiny.rules_file, "TESTING": True})
+    return _create_app({**tiny.settings, "rules_file": tiny.rules_file, "TESTING": True})
 
 
 @pytest.fixture
@@ -214,22 +269,27 @@ def tiny_client(tiny_app):
 
 
 @pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory holding the demo district (~6000 parcels), built once per session."""
+def demo_instance(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Instance:
+    """The demo district (~6000 parcels) on the backend, built once per session."""
     from gisportal.demo import load_demo
-    from gisportal.storage.embedded import EmbeddedStore
 
-    data_dir = tmp_path_factory.mktemp("demo")
-    store = EmbeddedStore(data_dir / "gisportal.gpkg")
+    instance = new_instance(request, backend, tmp_path_factory.mktemp(f"demo-{backend}"))
+    store = instance.open_store()
     load_demo(store)
     store.close()
-    return data_dir
+    return instance
 
 
 @pytest.fixture(scope="session")
-def app(demo_dir: Path):
+def demo_dir(demo_instance: Instance) -> Path:
+    """The demo instance's data directory."""
+    return demo_instance.data_dir
+
+
+@pytest.fixture(scope="session")
+def app(demo_instance: Instance):
     """The portal over the demo district, with the project's rules catalogue (data/rules.yaml)."""
-    return _create_app({"data_dir": demo_dir, "TESTING": True})
+    return _create_app({**demo_instance.settings, "TESTING": True})
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def test_same_parcel_by_ref_lonlat_lambert_and_utm(tiny_client, tiny):
 
 
 def test_note_on_demo_by_every_means(client, demo_store):
-    parcel = demo_store.parcel_by_ref(demo_store.layers["parcels"].frame["ref"].iloc[100])
+    parcel = demo_store.parcel_by_ref(demo_store.features("parcels", None, None)["ref"].iloc[100])
     point = parcel.geometry.representative_point()
     lon, lat = lonlat(point.x, point.y)
     ux, uy = transformer(LAMBERT, "EPSG:32630").transform(point.x, point.y)
@@ -243,7 +243,7 @@ def test_search_coordinates_outside_the_territory_are_not_suggested(tiny_client)
 
 
 def test_search_on_demo(client, demo_store):
-    frame = demo_store.layers["parcels"].frame
+    frame = demo_store.features("parcels", None, None)
     quarter = frame["quarter"].iloc[0]
     first = get_json(client, "/api/v1/search", q=quarter[:5].lower())["suggestions"][0]
     assert first["kind"] == "quarter" and first["label"].startswith(quarter[:5])
@@ -261,10 +261,10 @@ def test_openapi_document(tiny_client):
     assert {"ref", "lon", "lat", "x", "y", "crs", "as_of"} <= params
 
 
-def test_empty_portal_answers_cleanly(tmp_path):
+def test_empty_portal_answers_cleanly(empty_instance):
     from gisportal.web import create_app
 
-    client = create_app({"data_dir": tmp_path, "TESTING": True}).test_client()
+    client = create_app({**empty_instance.settings, "TESTING": True}).test_client()
     assert get_json(client, "/api/v1/plans") == {"plans": []}
     assert get_json(client, "/api/v1/search", q="tf")["suggestions"] == []
     assert get_json(client, "/api/v1/notes", status=404, ref="TF-1/06")["message"]

@@ -114,3 +114,20 @@ def test_random_garbage_on_the_demo(client):
         params = {name: _garbage(rng) for name in rng.sample(["ref", "lon", "lat", "x", "y", "crs", "as_of"], 3)}
         response = client.get("/api/v1/notes", query_string=params)
         assert response.status_code < 500, (params, response.get_data(as_text=True)[-500:])
+
+
+@pytest.mark.parametrize("path", [
+    "/verify/NRU-2026-%0000001", "/api/v1/verify/NRU-2026-%0000001", "/api/v1/verify/%00",
+    "/api/v1/notes?ref=TF-1001%00/06", "/api/v1/notes?ref=%00", "/note?ref=TF%0010", "/api/v1/search?q=Mars%00han",
+    "/tiles/zones/15/15852/12897.pbf?as_of=%00", "/api/v1/parcels?bbox=%00",
+])
+def test_nul_characters_are_never_a_500(tiny_client, path):
+    """PostgreSQL text cannot hold NUL: a NUL in a request finds nothing, it does not break the query."""
+    response = tiny_client.get(path)
+    assert response.status_code < 500, response.get_data(as_text=True)[-500:]
+
+
+def test_nul_characters_in_the_registry(tiny_app):
+    registry = tiny_app.extensions["gisportal"].registry
+    assert registry.get("NRU-2026-\x00000001") is None
+    assert registry.search("\x00") == []

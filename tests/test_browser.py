@@ -12,6 +12,7 @@ Fixtures are prefixed ``browser_`` so they never clash with ``conftest.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -205,12 +206,10 @@ def browser_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data_dir
 
 
-@pytest.fixture(scope="module")
-def browser_server(browser_data_dir: Path) -> Iterator[str]:
-    """The real app served over HTTP by werkzeug on 127.0.0.1 and a free port; yields its base URL."""
+@contextlib.contextmanager
+def _serving(app: Any) -> Iterator[str]:
+    """``app`` served over HTTP by werkzeug on 127.0.0.1 and a free port; yields its base URL."""
     from werkzeug.serving import WSGIRequestHandler, make_server
-
-    from gisportal.web import create_app
 
     class QuietHandler(WSGIRequestHandler):
         """Logs server errors only (the tests make hundreds of expected requests, 404s included)."""
@@ -219,8 +218,6 @@ def browser_server(browser_data_dir: Path) -> Iterator[str]:
             if str(getattr(code, "value", code)).startswith("5"):
                 super().log_request(code, size)
 
-    app = create_app({"data_dir": browser_data_dir, "storage": "embedded", "basemap_url": None,
-                      "languages": ["fr", "ar", "en"], "default_language": "fr"})
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
     thread.start()
@@ -233,11 +230,21 @@ def browser_server(browser_data_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser_api(browser_server: str) -> ApiGet:
-    """``get(path, **params) -> (status, json)`` against the running server's API."""
+def browser_server(browser_data_dir: Path) -> Iterator[str]:
+    """The real app served over HTTP by werkzeug on 127.0.0.1 and a free port; yields its base URL."""
+    from gisportal.web import create_app
+
+    app = create_app({"data_dir": browser_data_dir, "storage": "embedded", "basemap_url": None,
+                      "languages": ["fr", "ar", "en"], "default_language": "fr"})
+    with _serving(app) as base_url:
+        yield base_url
+
+
+def _api(base_url: str) -> ApiGet:
+    """``get(path, **params) -> (status, json)`` against a running server's API."""
 
     def get(path: str, **params: Any) -> tuple[int, Any]:
-        url = f"{browser_server}/api/v1{path}?{urlencode(params)}"
+        url = f"{base_url}/api/v1{path}?{urlencode(params)}"
         try:
             with urlopen(Request(url, headers={"Accept": "application/json"}), timeout=30) as response:
                 return response.status, json.loads(response.read())
@@ -245,6 +252,12 @@ def browser_api(browser_server: str) -> ApiGet:
             return error.code, json.loads(error.read())
 
     return get
+
+
+@pytest.fixture(scope="module")
+def browser_api(browser_server: str) -> ApiGet:
+    """``get(path, **params) -> (status, json)`` against the running server's API."""
+    return _api(browser_server)
 
 
 @dataclass(frozen=True)
@@ -341,9 +354,15 @@ def browser_chromium() -> Iterator[Any]:
 @pytest.fixture
 def browser_session(browser_chromium: Any, browser_server: str) -> Iterator[BrowserSession]:
     """A fresh French browser context that records every request and aborts those leaving this machine."""
-    context = browser_chromium.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR",
-                                           service_workers="block")
-    session = BrowserSession(context, browser_server)
+    with _recording_session(browser_chromium, browser_server) as session:
+        yield session
+
+
+@contextlib.contextmanager
+def _recording_session(browser: Any, base_url: str) -> Iterator[BrowserSession]:
+    """A fresh French browser context on ``base_url`` that records every request and aborts outside ones."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR", service_workers="block")
+    session = BrowserSession(context, base_url)
     context.on("request", lambda request: session.requests.append(request.url))
     context.on("page", lambda page: page.on("pageerror", lambda error: session.page_errors.append(str(error))))
 
@@ -564,3 +583,48 @@ def facts_ref(facts: BrowserFacts) -> str:
     from urllib.parse import quote
 
     return quote(facts.ref, safe="")
+
+
+@pytest.mark.backends("postgis")
+def test_map_on_postgis_draws_tiles_and_a_click_shows_the_note(backend: str, app: Any, browser_chromium: Any,
+                                                                browser_artifacts: Path) -> None:
+    """Issue #4: the demo district in PostGIS (tiles by ST_AsMVT), in the browser: zones drawn, a click, a note."""
+    with _serving(app) as base_url, _recording_session(browser_chromium, base_url) as session:
+        api = _api(base_url)
+        status, zones = api("/layers/zones")
+        assert status == 200 and zones["features"]
+        flat = [pt for f in zones["features"] for poly in f["geometry"]["coordinates"] for ring in poly for pt in ring]
+        bbox = (min(p[0] for p in flat), min(p[1] for p in flat), max(p[0] for p in flat), max(p[1] for p in flat))
+        status, parcels = api("/parcels", bbox=",".join(f"{v:.6f}" for v in bbox))
+        assert status == 200 and parcels["features"]
+        for feature in parcels["features"][::11]:
+            status, note = api("/notes", ref=feature["properties"]["ref"])
+            if status != 200 or not note["zones"] or note["unzoned_share"] > 0:
+                continue
+            c = note["parcel"]["centroid"]
+            status, at = api("/notes", lon=c["lon"], lat=c["lat"])
+            if status == 200 and at["parcel"]["ref"] == note["parcel"]["ref"]:
+                break
+        else:
+            pytest.fail("no demo parcel inside the zones found through the API")
+
+        page = session.new_page()
+        tile_statuses: list[tuple[str, int]] = []
+        page.on("response", lambda r: tile_statuses.append((urlsplit(r.url).path, r.status))
+                if urlsplit(r.url).path.startswith("/tiles/") else None)
+        _open_map(page, base_url + "/")
+        centroid = note["parcel"]["centroid"]
+        page.wait_for_function(f"(point) => ({_ZONE_ALPHA_JS})(point) > 90", arg=[centroid["lat"], centroid["lon"]])
+        _click_latlng(page, centroid["lat"], centroid["lon"])
+        page.locator("#gp-result .gp-summary-ref", has_text=note["parcel"]["ref"]).wait_for()
+        _assert_zones_agree(_panel_zones(page), note)
+        assert page.evaluate(_SELECTED_OUTLINES_JS) == 1
+        page.wait_for_timeout(300)
+        paths = [p for p, _ in tile_statuses]
+        assert any(p.startswith("/tiles/zones/") for p in paths), paths
+        assert any(p.startswith("/tiles/overlays/") for p in paths), paths
+        assert any(p.startswith("/tiles/parcels/16/") for p in paths), paths  # zoom 18 over-zooms z16 tiles
+        assert all(status in (200, 304) for _, status in tile_statuses), tile_statuses
+        _park_mouse(page)
+        page.screenshot(path=str(browser_artifacts / "map-postgis.png"))
+        session.assert_stayed_local()

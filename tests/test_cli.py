@@ -1,6 +1,7 @@
 """The ``gisportal`` command on files the tests write: imports from four formats and CRSs, notes, errors.
 
-Settings come from the environment (GISPORTAL_DATA_DIR, GISPORTAL_RULES_FILE), as in production.
+Settings come from the environment (GISPORTAL_DATA_DIR, GISPORTAL_RULES_FILE, and for PostGIS
+GISPORTAL_DATABASE_URL), as in production.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import shapely
 from click.testing import CliRunner
 
 from gisportal.cli import main
+from instances import new_instance
 
 LAMBERT = "EPSG:26191"
 
@@ -33,17 +35,13 @@ def run(*args, code=0):
     return result
 
 
-def snapshot(path):
-    st = path.stat()
-    return path.read_bytes(), st.st_ino, st.st_mtime_ns
-
-
 @pytest.fixture
-def env(tmp_path, monkeypatch, tiny_rules_file):
-    data = tmp_path / "data"
-    monkeypatch.setenv("GISPORTAL_DATA_DIR", str(data))
+def env(empty_instance, monkeypatch, tiny_rules_file):
+    """An empty instance named by the environment, as the command line reads it."""
+    for name, value in empty_instance.env.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("GISPORTAL_RULES_FILE", str(tiny_rules_file))
-    return data
+    return empty_instance
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +71,14 @@ def files(tiny, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def imported_template(files, tiny_rules_file, tmp_path_factory):
-    """A store filled from the four files through the command line, once per module."""
-    data = tmp_path_factory.mktemp("cli-data")
+def imported_template(request, backend, files, tiny_rules_file, tmp_path_factory):
+    """An instance filled from the four files through the command line, once per module and backend."""
+    instance = new_instance(request, backend, tmp_path_factory.mktemp("cli-data"))
     with pytest.MonkeyPatch.context() as mp:
         for name in [n for n in os.environ if n.startswith("GISPORTAL_")]:
             mp.delenv(name)
-        mp.setenv("GISPORTAL_DATA_DIR", str(data))
+        for name, value in instance.env.items():
+            mp.setenv(name, value)
         mp.setenv("GISPORTAL_RULES_FILE", str(tiny_rules_file))
         approved = (date.today() - timedelta(days=365)).isoformat()
         result = run("import-plan", files["zones"], "--name", "cli-plan", "--zone-field", "CODE", "--label-field",
@@ -96,17 +95,17 @@ def imported_template(files, tiny_rules_file, tmp_path_factory):
         assert report["imported"] == 2 and report["source_crs"] == "EPSG:4326"
         report = json.loads(run("import-parcels", files["utm"], "--ref-field", "REF").stdout)
         assert report["imported"] == 1 and report["source_crs"] == "EPSG:32630"
-    return data / "gisportal.gpkg"
+    return instance
 
 
 @pytest.fixture
-def imported(env, imported_template):
-    """The data directory (GISPORTAL_DATA_DIR) holding a private copy of the imported store."""
-    import shutil
-
-    env.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(imported_template, env / "gisportal.gpkg")
-    return env
+def imported(request, backend, imported_template, tmp_path, monkeypatch, tiny_rules_file):
+    """A private copy of the imported instance, named by the environment (GISPORTAL_DATA_DIR...)."""
+    instance = new_instance(request, backend, tmp_path / "data", template=imported_template)
+    for name, value in instance.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GISPORTAL_RULES_FILE", str(tiny_rules_file))
+    return instance
 
 
 def note_json(*args):
@@ -170,7 +169,7 @@ def test_note_errors(imported):
 def test_cli_store_is_the_one_the_portal_serves(imported, tiny_rules_file):
     from gisportal.web import create_app
 
-    client = create_app({"data_dir": imported, "rules_file": tiny_rules_file, "TESTING": True}).test_client()
+    client = create_app({**imported.settings, "rules_file": tiny_rules_file, "TESTING": True}).test_client()
     data = client.get("/api/v1/notes", query_string={"ref": "TF-1007/06"}).get_json()
     assert {z["code"]: z["share"] for z in data["zones"]} == pytest.approx({"A": 0.75, "B": 0.25}, abs=1e-3)
 
@@ -196,19 +195,17 @@ def test_import_parcels_report_duplicates_and_geometry_problems(imported, tiny, 
 def test_import_plan_without_zone_codes_anywhere(imported, tiny, tmp_path):
     path = tmp_path / "nocode.geojson"
     boxes(tiny, [(0, 0, 10, 10), (10, 0, 20, 10)], CODE=[None, "  "]).to_file(path)
-    store = imported / "gisportal.gpkg"
-    before = snapshot(store)
+    before = imported.snapshot()
     result = run("import-plan", path, "--name", "cli-plan", "--zone-field", "CODE", code=2)
     assert "no usable feature" in result.stderr
     assert json.loads(result.stderr.split("\n", 1)[1])["skipped"]["no_zone_code"]["count"] == 2
-    assert snapshot(store) == before
+    assert imported.snapshot() == before
 
 
 @pytest.mark.parametrize("case", ["garbage-gpkg", "not-a-zip", "shapefile-without-prj", "missing-file",
                                   "unsupported", "missing-field", "unknown-crs", "unknown-plan", "bad-layer"])
 def test_unreadable_input_exits_2_and_leaves_the_store_alone(imported, tiny, tmp_path, case):
-    store = imported / "gisportal.gpkg"
-    before = snapshot(store)
+    before = imported.snapshot()
     if case == "garbage-gpkg":
         (path := tmp_path / "parcels.gpkg").write_bytes(b"\x89 definitely not sqlite \x00" * 100)
         args, says = ["import-parcels", path, "--ref-field", "REF"], "Cannot read parcels.gpkg"
@@ -243,8 +240,8 @@ def test_unreadable_input_exits_2_and_leaves_the_store_alone(imported, tiny, tmp
     result = run(*args, code=2)
     assert result.stderr.startswith("error: ") and says in result.stderr, result.stderr
     assert "Traceback" not in result.output
-    assert snapshot(store) == before
-    assert [p.name for p in imported.iterdir() if ".tmp" in p.name] == []  # no half-written copy left behind
+    assert imported.snapshot() == before
+    assert [p.name for p in imported.data_dir.iterdir() if ".tmp" in p.name] == []  # no half-written copy left
 
 
 def test_shapefile_without_prj_with_crs_option(imported, tiny, tmp_path):
@@ -255,8 +252,7 @@ def test_shapefile_without_prj_with_crs_option(imported, tiny, tmp_path):
     assert data["parcel"]["area_m2"] == 100.0 and data["zones"][0]["code"] == "B"
 
 
-def test_demo_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("GISPORTAL_DATA_DIR", str(tmp_path))
+def test_demo_command(env):
     counts = json.loads(run("demo", "--parcels", "300").stdout)
     assert counts["plan_versions"] == 2 and 280 <= counts["parcels"] <= 320
     assert counts["zones"] > 0 and counts["overlays"] > 0
@@ -268,7 +264,7 @@ def test_demo_command(tmp_path, monkeypatch):
 def test_console_script_runs_in_a_subprocess(imported):
     """The installed entry point, in a real process, reading GISPORTAL_DATA_DIR from its environment."""
     exe = os.path.join(os.path.dirname(sys.executable), "gisportal")
-    env = {**os.environ, "GISPORTAL_DATA_DIR": str(imported)}
+    env = {**os.environ, **imported.env}
     done = subprocess.run([exe, "note", "--parcel", "TF-1002/06"], capture_output=True, text=True, env=env,
                           timeout=60)
     assert done.returncode == 0, done.stderr

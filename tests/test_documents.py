@@ -28,7 +28,7 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
 def doc_app(tiny, tiny_writable):
     from gisportal.web import create_app
 
-    return create_app({"data_dir": tiny_writable, "rules_file": tiny.rules_file, "TESTING": True})
+    return create_app({**tiny_writable.settings, "rules_file": tiny.rules_file, "TESTING": True})
 
 
 @pytest.fixture
@@ -103,7 +103,8 @@ def test_genuine_pdf_verifies_and_tampering_is_refused(doc_app, doc_client, tmp_
 def test_cli_note_pdf_and_verify(tiny, tiny_writable, tmp_path, monkeypatch):
     from gisportal.cli import main
 
-    monkeypatch.setenv("GISPORTAL_DATA_DIR", str(tiny_writable))
+    for name, value in tiny_writable.env.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("GISPORTAL_RULES_FILE", str(tiny.rules_file))
     runner = CliRunner()
     out = tmp_path / "n.pdf"
@@ -137,13 +138,18 @@ def test_verify_by_upload(doc_client):
     import io
 
     pdf = get_pdf(doc_client, "TF-1001/06", "fr").data
-    ok = doc_client.post("/verify", data={"document": (io.BytesIO(pdf), "n.pdf")}, content_type="multipart/form-data")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', doc_client.get("/verify").get_data(as_text=True)).group(1)
+    ok = doc_client.post("/verify", data={"document": (io.BytesIO(pdf), "n.pdf"), "csrf_token": token},
+                         content_type="multipart/form-data")
     assert ok.status_code == 200 and b"gp-authentic" in ok.data
-    bad = doc_client.post("/verify", data={"document": (io.BytesIO(pdf[:-300] + pdf[-299:]), "n.pdf")},
-                          content_type="multipart/form-data")
+    bad = doc_client.post("/verify", data={"document": (io.BytesIO(pdf[:-300] + pdf[-299:]), "n.pdf"),
+                                           "csrf_token": token}, content_type="multipart/form-data")
     assert bad.status_code == 422 and b"gp-not-authentic" in bad.data
-    empty = doc_client.post("/verify", data={}, content_type="multipart/form-data")
-    assert empty.status_code == 400
+    empty = doc_client.post("/verify", data={"csrf_token": token}, content_type="multipart/form-data")
+    assert empty.status_code == 400 and b"gp-not-authentic" in empty.data
+    no_token = doc_client.post("/verify", data={"document": (io.BytesIO(pdf), "n.pdf")},
+                               content_type="multipart/form-data")
+    assert no_token.status_code == 400 and b"gp-authentic" not in no_token.data
 
 
 def test_registry_reuses_unchanged_notes_and_flags_outdated_ones(doc_app, doc_client, tiny):
@@ -171,10 +177,10 @@ def test_registry_reuses_unchanged_notes_and_flags_outdated_ones(doc_app, doc_cl
     renewed = get_pdf(doc_client, "TF-1001/06", "fr")
     assert renewed.headers["X-Note-Number"] != number
 
-    from gisportal.registry import SqliteRegistry
+    from gisportal.registry import PostgresRegistry, SqliteRegistry
 
     registry = doc_app.extensions["gisportal"].registry
-    assert isinstance(registry, SqliteRegistry)
+    assert isinstance(registry, {"embedded": SqliteRegistry, "postgis": PostgresRegistry}[tiny.backend])
     listed = [n.number for n in registry.search("TF-1001")]
     assert number in listed and renewed.headers["X-Note-Number"] in listed
 
@@ -182,7 +188,7 @@ def test_registry_reuses_unchanged_notes_and_flags_outdated_ones(doc_app, doc_cl
 def test_registry_api_is_staff_only(tiny, tiny_writable):
     from gisportal.web import create_app
 
-    app = create_app({"data_dir": tiny_writable, "rules_file": tiny.rules_file, "staff_token": "s3cret"})
+    app = create_app({**tiny_writable.settings, "rules_file": tiny.rules_file, "staff_token": "s3cret"})
     client = app.test_client()
     get_pdf(client, "TF-1006/06", "fr")
     assert client.get("/api/v1/registry").status_code == 403

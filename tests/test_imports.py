@@ -16,8 +16,8 @@ import shapely
 
 from gisportal.errors import DataFileError, InvalidInput, UnknownCRS
 from gisportal.imports import import_overlays, import_parcels, import_plan
-from gisportal.storage.embedded import EmbeddedStore
 from gisportal.vectors import list_layers, read_vector_layer
+from instances import new_instance
 
 LAMBERT = "EPSG:26191"
 
@@ -44,29 +44,33 @@ def zipped_shapefile(gdf, directory, name):
 
 
 @pytest.fixture
-def store(tmp_path):
-    return EmbeddedStore(tmp_path / "data" / "gisportal.gpkg")
+def store(empty_instance):
+    return empty_instance.open_store()
 
 
 @pytest.fixture(scope="module")
-def zoned_template(tiny, tmp_path_factory):
-    """A store file with plan 'p' version 1: zones A (x 0..100) and B (x 100..200), imported from GeoJSON."""
+def zoned_template(request, backend, tiny, tmp_path_factory):
+    """An instance with plan 'p' version 1: zones A (x 0..100) and B (x 100..200), imported from GeoJSON."""
     directory = tmp_path_factory.mktemp("zoned")
     path = directory / "zones.geojson"
     frame([at(tiny, 0, 0, 100, 100), at(tiny, 100, 0, 200, 100)], CODE=["A", "B"]).to_file(path)
-    store = EmbeddedStore(directory / "gisportal.gpkg")
+    instance = new_instance(request, backend, directory / "data")
+    store = instance.open_store()
     import_plan(store, path, name="p", zone_field="CODE", approved=date(2024, 1, 1))
-    return store.path
+    store.close()
+    return instance
 
 
 @pytest.fixture
-def zoned_store(zoned_template, tmp_path):
-    """A private copy of the zoned store."""
-    import shutil
+def zoned(request, backend, zoned_template, tmp_path):
+    """A private copy of the zoned instance."""
+    return new_instance(request, backend, tmp_path / "data", template=zoned_template)
 
-    (tmp_path / "data").mkdir()
-    shutil.copyfile(zoned_template, tmp_path / "data" / "gisportal.gpkg")
-    return EmbeddedStore(tmp_path / "data" / "gisportal.gpkg")
+
+@pytest.fixture
+def zoned_store(zoned):
+    """The store of the private zoned instance."""
+    return zoned.open_store()
 
 
 def test_zipped_shapefile_plan(store, tiny, tmp_path):
@@ -141,9 +145,9 @@ def test_geojson_in_wgs84_lands_in_the_instance_crs(zoned_store, tiny, tmp_path)
     assert parcel.geometry.centroid.x == pytest.approx(tiny.x0 + 100, abs=0.01)
 
 
-def test_square_reprojected_to_wgs84_keeps_its_area(tmp_path, tiny):
+def test_square_reprojected_to_wgs84_keeps_its_area(tmp_path, tiny, empty_instance):
     """A 100 m x 100 m square in EPSG:26191, sent as WGS84 GeoJSON, is 10000 m² once back in EPSG:26191."""
-    store = EmbeddedStore(tmp_path / "gisportal.gpkg", crs=LAMBERT)
+    store = empty_instance.open_store(crs=LAMBERT)
     path = tmp_path / "square.geojson"
     square = frame([at(tiny, 0, 0, 100, 100)], crs="EPSG:4326", REF=["TF-1/06"])
     square.to_file(path)
@@ -238,15 +242,15 @@ def test_not_a_polygon_and_3d(zoned_store, tiny, tmp_path):
     assert not geom.has_z and geom.area == pytest.approx(100.0)
 
 
-def test_nothing_usable_writes_nothing(zoned_store, tiny, tmp_path):
+def test_nothing_usable_writes_nothing(zoned, zoned_store, tiny, tmp_path):
     path = tmp_path / "empty.gpkg"
     frame([None, at(tiny, 0, 0, 1, 1)], REF=["TF-1/06", ""]).to_file(path, engine="pyogrio")
-    before = zoned_store.path.read_bytes(), zoned_store.path.stat().st_mtime_ns
+    before = zoned.snapshot()
     with pytest.raises(DataFileError) as caught:
         import_parcels(zoned_store, path, ref_field="REF")
     assert "nothing was imported" in caught.value.message
     assert caught.value.details["report"]["skipped"]["empty_geometry"]["count"] == 1
-    assert (zoned_store.path.read_bytes(), zoned_store.path.stat().st_mtime_ns) == before
+    assert zoned.snapshot() == before
 
 
 def test_missing_field_lists_the_fields(zoned_store, tmp_path, tiny):

@@ -13,14 +13,13 @@ import pytest
 from gisportal.notes import build_note
 from gisportal.renderers import note_to_dict
 from gisportal.rules import load_catalogue
-from gisportal.storage.embedded import EmbeddedStore
 
 ABS = 1e-6
 
 
 @pytest.fixture(scope="module")
 def store(tiny):
-    return EmbeddedStore(tiny.store_path)
+    return tiny.open_store()
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +231,7 @@ def test_overlapping_servitudes_are_deducted_once_and_the_lowest_cap_wins(tiny, 
     x 80..105, y 60..70 overlap on 10 x 10 m; two airport easements (10 m and 7 m) cover the whole parcel."""
     import geopandas as gpd
 
-    store = EmbeddedStore(tiny_writable / "gisportal.gpkg")
+    store = tiny_writable.open_store()
     rows = [("green_space", None, (70, 60, 90, 80)), ("non_aedificandi", None, (80, 60, 105, 70)),
             ("airport_easement", 10.0, (60, 50, 120, 90)), ("airport_easement", 7.0, (65, 55, 115, 85))]
     store.add_overlays("tiny-plan", gpd.GeoDataFrame(

@@ -52,10 +52,10 @@ def test_map_page_for_a_past_date_and_before_any_plan(tiny_client, tiny):
     assert "YYYY-MM-DD" in html_of(tiny_client, "/", status=400, as_of="last tuesday", lang="en")
 
 
-def test_empty_portal_map_page(tmp_path):
+def test_empty_portal_map_page(empty_instance):
     from gisportal.web import create_app
 
-    client = create_app({"data_dir": tmp_path, "TESTING": True}).test_client()
+    client = create_app({**empty_instance.settings, "TESTING": True}).test_client()
     assert external_urls(html_of(client, "/")) == []
     html_of(client, "/plans")
 

@@ -25,6 +25,24 @@ def test_defaults(tmp_path):
     assert settings.basemap_url is None  # no tiles from the internet unless configured
 
 
+def test_backend_choice(monkeypatch, empty_instance):
+    """A database URL selects PostGIS; GISPORTAL_STORAGE names the backend; postgis without a URL is refused."""
+    from gisportal.errors import InvalidInput
+    from gisportal.storage import backend_name, open_store
+    from gisportal.storage.embedded import EmbeddedStore
+    from gisportal.storage.postgis import PostgisStore
+
+    assert backend_name(load_settings({"database_url": "postgresql://u@h/db"})) == "postgis"
+    assert backend_name(load_settings({"database_url": "postgresql://u@h/db", "storage": "embedded"})) == "embedded"
+    with pytest.raises(InvalidInput, match="GISPORTAL_DATABASE_URL"):
+        open_store(load_settings({"storage": "postgis"}))
+    for name, value in empty_instance.env.items():
+        monkeypatch.setenv(name, value)
+    store = open_store(load_settings())
+    assert isinstance(store, {"embedded": EmbeddedStore, "postgis": PostgisStore}[empty_instance.backend])
+    store.close()
+
+
 def test_environment_variables(monkeypatch, tmp_path):
     monkeypatch.setenv("GISPORTAL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("GISPORTAL_LANGUAGES", "ar, fr")
@@ -66,7 +84,7 @@ def test_error_statuses(cls, status):
 def test_create_app_takes_settings_and_flask_config(tiny):
     from gisportal.web import create_app
 
-    app = create_app({"data_dir": tiny.data_dir, "rules_file": tiny.rules_file, "languages": ["fr", "ar"],
+    app = create_app({**tiny.settings, "rules_file": tiny.rules_file, "languages": ["fr", "ar"],
                       "TESTING": True, "JSON_SORT_KEYS": True})
     portal = app.extensions["gisportal"]
     assert app.config["TESTING"] is True
@@ -81,14 +99,13 @@ def test_create_app_takes_settings_and_flask_config(tiny):
 
 def test_portal_picks_up_data_published_by_another_process(tiny, tiny_writable):
     """The web app sees an import made by another store instance (e.g. the CLI) without a restart."""
-    from gisportal.storage.embedded import EmbeddedStore
     from gisportal.web import create_app
 
-    app = create_app({"data_dir": tiny_writable, "rules_file": tiny.rules_file, "reload_check_seconds": 0,
+    app = create_app({**tiny_writable.settings, "rules_file": tiny.rules_file, "reload_check_seconds": 0,
                       "TESTING": True})
     client = app.test_client()
     assert client.get("/api/v1/notes?ref=TF-5000/06").status_code == 404
-    other = EmbeddedStore(tiny_writable / "gisportal.gpkg")
+    other = tiny_writable.open_store()
     other.put_parcels(gpd.GeoDataFrame({"ref": ["TF-5000/06"], "address": [None], "quarter": [None]},
                                        geometry=[tiny.box(120, 40, 130, 50)], crs="EPSG:26191"))
     data = client.get("/api/v1/notes?ref=TF-5000/06").get_json()

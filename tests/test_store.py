@@ -1,4 +1,8 @@
-"""The embedded store: reads on the tiny territory, all-or-nothing writes, and refresh across instances."""
+"""The stores (embedded and PostGIS): reads on the tiny territory, all-or-nothing writes, refresh across instances.
+
+Tests of the embedded file itself (atomic swap, bytes unchanged, no temporary file left) run on the embedded
+backend only; their PostGIS counterparts check that a failing write leaves the database as it was.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,17 @@ from gisportal.storage import open_store
 from gisportal.settings import load_settings
 from gisportal.storage.base import NewPlanVersion
 from gisportal.storage.embedded import EmbeddedStore
+from gisportal.storage.postgis import PostgisStore
 
 CRS = "EPSG:26191"
 
 
 @pytest.fixture(scope="module")
 def store(tiny):
-    return EmbeddedStore(tiny.store_path)
+    return tiny.open_store()
+
+
+STORE_CLASSES = {"embedded": EmbeddedStore, "postgis": PostgisStore}
 
 
 def snapshot(path):
@@ -126,34 +134,36 @@ def test_search(store):
 
 
 def test_meta_and_backend_by_name(tiny):
-    store = open_store(load_settings({"data_dir": tiny.data_dir}))
-    assert isinstance(store, EmbeddedStore) and store.counts()["parcels"] == 7
+    store = open_store(load_settings(tiny.settings))
+    assert isinstance(store, STORE_CLASSES[tiny.backend]) and store.counts()["parcels"] == 7
+    store.close()
     with pytest.raises(InvalidInput):
-        open_store(load_settings({"data_dir": tiny.data_dir, "storage": "nosuchdb"}))
+        open_store(load_settings({**tiny.settings, "storage": "nosuchdb"}))
 
 
-def test_empty_store(tmp_path):
-    store = EmbeddedStore(tmp_path / "gisportal.gpkg")
+def test_empty_store(empty_instance, backend):
+    store = empty_instance.open_store()
     assert store.crs == "" and store.extent() is None
     assert store.counts() == {"zones": 0, "overlays": 0, "parcels": 0, "plan_versions": 0}
     assert store.parcel_by_ref("TF-1/06") is None and store.search("tf") == []
-    with pytest.raises(InvalidInput):
-        store.set_meta({"a": "b"})  # nothing tells the CRS yet
-    assert not (tmp_path / "gisportal.gpkg").exists()
+    if backend == "embedded":  # the file cannot be created: nothing tells the CRS yet
+        with pytest.raises(InvalidInput):
+            store.set_meta({"a": "b"})
+        assert not empty_instance.store_path.exists()
 
 
 # --- writes ------------------------------------------------------------------
 
 
-def test_first_write_sets_the_crs_and_creates_the_file(tmp_path, tiny):
-    store = EmbeddedStore(tmp_path / "gisportal.gpkg")
+def test_first_write_sets_the_crs_and_creates_the_file(empty_instance, tiny):
+    store = empty_instance.open_store()
     counts = store.put_parcels(parcels_frame([("TF-1/06", (0, 0, 10, 10))], tiny))
     assert counts == {"added": 1, "replaced": 0}
-    assert store.crs == CRS and EmbeddedStore(tmp_path / "gisportal.gpkg").crs == CRS
+    assert store.crs == CRS and empty_instance.open_store().crs == CRS
 
 
 def test_put_parcels_replaces_by_reference(tiny_writable, tiny):
-    store = EmbeddedStore(tiny_writable / "gisportal.gpkg")
+    store = tiny_writable.open_store()
     counts = store.put_parcels(parcels_frame([("tf 1001/06", (90, 10, 100, 30)), ("TF-2000/06", (0, 200, 10, 210))],
                                              tiny))
     assert counts == {"added": 1, "replaced": 1}
@@ -166,7 +176,7 @@ def test_put_parcels_replaces_by_reference(tiny_writable, tiny):
 
 
 def test_publish_keeps_older_versions(tiny_writable, tiny):
-    store = EmbeddedStore(tiny_writable / "gisportal.gpkg")
+    store = tiny_writable.open_store()
     zones = gpd.GeoDataFrame({"code": ["A"], "label_fr": ["A"], "label_ar": ["أ"]},
                              geometry=[tiny.box(0, 0, 300, 100)], crs=CRS)
     version = store.publish_plan_version(
@@ -179,7 +189,7 @@ def test_publish_keeps_older_versions(tiny_writable, tiny):
 
 
 def test_zones_in_another_crs_are_reprojected(tiny_writable, tiny):
-    store = EmbeddedStore(tiny_writable / "gisportal.gpkg")
+    store = tiny_writable.open_store()
     zone = gpd.GeoDataFrame({"code": ["U"], "label_fr": ["U"], "label_ar": ["U"]},
                             geometry=[tiny.box(0, 0, 100, 100)], crs=CRS).to_crs("EPSG:32630")
     version = store.publish_plan_version(NewPlanVersion("utm", "u", "u", "a", date(2020, 1, 1), date(2020, 1, 1)),
@@ -203,8 +213,9 @@ def _failing_on_call(monkeypatch, n):
     return calls
 
 
+@pytest.mark.backends("embedded")
 def test_failed_publication_leaves_file_and_memory_untouched(tiny_writable, tiny, monkeypatch):
-    path = tiny_writable / "gisportal.gpkg"
+    path = tiny_writable.store_path
     store = EmbeddedStore(path)
     before, counts, versions = snapshot(path), store.counts(), store.plan_versions()
     zones = gpd.GeoDataFrame({"code": ["A"], "label_fr": ["A"], "label_ar": ["أ"]},
@@ -220,7 +231,7 @@ def test_failed_publication_leaves_file_and_memory_untouched(tiny_writable, tiny
     assert snapshot(path) == before
     assert store.counts() == counts and store.plan_versions() == versions
     assert store.parcel_by_ref("TF-1001/06") is not None
-    assert sorted(p.name for p in tiny_writable.iterdir()) == ["gisportal.gpkg", "gisportal.gpkg.lock"]
+    assert sorted(p.name for p in tiny_writable.data_dir.iterdir()) == ["gisportal.gpkg", "gisportal.gpkg.lock"]
     reopened = EmbeddedStore(path)
     assert reopened.counts() == counts and [v.version for v in reopened.plan_versions()] == [1, 2]
     # The lock was released: the next write goes through.
@@ -230,8 +241,9 @@ def test_failed_publication_leaves_file_and_memory_untouched(tiny_writable, tiny
     assert [v.version for v in store.plan_versions()] == [1, 2, 3]
 
 
+@pytest.mark.backends("embedded")
 def test_failed_parcel_write_leaves_file_and_memory_untouched(tiny_writable, tiny, monkeypatch):
-    path = tiny_writable / "gisportal.gpkg"
+    path = tiny_writable.store_path
     store = EmbeddedStore(path)
     before, counts = snapshot(path), store.counts()
     import gisportal.storage.embedded as embedded
@@ -250,6 +262,7 @@ def test_failed_parcel_write_leaves_file_and_memory_untouched(tiny_writable, tin
     assert [s.ref for s in store.search("1001")] == ["TF-1001/06"]
 
 
+@pytest.mark.backends("embedded")
 def test_failed_first_write_creates_no_file(tmp_path, tiny, monkeypatch):
     path = tmp_path / "gisportal.gpkg"
     store = EmbeddedStore(path)
@@ -260,12 +273,99 @@ def test_failed_first_write_creates_no_file(tmp_path, tiny, monkeypatch):
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".gpkg"] == []
 
 
+def _failing_copy(monkeypatch, n):
+    """Make the n-th COPY of the PostGIS store fail half-way through its rows (the earlier ones really wrote)."""
+    import psycopg
+
+    real = psycopg.Copy.write
+    calls = []
+
+    def write(self, data):
+        calls.append(len(data))
+        if len(calls) == n:
+            real(self, data[: len(data) // 2])
+            raise OSError("connection lost in the middle of a COPY (simulated)")
+        return real(self, data)
+
+    monkeypatch.setattr(psycopg.Copy, "write", write)
+    return calls
+
+
+@pytest.mark.backends("postgis")
+def test_failed_publication_leaves_the_database_and_memory_untouched(tiny_writable, tiny, monkeypatch):
+    store = tiny_writable.open_store()
+    before, counts, versions, generation = (tiny_writable.snapshot(), store.counts(), store.plan_versions(),
+                                            store.generation())
+    zones = gpd.GeoDataFrame({"code": ["A", "B"], "label_fr": ["A", "B"], "label_ar": ["أ", "ب"]},
+                             geometry=[tiny.box(0, 0, 150, 100), tiny.box(150, 0, 300, 100)], crs=CRS)
+    overlays = gpd.GeoDataFrame({"kind": ["heritage", "heritage"], "label_fr": ["h", "h"], "label_ar": ["h", "h"],
+                                 "provision_fr": ["", ""], "provision_ar": ["", ""],
+                                 "max_height_m": [float("nan"), 7.0]},
+                                geometry=[tiny.box(0, 0, 10, 10), tiny.box(20, 0, 30, 10)], crs=CRS)
+    calls = _failing_copy(monkeypatch, 2)  # the version row and the zones are written, the overlays' COPY breaks
+    with pytest.raises(OSError, match="simulated"):
+        store.publish_plan_version(NewPlanVersion("tiny-plan", "t", "t", "v3", date(2030, 1, 1), date(2030, 1, 1)),
+                                   zones, overlays)
+    assert len(calls) == 2
+    assert tiny_writable.snapshot() == before  # rows, data generation and instance facts as they were
+    assert store.counts() == counts and store.plan_versions() == versions and store.generation() == generation
+    assert store.refresh() is False
+    assert store.parcel_by_ref("TF-1001/06") is not None
+    reopened = tiny_writable.open_store()
+    assert reopened.counts() == counts and [v.version for v in reopened.plan_versions()] == [1, 2]
+    assert reopened.generation() == generation
+    # Nothing stayed locked: the next write goes through, and is seen by the other store.
+    monkeypatch.undo()
+    store.publish_plan_version(NewPlanVersion("tiny-plan", "t", "t", "v3", date(2030, 1, 1), date(2030, 1, 1)),
+                               zones, overlays)
+    assert [v.version for v in store.plan_versions()] == [1, 2, 3]
+    assert store.generation() != generation
+    assert reopened.refresh() is True and [v.version for v in reopened.plan_versions()] == [1, 2, 3]
+    assert reopened.counts() == {**counts, "zones": counts["zones"] + 2, "overlays": counts["overlays"] + 2,
+                                 "plan_versions": 3}
+
+
+@pytest.mark.backends("postgis")
+def test_failed_parcel_write_leaves_the_database_and_memory_untouched(tiny_writable, tiny, monkeypatch):
+    store = tiny_writable.open_store()
+    before, counts, generation = tiny_writable.snapshot(), store.counts(), store.generation()
+    import gisportal.storage.postgis as postgis
+
+    def broken_places(*args):  # after the parcels were replaced and the places deleted, in the same transaction
+        raise RuntimeError("places failed (simulated)")
+
+    monkeypatch.setattr(postgis, "place_rows", broken_places)
+    with pytest.raises(RuntimeError, match="simulated"):
+        store.put_parcels(parcels_frame([("TF-1001/06", (0, 0, 5, 5)), ("TF-3000/06", (0, 300, 5, 305))], tiny))
+    assert tiny_writable.snapshot() == before
+    assert store.counts() == counts and store.generation() == generation
+    assert store.parcel_by_ref("TF-1001/06").geometry.area == pytest.approx(400.0)
+    assert store.parcel_by_ref("TF-3000/06") is None
+    assert [s.ref for s in store.search("1001")] == ["TF-1001/06"]
+    assert store.search("mars")[0].label == "Marshan"  # the places are still there
+
+
+@pytest.mark.backends("postgis")
+def test_failed_first_write_leaves_the_database_empty(empty_instance, tiny, monkeypatch):
+    store = empty_instance.open_store()
+    before = empty_instance.snapshot()
+    _failing_copy(monkeypatch, 1)
+    with pytest.raises(OSError, match="simulated"):
+        store.put_parcels(parcels_frame([("TF-1/06", (0, 0, 10, 10)), ("TF-2/06", (10, 0, 20, 10))], tiny))
+    assert empty_instance.snapshot() == before
+    reopened = empty_instance.open_store()
+    assert reopened.counts() == {"zones": 0, "overlays": 0, "parcels": 0, "plan_versions": 0}
+    assert reopened.crs == "" and reopened.meta() == {}
+
+
 def test_second_instance_sees_publication_after_refresh(tiny_writable, tiny):
-    path = tiny_writable / "gisportal.gpkg"
-    writer, reader = EmbeddedStore(path), EmbeddedStore(path)
+    writer, reader = tiny_writable.open_store(), tiny_writable.open_store()
     assert reader.refresh() is False  # nothing changed yet
     writer.put_parcels(parcels_frame([("TF-4000/06", (0, 400, 10, 410))], tiny))
-    assert reader.parcel_by_ref("TF-4000/06") is None  # still the data it loaded
+    if tiny.backend == "embedded":
+        assert reader.parcel_by_ref("TF-4000/06") is None  # still the data it loaded
+    else:
+        assert reader.parcel_by_ref("TF-4000/06") is not None  # parcels are read from the database, live
     assert reader.refresh() is True
     assert reader.parcel_by_ref("TF-4000/06") is not None
     assert reader.counts()["parcels"] == 8

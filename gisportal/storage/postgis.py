@@ -13,13 +13,16 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import psycopg
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -29,20 +32,52 @@ from gisportal.parcels import ParcelRecord, ref_key, ref_key_candidates, search_
 from gisportal.plans import Plan, PlanVersion
 from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
 from gisportal.storage.indexing import match_places, parcel_search_rows, place_rows
-from gisportal.storage.postgis_sql import FEATURES_SQL, HITS_SQL, TILE_SQL
+from gisportal.storage.postgis_sql import FEATURES_SQL, HITS_SQL, PARCEL_AT_SQL, TILE_SQL
 
 logger = logging.getLogger(__name__)
 
 _LOCK_KEY = 7_301_924  # advisory lock for migrations
 _NOT_NULL_TEXT = {"code", "label_fr", "label_ar", "kind", "provision_fr", "provision_ar", "ref", "ref_key", "search",
                   "label"}
+#: SQL text -> the same statement in psycopg's parameter style (:meth:`PostgisStore._fetch`).
+_PSYCOPG_SQL: dict[str, str] = {}
 
 
-def make_engine(url: str) -> Engine:
-    """An engine on psycopg 3 with a pre-ping pool (survives database restarts)."""
+def make_engine(url: str, *, pre_ping: bool = True, autocommit: bool = False) -> Engine:
+    """An engine on psycopg 3 with a pre-ping pool (survives database restarts).
+
+    The pool is fork-safe: a process forked after connecting (a gunicorn worker of a preloaded app) never
+    uses the connections it inherited, which would share one socket between processes. ``pre_ping=False``
+    and ``autocommit=True`` make the pool of :meth:`PostgisStore._fetch` (which retries itself instead).
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800)
+    options = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+    engine = sa.create_engine(url, pool_pre_ping=pre_ping, pool_size=5, max_overflow=5, pool_recycle=1800, **options)
+
+    @sa.event.listens_for(engine, "connect")
+    def _remember_pid(dbapi_connection, record) -> None:  # noqa: ANN001
+        record.info["pid"] = os.getpid()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _refuse_inherited(dbapi_connection, record, proxy) -> None:  # noqa: ANN001
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None  # dropped, not closed: the parent owns it
+            raise sa.exc.DisconnectionError("connection inherited from the parent process")
+
+    return engine
+
+
+@contextlib.contextmanager
+def database_errors() -> Iterator[None]:
+    """A database that cannot be reached becomes :class:`StoreUnavailable` (503); other errors pass through."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        if isinstance(exc, sa.exc.DBAPIError) and not exc.connection_invalidated and "connect" not in str(exc):
+            raise
+        logger.warning("database unavailable: %s", str(exc).splitlines()[0])
+        raise StoreUnavailable("The database is not reachable right now; please try again in a moment.") from None
 
 
 def migrate(engine: Engine) -> None:
@@ -63,6 +98,7 @@ class PostgisStore(Store):
 
     def __init__(self, url: str, crs: str | None = None) -> None:
         self.engine = make_engine(url)
+        self._fast = make_engine(url, pre_ping=False, autocommit=True)
         with self._errors():
             migrate(self.engine)
         self._configured_crs = crs
@@ -70,20 +106,55 @@ class PostgisStore(Store):
         self.refresh()
 
     # --- plumbing ----------------------------------------------------------
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            if isinstance(exc, sa.exc.DBAPIError) and not exc.connection_invalidated and "connect" not in str(exc):
-                raise
-            logger.warning("database unavailable: %s", str(exc).splitlines()[0])
-            raise StoreUnavailable("The database is not reachable right now; please try again in a moment.") from None
+    def _errors(self) -> contextlib.AbstractContextManager[None]:
+        return database_errors()
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
         with self._errors(), self.engine.connect() as conn:
             yield conn
+
+    def _fetch(self, sql: str, params: dict, one: bool = False) -> Any:
+        """One read-only statement (a hot path: parcel, hits, tile), straight through psycopg.
+
+        Same answers and errors as ``_read`` + ``conn.execute(sa.text(sql))``, without its per-call costs (a
+        ``SELECT 1`` pre-ping, BEGIN and ROLLBACK: three round trips; SQLAlchemy's execution layer): a pooled
+        connection in autocommit mode (a single statement sees one snapshot either way), the statement compiled
+        once to psycopg's parameter style. Instead of pinging first, a connection the server dropped (a
+        database restart) is discarded with the rest of the pool and the statement run once more on a new
+        connection, so a restart is survived as with the pre-ping pool; a database that is down is a 503.
+        """
+        statement = _PSYCOPG_SQL.get(sql)
+        if statement is None:
+            statement = _PSYCOPG_SQL[sql] = str(sa.text(sql).compile(dialect=self._fast.dialect))
+        for attempt in (1, 2):
+            try:
+                fairy = self._fast.raw_connection()
+            except (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError,
+                    psycopg.InterfaceError) as exc:  # the pool raises the driver's own error when it cannot connect
+                with self._errors():
+                    if isinstance(exc, psycopg.Error):
+                        raise sa.exc.DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+                    raise
+            try:
+                conn = fairy.driver_connection
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute(statement, params)
+                        return cur.fetchone() if one else cur.fetchall()
+                except psycopg.Error as exc:
+                    dropped = self._fast.dialect.is_disconnect(exc, conn, None)
+                    if dropped:
+                        fairy.invalidate(exc)
+                        self._fast.dispose(close=False)  # the pool's other connections are as stale
+                        if attempt == 1:
+                            continue
+                    with self._errors():
+                        raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error,
+                                                         connection_invalidated=dropped) from exc
+            finally:
+                fairy.close()
+        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -152,17 +223,11 @@ class PostgisStore(Store):
         return self._parcel(row)
 
     def parcel_at(self, x: float, y: float) -> ParcelRecord | None:
-        with self._read() as conn:
-            row = conn.execute(sa.text(
-                "SELECT ref, address, quarter, ST_AsBinary(geom) FROM gp_parcels "
-                "WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), :srid)) ORDER BY id LIMIT 1"),
-                {"x": x, "y": y, "srid": self.srid}).first()
-        return self._parcel(row)
+        return self._parcel(self._fetch(PARCEL_AT_SQL, {"x": x, "y": y, "srid": self.srid}, one=True))
 
     def _hits(self, table: str, columns: str, geometry: shapely.Geometry, version_ids: list[int]) -> list[tuple]:
-        with self._read() as conn:
-            rows = conn.execute(sa.text(HITS_SQL.format(table=table, columns=columns)),
-                                {"wkb": shapely.to_wkb(geometry), "srid": self.srid, "v": list(version_ids)}).all()
+        rows = self._fetch(HITS_SQL.format(table=table, columns=columns),
+                           {"wkb": shapely.to_wkb(geometry), "srid": self.srid, "v": list(version_ids)})
         point = geometry.geom_type == "Point"
         threshold = max(1e-9 * geometry.area, 1e-6)
         return [r for r in rows if point or r[-2] > threshold]
@@ -226,9 +291,10 @@ class PostgisStore(Store):
 
     def tile(self, layer: str, z: int, x: int, y: int, version_ids: list[int]) -> bytes:
         """A Mapbox Vector Tile made by ``ST_AsMVT``."""
-        with self._read() as conn:
-            data = conn.execute(sa.text(TILE_SQL[layer]), {"z": z, "x": x, "y": y, "srid": self.srid,
-                                                           "v": list(version_ids)}).scalar_one()
+        if not self.srid:  # no CRS yet: nothing was ever stored
+            return b""
+        data = self._fetch(TILE_SQL[layer], {"z": z, "x": x, "y": y, "srid": self.srid, "v": list(version_ids)},
+                           one=True)[0]
         return bytes(data or b"")
 
     # --- writes ------------------------------------------------------------
@@ -338,3 +404,4 @@ class PostgisStore(Store):
 
     def close(self) -> None:
         self.engine.dispose()
+        self._fast.dispose()

@@ -1,0 +1,241 @@
+"""PostGIS in operation (issue #4): several server processes on one database, and a database restart.
+
+* Two real server processes (``gisportal serve``, gunicorn; the first with two workers forked from a
+  preloaded app) over one database, each with its own data directory, serve identical notes and tiles; a
+  plan published by another process (``gisportal import-plan``) is served by both within a couple of seconds,
+  without a restart (``reload_check_seconds`` is 1 s by default).
+* While the database is down, requests answer 503 (JSON for the API and tiles, a page for the site), never
+  500; when it is back, the same app answers again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.request import Request, urlopen
+
+import geopandas as gpd
+import mapbox_vector_tile
+import pytest
+from click.testing import CliRunner
+
+from conftest import build_tiny_store
+
+pytestmark = pytest.mark.backends("postgis")
+
+GISPORTAL = Path(sys.executable).with_name("gisportal")
+Z15 = "15/15852/12897"  # the tile holding the whole tiny territory (see test_tiles.py)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GISPORTAL_")}
+    env.update(extra)
+    return env
+
+
+def http(base: str, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    try:
+        with urlopen(Request(base + path, headers=headers or {}), timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+class Server:
+    """``gisportal serve`` in its own process, logging to a file."""
+
+    def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.process = subprocess.Popen(
+            [str(GISPORTAL), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
+            env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited ({self.process.returncode}):\n{self.log.read_text()[-3000:]}")
+            try:
+                with urlopen(self.base + "/api/v1/plans", timeout=2):
+                    return
+            except (URLError, ConnectionError, OSError):
+                time.sleep(0.2)
+        pytest.fail(f"the server did not answer in {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def note(self, ref: str) -> dict:
+        status, _, body = http(self.base, f"/api/v1/notes?ref={ref}")
+        assert status == 200, body[:500]
+        data = json.loads(body)
+        data.pop("generated_at")
+        return data
+
+    def tile(self, layer: str) -> tuple[str, bytes]:
+        status, headers, body = http(self.base, f"/tiles/{layer}/{Z15}.pbf")
+        assert status == 200, body[:500]
+        return headers["ETag"], body
+
+
+def codes(tile: bytes) -> list[str]:
+    return sorted(f["properties"]["code"] for f in mapbox_vector_tile.decode(tile)["zones"]["features"])
+
+
+@pytest.fixture
+def servers(tmp_path):
+    started: list[Server] = []
+
+    def start(env: dict[str, str], workers: int, name: str) -> Server:
+        server = Server(env, workers, tmp_path / f"{name}.log")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_two_server_processes_share_one_database(tiny, tiny_writable, servers, tmp_path):
+    common = {"GISPORTAL_DATABASE_URL": tiny_writable.database_url, "GISPORTAL_RULES_FILE": str(tiny.rules_file)}
+    a = servers(_clean_env(**common, GISPORTAL_DATA_DIR=str(tmp_path / "a")), 2, "a")
+    b = servers(_clean_env(**common, GISPORTAL_DATA_DIR=str(tmp_path / "b")), 1, "b")
+    a.wait_ready()
+    b.wait_ready()
+
+    # the same answers from both, byte for byte for the tiles
+    for ref in ("TF-1001/06", "TF-1003/06", "TF-1007/06"):
+        assert a.note(ref) == b.note(ref)
+    assert [z["code"] for z in a.note("TF-1001/06")["zones"]] == ["A", "B"]
+    for layer in ("zones", "overlays", "parcels"):
+        assert a.tile(layer) == b.tile(layer)
+    etag_before, zones_before = a.tile("zones")
+    assert codes(zones_before) == ["A", "B", "C"]
+
+    # two workers forked from one preloaded app answer many requests at once without mixing their connections
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda i: http(a.base, f"/api/v1/notes?ref=TF-100{1 + i % 7}/06")[0], range(160)))
+    assert statuses == [200] * 160, a.log.read_text()[-3000:]
+
+    # another process publishes version 3 (zone D everywhere) through the command line
+    zones = tmp_path / "v3.geojson"
+    gpd.GeoDataFrame({"CODE": ["D"]}, geometry=[tiny.box(0, 0, 300, 100)], crs=tiny.crs).to_file(zones)
+    done = subprocess.run([str(GISPORTAL), "import-plan", str(zones), "--name", "tiny-plan", "--zone-field", "CODE",
+                           "--approved", date.today().isoformat(), "--approval-act", "Décret v3"],
+                          env=_clean_env(**common, GISPORTAL_DATA_DIR=str(tmp_path / "cli")),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    published = time.monotonic()
+
+    # both servers serve it within a couple of seconds, without a restart
+    for server in (b, a):
+        while [z["code"] for z in server.note("TF-1001/06")["zones"]] != ["D"]:
+            assert time.monotonic() - published < 4, f"{server.base} still serves the old zoning"
+            time.sleep(0.1)
+    assert a.note("TF-1001/06") == b.note("TF-1001/06")
+    assert a.note("TF-1001/06")["plans"][0]["approval_act"] == "Décret v3"
+    etag_a, zones_a = a.tile("zones")
+    assert (etag_a, zones_a) == b.tile("zones")
+    assert etag_a != etag_before and codes(zones_a) == ["D"]
+    status, _, _ = http(b.base, f"/tiles/zones/{Z15}.pbf", {"If-None-Match": etag_before})
+    assert status == 200  # the old ETag no longer matches
+    assert time.monotonic() - published < 4
+    for server in (a, b):
+        assert "Traceback" not in server.log.read_text()
+
+
+# --- database restart ----------------------------------------------------------
+
+
+@pytest.fixture
+def own_cluster():
+    """A cluster for this test alone (it is stopped and started again)."""
+    from pgcluster import PgCluster
+
+    try:
+        cluster = PgCluster()
+    except RuntimeError as exc:
+        pytest.fail(f"this test needs PostgreSQL: {exc}", pytrace=False)
+    yield cluster
+    cluster.destroy()
+
+
+NEEDS_THE_DATABASE = ["/api/v1/notes?ref=TF-1001/06", "/note?ref=TF-1001/06&lang=en", f"/tiles/zones/{Z15}.pbf",
+                      "/api/v1/search?q=ibn", "/api/v1/layers/zones", "/api/v1/parcels?bbox=-5.9,35.7,-5.7,35.8",
+                      "/api/v1/notes?ref=TF-1002/06&format=pdf&lang=fr"]
+MAY_BE_CACHED = ["/", "/plans", "/api/v1/plans"]
+
+
+def test_database_restart_is_a_503_then_the_same_app_answers_again(backend, own_cluster, tiny, tmp_path,
+                                                                   monkeypatch):
+    from gisportal.errors import StoreUnavailable
+    from gisportal.storage.postgis import PostgisStore
+    from gisportal.web import create_app
+
+    url = own_cluster.create_database("restart")
+    build_tiny_store(PostgisStore(url), tiny.today)
+    app = create_app({"data_dir": tmp_path / "data", "storage": "postgis", "database_url": url,
+                      "rules_file": tiny.rules_file, "TESTING": True})
+    client = app.test_client()
+    note_before = client.get("/api/v1/notes?ref=TF-1001/06&lang=fr").get_json()
+    pdf = client.get("/api/v1/notes?ref=TF-1002/06&format=pdf&lang=fr")
+    number = pdf.headers["X-Note-Number"]
+    checks = [*NEEDS_THE_DATABASE, f"/api/v1/verify/{number}", f"/verify/{number}?lang=en"]
+    assert all(client.get(path).status_code == 200 for path in checks + MAY_BE_CACHED)
+
+    own_cluster.stop()
+    for path in checks:
+        response = client.get(path)
+        assert response.status_code == 503, (path, response.get_data(as_text=True)[:300])
+        if path.startswith(("/api/", "/tiles/")):
+            assert response.mimetype == "application/json"
+            body = response.get_json()
+            assert body["error"] == "store_unavailable" and "not reachable" in body["message"]
+        else:
+            assert response.mimetype == "text/html"
+            assert "gp-error-message" in response.get_data(as_text=True)
+    for path in MAY_BE_CACHED:  # served from what the app holds, or a 503 when it checks the database: no 500
+        assert client.get(path).status_code in (200, 503), path
+    store = app.extensions["gisportal"].store
+    with pytest.raises(StoreUnavailable):
+        store.put_parcels(gpd.GeoDataFrame({"ref": ["TF-9/06"], "address": [None], "quarter": [None]},
+                                           geometry=[tiny.box(0, 200, 10, 210)], crs=tiny.crs))
+    from gisportal.cli import main
+
+    monkeypatch.setenv("GISPORTAL_DATABASE_URL", url)
+    monkeypatch.setenv("GISPORTAL_DATA_DIR", str(tmp_path / "cli"))
+    result = CliRunner().invoke(main, ["note", "--parcel", "TF-1001/06"])
+    assert result.exit_code == 2 and "error: The database is not reachable" in result.output
+
+    own_cluster.start()
+    for path in checks + MAY_BE_CACHED:
+        assert client.get(path).status_code == 200, path
+    note_after = client.get("/api/v1/notes?ref=TF-1001/06&lang=fr").get_json()
+    assert {**note_after, "generated_at": None} == {**note_before, "generated_at": None}
+    again = client.get("/api/v1/notes?ref=TF-1002/06&format=pdf&lang=fr")
+    assert again.headers["X-Note-Number"] == number and again.data == pdf.data  # the registry is back too
+    assert app.extensions["gisportal"].store is store  # the same app and store, not rebuilt
+    assert store.counts()["parcels"] == 7  # the write refused while the database was down left nothing
