@@ -176,6 +176,29 @@ def import_parcels(path: Path, ref_field: str, address_field: str | None, quarte
                       quarter_field=quarter_field, layer=layer, crs=crs, encoding=encoding))
 
 
+@main.command("validate")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--layer", default=None, help="Layer to check (GeoPackage, or a zip holding several shapefiles).")
+@click.option("--zone-field", default=None, help="Field holding the zone codes (kind zones).")
+@click.option("--crs", default=None, help="CRS of a file that declares none, e.g. EPSG:26191.")
+@click.option("--encoding", default=None, help="Attribute encoding, e.g. cp1256 (default: the .cpg, else detected).")
+@click.option("--kind", type=click.Choice(["zones", "overlays", "parcels"]), default="zones", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="text", show_default=True)
+def validate(path: Path, layer: str | None, zone_field: str | None, crs: str | None, encoding: str | None,
+             kind: str, fmt: str) -> None:
+    """Check a layer before publishing it: exit 1 when a finding blocks, 2 when the file is refused."""
+    from gisportal.uploads import LOCAL_FILE_LIMITS, open_upload
+    from gisportal.validation import instance_context, validate_upload
+
+    context = instance_context(load_settings())
+    with open_upload(path, limits=LOCAL_FILE_LIMITS) as intake:
+        report = validate_upload(intake, layer=layer, zone_field=zone_field, crs=crs, encoding=encoding, kind=kind,
+                                 **context)
+    click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if fmt == "json" else report.to_text())
+    if report.blocking:
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--parcel", "ref", default=None, help="Land-title reference.")
 @click.option("--lon", type=float, default=None)
@@ -268,9 +291,10 @@ def keys_list() -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 def registry(text: str, limit: int) -> None:
     """List issued notes, newest first (tab-separated)."""
-    from gisportal.registry import SqliteRegistry
+    from gisportal.storage import open_registry, open_store
 
-    for n in SqliteRegistry(load_settings().data_dir / "registry.sqlite").search(text, limit):
+    settings = load_settings()
+    for n in open_registry(settings, open_store(settings)).search(text, limit):
         plans = ",".join(f"{p['name']}@v{p['version']}" for p in n.plan_versions)
         click.echo(f"{n.number}\t{n.issued_at.isoformat()}\t{n.parcel_ref}\t{n.lang}\t{n.as_of}\t{plans}")
 
@@ -317,6 +341,85 @@ def import_all(source: Path) -> None:
         shutil.copytree(source / "keys", settings.data_dir / "keys", dirs_exist_ok=True)
     click.echo(json.dumps(report.__dict__))
 
+
+# --- agency accounts -----------------------------------------------------------------------------------------
+
+
+def _accounts():
+    from gisportal.accounts import Accounts
+    from gisportal.agencydb import open_agency
+
+    return Accounts(open_agency(load_settings()))
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (containers)
+        return "cli"
+
+
+def _read_password() -> str:
+    """The new password: prompted twice on a terminal, else the first line of stdin (never an argument)."""
+    stdin = sys.stdin
+    if stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt="Password again")
+    line = stdin.readline()
+    if not line:
+        raise click.ClickException("no password on stdin (give it as the first line).")
+    return line.rstrip("\r\n")
+
+
+@main.group()
+def user() -> None:
+    """Agency accounts (planners and administrators) who sign in at /login."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["planner", "admin"]), required=True)
+@click.option("--name", "display_name", default="", help="Display name, e.g. \"Amina El Idrissi\".")
+def user_add(username: str, role: str, display_name: str) -> None:
+    """Create an account; the password is read from stdin or prompted twice."""
+    created = _accounts().create(username, _read_password(), role, display_name, actor=_cli_actor())
+    click.echo(f"user {created.username} ({created.role}) created")
+
+
+@user.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Disable an account: it can no longer sign in, and its open sessions end."""
+    click.echo(f"user {_accounts().set_active(username, False, actor=_cli_actor()).username} disabled")
+
+
+@user.command("enable")
+@click.argument("username")
+def user_enable(username: str) -> None:
+    """Enable a disabled account again."""
+    click.echo(f"user {_accounts().set_active(username, True, actor=_cli_actor()).username} enabled")
+
+
+@user.command("password")
+@click.argument("username")
+def user_password(username: str) -> None:
+    """Set a new password (read from stdin or prompted twice); the user's open sessions end."""
+    accounts = _accounts()
+    accounts.require(username)
+    click.echo(f"password of {accounts.set_password(username, _read_password(), actor=_cli_actor()).username} "
+               "changed")
+
+
+@user.command("list")
+def user_list() -> None:
+    """List the accounts (tab-separated: name, role, status, last sign-in, display name)."""
+    for u in _accounts().list():
+        last = u.last_login_at.isoformat() if u.last_login_at else "-"
+        click.echo(f"{u.username}\t{u.role}\t{'active' if u.active else 'disabled'}\t{last}\t{u.display_name}")
+
+# The planners' commands (upload, publish, rollback, drafts) register themselves on ``main``.
+from gisportal import cli_planning  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         None, description="Public base URL printed in QR codes (e.g. https://nru.example.ma); request host when unset."
     )
     staff_token: str | None = Field(None, description="Bearer token for staff API calls until accounts exist.")
+    ratelimit_storage_uri: str = Field(
+        "memory://", description="Where sign-in throttling counts attempts (memory:// is per process; "
+                                 "redis://host:6379 or memcached://host:11211 share it between processes)."
+    )
+    login_rate_limit: str = Field("5 per minute", description="Sign-in attempts allowed per client address.")
 
     @field_validator("languages", mode="before")
     @classmethod

@@ -31,6 +31,9 @@ from gisportal.tiles import LAYER_ZOOMS
 
 logger = logging.getLogger(__name__)
 
+#: How many tile sets per layer are kept on disk.
+KEEP_TILESETS = 4
+
 #: Attributes each layer's tiles carry: only what the map draws.
 TILE_ATTRIBUTES = {"zones": ["code"], "overlays": ["kind"], "parcels": ["ref"]}
 
@@ -113,9 +116,12 @@ class TileCache:
                     _empty_mbtiles(built)
                 os.replace(built, target)
             logger.info("built %s tiles (%d features) -> %s", layer, count, target.name)
-            for stale in self.directory.glob(f"{layer}-*.mbtiles"):
-                if stale != target:
-                    stale.unlink(missing_ok=True)
+            # Keep the few most recent tile sets of the layer (other dates asked with ?as_of=, a server still
+            # reading the previous set); older ones go.
+            older = sorted((p for p in self.directory.glob(f"{layer}-*.mbtiles") if p != target),
+                           key=lambda p: p.stat().st_mtime, reverse=True)
+            for stale in older[KEEP_TILESETS - 1:]:
+                stale.unlink(missing_ok=True)
         return target
 
     @staticmethod

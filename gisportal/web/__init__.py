@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
+from gisportal.agencydb import AgencyDB, open_agency
 from gisportal.registry import NoteRegistry
 from gisportal.rules import RulesCatalogue, load_catalogue
 from gisportal.settings import PROJECT_ROOT, Settings, load_settings
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Portal:
-    """What the web layer shares between requests: settings, store and rules catalogue."""
+    """What the web layer shares between requests: settings, store, rules catalogue, registry, keys, agency tables."""
 
     settings: Settings
     store: Store
@@ -36,6 +37,7 @@ class Portal:
     keyring: KeyRing
     map_cache: dict[tuple, str] = field(default_factory=dict)
     _last_check: float = field(default=0.0)
+    agency: AgencyDB | None = None  # accounts, audit log, drafts (gisportal.agencydb)
 
     def refresh(self) -> None:
         """Pick up data another process published (throttled by the settings)."""
@@ -100,11 +102,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     store = open_store(settings)
     app.extensions["gisportal"] = Portal(settings, store, load_catalogue(settings.rules_file),
                                          open_registry(settings, store),
-                                         KeyRing(settings.data_dir / "keys"))
+                                         KeyRing(settings.data_dir / "keys"), agency=open_agency(settings, store))
 
-    from gisportal.web import api, assets, documents, errors, i18n, pages, tiles
+    from gisportal.web import admin, api, assets, auth, documents, errors, i18n, pages, planning, tiles
 
     i18n.init_app(app)
+    auth.init_app(app)
+    admin.init_app(app)
+    planning.init_app(app)
     assets.init_app(app)
     api.init_app(app)
     pages.init_app(app)
