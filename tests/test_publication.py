@@ -165,3 +165,28 @@ def test_anonymous_users_cannot_reach_planner_pages(tmp_path, plan_store):
     client = create_app({"data_dir": tmp_path}).test_client()
     assert client.get("/admin/upload").status_code in (302, 303)
     assert client.get("/api/v1/drafts/1").status_code == 401
+
+
+def test_api_upload_and_publish(planner_client, tmp_path):
+    me = planner_client.get("/api/v1/me").get_json()
+    headers = {"X-CSRFToken": me["csrf_token"]}
+    draft_file = tmp_path / "api.geojson"
+    zones([("A", (0, 0, 95, 100)), ("B", (95, 0, 200, 100))]).to_crs(4326).to_file(draft_file, driver="GeoJSON")
+    without_token = planner_client.post("/api/v1/drafts", data={"plan_name": "p", "kind": "zones", "zone_field": "code",
+                                                                "file": (open(draft_file, "rb"), "a.geojson")},
+                                        content_type="multipart/form-data")
+    assert without_token.status_code == 400
+    created = planner_client.post("/api/v1/drafts", headers=headers, content_type="multipart/form-data",
+                                  data={"plan_name": "p", "kind": "zones", "zone_field": "code",
+                                        "file": (open(draft_file, "rb"), "a.geojson")})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    body = created.get_json()
+    assert body["blocking"] is False and body["impact"]["parcels_changed"] == 1
+    bad = planner_client.post(f"/api/v1/drafts/{body['id']}/publish", headers=headers, json={"approved": "soon"})
+    assert bad.status_code == 400
+    done = planner_client.post(f"/api/v1/drafts/{body['id']}/publish", headers=headers,
+                               json={"approval_act": "Décret API", "approved": "2026-02-01"})
+    assert done.status_code == 201 and done.get_json()["version"] == 2
+    again = planner_client.post(f"/api/v1/drafts/{body['id']}/publish", headers=headers,
+                                json={"approval_act": "Décret API", "approved": "2026-02-01"})
+    assert again.status_code == 409

@@ -214,7 +214,10 @@ def me() -> Response:
 
     user = signed_in_user()
     assert user is not None
-    return json_response({"username": user.username, "display_name": user.display_name, "role": user.role})
+    from flask_wtf.csrf import generate_csrf
+
+    return json_response({"username": user.username, "display_name": user.display_name, "role": user.role,
+                          "csrf_token": generate_csrf()})
 
 
 def _csrf_error(error: CSRFError) -> Response:

@@ -211,8 +211,58 @@ def api_draft(draft_id: int) -> Response:
                           "impact": impact, "published_version_id": draft.published_version_id})
 
 
+@planner_required
+def api_create_draft() -> Response:
+    """``POST /api/v1/drafts`` (multipart: ``file`` + the upload form's fields): validate and keep a draft.
+
+    Signed-in planners only; send the session cookie and the CSRF token of ``GET /api/v1/me`` as
+    ``X-CSRFToken``. Answers 201 with the draft (report included); a refused file is a 4xx.
+    """
+    from gisportal.web.api import json_response
+
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        from gisportal.errors import InvalidInput
+
+        raise InvalidInput("Send the layer as the multipart field 'file'.", parameter="file")
+    fields = {k: (request.form.get(k) or "").strip() or None
+              for k in ("layer", "zone_field", "label_field", "label_ar_field", "kind_field", "kind_value", "crs",
+                        "encoding")}
+    preset = PRESETS.get(request.form.get("preset") or "", {})
+    for key, value in preset.items():
+        if key != "kind" and not fields.get(key):
+            fields[key] = value
+    draft = drafts().create(upload.stream, upload.filename, plan_name=request.form.get("plan_name", ""),
+                            kind=request.form.get("kind") or preset.get("kind", "zones"), user=actor_name() or "?",
+                            ip=client_ip(), **fields)
+    response = api_draft(draft.id)
+    response.status_code = 201
+    return response
+
+
+@planner_required
+def api_publish_draft(draft_id: int) -> Response:
+    """``POST /api/v1/drafts/<id>/publish`` (JSON: approval_act, approved, effective): a new version."""
+    from gisportal.errors import InvalidInput
+    from gisportal.web.api import json_response
+
+    body = request.get_json(silent=True) or {}
+    try:
+        approved = date.fromisoformat(str(body.get("approved", "")))
+        effective = date.fromisoformat(body["effective"]) if body.get("effective") else None
+    except ValueError:
+        raise InvalidInput("Dates are written YYYY-MM-DD: 'approved' (required) and 'effective'.") from None
+    version = drafts().publish(draft_id, approval_act=str(body.get("approval_act", "")), approved=approved,
+                               effective=effective, user=actor_name() or "?", ip=client_ip())
+    return json_response({"plan": version.plan_name, "version": version.version,
+                          "effective_from": version.effective_from.isoformat()}, 201)
+
+
 def init_app(app: Flask) -> None:
     """Register the planners' pages."""
+    app.add_url_rule("/api/v1/drafts", "api_create_draft", api_create_draft, methods=["POST"])
+    app.add_url_rule("/api/v1/drafts/<int:draft_id>/publish", "api_publish_draft", api_publish_draft,
+                     methods=["POST"])
     app.add_url_rule("/api/v1/drafts/<int:draft_id>", "api_draft", api_draft)
     app.add_url_rule("/admin/upload", "admin_upload", admin_upload, methods=["GET", "POST"])
     app.add_url_rule("/admin/drafts/<int:draft_id>", "admin_draft", admin_draft)
