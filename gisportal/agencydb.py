@@ -87,6 +87,17 @@ drafts = sa.Table(
     sa.CheckConstraint("status IN ('draft', 'published', 'discarded')", name="gp_drafts_status"),
 )
 
+rules_catalogues = sa.Table(
+    "gp_rules_catalogues", metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("effective_from", sa.Date, nullable=False),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("document", sa.Text, nullable=False),
+)
+
 _SQLITE_TRIGGERS = [
     f"CREATE TRIGGER IF NOT EXISTS gp_audit_log_no_update BEFORE UPDATE ON gp_audit_log "
     f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END",

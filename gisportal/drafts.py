@@ -212,9 +212,18 @@ class Drafts:
             raise DraftBlocked("This draft has blocking findings; it cannot be published.")
         frame = self.frame(draft)
         publish = publish_zones if draft.kind == "zones" else publish_overlays
-        version = publish(self.store, draft.plan_name, frame, approval_act=approval_act, approved=approved,
-                          effective=effective)
         with self.db.write() as conn:
+            # One publication of a plan at a time: lock the plan's drafts (SQLite: the file) until this one is
+            # recorded; then the draft is checked afresh (never published twice) and published over the plan's
+            # latest version as it is now (a concurrent publication is not undone).
+            conn.execute(sa.update(drafts).where(drafts.c.plan_name == draft.plan_name)
+                         .values(status=drafts.c.status))
+            status = conn.execute(sa.select(drafts.c.status).where(drafts.c.id == draft.id)).scalar_one()
+            if status != "draft":
+                raise DraftBlocked(f"Draft {draft.id} is already {status}.")
+            self.store.refresh()
+            version = publish(self.store, draft.plan_name, frame, approval_act=approval_act, approved=approved,
+                              effective=effective)
             conn.execute(sa.update(drafts).where(drafts.c.id == draft.id).values(
                 status="published", published_version_id=version.id, approval_act=approval_act,
                 effective_from=version.effective_from))
@@ -229,7 +238,9 @@ class Drafts:
         if draft.status != "draft":
             raise DraftBlocked(f"Draft {draft.id} is already {draft.status}.")
         with self.db.write() as conn:
-            conn.execute(sa.update(drafts).where(drafts.c.id == draft.id).values(status="discarded"))
+            if not conn.execute(sa.update(drafts).where(drafts.c.id == draft.id, drafts.c.status == "draft")
+                                .values(status="discarded")).rowcount:  # published meanwhile
+                raise DraftBlocked(f"Draft {draft.id} is no longer a draft.")
             self.audit.record(user, "discard", f"draft:{draft.id}", {"plan": draft.plan_name}, ip, conn=conn)
         if draft.file_path:
             Path(draft.file_path).unlink(missing_ok=True)

@@ -190,3 +190,44 @@ def test_api_upload_and_publish(planner_client, tmp_path):
     again = planner_client.post(f"/api/v1/drafts/{body['id']}/publish", headers=headers,
                                 json={"approval_act": "Décret API", "approved": "2026-02-01"})
     assert again.status_code == 409
+
+
+def test_rules_edited_by_form_are_versioned_and_used_by_notes(planner_client, tmp_path):
+    page = planner_client.get("/admin/rules/zone/A").get_data(as_text=True)
+    token = _token(page)
+    base = {"csrf_token": token, "label_fr": "Zone A", "label_ar": "المنطقة أ", "color": "#aa0000",
+            "allowed_uses": "housing", "forbidden_uses": "industry", "max_height_m": "15", "max_floors": "3"}
+    bad = planner_client.post("/admin/rules/zone/A", data={**base, "cos": "0.2", "ces": "0.5"})
+    assert bad.status_code == 400 and "COS" in bad.get_data(as_text=True)  # COS smaller than CES is refused
+    assert planner_client.get("/api/v1/notes?ref=TF-1/1").get_json()["zones"][0]["rules"] is None  # no rules yet
+    tomorrow = date.fromordinal(date.today().toordinal() + 1).isoformat()
+    saved = planner_client.post("/admin/rules/zone/A", data={**base, "cos": "1.4", "ces": "0.35",
+                                                              "effective_from": tomorrow})
+    assert saved.status_code == 302
+    note_today = planner_client.get("/api/v1/notes?ref=TF-1/1").get_json()
+    assert note_today["zones"][0]["rules"] is None  # the new rules are not in force yet
+    note_later = planner_client.get(f"/api/v1/notes?ref=TF-1/1&as_of={tomorrow}").get_json()
+    assert note_later["zones"][0]["rules"]["cos"] == 1.4
+    assert note_later["buildability"]["max_floor_area_m2"] == pytest.approx(1.4 * 400)
+    assert planner_client.get("/admin/rules").get_data(as_text=True).count("gp-rules-version") == 1
+
+
+def test_rules_csv_round_trip_and_bad_import(planner_client, tmp_path):
+    import io
+
+    csv_text = planner_client.get("/admin/rules.csv").get_data(as_text=True)
+    assert csv_text.splitlines()[0].startswith("code,label_fr,label_ar")
+    token = _token(planner_client.get("/admin/rules").get_data(as_text=True))
+    edited = csv_text.replace(",0.25,", ",0.3,", 1)
+    ok = planner_client.post("/admin/rules/import", content_type="multipart/form-data", data={
+        "csrf_token": token, "file": (io.BytesIO(edited.encode()), "rules.csv")})
+    assert ok.status_code == 302
+    page = planner_client.get("/admin/rules").get_data(as_text=True)
+    assert page.count("gp-rules-version") == 1
+    bad_yaml = b"zones:\n  A:\n    label: {fr: A, ar: \xd8\xa3}\n    ces: 1.5\n"
+    refused = planner_client.post("/admin/rules/import", content_type="multipart/form-data", data={
+        "csrf_token": token, "file": (io.BytesIO(bad_yaml), "rules.yaml")}, follow_redirects=True)
+    text = refused.get_data(as_text=True)
+    assert "ces" in text and text.count("gp-rules-version") == 1  # refused, nothing stored
+    yaml_out = planner_client.get("/admin/rules.yaml").get_data(as_text=True)
+    assert "zones:" in yaml_out

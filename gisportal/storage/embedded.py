@@ -276,6 +276,9 @@ class EmbeddedStore(Store):
         lock_path = self.path.with_name(self.path.name + ".lock")
         with open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            # Under the lock no other write is under way: a copy left here is a killed writer's, remove it.
+            for stale in self.path.parent.glob(f".{self.path.stem}.*.tmp.gpkg"):
+                stale.unlink(missing_ok=True)
             self.refresh()
             tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.gpkg")
             try:

@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 _LOCK_KEY = 7_301_924  # advisory lock for migrations
 _NOT_NULL_TEXT = {"code", "label_fr", "label_ar", "kind", "provision_fr", "provision_ar", "ref", "ref_key", "search",
                   "label"}
+#: COPY text form (:meth:`PostgisStore._copy_rows`): NULL, and the characters to escape in a text.
+_NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 #: SQL text -> the same statement in psycopg's parameter style (:meth:`PostgisStore._fetch`).
 _PSYCOPG_SQL: dict[str, str] = {}
 
@@ -103,6 +106,7 @@ class PostgisStore(Store):
             migrate(self.engine)
         self._configured_crs = crs
         self._generation: str | None = None
+        self._last_wkb: tuple[shapely.Geometry, bytes] | None = None  # see _wkb
         self.refresh()
 
     # --- plumbing ----------------------------------------------------------
@@ -210,7 +214,16 @@ class PostgisStore(Store):
         return list(self._versions)
 
     def _parcel(self, row: tuple | None) -> ParcelRecord | None:
-        return None if row is None else ParcelRecord(row[0], row[1] or None, row[2] or None, shapely.from_wkb(row[3]))
+        if row is None:
+            return None
+        geometry = shapely.from_wkb(row[3])
+        self._last_wkb = (geometry, row[3])
+        return ParcelRecord(row[0], row[1] or None, row[2] or None, geometry)
+
+    def _wkb(self, geometry: shapely.Geometry) -> bytes:
+        """WKB of a geometry; for the parcel just read (zones_on + overlays_on on it), the bytes it came in."""
+        last = self._last_wkb
+        return last[1] if last is not None and last[0] is geometry else shapely.to_wkb(geometry)
 
     def parcel_by_ref(self, ref: str) -> ParcelRecord | None:
         keys = ref_key_candidates(ref)
@@ -227,7 +240,7 @@ class PostgisStore(Store):
 
     def _hits(self, table: str, columns: str, geometry: shapely.Geometry, version_ids: list[int]) -> list[tuple]:
         rows = self._fetch(HITS_SQL.format(table=table, columns=columns),
-                           {"wkb": shapely.to_wkb(geometry), "srid": self.srid, "v": list(version_ids)})
+                           {"wkb": self._wkb(geometry), "srid": self.srid, "v": list(version_ids)})
         point = geometry.geom_type == "Point"
         threshold = max(1e-9 * geometry.area, 1e-6)
         return [r for r in rows if point or r[-2] > threshold]
@@ -319,11 +332,41 @@ class PostgisStore(Store):
                                            f"WITH (FORMAT csv{force})") as copy:
             copy.write(buffer.getvalue())
 
+    def _copy_rows(self, conn: Connection, table: str, columns: list[str], frame: pd.DataFrame) -> None:
+        """:meth:`_copy` for many rows: the same values, in COPY's text form built column by column.
+
+        Each cell becomes what ``_copy``'s CSV makes of it: a missing value or an empty text is NULL, except
+        in the columns of ``_NOT_NULL_TEXT`` (an empty text there); floats written exactly (``repr``, as
+        pandas does). About 3x faster than pandas' CSV writer (13 s for a million parcels).
+        """
+        cells = []
+        for column in columns:
+            series = frame[column]
+            missing = series.isna().to_numpy().tolist()
+            if pd.api.types.is_float_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype):
+                cells.append([_NULL if m else repr(v) for v, m in zip(series.tolist(), missing)])
+                continue
+            empty = "" if column in _NOT_NULL_TEXT else _NULL
+            cells.append([empty if m or v == "" else (v if isinstance(v, str) else str(v)).translate(_COPY_ESCAPES)
+                          for v, m in zip(series.tolist(), missing)])
+        lines = list(map("\t".join, zip(*cells)))
+        raw = conn.connection.driver_connection
+        try:
+            with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for start in range(0, len(lines), 20_000):
+                    copy.write("\n".join(lines[start:start + 20_000]) + "\n")
+        except psycopg.Error as exc:  # as SQLAlchemy would have raised it (e.g. IntegrityError)
+            raise sa.exc.DBAPIError.instance(f"COPY {table}", None, exc, psycopg.Error) from exc
+
     def _geom_hex(self, frame: gpd.GeoDataFrame) -> np.ndarray:
-        multi = shapely.force_2d(np.asarray(frame.geometry.values, dtype=object))
-        multi = np.array([g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in multi],
-                         dtype=object)
-        return shapely.to_wkb(shapely.set_srid(multi, self.srid), hex=True, include_srid=True)
+        geoms = np.asarray(frame.geometry.values, dtype=object)
+        if shapely.has_z(geoms).any():
+            geoms = shapely.force_2d(geoms)
+        single = shapely.get_type_id(geoms) != shapely.GeometryType.MULTIPOLYGON
+        if single.any():
+            geoms = geoms.copy()
+            geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
+        return shapely.to_wkb(shapely.set_srid(geoms, self.srid), hex=True, include_srid=True)
 
     def _store_meta_crs(self, conn: Connection) -> None:
         conn.execute(sa.text("INSERT INTO gp_meta VALUES ('crs', :c) ON CONFLICT (key) DO NOTHING"), {"c": self.crs})
@@ -374,15 +417,26 @@ class PostgisStore(Store):
         columns = ["ref", "ref_key", "address", "quarter", "search", "label", "px", "py", "geom"]
         with self._write() as conn:
             self._store_meta_crs(conn)
-            conn.execute(sa.text("CREATE TEMP TABLE gp_incoming (LIKE gp_parcels INCLUDING DEFAULTS) ON COMMIT DROP"))
-            self._copy(conn, "gp_incoming", columns, frame)
-            replaced = conn.execute(sa.text("DELETE FROM gp_parcels p USING gp_incoming i "
-                                            "WHERE p.ref_key = i.ref_key")).rowcount
-            conn.execute(sa.text(f"INSERT INTO gp_parcels ({', '.join(columns)}) "
-                                 f"SELECT {', '.join(columns)} FROM gp_incoming"))
+            # Writers are serialised by _write's lock: an empty table stays empty until this transaction ends.
+            if conn.execute(sa.text("SELECT NOT EXISTS (SELECT FROM gp_parcels)")).scalar_one():
+                # The first load: straight into the table (no staging copy, nothing to replace); the places
+                # from the rows just loaded, which are then all the rows there are (the same values).
+                self._copy_rows(conn, "gp_parcels", columns, frame)
+                replaced = 0
+                everything = pd.DataFrame({"address": frame["address"].to_numpy(),
+                                           "quarter": frame["quarter"].to_numpy(),
+                                           "x": frame["px"].to_numpy(), "y": frame["py"].to_numpy()})
+            else:
+                conn.execute(sa.text("CREATE TEMP TABLE gp_incoming (LIKE gp_parcels INCLUDING DEFAULTS) "
+                                     "ON COMMIT DROP"))
+                self._copy_rows(conn, "gp_incoming", columns, frame)
+                replaced = conn.execute(sa.text("DELETE FROM gp_parcels p USING gp_incoming i "
+                                                "WHERE p.ref_key = i.ref_key")).rowcount
+                conn.execute(sa.text(f"INSERT INTO gp_parcels ({', '.join(columns)}) "
+                                     f"SELECT {', '.join(columns)} FROM gp_incoming"))
+                result = conn.execute(sa.text("SELECT address, quarter, px AS x, py AS y FROM gp_parcels"))
+                everything = pd.DataFrame(result.all(), columns=list(result.keys()))
             conn.execute(sa.text("DELETE FROM gp_places"))
-            everything = pd.DataFrame(conn.execute(sa.text("SELECT address, quarter, px AS x, py AS y "
-                                                           "FROM gp_parcels")).mappings().all())
             places = place_rows(everything, everything)
             if places:
                 conn.execute(sa.text("INSERT INTO gp_places VALUES (:k, :l, :x, :y)"),

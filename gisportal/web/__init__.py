@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from datetime import date
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from flask.sessions import SecureCookieSessionInterface
 from gisportal.agencydb import AgencyDB, open_agency
 from gisportal.registry import NoteRegistry
 from gisportal.rules import RulesCatalogue, load_catalogue
+from gisportal.rulesbook import RulesBook
 from gisportal.settings import PROJECT_ROOT, Settings, load_settings
 from gisportal.signing import KeyRing
 from gisportal.storage import backend_name, open_registry, open_store
@@ -38,14 +40,25 @@ class Portal:
     map_cache: dict[tuple, str] = field(default_factory=dict)
     _last_check: float = field(default=0.0)
     agency: AgencyDB | None = None  # accounts, audit log, drafts (gisportal.agencydb)
+    rules: RulesBook | None = None  # the catalogue's versions; ``catalogue`` is the one in force today
 
     def refresh(self) -> None:
-        """Pick up data another process published (throttled by the settings)."""
+        """Pick up data and rules another process published (throttled by the settings)."""
         now = time.monotonic()
         if now - self._last_check >= self.settings.reload_check_seconds:
             self._last_check = now
             if self.store.refresh():
                 self.map_cache.clear()
+            if self.rules is not None:
+                self.rules.refresh()
+                current = self.rules.current()
+                if current is not self.catalogue:
+                    self.catalogue = current
+                    self.map_cache.clear()
+
+    def catalogue_for(self, as_of: date | None) -> RulesCatalogue:
+        """The rules catalogue in force on ``as_of`` (today's when ``None``)."""
+        return self.rules.catalogue_for(as_of) if (self.rules is not None and as_of) else self.catalogue
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -100,16 +113,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in config.items() if k.isupper()})
     app.session_interface = _SessionInterface()
     store = open_store(settings)
-    app.extensions["gisportal"] = Portal(settings, store, load_catalogue(settings.rules_file),
-                                         open_registry(settings, store),
-                                         KeyRing(settings.data_dir / "keys"), agency=open_agency(settings, store))
+    agency = open_agency(settings, store)
+    rules = RulesBook(agency, load_catalogue(settings.rules_file))
+    app.extensions["gisportal"] = Portal(settings, store, rules.current(), open_registry(settings, store),
+                                         KeyRing(settings.data_dir / "keys"), agency=agency, rules=rules)
 
-    from gisportal.web import admin, api, assets, auth, documents, errors, i18n, pages, planning, tiles
+    from gisportal.web import admin, api, assets, auth, documents, errors, i18n, pages, planning, rules_admin, tiles
 
     i18n.init_app(app)
     auth.init_app(app)
     admin.init_app(app)
     planning.init_app(app)
+    rules_admin.init_app(app)
     assets.init_app(app)
     api.init_app(app)
     pages.init_app(app)

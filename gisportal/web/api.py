@@ -51,8 +51,9 @@ def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     p = portal()
     as_of: date | None = args.get("as_of")
     parcel = find_parcel(p.store, ParcelQuery.from_mapping(args), as_of)
-    note = build_note(p.store, p.catalogue, parcel, as_of)
-    return note, note_to_dict(note, p.catalogue, current_language())
+    catalogue = p.catalogue_for(as_of)
+    note = build_note(p.store, catalogue, parcel, as_of)
+    return note, note_to_dict(note, catalogue, current_language())
 
 
 @blp.route("/notes")
