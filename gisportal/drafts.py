@@ -20,6 +20,7 @@ from typing import IO, Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import sqlalchemy as sa
 
@@ -86,6 +87,10 @@ def _draft(row: Any) -> Draft:
 
 
 def _text(values: Any) -> np.ndarray:
+    if isinstance(getattr(values, "dtype", None), pd.StringDtype):
+        # The same values as iterating (missing ones as the dtype's NA) in one conversion: iterating an
+        # Arrow-backed column boxes value by value (about 2.5 µs each, 0.25 s per 100,000 features).
+        values = values.to_numpy(dtype=object, na_value=values.dtype.na_value)
     return np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip() for v in values],
                     dtype=object)
 
