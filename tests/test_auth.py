@@ -82,8 +82,9 @@ def test_sign_in_then_out(auth_app, client):
     dashboard = client.get("/admin?lang=en").get_data(as_text=True)
     assert "Staff dashboard" in dashboard and "Amina El Idrissi" in dashboard
     assert 'action="/logout"' in dashboard and ">amina</a>" in dashboard  # "amina · Sign out" in the header
-    assert client.get("/api/v1/me").get_json() == {"username": "amina", "display_name": "Amina El Idrissi",
-                                                   "role": "admin"}
+    me = client.get("/api/v1/me").get_json()
+    assert me.pop("csrf_token")  # for the API's POST calls
+    assert me == {"username": "amina", "display_name": "Amina El Idrissi", "role": "admin"}
     [(actor, action, target, details)] = audit_actions(auth_app, action="login.success")
     assert (actor, target, details) == ("amina", "amina", {})
     assert agency_of(auth_app)[1].search(AuditFilter(action="login.success"))[0].ip == "127.0.0.1"

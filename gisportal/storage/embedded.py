@@ -277,7 +277,7 @@ class EmbeddedStore(Store):
         with open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             # Under the lock no other write is under way: a copy left here is a killed writer's, remove it.
-            for stale in self.path.parent.glob(f".{self.path.stem}.*.tmp.gpkg"):
+            for stale in self.path.parent.glob(f".{self.path.stem}.*.tmp.gpkg*"):  # and its -journal
                 stale.unlink(missing_ok=True)
             self.refresh()
             tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.gpkg")
