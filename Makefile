@@ -49,6 +49,8 @@ test: install system-deps
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: install system-deps
+	@dpkg -s gdal-bin >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq gdal-bin >/dev/null; }
+	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) benchmarks/run_all.py
 
 clean:

@@ -7,13 +7,20 @@
 The demo city is built once into benchmarks/.data/p<N>/ (``gisportal demo``).
 ``bench_documents.py`` (issue #3) uses a 6,000-parcel city unless --parcels
 is given something other than the default.
+The issue #4 benchmarks (import, postgis, tiles, load) share one throwaway
+PostgreSQL + PostGIS cluster started here (``tests/pgcluster.py``, removed at
+the end); ``bench_import.py`` loads the city into it with ``gisportal
+import-all`` and the others use that database.
 Each benchmark runs in its own process; extra options are passed through
-with ``--lookup-args``, ``--http-args`` and ``--startup-args`` (quoted).
+with ``--<name>-args`` (quoted), e.g. ``--load-args "--duration 30"``.
+Results are merged into benchmarks/results.json: the benchmarks run replace
+their own entries, the others are kept.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -22,10 +29,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import BENCH_DIR, DATA_ROOT, DEFAULT_PARCELS, ensure_data, machine, verdict  # noqa: E402
+from _common import (BENCH_DIR, DATA_ROOT, DEFAULT_PARCELS, PG_ENV, ensure_data, machine,  # noqa: E402
+                     start_cluster, verdict)
 
-#: bench_<name>.py scripts run by default (issue #2: lookup, http, startup; issue #3: documents).
-BENCHMARKS = tuple(n for n in ("lookup", "http", "startup", "documents") if (BENCH_DIR / f"bench_{n}.py").exists())
+#: bench_<name>.py scripts run by default, in this order (issue #2: lookup, http, startup; issue #3: documents;
+#: issue #4: import, postgis, tiles, load).
+BENCHMARKS = tuple(n for n in ("lookup", "http", "startup", "documents", "import", "postgis", "tiles", "load",
+                               "publication")
+                   if (BENCH_DIR / f"bench_{n}.py").exists())
+#: Benchmarks needing the PostgreSQL cluster (bench_import.py first: it loads the city the others use).
+NEEDS_POSTGRES = {"import", "postgis", "tiles", "load"}
 
 
 def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
@@ -94,6 +107,69 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
             ]
         except (KeyError, TypeError):
             rows.append(("documents: see results.json", "", "", "", ""))
+    r = results.get("publication")
+    if r:
+        o, q, v = r["ours_median"], r["peer_median"], r["validation"]
+        rows += [
+            (f"publication: import of {r['features']:,} zones, Drafts.create without its validation (B)",
+             f"{o['import_without_validation_s']:.2f} s", f"pyogrio read+write {q['total_s']:.2f} s",
+             f"{r['ratio_b_import']:.2f}x", f"<= {r['target_ratio']}x: {verdict(r['target_met'])}"),
+            ("publication: whole Drafts.create, validation included (A)", f"{o['import_total_s']:.2f} s",
+             f"pyogrio read+write {q['total_s']:.2f} s", f"{r['ratio_a_total']:.2f}x", "(informative)"),
+            ("publication: validate_layer, per 10,000 features", f"{v['per_10k_features_s']:.3f} s", "", "",
+             "(reported)"),
+        ]
+    rows += issue4_rows(results)
+    return rows
+
+
+def issue4_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
+    """Rows of the issue #4 benchmarks (PostGIS, tiles, import, load)."""
+    rows = []
+    r = results.get("postgis")
+    if r:
+        lk = r["lookup"]
+        rows += [
+            ("postgis: note lookup (parcel_at + zones_on + overlays_on), median, all points",
+             f"{lk['ours']['all']['median_us']:.0f} µs", f"bare psycopg SQL {lk['bare']['all']['median_us']:.0f} µs",
+             f"{r['lookup_ratio']:.2f}x", f"<= 1.3x: {verdict(r['target_met']['lookup'])}"),
+            ("postgis: tile z14-z16 (PostgisStore.tile), median per-tile ratio",
+             f"{r['tiles']['ours_median_ms']:.2f} ms", f"bare ST_AsMVT {r['tiles']['bare_median_ms']:.2f} ms",
+             f"{r['tiles']['ratio']:.2f}x", f"<= 1.2x: {verdict(r['target_met']['tile'])}"),
+        ]
+    r = results.get("tiles")
+    if r:
+        if "http" in r:
+            h = r["http"]
+            rows.append(("tiles: HTTP tile z14-z16, gisportal serve (PostGIS), median per-tile ratio",
+                         f"{h['ours_median_ms']:.2f} ms", f"TiPg {h['tipg_median_ms']:.2f} ms", f"{h['ratio']:.2f}x",
+                         f"< 1x: {verdict(h['target_met'])}"))
+        if "read" in r:
+            t = r["read"]
+            rows.append(("tiles: pre-built (embedded) tile, median per-tile ratio", f"{t['ours_median_ms']:.3f} ms",
+                         f"ST_AsMVT {t['bare_median_ms']:.3f} ms", f"{t['ratio']:.2f}x",
+                         f"<= 3x: {verdict(t['target_met'])}"))
+        if "build" in r:
+            b = r["build"]
+            rows.append(("tiles: tileset build, 3 layers (export GeoJSONSeq + tippecanoe)", f"{b['ours_s']:.1f} s",
+                         f"tippecanoe alone {b['tippecanoe_s']:.1f} s", f"{b['ratio']:.2f}x",
+                         f"<= 1.5x: {verdict(b['target_met'])}"))
+    r = results.get("import")
+    if r:
+        rows.append((f"import: {r['parcels']:,} parcels into PostGIS (read + put_parcels, indexes included)",
+                     f"{r['ours_s']:.1f} s", f"ogr2ogr COPY+GiST {r['ogr2ogr_s']:.1f} s", f"{r['ratio']:.2f}x",
+                     f"<= 1.5x: {verdict(r['target_met'])}"))
+        if "import_all" in r:
+            rows.append(("import: gisportal import-all (whole instance, process wall time)",
+                         f"{r['import_all']['import_all_s']:.1f} s", "", "", "(informative)"))
+    r = results.get("load")
+    if r:
+        for backend, run in r["runs"].items():
+            lat = run["latency_us"]
+            rows.append((f"load: tiles+notes {r['settings']['duration_s']:g} s, serve on {backend} (p50 "
+                         f"{lat['p50'] / 1000:.0f} ms, p95 {lat['p95'] / 1000:.0f} ms, p99 {lat['p99'] / 1000:.0f} ms)",
+                         f"{run['req_per_s']:.0f} req/s", "", f"{run['errors_total']} errors",
+                         f"0 errors: {verdict(run['errors_total'] == 0)}"))
     return rows
 
 
@@ -121,10 +197,41 @@ def main() -> None:
     if unknown:
         p.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
     ensure_data(args.parcels)
-    results: dict = {"parcels_requested": args.parcels,
-                     "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results: dict = {}
+    if args.output.exists():  # keep the figures of the benchmarks not run this time
+        try:
+            results = json.loads(args.output.read_text())
+        except json.JSONDecodeError:
+            results = {}
+    results.update({"parcels_requested": args.parcels, "started": started_at, "machine": machine()})
+    selected = sorted({n for n in args.only.split(",") if n}, key=BENCHMARKS.index)
+    cluster = None
+    if NEEDS_POSTGRES & set(selected) and not os.environ.get(PG_ENV):
+        print("starting a throwaway PostgreSQL + PostGIS cluster ...", flush=True)
+        cluster = start_cluster()
+        os.environ[PG_ENV] = cluster.base_url
+    try:
+        failed = run_benchmarks(args, selected, results, started_at)
+    finally:
+        if cluster is not None:
+            cluster.close()
+            os.environ.pop(PG_ENV, None)
+    results["summary"] = [dict(zip(("measure", "ours", "peer", "ratio", "target"), row))
+                          for row in summary_rows(results)]
+    results["failed"] = failed
+    args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
+    print(f"\n=== summary ({args.parcels:_} parcels requested)\n")
+    print_table(summary_rows(results))
+    print(f"\nwritten: {args.output}")
+    if failed:
+        sys.exit(1)
+
+
+def run_benchmarks(args, selected: list[str], results: dict, started_at: str) -> list[str]:
+    """Run the selected benchmarks one after the other, each in its own process; the names of those that failed."""
     failed = []
-    for name in [n for n in args.only.split(",") if n]:
+    for name in selected:
         out = DATA_ROOT / f"p{args.parcels}" / f"result-{name}.json"
         out.unlink(missing_ok=True)
         cmd = [sys.executable, str(BENCH_DIR / f"bench_{name}.py"), "--parcels", str(args.parcels), "--json", str(out),
@@ -138,15 +245,9 @@ def main() -> None:
             continue
         results[name] = json.loads(out.read_text())
         results[name]["elapsed_s"] = round(time.perf_counter() - started, 1)
-    results["summary"] = [dict(zip(("measure", "ours", "peer", "ratio", "target"), row))
-                          for row in summary_rows(results)]
-    results["failed"] = failed
-    args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
-    print(f"\n=== summary ({args.parcels:_} parcels requested)\n")
-    print_table(summary_rows(results))
-    print(f"\nwritten: {args.output}")
-    if failed:
-        sys.exit(1)
+        results[name]["run_started"] = started_at
+        results[name]["parcels_requested"] = args.parcels
+    return failed
 
 
 if __name__ == "__main__":
