@@ -2,7 +2,8 @@
 
 1. PDF note — ours: ``render_note_pdf`` (note template + server-drawn map extract + QR code, French, then
    WeasyPrint) vs the peer: bare WeasyPrint rendering of the very same HTML string, pre-rendered, in the
-   same run. Medians per note and per page. Target: <= 1.2x. Also reported: the whole issue path (registry
+   same run, each note twice per side, interleaved; the ratio is the median of the per-note ratios (robust to
+   the machine's noise). Medians per note and per page. Target: <= 1.2x. Also reported: the whole issue path (registry
    look-up, numbering, signing, sealing, storing) for a new note, and a re-issue served from the registry.
 2. Verification — ours: ``check_number`` (registry read, signature of the recorded payload checked, QR
    token compared) vs the peer: one keyed SQLite read of the same row plus a raw Ed25519 check of the same
@@ -43,16 +44,18 @@ def main() -> None:
     app = create_app({"data_dir": work})
     portal = app.extensions["gisportal"]
     store = portal.store
-    refs = list(store.features("parcels", None, None)["ref"].iloc[:: max(1, n_parcels // 12)][:10])
+    refs = list(store.features("parcels", None, None)["ref"].iloc[:: max(1, n_parcels // 16)][:14])
     rows: dict[str, list[float]] = {"ours": [], "weasyprint": [], "issue_new": [], "reissue": []}
     pages = []
+    paired: list[float] = []  # per note: ours / peer, both measured twice, interleaved
     with app.test_request_context("/?lang=fr"):
         for ref in refs:
             note = build_note(store, portal.catalogue, find_parcel(store, ParcelQuery(ref=ref)))
             issued = issue_note(portal.registry, portal.keyring, note, "fr")
             document = document_context(note, issued)
             html = note_html(note, "fr", document, pdf=True)
-            for variant in ("ours", "weasyprint") if len(rows["ours"]) % 2 == 0 else ("weasyprint", "ours"):
+            for variant in ("ours", "weasyprint", "weasyprint", "ours") if len(rows["ours"]) % 4 == 0 \
+                    else ("weasyprint", "ours", "ours", "weasyprint"):
                 started = time.perf_counter()
                 if variant == "ours":
                     pdf = render_note_pdf(note, "fr", document_context(note, issued))
@@ -62,6 +65,7 @@ def main() -> None:
                     document_pdf.write_pdf()
                 rows[variant].append(time.perf_counter() - started)
             assert pdf.startswith(b"%PDF")
+            paired.append((rows["ours"][-2] + rows["ours"][-1]) / (rows["weasyprint"][-2] + rows["weasyprint"][-1]))
         for ref in refs[:5]:
             note = build_note(store, portal.catalogue, find_parcel(store, ParcelQuery(ref=ref)))
             started = time.perf_counter()
@@ -94,7 +98,7 @@ def main() -> None:
                 (ours_v if variant == "ours" else raw_v).append(time.perf_counter() - started)
 
     per_page = median(pages) or 1
-    pdf_ratio = median(rows["ours"]) / median(rows["weasyprint"])
+    pdf_ratio = median(paired)
     verify_ratio = median(ours_v) / median(raw_v)
     results = {
         "machine": machine(), "parcels": n_parcels, "notes": len(refs),
@@ -104,7 +108,7 @@ def main() -> None:
                    "ours_per_page": round(median(rows["ours"]) * 1000 / per_page, 1),
                    "issue_new_median_ar": round(median(rows["issue_new"]) * 1000, 1),
                    "reissue_from_registry_median": round(median(rows["reissue"]) * 1000, 2)},
-        "pdf_ratio": round(pdf_ratio, 3), "pdf_target": 1.2, "pdf_verdict": verdict(pdf_ratio <= 1.2),
+        "pdf_ratio": round(pdf_ratio, 3), "pdf_ratio_of_medians": round(median(rows["ours"]) / median(rows["weasyprint"]), 3), "pdf_target": 1.2, "pdf_verdict": verdict(pdf_ratio <= 1.2),
         "verify_us": {"ours_median": round(median(ours_v) * 1e6, 1), "raw_median": round(median(raw_v) * 1e6, 1)},
         "verify_ratio": round(verify_ratio, 3), "verify_target": 1.2, "verify_verdict": verdict(verify_ratio <= 1.2),
     }
