@@ -64,6 +64,29 @@ class DiscardForm(FlaskForm):
     """Setting a draft aside (CSRF only)."""
 
 
+def finding_titles() -> dict[str, str]:
+    """A short title per validation code, in the page's language (the detailed message follows it)."""
+    return {
+        "no_features": _("The layer holds no feature"), "crs_missing": _("Coordinate system missing"),
+        "crs_unusable": _("Coordinate system not usable"), "crs_custom": _("Custom coordinate system recognised"),
+        "crs_ignored": _("Coordinate system given but not used"),
+        "coordinates_outside_crs": _("Coordinates outside the coordinate system"),
+        "encoding_detected": _("Text encoding detected"), "garbled_text": _("Garbled text"),
+        "flattened_3d": _("3D or measured geometries flattened"), "empty_geometry": _("Empty geometry"),
+        "invalid_geometry": _("Invalid geometry (repaired)"), "not_polygon": _("Not a polygon"),
+        "no_usable_feature": _("No usable feature"), "zone_field_missing": _("Zone code field missing"),
+        "no_zone_code": _("Feature without zone code"), "code_without_rules": _("Zone codes without rules"),
+        "zone_overlap": _("Zones overlap"), "zone_gap": _("Gap between zones"),
+        "outside_territory": _("Outside the agency's territory"), "duplicate_feature": _("Duplicate feature"),
+    }
+
+
+def change_titles() -> dict[str, str]:
+    """Kinds of change of a parcel in the impact preview, in the page's language."""
+    return {"rezoned": _("rezoned"), "reshaped": _("shares changed"), "zoned": _("newly zoned"),
+            "unzoned": _("no longer zoned")}
+
+
 def _mapping_from(form: UploadForm) -> dict[str, Any]:
     values = {name: (getattr(form, name).data or "").strip() or None
               for name in ("layer", "zone_field", "label_field", "label_ar_field", "kind_field", "kind_value",
@@ -136,7 +159,8 @@ def admin_draft(draft_id: int) -> str:
     impact = d.impact(draft) if frame is not None else None
     form = PublishForm(formdata=None, approved=date.today())
     return render_template("admin/draft.html", draft=draft, impact=impact, map_html=_draft_map(draft, frame),
-                           form=form, discard=DiscardForm(formdata=None))
+                           form=form, discard=DiscardForm(formdata=None), titles=finding_titles(),
+                           changes=change_titles())
 
 
 @planner_required
