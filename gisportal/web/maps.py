@@ -96,9 +96,10 @@ def _legend_html(zones: dict[str, tuple[str, str]], lang: str) -> str:
         f"{escape(label)}</div>"
         for (kind, color), label in zip(OVERLAY_COLOURS.items(), _overlay_labels(lang).values())
     )
-    return (f'<details open><summary>{escape(_("Legend"))}</summary>'
-            f'<div class="gp-legend-title">{escape(_("Zoning"))}</div>{rows}'
-            f'<div class="gp-legend-title">{escape(_("Servitudes"))}</div>{kinds}</details>')
+    legend, zoning, servitudes = _("Legend"), _("Zoning"), _("Servitudes")
+    return (f'<details open><summary>{escape(legend)}</summary>'
+            f'<div class="gp-legend-title">{escape(zoning)}</div>{rows}'
+            f'<div class="gp-legend-title">{escape(servitudes)}</div>{kinds}</details>')
 
 
 def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedMap:
