@@ -47,18 +47,12 @@ import pyogrio
 from pyproj import Transformer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (BENCH_DIR, SEED, VENV_BIN, bench_env, ensure_data, machine, parser, pss_kb,  # noqa: E402
-                     verdict, vm_status, write_results)
+from _common import (BENCH_DIR, SEED, VENV_BIN, bench_env, ensure_data, free_port, machine, parser,  # noqa: E402
+                     pss_kb, verdict, vm_status, write_results)
 
 TARGET = 0.5
 WRK = "/usr/bin/wrk"
 SCENARIOS = ("parcel_points", "random_points", "refs", "plans")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(proc: subprocess.Popen, port: int, timeout: float) -> float:

@@ -5,7 +5,7 @@ city (``gisportal import-all`` of the demo city, database ``city_p<N>``), then o
 GeoPackage; tiles pre-built by tippecanoe: bench_tiles.py leaves them in ``benchmarks/.data/p<N>/tiles/``;
 when missing, the first tile request of each layer builds them, timed apart, before the load).
 
-Load: ``wrk -t2 -c8 --timeout 10s`` from a second process over loopback, with ``wrk_load.lua`` (a random path
+Load: ``wrk -t2 -c8 --timeout 10s`` from a second process over loopback, with ``wrk_paths.lua`` (a random path
 a request from a file, counts by status, p50/p90/p95/p99). The file mixes, shuffled with a fixed seed,
 70 % tiles (``/tiles/{layer}/{z}/{x}/{y}.pbf``, z14-z16 under sampled parcels, every layer at the zooms it is
 drawn at) and 30 % notes (``/api/v1/notes?lon=&lat=`` at representative points of sampled parcels: all 200).
@@ -34,7 +34,7 @@ TILE_SHARE = 0.7
 
 def run_wrk(port: int, paths: Path, duration: float, threads: int, connections: int) -> dict:
     cmd = [WRK, f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s",
-           "-s", str(BENCH_DIR / "wrk_load.lua"), f"http://127.0.0.1:{port}", "--", str(paths)]
+           "-s", str(BENCH_DIR / "wrk_paths.lua"), f"http://127.0.0.1:{port}", "--", str(paths)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")

@@ -1,5 +1,5 @@
--- wrk script: GET a random path from a file (one path a line), count responses by status.
--- usage: wrk -t2 -c16 -d20s -s wrk_paths.lua http://127.0.0.1:PORT -- paths.txt
+-- wrk script (bench_http.py, bench_load.py): GET a random path from a file (one path a line), count responses by status.
+-- usage: wrk -t2 -c8 -d60s -s wrk_paths.lua http://127.0.0.1:PORT -- paths.txt
 -- done() prints one line "WRK_JSON {...}" with requests, latency percentiles (µs), errors and statuses.
 
 local threads = {}
@@ -40,8 +40,8 @@ function done(summary, latency, requests)
   io.write(string.format(
     'WRK_JSON {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
     '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, ' ..
-    '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "max": %d, "mean": %.1f}, "statuses": {%s}}\n',
+    '"latency_us": {"p50": %d, "p90": %d, "p95": %d, "p99": %d, "max": %d, "mean": %.1f}, "statuses": {%s}}\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
+    latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99), latency.max, latency.mean,
     table.concat(parts, ", ")))
 end
