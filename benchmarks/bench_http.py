@@ -48,7 +48,7 @@ from pyproj import Transformer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (BENCH_DIR, SEED, VENV_BIN, bench_env, ensure_data, free_port, machine, parser,  # noqa: E402
-                     pss_kb, verdict, vm_status, write_results)
+                     pss_kb, start_server, stop_server, verdict, vm_status, write_results)
 
 TARGET = 0.5
 WRK = "/usr/bin/wrk"
@@ -67,26 +67,6 @@ def wait_for_port(proc: subprocess.Popen, port: int, timeout: float) -> float:
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"nothing listening on {port} after {timeout} s")
-
-
-def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    """Start a server in its own process group (stdout, i.e. the access log, discarded)."""
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"),
-                            start_new_session=True)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Stop the server's whole process group: SIGTERM, then SIGKILL after 15 s."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
 
 
 def children(pid: int) -> list[int]:
@@ -217,9 +197,9 @@ def main() -> dict:
                                   "server": "gunicorn sync workers, preload_app, accesslog '-' (to /dev/null)"},
                      "machine": machine(), "runs": {}}
     try:
-        servers["trivial"] = start([sys.executable, str(BENCH_DIR / "trivial_app.py"), "--port",
+        servers["trivial"] = start_server([sys.executable, str(BENCH_DIR / "trivial_app.py"), "--port",
                                     str(ports["trivial"]), "--workers", str(args.workers)], env, work / "trivial.log")
-        servers["ours"] = start([str(VENV_BIN / "gisportal"), "serve", "--port", str(ports["ours"]),
+        servers["ours"] = start_server([str(VENV_BIN / "gisportal"), "serve", "--port", str(ports["ours"]),
                                  "--workers", str(args.workers)], env, work / "ours.log")
         for name in ("trivial", "ours"):
             results[f"{name}_ready_s"] = round(wait_for_port(servers[name], ports[name], 900), 2)
@@ -254,7 +234,7 @@ def main() -> dict:
         results["memory_trivial"] = memory(servers["trivial"].pid)
     finally:
         for proc in servers.values():
-            stop(proc)
+            stop_server(proc)
 
     trivial = results["runs"]["trivial"]
     ratios = {s: statistics.median(results["runs"][s]["round_ratios"]) for s in scenarios}

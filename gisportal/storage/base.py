@@ -81,15 +81,20 @@ class Store(ABC):
 
     #: Metric CRS of all stored geometry, e.g. ``EPSG:26191``.
     crs: str
+    # Small things every backend keeps in memory and reloads in :meth:`refresh`.
+    _plans: list[Plan]
+    _versions: list[PlanVersion]
+    _extent: tuple[float, float, float, float] | None
+    _meta: dict[str, str]
 
     # --- reads -----------------------------------------------------------
-    @abstractmethod
     def plans(self) -> list[Plan]:
         """All plans."""
+        return list(self._plans)
 
-    @abstractmethod
     def plan_versions(self) -> list[PlanVersion]:
         """All published versions of all plans, oldest first."""
+        return list(self._versions)
 
     @abstractmethod
     def parcel_by_ref(self, ref: str) -> ParcelRecord | None:
@@ -116,13 +121,13 @@ class Store(ABC):
     def search(self, text: str, limit: int = 10) -> list[Suggestion]:
         """Parcels, addresses and quarters matching ``text`` (prefix match on words)."""
 
-    @abstractmethod
     def extent(self) -> tuple[float, float, float, float] | None:
         """Bounds of everything stored (metric CRS), or ``None`` when empty."""
+        return self._extent
 
-    @abstractmethod
     def meta(self) -> dict[str, str]:
         """Instance facts stored with the data (territory names, CRS)."""
+        return dict(self._meta)
 
     @abstractmethod
     def counts(self) -> dict[str, int]:

@@ -168,12 +168,6 @@ class EmbeddedStore(Store):
         return True
 
     # --- reads -------------------------------------------------------------
-    def plans(self) -> list[Plan]:
-        return list(self._plans)
-
-    def plan_versions(self) -> list[PlanVersion]:
-        return list(self._versions)
-
     def _parcel(self, i: int) -> ParcelRecord:
         address, quarter = self._addresses[i], self._quarters[i]
         return ParcelRecord(self._refs[i], address if isinstance(address, str) else None,
@@ -254,12 +248,6 @@ class EmbeddedStore(Store):
             with self._connect(self.path) as db:
                 found += search_parcels(db, words, limit - len(found))
         return found
-
-    def extent(self) -> tuple[float, float, float, float] | None:
-        return self._extent
-
-    def meta(self) -> dict[str, str]:
-        return dict(self._meta)
 
     def counts(self) -> dict[str, int]:
         return {**{name: len(layer.frame) for name, layer in self.layers.items()},

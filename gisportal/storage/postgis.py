@@ -259,12 +259,6 @@ class PostgisStore(Store):
         return self._generation or "0"
 
     # --- reads -------------------------------------------------------------
-    def plans(self) -> list[Plan]:
-        return list(self._plans)
-
-    def plan_versions(self) -> list[PlanVersion]:
-        return list(self._versions)
-
     def _parcel(self, row: tuple | None) -> ParcelRecord | None:
         if row is None:
             return None
@@ -344,12 +338,6 @@ class PostgisStore(Store):
                     "to_tsquery('simple', :q) LIMIT :n"), {"q": query, "n": limit - len(found)}).all()
             found += [Suggestion("parcel", r[0], r[1], r[2], r[3]) for r in rows]
         return found
-
-    def extent(self) -> tuple[float, float, float, float] | None:
-        return self._extent
-
-    def meta(self) -> dict[str, str]:
-        return dict(self._meta)
 
     def counts(self) -> dict[str, int]:
         return {**self._counts, "plan_versions": len(self._versions)}
