@@ -98,6 +98,24 @@ rules_catalogues = sa.Table(
     sa.Column("document", sa.Text, nullable=False),
 )
 
+#: Modules of the citizen services that define their own tables on :data:`metadata` (imported before the
+#: schema is made, so that ``create_all`` and exports see them). PostGIS gets them from their Alembic revisions.
+TABLE_MODULES = (
+    "gisportal.complaints",
+    "gisportal.committees",
+    "gisportal.payments",
+    "gisportal.library",
+)
+
+
+def load_table_modules() -> None:
+    """Import every module of :data:`TABLE_MODULES` so their tables join :data:`metadata`."""
+    import importlib
+
+    for name in TABLE_MODULES:
+        importlib.import_module(name)
+
+
 _SQLITE_TRIGGERS = [
     f"CREATE TRIGGER IF NOT EXISTS gp_audit_log_no_update BEFORE UPDATE ON gp_audit_log "
     f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END",
@@ -136,6 +154,7 @@ def sqlite_engine(path: Path) -> Engine:
 
 def create_sqlite_schema(engine: Engine) -> None:
     """Create the tables and the append-only triggers on a SQLite engine (idempotent)."""
+    load_table_modules()
     with engine.begin() as conn:
         metadata.create_all(conn)
         for statement in _SQLITE_TRIGGERS:

@@ -56,6 +56,17 @@ class Settings(BaseSettings):
                                  "redis://host:6379 or memcached://host:11211 share it between processes)."
     )
     login_rate_limit: str = Field("5 per minute", description="Sign-in attempts allowed per client address.")
+    form_rate_limit: str = Field("10 per hour;30 per day",
+                                 description="Public form submissions (complaints, subscriptions...) per client address.")
+    # Notifications (gisportal.notifications): "log" writes a line per message (no addresses); "smtp" sends mail.
+    notify_sender: str = Field("log", description="How notifications leave: log or smtp.")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
+    mail_from: str = Field("noreply@agence-urbaine.invalid", description="Sender address of notifications.")
 
     @field_validator("languages", mode="before")
     @classmethod

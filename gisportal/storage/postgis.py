@@ -92,7 +92,7 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
 
 #: Idle read connections a process forked after connecting inherited: kept referenced, never used nor closed

@@ -17,6 +17,7 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
 from gisportal.agencydb import AgencyDB, open_agency
+from gisportal.notifications import Sender, open_sender
 from gisportal.registry import NoteRegistry
 from gisportal.rules import RulesCatalogue, load_catalogue
 from gisportal.rulesbook import RulesBook
@@ -41,6 +42,7 @@ class Portal:
     _last_check: float = field(default=0.0)
     agency: AgencyDB | None = None  # accounts, audit log, drafts (gisportal.agencydb)
     rules: RulesBook | None = None  # the catalogue's versions; ``catalogue`` is the one in force today
+    sender: Sender | None = None  # notifications to citizens (gisportal.notifications)
 
     def refresh(self) -> None:
         """Pick up data and rules another process published (throttled by the settings)."""
@@ -116,9 +118,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     agency = open_agency(settings, store)
     rules = RulesBook(agency, load_catalogue(settings.rules_file))
     app.extensions["gisportal"] = Portal(settings, store, rules.current(), open_registry(settings, store),
-                                         KeyRing(settings.data_dir / "keys"), agency=agency, rules=rules)
+                                         KeyRing(settings.data_dir / "keys"), agency=agency, rules=rules,
+                                         sender=open_sender(settings))
 
-    from gisportal.web import admin, api, assets, auth, documents, errors, i18n, pages, planning, rules_admin, tiles
+    from gisportal.web import (admin, api, assets, auth, committees, complaints, contact, documents, errors, i18n, library,
+                               pages, payments, planning, rules_admin, tiles)
 
     i18n.init_app(app)
     auth.init_app(app)
@@ -126,7 +130,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     planning.init_app(app)
     rules_admin.init_app(app)
     assets.init_app(app)
-    api.init_app(app)
+    api.init_app(app)  # before the services: they add their blueprints to app.extensions["gisportal_api"]
+    complaints.init_app(app)
+    committees.init_app(app)
+    payments.init_app(app)
+    library.init_app(app)
+    contact.init_app(app)
     pages.init_app(app)
     documents.init_app(app)
     tiles.init_app(app)

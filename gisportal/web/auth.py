@@ -232,8 +232,9 @@ def _csrf_error(error: CSRFError) -> Response:
 def _limit_hooks_to(app: Flask, limiter: Limiter, endpoints: set[str]) -> None:
     """Run the limiter's request hooks on ``endpoints`` only.
 
-    Only sign-in is limited (no default limits); Flask-Limiter's app-wide hooks would otherwise cost every
-    other request (tiles, notes, map data) a check that can never apply.
+    Only sign-in and the public forms registered in ``endpoints`` (a set later modules may add to) are
+    limited (no default limits); Flask-Limiter's app-wide hooks would otherwise cost every other request
+    (tiles, notes, map data) a check that can never apply.
     """
     def guarded(hook: Callable[..., Any], passthrough: bool) -> Callable[..., Any]:
         @wraps(hook)
@@ -308,7 +309,10 @@ def init_app(app: Flask) -> None:
     limiter = Limiter(get_remote_address, app=app, storage_uri=settings.ratelimit_storage_uri,
                       headers_enabled=True, strategy="fixed-window")
     app.extensions["gisportal_limiter"] = limiter
-    _limit_hooks_to(app, limiter, {"login"})
+    # Endpoints the limiter's hooks run on; services add theirs (public forms) in their own init_app.
+    limited: set[str] = app.extensions.setdefault("gisportal_limited_endpoints", set())
+    limited.add("login")
+    _limit_hooks_to(app, limiter, limited)
     throttled_login = limiter.limit(lambda: current_app.extensions["gisportal"].settings.login_rate_limit,
                                     methods=["POST"], error_message=_too_many_attempts,
                                     deduct_when=_failed_sign_in)(login)

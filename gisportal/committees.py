@@ -1,0 +1,1 @@
+"""Building-committee sessions, permit-request decisions (issue 6)."""

@@ -1,0 +1,1 @@
+"""Fee orders and payments through a provider interface (issue 7)."""

@@ -1,0 +1,7 @@
+"""Web pages and API of library (placeholder until the service lands)."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the routes."""
