@@ -73,6 +73,12 @@ class Conflict(GisportalError):
     status, code = 409, "conflict"
 
 
+class FileTooLarge(GisportalError):
+    """An uploaded file (or all of a submission's files) above the size allowed."""
+
+    status, code = 413, "file_too_large"
+
+
 class OutsideTerritory(GisportalError):
     """Valid coordinates that fall outside the agency's territory."""
 
@@ -102,6 +108,6 @@ STATUS_BY_ERROR: dict[type[GisportalError], int] = {
     cls: cls.status
     for cls in (
         GisportalError, InvalidInput, UnknownCRS, NotFound, NoParcelHere, StaffOnly, LoginRequired, NotAllowed,
-        Conflict, OutsideTerritory, DataFileError, RulesCatalogueError, StoreUnavailable,
+        Conflict, FileTooLarge, OutsideTerritory, DataFileError, RulesCatalogueError, StoreUnavailable,
     )
 }

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = Field(10.0, gt=0)
     mail_from: str = Field("noreply@agence-urbaine.invalid", description="Sender address of notifications.")
+    # Complaints (gisportal.complaints)
+    complaint_deadline_days: int = Field(30, ge=1, le=3650,
+                                         description="Days the agency has to answer a complaint before it is overdue.")
+    complaint_attachment_max_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest attachment accepted.")
+    complaint_attachments_max_total_bytes: int = Field(15 * 1024 * 1024, ge=1024,
+                                                       description="Largest total of one submission's attachments.")
 
     @field_validator("languages", mode="before")
     @classmethod
