@@ -91,6 +91,12 @@ class DataFileError(GisportalError):
     status, code = 422, "data_file_error"
 
 
+class RecordsInvalid(GisportalError):
+    """Rows (a form or an imported file) with problems: nothing is stored; ``findings`` lists them."""
+
+    status, code = 422, "records_invalid"
+
+
 class RulesCatalogueError(GisportalError):
     """The rules catalogue file holds a bad value (names file, zone and field)."""
 
