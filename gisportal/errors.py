@@ -109,11 +109,30 @@ class StoreUnavailable(GisportalError):
     status, code = 503, "store_unavailable"
 
 
+class FeeScheduleError(GisportalError):
+    """The fee schedule file holds a bad value (names file, service and field)."""
+
+    status, code = 500, "fee_schedule_error"
+
+
+class PaymentRequired(GisportalError):
+    """A document that is released only once its order is paid."""
+
+    status, code = 402, "payment_required"
+
+
+class CallbackRefused(GisportalError):
+    """A payment callback whose signature, order, amount or currency does not check out."""
+
+    status, code = 400, "callback_refused"
+
+
 #: One table from error class to HTTP status, for documentation and the handler.
 STATUS_BY_ERROR: dict[type[GisportalError], int] = {
     cls: cls.status
     for cls in (
         GisportalError, InvalidInput, UnknownCRS, NotFound, NoParcelHere, StaffOnly, LoginRequired, NotAllowed,
         Conflict, FileTooLarge, OutsideTerritory, DataFileError, RulesCatalogueError, StoreUnavailable,
+        FeeScheduleError, PaymentRequired, CallbackRefused,
     )
 }

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = Field(10.0, gt=0)
     mail_from: str = Field("noreply@agence-urbaine.invalid", description="Sender address of notifications.")
+    # Payments (gisportal.payments): the fee schedule file, the provider by name, its callback HMAC secret.
+    fees_file: Path = Field(PROJECT_ROOT / "data" / "fees.yaml", description="Default fee schedule (YAML).")
+    payment_provider: str = Field("sandbox", description="Payment provider by name (sandbox).")
+    payment_hmac_secret: str | None = Field(
+        None, description="HMAC-SHA256 secret of payment callbacks; generated into <data_dir> when unset.")
     # Complaints (gisportal.complaints)
     complaint_deadline_days: int = Field(30, ge=1, le=3650,
                                          description="Days the agency has to answer a complaint before it is overdue.")
