@@ -103,6 +103,7 @@ rules_catalogues = sa.Table(
 TABLE_MODULES = (
     "gisportal.complaints",
     "gisportal.committees",
+    "gisportal.subscriptions",
     "gisportal.payments",
     "gisportal.library",
 )

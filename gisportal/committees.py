@@ -1,1 +1,447 @@
-"""Building-committee sessions, permit-request decisions (issue 6)."""
+"""Building-committee sessions and their decisions on permit requests (issue 6).
+
+Staff record a committee *session* (its date and its kind, from :data:`SESSION_KINDS`) and, per permit
+*file*, the committee's *decision* (favourable, unfavourable, adjourned) with its conditions or reasons.
+A file is recorded with its first decision; an adjourned file comes back to a later session, so a file
+has a history of decisions, one per session.
+
+Personal data stay with the staff: the applicant's name, national ID number (CIN) and phone are stored
+in ``gp_permit_files`` and shown only on staff pages. The public sees sessions, file numbers, project
+types, quarters, decisions and their conditions/reasons: those are free text entered by staff, public
+by design, and the forms say that they must not contain personal data. The applicant follows the file
+with its number and a *personal code* generated when the file is recorded (shown once to staff, stored
+as a salted hash, compared in constant time; a wrong code and an unknown file give the same answer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
+from gisportal.audit import AuditLog
+from gisportal.errors import InvalidInput, NotFound, RecordsInvalid
+from gisportal.parcels import ref_key
+from gisportal.storage.base import Store
+
+logger = logging.getLogger(__name__)
+
+#: Kinds of committee session of Moroccan practice: code -> labels.
+SESSION_KINDS: dict[str, dict[str, str]] = {
+    "major_projects": {"fr": "Commission d'examen des grands projets", "ar": "لجنة دراسة المشاريع الكبرى",
+                       "en": "Major projects committee"},
+    "small_projects": {"fr": "Commission des petits projets", "ar": "لجنة المشاريع الصغرى",
+                       "en": "Small projects committee"},
+    "technical": {"fr": "Comité technique", "ar": "اللجنة التقنية", "en": "Technical committee"},
+    "subdivision": {"fr": "Commission de lotissement", "ar": "لجنة التجزئات", "en": "Subdivision committee"},
+    "derogation": {"fr": "Commission de dérogation", "ar": "لجنة الاستثناءات", "en": "Derogation committee"},
+}
+#: Kinds of project: code -> labels.
+PROJECT_TYPES: dict[str, dict[str, str]] = {
+    "housing": {"fr": "Habitat", "ar": "سكن", "en": "Housing"},
+    "commercial": {"fr": "Commerce et services", "ar": "تجارة وخدمات", "en": "Commerce and services"},
+    "industrial": {"fr": "Industrie", "ar": "صناعة", "en": "Industry"},
+    "tourism": {"fr": "Tourisme", "ar": "سياحة", "en": "Tourism"},
+    "facility": {"fr": "Équipement public", "ar": "تجهيز عمومي", "en": "Public facility"},
+    "subdivision": {"fr": "Lotissement", "ar": "تجزئة", "en": "Subdivision"},
+    "mixed": {"fr": "Mixte", "ar": "مختلط", "en": "Mixed use"},
+    "other": {"fr": "Autre", "ar": "أخرى", "en": "Other"},
+}
+#: Decisions: code -> labels.
+DECISIONS: dict[str, dict[str, str]] = {
+    "favourable": {"fr": "Avis favorable", "ar": "رأي موافق", "en": "Favourable"},
+    "unfavourable": {"fr": "Avis défavorable", "ar": "رأي غير موافق", "en": "Unfavourable"},
+    "adjourned": {"fr": "Ajourné", "ar": "مؤجل", "en": "Adjourned"},
+}
+#: Decisions that must state their reasons.
+REASONED = ("unfavourable", "adjourned")
+
+FILE_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9/_.-]{1,39}$")
+CIN = re.compile(r"^[A-Z]{1,2}[0-9]{1,6}$")
+PHONE = re.compile(r"^(?:\+212|00212|0)[5-7][0-9]{8}$")
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by people
+MAX_TEXT = {"applicant_reference": 60, "conditions": 2000, "applicant_name": 120, "title": 200}
+
+sessions = sa.Table(
+    "gp_committee_sessions", metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("held_on", sa.Date, nullable=False, index=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+)
+
+permit_files = sa.Table(
+    "gp_permit_files", metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("number", sa.Text, nullable=False, unique=True),
+    sa.Column("applicant_reference", sa.Text, nullable=False, server_default=""),
+    sa.Column("parcel_ref", sa.Text, nullable=False, index=True),
+    sa.Column("quarter", sa.Text),
+    sa.Column("lon", sa.Float),
+    sa.Column("lat", sa.Float),
+    sa.Column("project_type", sa.Text, nullable=False),
+    # personal data: staff pages only, never public, never logged
+    sa.Column("applicant_name", sa.Text, nullable=False, server_default=""),
+    sa.Column("applicant_cin", sa.Text, nullable=False, server_default=""),
+    sa.Column("applicant_phone", sa.Text, nullable=False, server_default=""),
+    sa.Column("code_hash", sa.Text, nullable=False),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+)
+
+decisions = sa.Table(
+    "gp_committee_decisions", metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("file_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+              sa.ForeignKey("gp_permit_files.id"), nullable=False, index=True),
+    sa.Column("session_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+              sa.ForeignKey("gp_committee_sessions.id"), nullable=False, index=True),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("conditions", sa.Text, nullable=False, server_default=""),
+    sa.Column("recorded_at", _TIME, nullable=False),
+    sa.Column("recorded_by", sa.Text, nullable=False),
+    sa.UniqueConstraint("file_id", "session_id", name="gp_committee_decisions_once_per_session"),
+    sa.CheckConstraint("decision IN ('favourable', 'unfavourable', 'adjourned')", name="gp_committee_decision"),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem with one value: the row (1 = first data row; ``None`` for a form), column and a code."""
+
+    row: int | None
+    column: str
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"row": self.row, "column": self.column, "problem": self.code, **self.params}
+
+
+@dataclass(frozen=True)
+class CommitteeSession:
+    """A sitting of a committee."""
+
+    id: int
+    held_on: date
+    kind: str
+    title: str
+
+
+@dataclass(frozen=True)
+class DecisionEntry:
+    """A decision to record (a form or a CSV row): the file's fields and the decision."""
+
+    file_number: str
+    parcel_ref: str
+    project_type: str
+    decision: str
+    conditions: str = ""
+    applicant_reference: str = ""
+    applicant_name: str = ""
+    applicant_cin: str = ""
+    applicant_phone: str = ""
+
+
+@dataclass(frozen=True)
+class PublicDecision:
+    """A decision as the public sees it: no personal data."""
+
+    file_number: str
+    project_type: str
+    quarter: str | None
+    parcel_ref: str
+    lon: float | None
+    lat: float | None
+    session_id: int
+    held_on: date
+    session_kind: str
+    decision: str
+    conditions: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A recorded decision; ``code`` is the new file's personal code (to hand to the applicant), else ``None``."""
+
+    decision: PublicDecision
+    code: str | None
+
+
+def normalise_number(value: str) -> str:
+    """A file number as stored: trimmed, upper case, inner spaces removed."""
+    return re.sub(r"\s+", "", str(value or "")).upper()
+
+
+def normalise_code(value: str) -> str:
+    """A personal code as typed (spaces, dashes, lower case allowed) -> its canonical letters."""
+    return re.sub(r"[^0-9A-Z]", "", str(value or "").upper())
+
+
+def new_code() -> str:
+    """A new personal code: ten characters (50 bits), shown as ``XXXXX-XXXXX``."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def hash_code(code: str, salt: str | None = None) -> str:
+    """``salt$sha256(salt + code)`` of a personal code (high-entropy: a fast hash is enough)."""
+    salt = salt or secrets.token_hex(16)
+    return f"{salt}${hashlib.sha256((salt + normalise_code(code)).encode()).hexdigest()}"
+
+
+def code_matches(code: str, stored: str | None) -> bool:
+    """Whether ``code`` is the one hashed in ``stored`` (constant time; a missing hash never matches)."""
+    salt, _, _digest = (stored or "0" * 32 + "$").partition("$")
+    candidate = hash_code(code, salt)
+    return hmac.compare_digest(candidate, stored or "-") and stored is not None
+
+
+def _clean_phone(value: str) -> str:
+    return re.sub(r"[\s.()-]", "", value or "")
+
+
+def _row_decision(row: Any) -> PublicDecision:
+    return PublicDecision(row.number, row.project_type, row.quarter, row.parcel_ref, row.lon, row.lat, row.session_id,
+                          row.held_on, row.kind, row.decision, row.conditions)
+
+
+_PUBLIC_COLUMNS = (permit_files.c.number, permit_files.c.project_type, permit_files.c.quarter,
+                   permit_files.c.parcel_ref, permit_files.c.lon, permit_files.c.lat, decisions.c.session_id,
+                   sessions.c.held_on, sessions.c.kind, decisions.c.decision, decisions.c.conditions)
+_JOINED = decisions.join(permit_files, decisions.c.file_id == permit_files.c.id).join(
+    sessions, decisions.c.session_id == sessions.c.id)
+
+
+class Committees:
+    """Sessions, files and decisions of one instance."""
+
+    def __init__(self, db: AgencyDB, store: Store, audit: AuditLog) -> None:
+        self.db, self.store, self.audit = db, store, audit
+
+    # --- sessions ------------------------------------------------------------------------------------------
+    def create_session(self, held_on: date, kind: str, title: str, *, user: str, ip: str | None = None
+                       ) -> CommitteeSession:
+        """Record a session (its kind one of :data:`SESSION_KINDS`)."""
+        if kind not in SESSION_KINDS:
+            raise InvalidInput(f"Unknown kind of session {kind!r}: use one of {', '.join(SESSION_KINDS)}.")
+        title = (title or "").strip()
+        if len(title) > MAX_TEXT["title"]:
+            raise InvalidInput(f"The title has at most {MAX_TEXT['title']} characters.")
+        with self.db.write() as conn:
+            new_id = conn.execute(sa.insert(sessions).values(held_on=held_on, kind=kind, title=title,
+                                                              created_at=utcnow(), created_by=user)
+                                  ).inserted_primary_key[0]
+            self.audit.record(user, "committee.session", f"session:{new_id}",
+                              {"held_on": held_on.isoformat(), "kind": kind}, ip, conn=conn)
+        return CommitteeSession(new_id, held_on, kind, title)
+
+    def sessions(self, limit: int = 200) -> list[CommitteeSession]:
+        """Sessions, latest first."""
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(sessions).order_by(sessions.c.held_on.desc(), sessions.c.id.desc())
+                                .limit(limit)).all()
+        return [CommitteeSession(r.id, r.held_on, r.kind, r.title) for r in rows]
+
+    def session(self, session_id: int) -> CommitteeSession:
+        """One session, or :class:`NotFound`."""
+        with self.db.read() as conn:
+            r = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
+        if r is None:
+            raise NotFound(f"No committee session {session_id}.", session=session_id)
+        return CommitteeSession(r.id, r.held_on, r.kind, r.title)
+
+    # --- checking and recording decisions ------------------------------------------------------------------
+    def check(self, conn: Connection, session: CommitteeSession, entry: DecisionEntry, row: int | None
+              ) -> list[Finding]:
+        """Every problem of ``entry`` for ``session`` (nothing is written)."""
+        found: list[Finding] = []
+
+        def bad(column: str, code: str, **params: Any) -> None:
+            found.append(Finding(row, column, code, params))
+
+        number = normalise_number(entry.file_number)
+        if not number:
+            bad("file_number", "required")
+        elif not FILE_NUMBER.match(number):
+            bad("file_number", "bad_file_number")
+        if entry.decision not in DECISIONS:
+            bad("decision", "required" if not entry.decision else "unknown_decision", value=entry.decision,
+                allowed=", ".join(DECISIONS))
+        if entry.decision in REASONED and not entry.conditions.strip():
+            bad("conditions", "reasons_required")
+        for column, limit in MAX_TEXT.items():
+            if len(getattr(entry, column, "") or "") > limit:
+                bad(column, "too_long", max=limit)
+        existing = conn.execute(sa.select(permit_files).where(permit_files.c.number == number)).first() \
+            if number else None
+        if existing is None:
+            self._check_new_file(entry, bad)
+        else:
+            self._check_history(conn, session, existing, entry, bad)
+        return found
+
+    def _check_new_file(self, entry: DecisionEntry, bad: Any) -> None:
+        if not entry.parcel_ref.strip():
+            bad("parcel_ref", "required")
+        elif self.store.parcel_by_ref(entry.parcel_ref.strip()) is None:
+            bad("parcel_ref", "unknown_parcel", value=entry.parcel_ref.strip())
+        if entry.project_type not in PROJECT_TYPES:
+            bad("project_type", "required" if not entry.project_type else "unknown_project_type",
+                value=entry.project_type, allowed=", ".join(PROJECT_TYPES))
+        if not entry.applicant_name.strip():
+            bad("applicant_name", "required")
+        if entry.applicant_cin.strip() and not CIN.match(entry.applicant_cin.strip().upper()):
+            bad("applicant_cin", "bad_cin")  # the value itself is personal data: never echoed
+        if entry.applicant_phone.strip() and not PHONE.match(_clean_phone(entry.applicant_phone)):
+            bad("applicant_phone", "bad_phone")
+
+    @staticmethod
+    def _check_history(conn: Connection, session: CommitteeSession, existing: Any, entry: DecisionEntry,
+                       bad: Any) -> None:
+        parcel = entry.parcel_ref.strip()
+        if parcel and ref_key(parcel) != ref_key(existing.parcel_ref):
+            bad("parcel_ref", "parcel_mismatch", value=existing.number, parcel=existing.parcel_ref)
+        last = conn.execute(sa.select(decisions.c.decision, decisions.c.session_id, sessions.c.held_on)
+                            .select_from(decisions.join(sessions, decisions.c.session_id == sessions.c.id))
+                            .where(decisions.c.file_id == existing.id)
+                            .order_by(sessions.c.held_on.desc(), decisions.c.id.desc())).first()
+        if last is None:
+            return
+        if last.session_id == session.id:
+            bad("file_number", "already_in_session", value=existing.number)
+        elif last.decision != "adjourned":
+            bad("file_number", "already_decided", value=existing.number, decision=last.decision)
+        elif last.held_on >= session.held_on:
+            bad("file_number", "later_session_needed", value=existing.number, date=last.held_on.isoformat())
+
+    def record(self, session_id: int, entries: list[DecisionEntry], *, user: str, ip: str | None = None,
+               source: str = "form") -> list[Recorded]:
+        """Check every entry, then record them all in one transaction, or none (:class:`RecordsInvalid`)."""
+        session = self.session(session_id)
+        if not entries:
+            raise RecordsInvalid("No decision to record.", findings=[Finding(None, "", "empty").to_dict()])
+        out: list[Recorded] = []
+        with self.db.write() as conn:
+            findings: list[Finding] = []
+            seen: dict[str, int] = {}
+            for index, entry in enumerate(entries, start=1):
+                row = index if source == "csv" else None
+                number = normalise_number(entry.file_number)
+                if number and number in seen:
+                    findings.append(Finding(row, "file_number", "duplicate_in_file", {"value": number,
+                                                                                      "first": seen[number]}))
+                seen.setdefault(number, index)
+                findings.extend(self.check(conn, session, entry, row))
+            if findings:
+                raise RecordsInvalid(f"{len(findings)} problem(s): nothing was recorded.",
+                                     findings=[f.to_dict() for f in findings])
+            for entry in entries:
+                out.append(self._insert(conn, session, entry, user))
+            self.audit.record(user, "committee.decisions", f"session:{session.id}",
+                              {"count": len(out), "source": source,
+                               "files": [r.decision.file_number for r in out][:50]}, ip, conn=conn)
+        logger.info("session %d: %d decision(s) recorded (%s)", session.id, len(out), source)
+        return out
+
+    def _insert(self, conn: Connection, session: CommitteeSession, entry: DecisionEntry, user: str) -> Recorded:
+        number = normalise_number(entry.file_number)
+        existing = conn.execute(sa.select(permit_files.c.id).where(permit_files.c.number == number)).first()
+        code = None
+        if existing is None:
+            parcel = self.store.parcel_by_ref(entry.parcel_ref.strip())
+            lon, lat = self._lon_lat(parcel.geometry)
+            code = new_code()
+            file_id = conn.execute(sa.insert(permit_files).values(
+                number=number, applicant_reference=entry.applicant_reference.strip(), parcel_ref=parcel.ref,
+                quarter=parcel.quarter, lon=lon, lat=lat, project_type=entry.project_type,
+                applicant_name=entry.applicant_name.strip(), applicant_cin=entry.applicant_cin.strip().upper(),
+                applicant_phone=_clean_phone(entry.applicant_phone), code_hash=hash_code(code),
+                created_at=utcnow(), created_by=user)).inserted_primary_key[0]
+        else:
+            file_id = existing.id
+        conn.execute(sa.insert(decisions).values(file_id=file_id, session_id=session.id, decision=entry.decision,
+                                                 conditions=entry.conditions.strip(), recorded_at=utcnow(),
+                                                 recorded_by=user))
+        row = conn.execute(sa.select(*_PUBLIC_COLUMNS).select_from(_JOINED).where(
+            decisions.c.file_id == file_id, decisions.c.session_id == session.id)).one()
+        return Recorded(_row_decision(row), code)
+
+    def _lon_lat(self, geometry: Any) -> tuple[float | None, float | None]:
+        from gisportal.coords import WGS84, transformer
+
+        if not self.store.crs:
+            return None, None
+        point = geometry.representative_point()
+        lon, lat = transformer(self.store.crs, WGS84).transform(point.x, point.y)
+        return round(lon, 6), round(lat, 6)
+
+    # --- reading -------------------------------------------------------------------------------------------
+    def public_decisions(self, session_id: int | None = None, limit: int = 500) -> list[PublicDecision]:
+        """Decisions without personal data, latest session first."""
+        query = sa.select(*_PUBLIC_COLUMNS).select_from(_JOINED)
+        if session_id is not None:
+            query = query.where(decisions.c.session_id == session_id)
+        with self.db.read() as conn:
+            rows = conn.execute(query.order_by(sessions.c.held_on.desc(), permit_files.c.number)
+                                .limit(limit)).all()
+        return [_row_decision(r) for r in rows]
+
+    def history(self, number: str) -> list[PublicDecision]:
+        """The decisions on one file, oldest first."""
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(*_PUBLIC_COLUMNS).select_from(_JOINED)
+                                .where(permit_files.c.number == normalise_number(number))
+                                .order_by(sessions.c.held_on, decisions.c.id)).all()
+        return [_row_decision(r) for r in rows]
+
+    def staff_file(self, number: str) -> dict[str, Any]:
+        """A file with the applicant's personal data (staff pages only) and its history."""
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(permit_files).where(permit_files.c.number == normalise_number(number))
+                               ).first()
+        if row is None:
+            raise NotFound(f"No permit file {normalise_number(number)}.")
+        data = {k: v for k, v in row._mapping.items() if k != "code_hash"}
+        data["created_at"] = as_utc(data["created_at"])
+        return {**data, "history": self.history(row.number)}
+
+    def lookup(self, number: str, code: str) -> dict[str, Any]:
+        """A file for its applicant: number + personal code -> public facts and history (no personal data).
+
+        An unknown number and a wrong code give the same :class:`NotFound`, after the same work.
+        """
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(permit_files.c.number, permit_files.c.code_hash,
+                                         permit_files.c.applicant_reference, permit_files.c.parcel_ref,
+                                         permit_files.c.project_type, permit_files.c.quarter)
+                               .where(permit_files.c.number == normalise_number(number))).first()
+        if not code_matches(code, row.code_hash if row is not None else None) or row is None:
+            raise NotFound("No file matches this number and personal code.")
+        return {"file_number": row.number, "applicant_reference": row.applicant_reference,
+                "parcel_ref": row.parcel_ref, "project_type": row.project_type, "quarter": row.quarter,
+                "decisions": self.history(row.number)}
+
+    def reset_code(self, number: str, *, user: str, ip: str | None = None) -> str:
+        """A new personal code for a file (the applicant lost theirs); the old one stops working."""
+        code = new_code()
+        with self.db.write() as conn:
+            done = conn.execute(sa.update(permit_files).where(permit_files.c.number == normalise_number(number))
+                                .values(code_hash=hash_code(code))).rowcount
+            if not done:
+                raise NotFound(f"No permit file {normalise_number(number)}.")
+            self.audit.record(user, "committee.code_reset", f"file:{normalise_number(number)}", None, ip, conn=conn)
+        return code
+

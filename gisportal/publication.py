@@ -9,6 +9,7 @@ content as a new version. Each publication is one all-or-nothing store write.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, timezone
 
 import geopandas as gpd
@@ -22,6 +23,24 @@ logger = logging.getLogger(__name__)
 
 ZONE_COLUMNS = ["code", "label_fr", "label_ar", "geometry"]
 OVERLAY_COLUMNS = ["kind", "label_fr", "label_ar", "provision_fr", "provision_ar", "max_height_m", "geometry"]
+
+#: Called after every successful publication (new version, roll-back) with ``(store, previous latest version
+#: of the plan or None, new version)``, e.g. to tell subscribers whose parcels changed. The store write is
+#: already committed; a failing listener is logged and never undoes the publication.
+PUBLISH_LISTENERS: list[Callable[[Store, PlanVersion | None, PlanVersion], None]] = []
+
+
+def _publish(store: Store, new: NewPlanVersion, zones: gpd.GeoDataFrame,
+             overlays: gpd.GeoDataFrame | None) -> PlanVersion:
+    """Write the new version, then call :data:`PUBLISH_LISTENERS`."""
+    previous = latest_version(store, new.plan_name)
+    version = store.publish_plan_version(new, zones, overlays)
+    for listener in list(PUBLISH_LISTENERS):
+        try:
+            listener(store, previous, version)
+        except Exception:  # noqa: BLE001 - a listener's failure must not turn a done publication into an error
+            logger.exception("publish listener %r failed after %s v%d", listener, version.plan_name, version.version)
+    return version
 
 
 def latest_version(store: Store, plan_name: str) -> PlanVersion | None:
@@ -53,7 +72,7 @@ def publish_zones(store: Store, plan_name: str, zones: gpd.GeoDataFrame, *, appr
     """A new version with these zones and the servitudes of the latest version."""
     _zones, overlays = _content(store, latest_version(store, plan_name))
     new = _new(store, plan_name, approval_act, approved, effective, title_fr, title_ar)
-    return store.publish_plan_version(new, zones[ZONE_COLUMNS], overlays)
+    return _publish(store, new, zones[ZONE_COLUMNS], overlays)
 
 
 def publish_overlays(store: Store, plan_name: str, overlays: gpd.GeoDataFrame, *, approval_act: str,
@@ -66,8 +85,7 @@ def publish_overlays(store: Store, plan_name: str, overlays: gpd.GeoDataFrame, *
     kept = current[~current["kind"].isin(set(overlays["kind"]))]
     merged = gpd.GeoDataFrame(pd.concat([kept, overlays.to_crs(current.crs)[OVERLAY_COLUMNS]], ignore_index=True),
                               geometry="geometry", crs=current.crs)
-    return store.publish_plan_version(_new(store, plan_name, approval_act, approved, effective, None, None),
-                                      zones, merged)
+    return _publish(store, _new(store, plan_name, approval_act, approved, effective, None, None), zones, merged)
 
 
 def roll_back(store: Store, plan_name: str, to_version: int, *, approval_act: str, approved: date,
@@ -77,8 +95,7 @@ def roll_back(store: Store, plan_name: str, to_version: int, *, approval_act: st
     if target is None:
         raise NotFound(f"Plan '{plan_name}' has no version {to_version}.", plan=plan_name, version=to_version)
     zones, overlays = _content(store, target)
-    version = store.publish_plan_version(_new(store, plan_name, approval_act, approved, effective, None, None),
-                                         zones, overlays)
+    version = _publish(store, _new(store, plan_name, approval_act, approved, effective, None, None), zones, overlays)
     logger.info("plan %s rolled back to the content of version %d as version %d", plan_name, to_version,
                 version.version)
     return version
