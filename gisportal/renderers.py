@@ -77,8 +77,15 @@ def _buildability(b: Buildability) -> dict[str, Any]:
     return {k: (_r(v) if isinstance(v, float) else v) for k, v in values}
 
 
-def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr") -> dict[str, Any]:
-    """The note as JSON-ready data, labels in ``lang`` (all languages kept under ``labels``)."""
+def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
+                 documents: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The note as JSON-ready data, labels in ``lang`` (all languages kept under ``labels``).
+
+    ``documents``: the library's regulation documents per plan name (each with its ``zones``, empty for the
+    whole plan), listed under ``plans[].documents`` and, for the zones they name or the whole plan, under
+    ``zones[].documents``.
+    """
+    documents = documents or {}
     p = note.parcel
     return {
         "language": lang,
@@ -100,6 +107,7 @@ def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr") -
                 "share": _r(z.share, 4), "area_m2": _r(z.area_m2),
                 "rules": rules_to_dict(z.rules, catalogue, lang),
                 "buildability": _buildability(z.buildability),
+                "documents": [d for d in documents.get(z.plan, ()) if not d["zones"] or z.code in d["zones"]],
             }
             for z in note.zones
         ],
@@ -123,6 +131,7 @@ def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr") -
                 "approval_act": pl.approval_act, "approval_date": pl.approval_date.isoformat(),
                 "effective_from": pl.effective_from.isoformat(),
                 "effective_to": pl.effective_to.isoformat() if pl.effective_to else None, "status": pl.status,
+                "documents": documents.get(pl.name, []),
             }
             for pl in note.plans
         ],

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     complaint_attachments_max_total_bytes: int = Field(15 * 1024 * 1024, ge=1024,
                                                        description="Largest total of one submission's attachments.")
 
+    # Document library (gisportal.library) and help/contact page (gisportal.contact).
+    library_max_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest document file staff may add.")
+    contact_file: Path = Field(PROJECT_ROOT / "data" / "contact.yaml",
+                               description="The agency's phone lines, hours, addresses, social accounts, posters.")
+
     @field_validator("languages", mode="before")
     @classmethod
     def _split_languages(cls, value: object) -> object:

@@ -53,7 +53,10 @@ def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     parcel = find_parcel(p.store, ParcelQuery.from_mapping(args), as_of)
     catalogue = p.catalogue_for(as_of)
     note = build_note(p.store, catalogue, parcel, as_of)
-    return note, note_to_dict(note, catalogue, current_language())
+    from gisportal.web.library import note_documents
+
+    lang = current_language()
+    return note, note_to_dict(note, catalogue, lang, note_documents(lang))
 
 
 @blp.route("/notes")

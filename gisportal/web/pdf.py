@@ -45,7 +45,9 @@ def inline_css() -> str:
 def note_html(note: UrbanNote, lang: str, document: dict[str, Any] | None, pdf: bool = False) -> str:
     """The note page in ``lang`` (used for the web page and for the PDF)."""
     with force_locale(format_locale(lang)):
-        data = note_to_dict(note, portal().catalogue, lang)
+        from gisportal.web.library import note_documents
+
+        data = note_to_dict(note, portal().catalogue, lang, note_documents(lang))
         return render_template("note.html", note=note, data=data, document=document, pdf=pdf,
                                inline_css=inline_css() if pdf else "")
 
