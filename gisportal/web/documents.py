@@ -84,6 +84,12 @@ def _verification_page(issued: IssuedNote | None, problem: str | None, status: i
 
 def verify(number: str) -> Response:
     """The page a QR code opens: authentic or not, what it rests on, still current or not."""
+    from gisportal.receipts import is_receipt_number
+
+    if is_receipt_number(number):  # payment receipts (REC-...) are checked by the payments service
+        from gisportal.web.payments import verify_receipt
+
+        return verify_receipt(number)
     p = portal()
     try:
         issued = check_number(p.registry, p.keyring, number, request.args.get("t"))
