@@ -302,33 +302,39 @@ def registry(text: str, limit: int) -> None:
 @main.command("export")
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
 def export_instance(target: Path) -> None:
-    """Copy this instance (plans with history, parcels, issued notes, keys) into a new embedded data directory."""
+    """Copy this instance (plans with history, parcels, issued notes, keys, agency tables and files) into a new
+    embedded data directory."""
     import shutil
 
+    from gisportal.agencydb import open_agency
     from gisportal.storage import open_registry, open_store
-    from gisportal.transfer import copy_instance
+    from gisportal.transfer import check_agency_empty, copy_agency, copy_instance
 
     settings = load_settings()
     if target.exists() and any(target.iterdir()):
         raise click.ClickException(f"{target} is not empty.")
     source = open_store(settings)
     out = load_settings({"data_dir": target, "storage": "embedded", "database_url": None, "crs": source.crs})
-    report = copy_instance(source, open_store(out), open_registry(settings, source),
-                           open_registry(out, open_store(out)))
+    out_store = open_store(out)
+    target_agency = open_agency(out, out_store)
+    check_agency_empty(target_agency)
+    report = copy_instance(source, out_store, open_registry(settings, source), open_registry(out, out_store))
+    rows = copy_agency(open_agency(settings, source), target_agency, settings.data_dir, target)
     keys = settings.data_dir / "keys"
     if keys.exists():
         shutil.copytree(keys, target / "keys", dirs_exist_ok=True)
-    click.echo(json.dumps(report.__dict__))
+    click.echo(json.dumps({**report.__dict__, "agency_rows": rows}))
 
 
 @main.command("import-all")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def import_all(source: Path) -> None:
-    """Load an exported (embedded) data directory into this instance's empty store, e.g. into PostGIS."""
+    """Load an exported (embedded) data directory into this empty instance, e.g. into PostGIS."""
     import shutil
 
+    from gisportal.agencydb import open_agency
     from gisportal.storage import open_registry, open_store
-    from gisportal.transfer import copy_instance
+    from gisportal.transfer import check_agency_empty, copy_agency, copy_instance
 
     settings = load_settings()
     src = load_settings({"data_dir": source, "storage": "embedded", "database_url": None})
@@ -336,10 +342,13 @@ def import_all(source: Path) -> None:
         raise click.ClickException(f"{source} holds no gisportal.gpkg.")
     source_store = open_store(src)
     target = open_store(load_settings({"crs": settings.crs or source_store.crs}))
+    target_agency = open_agency(settings, target)
+    check_agency_empty(target_agency)
     report = copy_instance(source_store, target, open_registry(src, source_store), open_registry(settings, target))
+    rows = copy_agency(open_agency(src, source_store), target_agency, source, settings.data_dir)
     if (source / "keys").exists() and source.resolve() != settings.data_dir.resolve():
         shutil.copytree(source / "keys", settings.data_dir / "keys", dirs_exist_ok=True)
-    click.echo(json.dumps(report.__dict__))
+    click.echo(json.dumps({**report.__dict__, "agency_rows": rows}))
 
 
 # --- agency accounts -----------------------------------------------------------------------------------------

@@ -1,16 +1,24 @@
-"""Moving an instance between backends without loss: plans with their history, parcels, issued notes.
+"""Moving an instance between backends without loss: plans with their history, parcels, issued notes, and the
+agency's own tables (accounts, audit log, drafts, rules versions, citizen services) with their files.
 
 ``copy_instance`` replays every plan version in order (approval acts, dates,
 publication times, zones and servitudes), then the parcels, the instance
 facts and the registry of issued notes, through the ordinary store and
-registry APIs. The target must be empty.
+registry APIs. ``copy_agency`` copies every agency table row for row (ids
+kept, in one transaction) and the files the rows point to. The target must be empty.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
+import sqlalchemy as sa
+
+from gisportal.agencydb import AgencyDB, as_utc, load_table_modules, metadata
 from gisportal.errors import InvalidInput
 from gisportal.registry import NoteRegistry
 from gisportal.storage.base import NewPlanVersion, Store
@@ -62,3 +70,82 @@ def copy_instance(source: Store, target: Store, source_registry: NoteRegistry | 
     report = TransferReport(len(source.plan_versions()), zones, overlays, len(parcels), notes)
     logger.info("instance copied: %s", report)
     return report
+
+
+#: Entries of a data directory that are not agency files: the store, registry and agency databases (copied
+#: through their APIs), the keys (copied by the CLI) and the tile caches (rebuilt from the store).
+_NOT_AGENCY_FILES = {"gisportal.gpkg", "registry.sqlite", "agency.sqlite", "keys", "tiles", "secret_key"}
+#: Rows copied per round trip.
+_CHUNK = 2000
+
+
+def agency_tables() -> list[sa.Table]:
+    """Every agency table, parents before children."""
+    load_table_modules()
+    return list(metadata.sorted_tables)
+
+
+def _rows_in(db: AgencyDB) -> dict[str, int]:
+    with db.read() as conn:
+        inspector = sa.inspect(conn)
+        present = set(inspector.get_table_names())
+        return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                for t in agency_tables() if t.name in present}
+
+
+def check_agency_empty(target: AgencyDB) -> None:
+    """Refuse a target whose agency tables already hold rows (accounts, audit log, services...)."""
+    held = {name: n for name, n in _rows_in(target).items() if n}
+    if held:
+        listed = ", ".join(f"{name} ({n})" for name, n in sorted(held.items()))
+        raise InvalidInput(f"The target's agency tables already hold data: {listed}; import into an empty instance.")
+
+
+def _moved(value: object, source_dir: str, target_dir: str) -> object:
+    """A value as the target stores it: an absolute file path under the source data directory moved under the
+    target's; a time read back naive from SQLite (UTC there) made explicit, else PostgreSQL would take it as the
+    session's local time."""
+    if isinstance(value, str) and value.startswith(source_dir + "/"):
+        return target_dir + value[len(source_dir):]
+    if isinstance(value, datetime):
+        return as_utc(value)
+    return value
+
+
+def copy_agency(source: AgencyDB, target: AgencyDB, source_dir: Path, target_dir: Path) -> int:
+    """Copy every agency table (rows and ids) and the agency's files; answer how many rows were copied.
+
+    All rows go in one transaction (nothing half-copied); the files (drafts, attachments, documents...) are
+    copied before it and removed again if it fails. Absolute paths stored in rows are moved to the target.
+    """
+    check_agency_empty(target)
+    src, dst = str(Path(source_dir).resolve()), str(Path(target_dir).resolve())
+    copied_files: list[Path] = []
+    if src != dst and Path(src).is_dir():
+        for entry in sorted(Path(src).iterdir()):
+            if entry.is_dir() and entry.name not in _NOT_AGENCY_FILES and not (Path(dst) / entry.name).exists():
+                shutil.copytree(entry, Path(dst) / entry.name)
+                copied_files.append(Path(dst) / entry.name)
+    total = 0
+    try:
+        present = set(_rows_in(source))
+        with source.read() as reader, target.write() as writer:
+            for table in agency_tables():
+                if table.name not in present:
+                    continue
+                result = reader.execute(sa.select(table).order_by(*table.primary_key.columns))
+                while chunk := result.fetchmany(_CHUNK):
+                    rows = [{k: _moved(v, src, dst) for k, v in row._mapping.items()} for row in chunk]
+                    writer.execute(sa.insert(table), rows)
+                    total += len(rows)
+                if target.dialect == "postgresql" and "id" in table.c:
+                    writer.execute(sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"GREATEST((SELECT max(id) FROM {table.name}), 1)) "
+                        f"WHERE pg_get_serial_sequence('{table.name}', 'id') IS NOT NULL"))
+    except Exception:
+        for path in copied_files:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    logger.info("agency tables copied: %d rows, %d file areas", total, len(copied_files))
+    return total

@@ -144,6 +144,13 @@ def test_blocking_upload_cannot_be_published(planner_client, tmp_path):
     response = _upload(planner_client, overlapping, zone_field="code")
     page = planner_client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'data-blocking="true"' in page and 'data-code="zone_overlap"' in page
+    assert re.search(r"Features \d+ \(zone A\) and \d+ \(zone B\) overlap over 2,000(\.0)? m", page)
+    # told again in the page's language from the finding's facts; the English message kept as technical detail
+    french = planner_client.get(response.headers["Location"] + "?lang=fr").get_data(as_text=True)
+    told = re.search(r"Les entités (\d+) et (\d+) se chevauchent sur 2[\s\u202f\u00a0]000 m²", french)
+    assert told and told.group(1) != told.group(2) and "Détail technique" in french
+    arabic = planner_client.get(response.headers["Location"] + "?lang=ar").get_data(as_text=True)
+    assert "يتداخل العنصران" in arabic and "overlap over" in arabic  # the detail stays, in English
     draft_id = int(response.headers["Location"].rsplit("/", 1)[1])
     refused = planner_client.post(f"/admin/drafts/{draft_id}/publish", data={
         "csrf_token": _token(page), "approval_act": "Décret", "approved": "2026-01-15"})
@@ -231,3 +238,22 @@ def test_rules_csv_round_trip_and_bad_import(planner_client, tmp_path):
     assert "ces" in text and text.count("gp-rules-version") == 1  # refused, nothing stored
     yaml_out = planner_client.get("/admin/rules.yaml").get_data(as_text=True)
     assert "zones:" in yaml_out
+
+
+def test_findings_told_from_their_facts_or_in_english_when_they_do_not_fit():
+    from flask import Flask
+    from flask_babel import Babel
+
+    from gisportal.web.findings import tell_finding
+
+    app = Flask(__name__)
+    Babel(app)
+    with app.test_request_context():
+        gap = {"severity": "warning", "code": "zone_gap", "message": "There is a gap of 12.5 m²...",
+               "details": {"area_m2": 12.5}}
+        assert tell_finding(gap) == "There is a gap of 12.5 m² inside the plan's perimeter that no zone covers."
+        older = {"severity": "warning", "code": "zone_gap", "message": "a report stored before", "details": {}}
+        assert tell_finding(older) == "a report stored before"
+        partly = {"severity": "warning", "code": "outside_territory", "feature_id": 7, "message": "",
+                  "details": {"area_outside_m2": 3}}
+        assert tell_finding(partly) == "Feature 7 lies partly outside the agency's territory (3 m² outside)."

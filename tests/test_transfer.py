@@ -9,13 +9,14 @@ verifies after it, on the new backend, with the keys that moved with it.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import build_tiny_store
+from conftest import X0, Y0, build_tiny_store
 from gisportal.cli import main
 from instances import new_instance
 
@@ -121,7 +122,64 @@ def source(request, tiny_today, tiny_rules_file, tmp_path):
     issued = [issue_pdf(client, "TF-1001/06", "fr"), issue_pdf(client, "TF-1003/06", "ar"),
               issue_pdf(client, "TF-1001/06", "fr", as_of=before_v2)]
     assert len({number for number, _ in issued}) == 3
+    add_agency_data(instance, tmp_path, tiny_rules_file)
     return instance, issued
+
+
+def agency_of(instance):
+    from gisportal.agencydb import open_agency
+    from gisportal.settings import load_settings
+
+    return open_agency(load_settings(instance.settings), instance.open_store())
+
+
+def add_agency_data(instance, tmp_path, rules_file):
+    """An account, a draft with its file (kept under the data directory) and a rules version, each audit-logged."""
+    from gisportal.accounts import Accounts
+    from gisportal.audit import AuditLog
+    from gisportal.drafts import Drafts
+    from gisportal.rules import load_catalogue
+    from gisportal.rulesbook import RulesBook, to_document
+
+    agency = agency_of(instance)
+    Accounts(agency, AuditLog(agency)).create("amina", "un-mot-de-passe-long", "planner", "Amina", actor="cli")
+    layer = tmp_path / "draft.geojson"
+    import geopandas as gpd
+    import shapely
+
+    gpd.GeoDataFrame({"ZONE": ["A"]}, geometry=[shapely.box(X0, Y0, X0 + 300, Y0 + 100)], crs="EPSG:26191") \
+        .to_crs(4326).to_file(layer, driver="GeoJSON")
+    store = instance.open_store()
+    drafts = Drafts(agency, AuditLog(agency), store, load_catalogue(rules_file), instance.data_dir / "drafts")
+    draft = drafts.create(layer, "draft.geojson", plan_name="tiny-plan", kind="zones", user="amina",
+                          zone_field="ZONE")
+    assert not draft.blocking and Path(draft.file_path).exists()
+    book = RulesBook(agency, load_catalogue(rules_file))
+    book.save(to_document(book.current()), user="amina", source="test", effective_from=date(2026, 1, 1),
+              audit=AuditLog(agency))
+
+
+def agency_rows(instance):
+    """Every agency row of ``instance``, table by table (ids included), file paths made relative."""
+    import sqlalchemy as sa
+
+    from gisportal.transfer import agency_tables
+
+    from gisportal.agencydb import as_utc
+
+    agency, root = agency_of(instance), str(instance.data_dir.resolve())
+
+    def comparable(value):
+        if isinstance(value, str):
+            return value.replace(root, "<data>")
+        return as_utc(value) if isinstance(value, datetime) else value
+
+    out = {}
+    with agency.read() as conn:
+        for table in agency_tables():
+            rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).mappings().all()
+            out[table.name] = [{k: comparable(v) for k, v in r.items()} for r in rows]
+    return out
 
 
 def test_embedded_to_postgis_to_embedded_keeps_everything(request, source, tiny_rules_file, tmp_path, monkeypatch):
@@ -133,8 +191,21 @@ def test_embedded_to_postgis_to_embedded_keeps_everything(request, source, tiny_
     # embedded -> PostGIS
     pg = new_instance(request, "postgis", tmp_path / "pg")
     report = json.loads(cli(pg, monkeypatch, "import-all", first.data_dir).stdout)
-    assert report == {"plan_versions": 2, "zones": 4, "overlays": 4, "parcels": 7, "issued_notes": 3}
+    first_agency = agency_rows(first)
+    assert {t: len(rows) for t, rows in first_agency.items() if rows} == {
+        "gp_users": 1, "gp_audit_log": 3, "gp_drafts": 1, "gp_rules_catalogues": 1}
+    assert report == {"plan_versions": 2, "zones": 4, "overlays": 4, "parcels": 7, "issued_notes": 3,
+                      "agency_rows": 6}
     assert_same_instance(first, pg)
+    assert agency_rows(pg) == first_agency  # ids, times, hashes; the draft's file path moved under pg's directory
+    draft_file = agency_rows(pg)["gp_drafts"][0]["file_path"].replace("<data>", str(pg.data_dir.resolve()))
+    assert (pg.data_dir / "drafts").is_dir() and pg.data_dir.resolve() in Path(draft_file).parents
+    assert Path(draft_file).exists()
+    from gisportal.accounts import Accounts
+
+    assert Accounts(agency_of(pg)).authenticate("amina", "un-mot-de-passe-long").username == "amina"
+    Accounts(agency_of(pg)).create("omar", "un-autre-mot-de-passe", "admin")  # ids go on after the copied ones
+    assert [u.username for u in Accounts(agency_of(pg)).list()] == ["amina", "omar"]
     pg_client = app_of(pg, tiny_rules_file).test_client()
     assert notes_json(pg_client) == first_notes
     keyring = KeyRing(pg.data_dir / "keys")  # the keys came along
@@ -157,10 +228,13 @@ def test_embedded_to_postgis_to_embedded_keeps_everything(request, source, tiny_
     # PostGIS -> embedded
     back = tmp_path / "back"
     report = json.loads(cli(pg, monkeypatch, "export", back).stdout)
-    assert report == {"plan_versions": 2, "zones": 4, "overlays": 4, "parcels": 7, "issued_notes": 4}
+    assert report == {"plan_versions": 2, "zones": 4, "overlays": 4, "parcels": 7, "issued_notes": 4,
+                      "agency_rows": 8}  # omar and his audit entry
     last = new_instance(request, "embedded", back)
     assert {"gisportal.gpkg", "keys", "registry.sqlite"} <= {p.name for p in back.iterdir()}
     assert_same_instance(pg, last)
+    assert agency_rows(last) == agency_rows(pg)
+    assert Accounts(agency_of(last)).authenticate("omar", "un-autre-mot-de-passe").role == "admin"
     last_client = app_of(last, tiny_rules_file).test_client()
     assert notes_json(last_client) == first_notes
     for number, pdf in [*issued, (new_number, new_pdf)]:
@@ -210,3 +284,15 @@ def test_import_all_from_a_directory_without_a_store(empty_instance, tmp_path, m
     result = cli(empty_instance, monkeypatch, "export", tmp_path / "full", code=1)
     assert "is not empty" in result.output
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["notes.txt"]
+
+
+def test_import_all_into_an_instance_with_accounts_is_refused(source, empty_instance, monkeypatch):
+    """Accounts made on the target before the import would clash with the copied ones: refused, nothing moved."""
+    from gisportal.accounts import Accounts
+
+    first, _ = source
+    Accounts(agency_of(empty_instance)).create("already", "un-mot-de-passe-long", "admin")
+    result = cli(empty_instance, monkeypatch, "import-all", first.data_dir, code=2)
+    assert "agency tables already hold data" in result.stderr and "gp_users (1)" in result.stderr
+    assert empty_instance.open_store().counts() == {"zones": 0, "overlays": 0, "parcels": 0, "plan_versions": 0}
+    assert not (empty_instance.data_dir / "drafts").exists()

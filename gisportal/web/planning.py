@@ -22,6 +22,7 @@ from gisportal.publication import roll_back
 from gisportal.renderers import frame_to_geojson
 from gisportal.web import portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
+from gisportal.web.findings import tell_finding
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ def admin_draft(draft_id: int) -> str:
     form = PublishForm(formdata=None, approved=date.today())
     return render_template("admin/draft.html", draft=draft, impact=impact, map_html=_draft_map(draft, frame),
                            form=form, discard=DiscardForm(formdata=None), titles=finding_titles(),
-                           changes=change_titles())
+                           changes=change_titles(), tell=tell_finding)
 
 
 @planner_required
