@@ -102,6 +102,10 @@ def test_gzip_when_asked(tiny_client):
     assert packed.status_code == 200 and packed.headers["Content-Encoding"] == "gzip"
     assert "Accept-Encoding" in packed.headers["Vary"]
     assert gzip.decompress(packed.data) == plain.data
+    assert packed.headers["ETag"] != plain.headers["ETag"]  # strong validators: one per representation
+    plain_etag_for_gzip_client = tiny_client.get(url("zones", Z15), headers={
+        "Accept-Encoding": "gzip", "If-None-Match": plain.headers["ETag"]})
+    assert plain_etag_for_gzip_client.status_code == 200 and plain_etag_for_gzip_client.data == packed.data
 
 
 def test_an_empty_portal_serves_empty_tiles(empty_instance):

@@ -34,13 +34,15 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     address = tile_address(layer, z, x, y)
     p = portal()
     versions = sorted(v.id for v in versions_in_force(p.store.plan_versions(), _as_of()))
-    etag = tiles_etag(p.store.generation(), versions, address.layer)
+    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    # one strong validator per representation: the gzip and plain bodies differ byte for byte
+    etag = tiles_etag(p.store.generation(), versions, address.layer, "gzip" if gzipped else "identity")
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={CACHE_SECONDS}", "Vary": "Accept-Encoding",
                "Access-Control-Allow-Origin": "*"}
     if etag in request.headers.get("If-None-Match", ""):
         return Response(status=304, headers=headers)
     data = p.store.tile(address.layer, address.z, address.x, address.y, versions) if address.in_range else b""
-    if data and "gzip" in request.headers.get("Accept-Encoding", ""):
+    if data and gzipped:
         data = gzip.compress(data, compresslevel=5)
         headers["Content-Encoding"] = "gzip"
     return Response(data, mimetype=MVT, headers=headers)
