@@ -376,3 +376,14 @@ def test_second_instance_sees_publication_after_refresh(tiny_writable, tiny):
                                 zones)
     assert reader.refresh() is True
     assert [v.version for v in reader.plan_versions()] == [1, 2, 3]
+
+
+def test_search_words_folded_in_bulk_like_one_by_one():
+    """The bulk folding (Arrow kernels for ASCII, one by one otherwise) equals the reference folding."""
+    from gisportal.parcels import search_text, search_texts
+
+    texts = ["TF-1234/06 12, Rue Ibn Batouta", "  __x--Y  ", "Rue de l'Église", "زنقة ابن بطوطة 12", "", "a\tb\x1cc",
+             "ÉCOLE  n°5", "TF 12/ab;cd", "A_B c", "ﬁ Ⅻ", "Hay Al Amal"]
+    assert search_texts(texts) == [search_text(t) for t in texts]
+    assert search_texts(["TF-1234/06 12, Rue Ibn Batouta"]) == ["tf 1234 06 12 rue ibn batouta"]
+    assert search_texts(["Rue de l'Église"]) == ["rue de l eglise"]

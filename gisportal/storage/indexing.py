@@ -8,7 +8,7 @@ import re
 import geopandas as gpd
 import pandas as pd
 
-from gisportal.parcels import search_text
+from gisportal.parcels import search_text, search_texts
 from gisportal.storage.base import Suggestion
 
 logger = logging.getLogger(__name__)
@@ -21,9 +21,10 @@ def parcel_search_rows(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
     points = parcels.geometry.representative_point()
     refs = parcels["ref"].astype(str)
     addresses = parcels["address"].fillna("").astype(str)
-    words = (refs + " " + refs.str.replace(r"^[A-Za-z]+[-\s]?", "", regex=True) + " " + addresses).map(search_text)
+    words = search_texts((refs + " " + refs.str.replace(r"^[A-Za-z]+[-\s]?", "", regex=True) + " " + addresses)
+                         .tolist())
     labels = refs.where(addresses == "", refs + " — " + addresses)
-    return pd.DataFrame({"words": words.to_numpy(), "label": labels.to_numpy(), "ref": refs.to_numpy(),
+    return pd.DataFrame({"words": words, "label": labels.to_numpy(), "ref": refs.to_numpy(),
                          "x": points.x.to_numpy(), "y": points.y.to_numpy()})
 
 
