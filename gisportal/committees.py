@@ -15,13 +15,9 @@ as a salted hash, compared in constant time; a wrong code and an unknown file gi
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import re
-import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,47 +25,14 @@ from sqlalchemy.engine import Connection
 
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
 from gisportal.audit import AuditLog
+from gisportal.committee_terms import (CIN, DECISIONS, FILE_NUMBER, MAX_TEXT, PHONE, PROJECT_TYPES, REASONED,
+                                       SESSION_KINDS, clean_phone, code_matches, hash_code, new_code,
+                                       normalise_number)
 from gisportal.errors import InvalidInput, NotFound, RecordsInvalid
 from gisportal.parcels import ref_key
 from gisportal.storage.base import Store
 
 logger = logging.getLogger(__name__)
-
-#: Kinds of committee session of Moroccan practice: code -> labels.
-SESSION_KINDS: dict[str, dict[str, str]] = {
-    "major_projects": {"fr": "Commission d'examen des grands projets", "ar": "لجنة دراسة المشاريع الكبرى",
-                       "en": "Major projects committee"},
-    "small_projects": {"fr": "Commission des petits projets", "ar": "لجنة المشاريع الصغرى",
-                       "en": "Small projects committee"},
-    "technical": {"fr": "Comité technique", "ar": "اللجنة التقنية", "en": "Technical committee"},
-    "subdivision": {"fr": "Commission de lotissement", "ar": "لجنة التجزئات", "en": "Subdivision committee"},
-    "derogation": {"fr": "Commission de dérogation", "ar": "لجنة الاستثناءات", "en": "Derogation committee"},
-}
-#: Kinds of project: code -> labels.
-PROJECT_TYPES: dict[str, dict[str, str]] = {
-    "housing": {"fr": "Habitat", "ar": "سكن", "en": "Housing"},
-    "commercial": {"fr": "Commerce et services", "ar": "تجارة وخدمات", "en": "Commerce and services"},
-    "industrial": {"fr": "Industrie", "ar": "صناعة", "en": "Industry"},
-    "tourism": {"fr": "Tourisme", "ar": "سياحة", "en": "Tourism"},
-    "facility": {"fr": "Équipement public", "ar": "تجهيز عمومي", "en": "Public facility"},
-    "subdivision": {"fr": "Lotissement", "ar": "تجزئة", "en": "Subdivision"},
-    "mixed": {"fr": "Mixte", "ar": "مختلط", "en": "Mixed use"},
-    "other": {"fr": "Autre", "ar": "أخرى", "en": "Other"},
-}
-#: Decisions: code -> labels.
-DECISIONS: dict[str, dict[str, str]] = {
-    "favourable": {"fr": "Avis favorable", "ar": "رأي موافق", "en": "Favourable"},
-    "unfavourable": {"fr": "Avis défavorable", "ar": "رأي غير موافق", "en": "Unfavourable"},
-    "adjourned": {"fr": "Ajourné", "ar": "مؤجل", "en": "Adjourned"},
-}
-#: Decisions that must state their reasons.
-REASONED = ("unfavourable", "adjourned")
-
-FILE_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9/_.-]{1,39}$")
-CIN = re.compile(r"^[A-Z]{1,2}[0-9]{1,6}$")
-PHONE = re.compile(r"^(?:\+212|00212|0)[5-7][0-9]{8}$")
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by people
-MAX_TEXT = {"applicant_reference": 60, "conditions": 2000, "applicant_name": 120, "title": 200}
 
 sessions = sa.Table(
     "gp_committee_sessions", metadata,
@@ -180,39 +143,6 @@ class Recorded:
     code: str | None
 
 
-def normalise_number(value: str) -> str:
-    """A file number as stored: trimmed, upper case, inner spaces removed."""
-    return re.sub(r"\s+", "", str(value or "")).upper()
-
-
-def normalise_code(value: str) -> str:
-    """A personal code as typed (spaces, dashes, lower case allowed) -> its canonical letters."""
-    return re.sub(r"[^0-9A-Z]", "", str(value or "").upper())
-
-
-def new_code() -> str:
-    """A new personal code: ten characters (50 bits), shown as ``XXXXX-XXXXX``."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
-    return f"{raw[:5]}-{raw[5:]}"
-
-
-def hash_code(code: str, salt: str | None = None) -> str:
-    """``salt$sha256(salt + code)`` of a personal code (high-entropy: a fast hash is enough)."""
-    salt = salt or secrets.token_hex(16)
-    return f"{salt}${hashlib.sha256((salt + normalise_code(code)).encode()).hexdigest()}"
-
-
-def code_matches(code: str, stored: str | None) -> bool:
-    """Whether ``code`` is the one hashed in ``stored`` (constant time; a missing hash never matches)."""
-    salt, _, _digest = (stored or "0" * 32 + "$").partition("$")
-    candidate = hash_code(code, salt)
-    return hmac.compare_digest(candidate, stored or "-") and stored is not None
-
-
-def _clean_phone(value: str) -> str:
-    return re.sub(r"[\s.()-]", "", value or "")
-
-
 def _row_decision(row: Any) -> PublicDecision:
     return PublicDecision(row.number, row.project_type, row.quarter, row.parcel_ref, row.lon, row.lat, row.session_id,
                           row.held_on, row.kind, row.decision, row.conditions)
@@ -305,7 +235,7 @@ class Committees:
             bad("applicant_name", "required")
         if entry.applicant_cin.strip() and not CIN.match(entry.applicant_cin.strip().upper()):
             bad("applicant_cin", "bad_cin")  # the value itself is personal data: never echoed
-        if entry.applicant_phone.strip() and not PHONE.match(_clean_phone(entry.applicant_phone)):
+        if entry.applicant_phone.strip() and not PHONE.match(clean_phone(entry.applicant_phone)):
             bad("applicant_phone", "bad_phone")
 
     @staticmethod
@@ -327,24 +257,37 @@ class Committees:
         elif last.held_on >= session.held_on:
             bad("file_number", "later_session_needed", value=existing.number, date=last.held_on.isoformat())
 
+    def findings(self, conn: Connection, session: CommitteeSession, entries: list[DecisionEntry],
+                 rows: list[int] | None = None) -> list[Finding]:
+        """Every problem of ``entries`` (``rows``: their line numbers in a file; ``None`` for a form)."""
+        if not entries:
+            return [Finding(None, "", "empty")]
+        found: list[Finding] = []
+        seen: dict[str, int | None] = {}
+        for index, entry in enumerate(entries):
+            row = rows[index] if rows else None
+            number = normalise_number(entry.file_number)
+            if number and number in seen:
+                found.append(Finding(row, "file_number", "duplicate_in_file", {"value": number,
+                                                                               "first": seen[number]}))
+            seen.setdefault(number, row)
+            found.extend(self.check(conn, session, entry, row))
+        return found
+
+    def validate(self, session_id: int, entries: list[DecisionEntry], rows: list[int] | None = None
+                 ) -> list[Finding]:
+        """The validation report of ``entries`` for a session; nothing is written."""
+        session = self.session(session_id)
+        with self.db.read() as conn:
+            return self.findings(conn, session, entries, rows)
+
     def record(self, session_id: int, entries: list[DecisionEntry], *, user: str, ip: str | None = None,
-               source: str = "form") -> list[Recorded]:
+               rows: list[int] | None = None, source: str = "form") -> list[Recorded]:
         """Check every entry, then record them all in one transaction, or none (:class:`RecordsInvalid`)."""
         session = self.session(session_id)
-        if not entries:
-            raise RecordsInvalid("No decision to record.", findings=[Finding(None, "", "empty").to_dict()])
         out: list[Recorded] = []
         with self.db.write() as conn:
-            findings: list[Finding] = []
-            seen: dict[str, int] = {}
-            for index, entry in enumerate(entries, start=1):
-                row = index if source == "csv" else None
-                number = normalise_number(entry.file_number)
-                if number and number in seen:
-                    findings.append(Finding(row, "file_number", "duplicate_in_file", {"value": number,
-                                                                                      "first": seen[number]}))
-                seen.setdefault(number, index)
-                findings.extend(self.check(conn, session, entry, row))
+            findings = self.findings(conn, session, entries, rows)
             if findings:
                 raise RecordsInvalid(f"{len(findings)} problem(s): nothing was recorded.",
                                      findings=[f.to_dict() for f in findings])
@@ -368,7 +311,7 @@ class Committees:
                 number=number, applicant_reference=entry.applicant_reference.strip(), parcel_ref=parcel.ref,
                 quarter=parcel.quarter, lon=lon, lat=lat, project_type=entry.project_type,
                 applicant_name=entry.applicant_name.strip(), applicant_cin=entry.applicant_cin.strip().upper(),
-                applicant_phone=_clean_phone(entry.applicant_phone), code_hash=hash_code(code),
+                applicant_phone=clean_phone(entry.applicant_phone), code_hash=hash_code(code),
                 created_at=utcnow(), created_by=user)).inserted_primary_key[0]
         else:
             file_id = existing.id
