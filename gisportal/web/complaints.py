@@ -1,7 +1,413 @@
-"""Web pages and API of complaints (placeholder until the service lands)."""
+"""Complaints on the web: the citizen's form, receipt and tracking pages, and the JSON API.
 
-from flask import Flask
+* ``/complaints/new``: the form (place clicked on the map or a parcel reference, category, description,
+  up to five files, contact details), rate-limited; answers the receipt page with the tracking number and the
+  secret code, shown once (and a PDF receipt whose QR code opens the tracking page, without the code).
+* ``/complaints/track``: number + code open the timeline and the agency's answer; the browser's session then
+  remembers the complaint (its attachments, adding information) so the code never travels in a URL.
+* ``POST /api/v1/complaints`` and ``GET /api/v1/complaints/<number>?code=``; staff pages live in
+  :mod:`gisportal.web.complaints_admin`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, redirect, render_template, request, send_file, session, url_for
+from flask.views import MethodView
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload as UploadField
+from flask_wtf import FlaskForm
+from marshmallow import Schema, fields, validate
+from wtforms import FileField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length
+
+from gisportal.complaint_files import AttachmentFiles, Upload, check_uploads
+from gisportal.complaint_intake import CATEGORIES, NewComplaint, check_new_complaint, locate
+from gisportal.complaints import Attachment, Complaint, ComplaintBook, ComplaintEvent
+from gisportal.errors import GisportalError
+from gisportal.notifications import Notification
+from gisportal.web import portal
+from gisportal.web.i18n import current_language, format_locale
+
+logger = logging.getLogger(__name__)
+
+#: Complaints a browser session may open without the code again (after entering it once).
+SESSION_KEY, SESSION_MAX = "complaints", 10
+
+
+def category_labels() -> dict[str, str]:
+    """Category -> label in the page's language."""
+    return {"illegal_construction": _("Illegal construction"), "note_content": _("Content of an urban-information note"),
+            "service_delay": _("Service delay"), "other": _("Other")}
+
+
+def status_labels() -> dict[str, str]:
+    """Status -> label in the page's language."""
+    return {"received": _("Received"), "assigned": _("Assigned"), "in_progress": _("In progress"),
+            "answered": _("Answered"), "closed": _("Closed")}
+
+
+def event_labels() -> dict[str, str]:
+    """Timeline event -> label in the page's language."""
+    return {**status_labels(), "received": _("Complaint received"), "reopened": _("Reopened"),
+            "citizen_info": _("Information added by the citizen"), "staff_note": _("Internal note")}
+
+
+def book() -> ComplaintBook:
+    """The complaints of the current instance (notifications through the instance's sender)."""
+    p = portal()
+    return ComplaintBook(p.agency, AttachmentFiles(p.settings.data_dir / "complaints"), notifier=notify)
+
+
+def tracking_url(number: str) -> str:
+    """The public tracking page of a complaint (what the QR code and the e-mails carry: never the code)."""
+    base = (portal().settings.public_url or request.host_url).rstrip("/")
+    return f"{base}{url_for('complaint_track', number=number)}"
+
+
+def notify(complaint: Complaint, event: ComplaintEvent) -> None:
+    """E-mail the citizen about a change, in the complaint's language, with the tracking link (no code)."""
+    link = tracking_url(complaint.number)
+    with force_locale(format_locale(complaint.lang)):
+        status = status_labels()[complaint.status]
+        subject = _("Your complaint %(number)s: %(status)s", number=complaint.number, status=status)
+        lines = [_("The status of your complaint %(number)s is now: %(status)s.", number=complaint.number,
+                   status=status)]
+        if event.public_message:
+            lines += ["", _("Message from the agency:") if event.actor != "citizen" else _("Your message:"),
+                      event.public_message]
+        lines += ["", _("Follow it with its number and your secret code at:"), link]
+    portal().sender.send(Notification(to=complaint.contact_email or "", subject=subject, text="\n".join(lines),
+                                      topic=f"complaint:{complaint.number}"))
+
+
+def read_uploads(name: str = "attachments") -> list[Upload]:
+    """The request's files under ``name``, each read up to one byte over the limit (enough to refuse it)."""
+    limit = portal().settings.complaint_attachment_max_bytes
+    return [Upload(f.filename or "", f.stream.read(limit + 1)) for f in request.files.getlist(name)
+            if f.filename or f.content_length]
+
+
+def checked_uploads(name: str = "attachments") -> list:
+    """The request's files, checked by content and size."""
+    settings = portal().settings
+    return check_uploads(read_uploads(name), settings.complaint_attachment_max_bytes,
+                         settings.complaint_attachments_max_total_bytes)
+
+
+def file_complaint(values: dict[str, Any]) -> tuple[Complaint, str]:
+    """Check, locate and store a submission (fields in ``values``, files from the request)."""
+    new = check_new_complaint(NewComplaint(
+        category=values.get("category") or "", description=values.get("description") or "",
+        contact_name=values.get("contact_name") or "", lon=values.get("lon"), lat=values.get("lat"),
+        parcel_ref=values.get("parcel_ref"), contact_email=values.get("contact_email"),
+        contact_phone=values.get("contact_phone"), contact_cin=values.get("contact_cin"),
+        lang=values.get("lang") or current_language()))
+    location = locate(portal().store, new)
+    uploads = checked_uploads()
+    return book().file(new, location, uploads)
+
+
+def public_view(complaint: Complaint, events: list[ComplaintEvent], attachments: list[Attachment],
+                attachment_url: Any) -> dict[str, Any]:
+    """What a citizen with the code sees: no contact data, no staff notes, no staff names."""
+    return {
+        "number": complaint.number, "category": complaint.category, "status": complaint.status,
+        "created_at": complaint.created_at.isoformat(), "updated_at": complaint.updated_at.isoformat(),
+        "parcel_ref": complaint.parcel_ref, "lon": complaint.lon, "lat": complaint.lat,
+        "description": complaint.description, "answer": complaint.answer, "open": complaint.is_open,
+        "timeline": [{"event": e.event, "status": e.status, "at": e.at.isoformat(),
+                      "by": "citizen" if e.actor == "citizen" else "agency", "message": e.public_message}
+                     for e in events if e.event != "staff_note"],
+        "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
+                         "url": attachment_url(a)} for a in attachments],
+    }
+
+
+def attachment_response(attachment: Attachment, path: Any) -> Response:
+    """A stored file as a download: its checked content type, never rendered by the browser."""
+    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                         download_name=attachment.filename, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+# --------------------------------------------------------------------------- pages
+
+class ComplaintForm(FlaskForm):
+    """The citizen's form (checked again, with the API's messages, by the domain)."""
+
+    category = SelectField(_l("Category"), choices=[("", "")] + [(c, c) for c in CATEGORIES])
+    description = TextAreaField(_l("Description"), validators=[Length(max=6000)])
+    lon = HiddenField()
+    lat = HiddenField()
+    parcel_ref = StringField(_l("Land-title reference"), validators=[Length(max=200)])
+    contact_name = StringField(_l("Full name"), validators=[Length(max=500)])
+    contact_email = StringField(_l("E-mail"), validators=[Length(max=500)])
+    contact_phone = StringField(_l("Phone"), validators=[Length(max=100)])
+    contact_cin = StringField(_l("National identity card (CIN)"), validators=[Length(max=100)])
+    attachments = FileField(_l("Photos or documents"))
+
+
+class TrackForm(FlaskForm):
+    """Number and secret code."""
+
+    number = StringField(_l("Tracking number"), validators=[Length(max=40)])
+    code = StringField(_l("Secret code"), validators=[Length(max=64)])
+
+
+class AddInfoForm(FlaskForm):
+    """More information from the citizen."""
+
+    message = TextAreaField(_l("Your message"), validators=[Length(max=6000)])
+    attachments = FileField(_l("Photos or documents"))
+
+
+def map_config() -> dict[str, Any]:
+    """Where the map opens (the territory), its optional base map and the zones tiles, for complaints.js."""
+    from gisportal.coords import WGS84, transformer
+
+    store, settings = portal().store, portal().settings
+    extent = store.extent()
+    bounds = None
+    if extent and store.crs:
+        lon0, lat0, lon1, lat1 = transformer(store.crs, WGS84).transform_bounds(*extent)
+        bounds = [[lat0, lon0], [lat1, lon1]]
+    return {"bounds": bounds, "basemap": settings.basemap_url, "attribution": settings.basemap_attribution,
+            "tiles": "/tiles/zones/{z}/{x}/{y}.pbf", "api": "/api/v1"}
+
+
+def _remember(number: str) -> None:
+    allowed = [n for n in session.get(SESSION_KEY, []) if n != number][-(SESSION_MAX - 1):]
+    session[SESSION_KEY] = [*allowed, number]
+
+
+def _remembered(number: str | None) -> Complaint | None:
+    if not number or number not in session.get(SESSION_KEY, []):
+        return None
+    try:
+        return book().get(number)
+    except GisportalError:
+        return None
+
+
+def new_complaint() -> Response | str | tuple[str, int]:
+    """The filing form; on success the receipt (number and code shown once)."""
+    form = ComplaintForm()
+    problem, field = None, None
+    if request.method == "POST":
+        if form.validate():
+            try:
+                complaint, code = file_complaint({**request.form.to_dict(), "lang": current_language()})
+            except GisportalError as exc:
+                problem, field = exc.message, exc.details.get("parameter")
+                status = exc.status
+            else:
+                from gisportal.web.documents import qr_svg
+
+                _remember(complaint.number)
+                url = tracking_url(complaint.number)
+                return render_template("complaints/receipt.html", complaint=complaint, code=code, track_url=url,
+                                       qr=qr_svg(url), categories=category_labels())
+        else:
+            problem, status = _("Some fields are too long."), 400
+        return render_template("complaints/new.html", form=form, problem=problem, field=field,
+                               categories=category_labels(), map_config=map_config()), status
+    return render_template("complaints/new.html", form=form, problem=None, field=None,
+                           categories=category_labels(), map_config=map_config())
+
+
+def track() -> Response | str | tuple[str, int]:
+    """Number + code (POST) open the complaint; a session that already opened it sees it (GET)."""
+    form = TrackForm()
+    number = request.args.get("number") or ""
+    if request.method == "POST":
+        if form.validate():
+            try:
+                complaint = book().open_with_code(form.number.data or "", form.code.data or "")
+            except GisportalError as exc:
+                return render_template("complaints/track.html", form=form, problem=exc.message), exc.status
+            _remember(complaint.number)
+            return redirect(url_for("complaint_track", number=complaint.number), code=303)
+        return render_template("complaints/track.html", form=form, problem=_("Check the number and code.")), 400
+    complaint = _remembered(number)
+    if complaint is None:
+        form.number.data = number
+        return render_template("complaints/track.html", form=form, problem=None)
+    complaints = book()
+    view = public_view(complaint, complaints.timeline(complaint), complaints.attachments(complaint),
+                       lambda a: url_for("complaint_track_attachment", number=complaint.number, attachment_id=a.id))
+    return render_template("complaints/status.html", complaint=complaint, view=view, form=AddInfoForm(),
+                           problem=None, categories=category_labels(), statuses=status_labels(),
+                           events=event_labels())
+
+
+def add_information(number: str) -> Response | tuple[str, int]:
+    """The citizen adds a message or files (the session must have opened the complaint with its code)."""
+    complaint = _remembered(number)
+    form = AddInfoForm()
+    if complaint is None:
+        return render_template("complaints/track.html", form=TrackForm(number=number),
+                               problem=_("Enter the number and secret code of your complaint first.")), 403
+    try:
+        if not form.validate():
+            raise GisportalError(_("Your message is too long."))
+        book().add_information(complaint, form.message.data or "", checked_uploads())
+    except GisportalError as exc:
+        complaints = book()
+        view = public_view(complaint, complaints.timeline(complaint), complaints.attachments(complaint),
+                           lambda a: url_for("complaint_track_attachment", number=number, attachment_id=a.id))
+        status = 400 if exc.status >= 500 else exc.status
+        return render_template("complaints/status.html", complaint=complaint, view=view, form=form,
+                               problem=exc.message, categories=category_labels(), statuses=status_labels(),
+                               events=event_labels()), status
+    return redirect(url_for("complaint_track", number=complaint.number), code=303)
+
+
+def track_attachment(number: str, attachment_id: int) -> Response:
+    """A file of a complaint this session opened with its code."""
+    complaint = _remembered(number)
+    if complaint is None:
+        from gisportal.errors import NotFound
+
+        raise NotFound(_("No complaint matches this number and code."))
+    return attachment_response(*book().attachment_file(complaint, attachment_id))
+
+
+def receipt_pdf() -> Response:
+    """The receipt as PDF: number and code (posted back by the receipt page), QR code to the tracking page."""
+    from gisportal.web.complaints_receipt import receipt_pdf_bytes
+
+    form = TrackForm()
+    if not form.validate():
+        from gisportal.errors import InvalidInput
+
+        raise InvalidInput(_("Check the number and code."))
+    complaint = book().open_with_code(form.number.data or "", form.code.data or "")
+    body = receipt_pdf_bytes(complaint, form.code.data or "", tracking_url(complaint.number), category_labels())
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{complaint.number}.pdf"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --------------------------------------------------------------------------- API
+
+blp = Blueprint("complaints_api", __name__, url_prefix="/api/v1/complaints",
+                description="Complaints: file one, follow it with its number and secret code.")
+
+
+class FilingSchema(Schema):
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    description = fields.String(required=True, metadata={"description": "20 to 5000 characters"})
+    lon = fields.Float(metadata={"description": "WGS84 longitude of the place (with lat), or give parcel_ref"})
+    lat = fields.Float(metadata={"description": "WGS84 latitude of the place"})
+    parcel_ref = fields.String(metadata={"description": "Land-title reference, e.g. TF-104523/06"})
+    contact_name = fields.String(required=True, metadata={"description": "Seen by agency staff only"})
+    contact_email = fields.String(metadata={"description": "For notifications; staff only"})
+    contact_phone = fields.String(metadata={"description": "Staff only; e-mail or phone is required"})
+    contact_cin = fields.String(metadata={"description": "National identity card number (optional, staff only)"})
+    lang = fields.String(validate=validate.OneOf(["fr", "ar", "en"]))
+    # read from the request's files (documented here: one multipart body)
+    attachments = fields.List(UploadField(), load_only=True,
+                              metadata={"description": "Up to 5 JPEG, PNG, WebP or PDF files"})
+
+
+class FiledSchema(Schema):
+    number = fields.String(metadata={"description": "Tracking number, e.g. RC-2026-000123"})
+    code = fields.String(metadata={"description": "Secret code: shown once, needed to follow the complaint"})
+    status = fields.String()
+    tracking_url = fields.String()
+
+
+class CodeArgs(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class EventSchema(Schema):
+    event, status, at, by, message = (fields.String(), fields.String(), fields.String(), fields.String(),
+                                      fields.String(allow_none=True))
+
+
+class StatusSchema(Schema):
+    number, category, status, created_at = fields.String(), fields.String(), fields.String(), fields.String()
+    parcel_ref, answer = fields.String(allow_none=True), fields.String(allow_none=True)
+    lon, lat, open = fields.Float(), fields.Float(), fields.Boolean()
+    timeline = fields.List(fields.Nested(EventSchema))
+    attachments = fields.List(fields.Dict())
+
+
+@blp.route("")
+class ComplaintsCollection(MethodView):
+    @blp.arguments(FilingSchema(), location="form", content_type="multipart/form-data")
+    @blp.response(201, FiledSchema)
+    @blp.alt_response(400, description="A field is missing or wrong (message says which)")
+    @blp.alt_response(413, description="A file, or all of them together, too large")
+    @blp.alt_response(422, description="The place is outside the territory")
+    @blp.alt_response(429, description="Too many submissions from this address")
+    def post(self, values: dict[str, Any]) -> Response:
+        """File a complaint (multipart form); answers its tracking number and secret code."""
+        from gisportal.web.api import json_response
+
+        complaint, code = file_complaint(values)
+        return json_response({"number": complaint.number, "code": code, "status": complaint.status,
+                              "tracking_url": tracking_url(complaint.number)}, 201)
+
+
+@blp.route("/<number>")
+class ComplaintStatus(MethodView):
+    @blp.arguments(CodeArgs(), location="query")
+    @blp.response(200, StatusSchema)
+    @blp.alt_response(404, description="No complaint matches this number and code")
+    def get(self, args: dict[str, Any], number: str) -> Response:
+        """Status, timeline and answer of a complaint (needs its secret code)."""
+        from gisportal.web.api import json_response
+
+        complaints = book()
+        complaint = complaints.open_with_code(number, args["code"])
+        view = public_view(complaint, complaints.timeline(complaint), complaints.attachments(complaint),
+                           lambda a: f"/api/v1/complaints/{complaint.number}/attachments/{a.id}")
+        view.pop("description")
+        return json_response(view)
+
+
+@blp.route("/<number>/attachments/<int:attachment_id>")
+class ComplaintAttachment(MethodView):
+    @blp.arguments(CodeArgs(), location="query")
+    @blp.alt_response(200, description="The file (its checked content type, as a download)")
+    @blp.alt_response(404, description="No complaint matches this number and code, or no such file")
+    def get(self, args: dict[str, Any], number: str, attachment_id: int) -> Response:
+        """A file of a complaint (needs its secret code)."""
+        complaints = book()
+        complaint = complaints.open_with_code(number, args["code"])
+        return attachment_response(*complaints.attachment_file(complaint, attachment_id))
 
 
 def init_app(app: Flask) -> None:
-    """Register the routes."""
+    """Register the pages, the API (CSRF-exempt filing: no cookie is used) and the rate limits."""
+    from gisportal.web import complaints_admin
+
+    app.extensions["gisportal_api"].register_blueprint(blp)
+    app.extensions["gisportal_csrf"].exempt(ComplaintsCollection)
+    app.add_url_rule("/complaints/new", "complaint_new", new_complaint, methods=["GET", "POST"])
+    app.add_url_rule("/complaints/track", "complaint_track", track, methods=["GET", "POST"])
+    app.add_url_rule("/complaints/track/<number>/add", "complaint_add_information", add_information,
+                     methods=["POST"])
+    app.add_url_rule("/complaints/track/<number>/attachments/<int:attachment_id>", "complaint_track_attachment",
+                     track_attachment)
+    app.add_url_rule("/complaints/receipt.pdf", "complaint_receipt_pdf", receipt_pdf, methods=["POST"])
+    limiter = app.extensions["gisportal_limiter"]
+    limited: set[str] = app.extensions["gisportal_limited_endpoints"]
+    for endpoint in ("complaint_new", "complaint_track", "complaint_add_information",
+                     "complaints_api.ComplaintsCollection"):
+        app.view_functions[endpoint] = limiter.limit(lambda: portal().settings.form_rate_limit,
+                                                     methods=["POST"])(app.view_functions[endpoint])
+        limited.add(endpoint)
+    complaints_admin.init_app(app)
