@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
 from gisportal.audit import AuditLog
 from gisportal.errors import Conflict, InvalidInput, NotFound
-from gisportal.library_text import extract_pdf_text, query_terms, search_form
+from gisportal.library_text import extract_pdf_text, index_form, query_terms
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class Library:
         now = utcnow()
         row = {**self._meta_row(meta), "file_sha256": digest, "media_type": media_type, "file_size": len(data),
                "file_name": Path(file_name or "").name[:200], "body": body,
-               "search_body": search_form(body)[:MAX_INDEXED_CHARS], "created_at": now, "created_by": user,
+               "search_body": index_form(body)[:MAX_INDEXED_CHARS], "created_at": now, "created_by": user,
                "updated_at": now}
         try:
             with self.db.write() as conn:
@@ -276,7 +276,7 @@ class Library:
         return {"kind": meta.kind, "title_fr": meta.title_fr, "title_ar": meta.title_ar,
                 "reference": meta.reference, "issued_on": meta.issued_on, "plan_name": meta.plan_name,
                 "zone_codes": " ".join(meta.zone_codes),
-                "search_title": search_form(" ".join((meta.title_fr, meta.title_ar, meta.reference)))}
+                "search_title": index_form(" ".join((meta.title_fr, meta.title_ar, meta.reference)))}
 
     @staticmethod
     def _bump(conn: Connection) -> None:
@@ -354,7 +354,7 @@ class Library:
         """Plan regulations in force (not superseded), per plan name, oldest first (linked from the notes)."""
         query = (sa.select(documents).where(documents.c.kind == REGULATION, documents.c.superseded_by.is_(None),
                                             documents.c.plan_name.is_not(None))
-                 .order_by(documents.c.issued_on.nulls_first(), documents.c.id))
+                 .order_by(documents.c.issued_on.nulls_last(), documents.c.id))
         found: dict[str, list[LibraryDocument]] = {}
         with self.db.read() as conn:
             for row in conn.execute(query):

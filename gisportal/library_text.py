@@ -66,6 +66,15 @@ def search_form(text: str) -> str:
     return _ARTICLE.sub("", normalise(text))
 
 
+def index_form(text: str) -> str:
+    """``text`` as both backends index it: the words of :func:`search_form`, one space apart.
+
+    Punctuation goes, so SQLite's and PostgreSQL's tokenisers see the same words (PostgreSQL's parser
+    would otherwise keep ``d-2-24`` or ``a/b`` as tokens of their own).
+    """
+    return " ".join(_WORD.findall(search_form(text).replace("_", " ")))
+
+
 def query_terms(query: str, limit: int = 12) -> list[str]:
     """The words of a search query in :func:`search_form` (at most ``limit``; punctuation and operators dropped)."""
     terms: list[str] = []

@@ -195,7 +195,7 @@ class DocumentForm(FlaskForm):
     zone_codes = StringField(validators=[Optional(), Length(max=200)])
     file = FileField()
 
-    def meta(self) -> DocumentMeta:
+    def document_meta(self) -> DocumentMeta:
         """The metadata typed in."""
         return DocumentMeta(self.kind.data, self.title_fr.data or "", self.title_ar.data or "",
                             self.reference.data or "", self.issued_on.data, self.plan_name.data or None,
@@ -237,7 +237,7 @@ def admin_library() -> Any:
         return _staff_list(form, _("Choose the document's file (PDF, JPEG, PNG or WebP)."), 400)
     try:
         document = library().add(upload.read(portal().settings.library_max_bytes + 1), upload.filename,
-                                 form.meta(), actor_name() or "?", _plan_names(), client_ip())
+                                 form.document_meta(), actor_name() or "?", _plan_names(), client_ip())
     except GisportalError as exc:
         return _staff_list(form, exc.message, exc.status)
     _changed()
@@ -259,7 +259,7 @@ def admin_library_document(doc_id: int) -> Any:
             problem, status = _form_errors(form) or _("Check the form."), 400
         else:
             try:
-                document = lib.update(doc_id, form.meta(), actor_name() or "?", _plan_names(), client_ip())
+                document = lib.update(doc_id, form.document_meta(), actor_name() or "?", _plan_names(), client_ip())
                 _changed()
                 flash(_("Document updated."), "success")
                 return redirect(url_for("admin_library_document", doc_id=doc_id))
@@ -330,7 +330,7 @@ def document_to_dict(document: LibraryDocument, hit: SearchHit | None = None) ->
     """A document as the API answers it."""
     data = {"id": document.id, "kind": document.kind, "title_fr": document.title_fr, "title_ar": document.title_ar,
             "reference": document.reference,
-            "issued_on": document.issued_on.isoformat() if document.issued_on else None,
+            "issued_on": document.issued_on,
             "plan": document.plan_name, "zones": list(document.zone_codes), "media_type": document.media_type,
             "superseded_by": document.superseded_by,
             "url": url_for("library_document", doc_id=document.id, _external=True),
