@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import socket
 import time
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 
 from flask.testing import FlaskClient
@@ -25,7 +25,7 @@ class Mailbox:
         self.port = 0
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        self.messages.append(message_from_bytes(envelope.content))
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # headers decoded
         return "250 OK"
 
     def wait(self, count: int, timeout: float = 10.0) -> list[Message]:
