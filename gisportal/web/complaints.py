@@ -5,8 +5,8 @@
   secret code, shown once (and a PDF receipt whose QR code opens the tracking page, without the code).
 * ``/complaints/track``: number + code open the timeline and the agency's answer; the browser's session then
   remembers the complaint (its attachments, adding information) so the code never travels in a URL.
-* ``POST /api/v1/complaints`` and ``GET /api/v1/complaints/<number>?code=``; staff pages live in
-  :mod:`gisportal.web.complaints_admin`.
+* the API (``POST /api/v1/complaints``, ``GET /api/v1/complaints/<number>?code=``) lives in
+  :mod:`gisportal.web.complaints_api`, the staff pages in :mod:`gisportal.web.complaints_admin`.
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request, send_file, session, url_for
-from flask.views import MethodView
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Blueprint
-from flask_smorest.fields import Upload as UploadField
 from flask_wtf import FlaskForm
-from marshmallow import Schema, fields, validate
 from wtforms import FileField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
@@ -298,101 +294,10 @@ def receipt_pdf() -> Response:
     return response
 
 
-# --------------------------------------------------------------------------- API
-
-blp = Blueprint("complaints_api", __name__, url_prefix="/api/v1/complaints",
-                description="Complaints: file one, follow it with its number and secret code.")
-
-
-class FilingSchema(Schema):
-    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
-    description = fields.String(required=True, metadata={"description": "20 to 5000 characters"})
-    lon = fields.Float(metadata={"description": "WGS84 longitude of the place (with lat), or give parcel_ref"})
-    lat = fields.Float(metadata={"description": "WGS84 latitude of the place"})
-    parcel_ref = fields.String(metadata={"description": "Land-title reference, e.g. TF-104523/06"})
-    contact_name = fields.String(required=True, metadata={"description": "Seen by agency staff only"})
-    contact_email = fields.String(metadata={"description": "For notifications; staff only"})
-    contact_phone = fields.String(metadata={"description": "Staff only; e-mail or phone is required"})
-    contact_cin = fields.String(metadata={"description": "National identity card number (optional, staff only)"})
-    lang = fields.String(validate=validate.OneOf(["fr", "ar", "en"]))
-    # read from the request's files (documented here: one multipart body)
-    attachments = fields.List(UploadField(), load_only=True,
-                              metadata={"description": "Up to 5 JPEG, PNG, WebP or PDF files"})
-
-
-class FiledSchema(Schema):
-    number = fields.String(metadata={"description": "Tracking number, e.g. RC-2026-000123"})
-    code = fields.String(metadata={"description": "Secret code: shown once, needed to follow the complaint"})
-    status = fields.String()
-    tracking_url = fields.String()
-
-
-class CodeArgs(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
-
-
-class EventSchema(Schema):
-    event, status, at, by, message = (fields.String(), fields.String(), fields.String(), fields.String(),
-                                      fields.String(allow_none=True))
-
-
-class StatusSchema(Schema):
-    number, category, status, created_at = fields.String(), fields.String(), fields.String(), fields.String()
-    parcel_ref, answer = fields.String(allow_none=True), fields.String(allow_none=True)
-    lon, lat, open = fields.Float(), fields.Float(), fields.Boolean()
-    timeline = fields.List(fields.Nested(EventSchema))
-    attachments = fields.List(fields.Dict())
-
-
-@blp.route("")
-class ComplaintsCollection(MethodView):
-    @blp.arguments(FilingSchema(), location="form", content_type="multipart/form-data")
-    @blp.response(201, FiledSchema)
-    @blp.alt_response(400, description="A field is missing or wrong (message says which)")
-    @blp.alt_response(413, description="A file, or all of them together, too large")
-    @blp.alt_response(422, description="The place is outside the territory")
-    @blp.alt_response(429, description="Too many submissions from this address")
-    def post(self, values: dict[str, Any]) -> Response:
-        """File a complaint (multipart form); answers its tracking number and secret code."""
-        from gisportal.web.api import json_response
-
-        complaint, code = file_complaint(values)
-        return json_response({"number": complaint.number, "code": code, "status": complaint.status,
-                              "tracking_url": tracking_url(complaint.number)}, 201)
-
-
-@blp.route("/<number>")
-class ComplaintStatus(MethodView):
-    @blp.arguments(CodeArgs(), location="query")
-    @blp.response(200, StatusSchema)
-    @blp.alt_response(404, description="No complaint matches this number and code")
-    def get(self, args: dict[str, Any], number: str) -> Response:
-        """Status, timeline and answer of a complaint (needs its secret code)."""
-        from gisportal.web.api import json_response
-
-        complaints = book()
-        complaint = complaints.open_with_code(number, args["code"])
-        view = public_view(complaint, complaints.timeline(complaint), complaints.attachments(complaint),
-                           lambda a: f"/api/v1/complaints/{complaint.number}/attachments/{a.id}")
-        view.pop("description")
-        return json_response(view)
-
-
-@blp.route("/<number>/attachments/<int:attachment_id>")
-class ComplaintAttachment(MethodView):
-    @blp.arguments(CodeArgs(), location="query")
-    @blp.alt_response(200, description="The file (its checked content type, as a download)")
-    @blp.alt_response(404, description="No complaint matches this number and code, or no such file")
-    def get(self, args: dict[str, Any], number: str, attachment_id: int) -> Response:
-        """A file of a complaint (needs its secret code)."""
-        complaints = book()
-        complaint = complaints.open_with_code(number, args["code"])
-        return attachment_response(*complaints.attachment_file(complaint, attachment_id))
-
-
 def init_app(app: Flask) -> None:
     """Register the pages, the API (CSRF-exempt filing: no cookie is used) and the rate limits."""
     from gisportal.web import complaints_admin
+    from gisportal.web.complaints_api import ComplaintsCollection, blp
 
     app.extensions["gisportal_api"].register_blueprint(blp)
     app.extensions["gisportal_csrf"].exempt(ComplaintsCollection)
