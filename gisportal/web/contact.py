@@ -42,12 +42,13 @@ def _offices_map(info: ContactInfo, lang: str) -> dict[str, str] | None:
     if settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr=settings.basemap_attribution or " ").add_to(m)
     for office in info.addresses:
+        # a tooltip, not a popup: folium's popups need jQuery, which the page does not load
         folium.CircleMarker([office.lat, office.lon], radius=9, color="#8a1c1c", fill=True, fill_opacity=0.8,
-                            tooltip=office.name.get(lang),
-                            popup=folium.Popup(f"<b>{Markup.escape(office.name.get(lang))}</b><br>"
-                                               f"{Markup.escape(office.address.get(lang))}")).add_to(m)
+                            tooltip=folium.Tooltip(f"<b>{Markup.escape(office.name.get(lang))}</b><br>"
+                                                   f"{Markup.escape(office.address.get(lang))}",
+                                                   permanent=True)).add_to(m)
     if len(info.addresses) > 1:
-        m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(30, 30))
+        m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(60, 60))
     rendered = m.get_root()
     rendered.render()
     return {"header": rendered.header.render(), "body": rendered.html.render(), "script": rendered.script.render()}
