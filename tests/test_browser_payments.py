@@ -12,7 +12,6 @@ Screenshots: ``tests/artifacts/payments-sandbox.png`` (the TEST payment page) an
 
 from __future__ import annotations
 
-import contextlib
 import re
 import subprocess
 from collections.abc import Iterator
@@ -23,7 +22,8 @@ from typing import Any
 import pytest
 
 from conftest import TINY_RULES_YAML, build_tiny_store
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, BrowserSession, _recording_session, _serving
+from test_browser import ARTIFACTS, BrowserSession, _recording_session, _serving
+from test_browser import browser_chromium  # noqa: F401 - Debian's chromium, shared fixture
 
 pytestmark = pytest.mark.browser
 
@@ -47,24 +47,9 @@ def payments_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         yield {"app": app, "base_url": base_url, "dir": tmp_path_factory.mktemp("payments-downloads")}
 
 
-@pytest.fixture(scope="module")
-def payments_chromium() -> Iterator[Any]:
-    """Debian's chromium (fails, never skips, when it is missing)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium.", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with contextlib.ExitStack() as stack:
-        playwright = sync_playwright().start()
-        stack.callback(playwright.stop)
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        stack.callback(browser.close)
-        yield browser
-
-
 @pytest.fixture
-def payments_session(payments_chromium: Any, payments_site: dict[str, Any]) -> Iterator[BrowserSession]:
-    with _recording_session(payments_chromium, payments_site["base_url"]) as session:
+def payments_session(browser_chromium: Any, payments_site: dict[str, Any]) -> Iterator[BrowserSession]:
+    with _recording_session(browser_chromium, payments_site["base_url"]) as session:
         yield session
 
 

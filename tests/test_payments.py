@@ -254,7 +254,7 @@ def test_declined_then_paid_then_paid_twice(pay):
     paid = _status(pay.client, order)
     assert paid["status"] == "paid"
     # the API refuses to start another payment, but a second transaction may still arrive from the bank
-    again = pay.client.post(f"/api/v1/orders/{order['reference']}/payment?t={order['access_token']}")
+    again = pay.client.post(f"/api/v1/orders/{order['reference']}/payment?t={order['access_token']}&lang=en")
     assert again.status_code == 400 and "already paid" in again.json["message"]
     twice = {"order": order["reference"], "transaction": "SBX-SECOND", "amount": "22000", "currency": "MAD",
              "status": "authorised"}

@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
 from flask_babel import format_currency
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from gisportal.errors import CallbackRefused, GisportalError, InvalidInput, NotFound, PaymentRequired
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 SESSION_KEY = "payment_orders"
 MAX_REMEMBERED = 20
+FORM_EXPIRED = _l("This form has expired or did not come from this site. Reload the page and try again.")
 
 
 class CsrfForm(FlaskForm):
@@ -156,7 +158,7 @@ def order_create() -> Response | tuple[str, int]:
     """Create an order from the calculator's form; the browser remembers its access code."""
     form = CsrfForm()
     if not form.validate_on_submit():
-        raise InvalidInput(_("This form has expired or did not come from this site. Reload the page and try again."))
+        raise InvalidInput(str(FORM_EXPIRED))
     try:
         order = create_order(request.form)
     except GisportalError as exc:
@@ -179,7 +181,7 @@ def order_page(reference: str) -> str:
 def order_pay(reference: str) -> Response:
     """Send the person to the provider's payment page."""
     if not CsrfForm().validate_on_submit():
-        raise InvalidInput(_("This form has expired or did not come from this site. Reload the page and try again."))
+        raise InvalidInput(str(FORM_EXPIRED))
     order = open_order(reference)
     if order.status == "paid":
         flash(_("This order is already paid."), "info")

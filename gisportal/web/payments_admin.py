@@ -15,7 +15,7 @@ from gisportal.fees import to_yaml
 from gisportal.payments import RECONCILIATION_COLUMNS, reconciliation
 from gisportal.web import portal
 from gisportal.web.auth import actor_name, admin_required, audit_log, client_ip, planner_required
-from gisportal.web.payments import CsrfForm, service
+from gisportal.web.payments import FORM_EXPIRED, CsrfForm, service
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +52,7 @@ def admin_fees() -> Response | tuple[str, int]:
     note = request.form.get("note", "")[:500]
     try:
         if not form.validate_on_submit():
-            raise InvalidInput(_("This form has expired or did not come from this site. Reload the page and try "
-                                 "again."))
+            raise InvalidInput(str(FORM_EXPIRED))
         effective = _date(request.form.get("effective_from"), date.today(), "effective_from")
         if len(text.encode()) > MAX_SCHEDULE:
             raise InvalidInput(_("This schedule is too large."))

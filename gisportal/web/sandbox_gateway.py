@@ -15,7 +15,7 @@ from flask import Flask, render_template, request
 
 from gisportal.errors import InvalidInput
 from gisportal.payment_providers import SANDBOX_CARDS, SandboxProvider
-from gisportal.web.payments import CsrfForm, provider
+from gisportal.web.payments import FORM_EXPIRED, CsrfForm, provider
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def sandbox_pay() -> str | tuple[str, int]:
     form = CsrfForm()
     try:
         if not form.validate_on_submit():
-            raise InvalidInput("This form has expired. Reload the page and try again.")
+            raise InvalidInput(str(FORM_EXPIRED))
         status = sandbox.card_outcome(request.form.get("card", ""))
     except InvalidInput as exc:
         return render_template("sandbox/pay.html", request_fields=fields, signature=signature, cards=SANDBOX_CARDS,
