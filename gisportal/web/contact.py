@@ -82,6 +82,11 @@ def _poster(poster_id: str) -> tuple[Poster, str]:
     abort(404)
 
 
+def N_(message: str) -> str:
+    """Marks a message for extraction; it is translated later, in each of the poster's languages."""
+    return message
+
+
 def _in_both(message: str) -> dict[str, str]:
     """A message of the poster in French and in Arabic (posters are bilingual whatever the page language)."""
     texts = {}
@@ -97,7 +102,7 @@ def _poster_html(poster: Poster, url: str, pdf: bool) -> str:
     settings = portal().settings
     return render_template("contact/poster.html", poster=poster, url=url, qr=Markup(qr_code(url).decode()),
                            pdf=pdf, inline_css=inline_css() if pdf else "",
-                           scan=_in_both("Scan the code with your phone to open the service"),
+                           scan=_in_both(N_("Scan the code with your phone to open the service")),
                            agency={"fr": settings.agency_name_fr, "ar": settings.agency_name_ar})
 
 
