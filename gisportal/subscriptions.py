@@ -22,7 +22,8 @@ from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from gisportal.agencydb import _ID, _TIME, AgencyDB, metadata, utcnow
-from gisportal.committees import DECISIONS, FILE_NUMBER, SESSION_KINDS, PublicDecision, normalise_number
+from gisportal.committee_terms import DECISIONS, FILE_NUMBER, SESSION_KINDS, normalise_number
+from gisportal.committees import PublicDecision
 from gisportal.errors import InvalidInput, NotFound
 from gisportal.impact import SHARE_TOLERANCE
 from gisportal.notifications import Notification, Sender
@@ -238,8 +239,8 @@ class Subscriptions:
     def notify_plan_change(self, store: Store, previous: PlanVersion | None, version: PlanVersion) -> int:
         """After a publication: tell the subscribers of every parcel whose zones or servitudes changed."""
         with self.db.read() as conn:
-            refs = [r.target for r in conn.execute(sa.select(subscriptions.c.target.distinct()).where(
-                subscriptions.c.target_kind == "parcel", subscriptions.c.confirmed_at.isnot(None))).all()]
+            refs = [r.target for r in conn.execute(sa.select(subscriptions.c.target).where(
+                subscriptions.c.target_kind == "parcel", subscriptions.c.confirmed_at.isnot(None)).distinct()).all()]
         changed = self.changed_parcels(store, previous, version, refs)
         sent = 0
         for row in self._confirmed("parcel", changed):

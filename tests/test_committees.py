@@ -293,3 +293,17 @@ def test_personal_data_never_reaches_the_logs(app, staff, caplog):
     assert FILE in text or "decision" in text  # the log did record the work
     for personal in (*APPLICANT.values(), "Omar Tazi", "K123456", code):
         assert personal not in text
+
+
+@pytest.mark.parametrize(("lang", "texts"), [
+    ("ar", ['dir="rtl"', "قرارات لجان دراسة طلبات الرخص", "لجنة التجزئات", "رأي غير موافق", "تتبع ملفي"]),
+    ("fr", ["Décisions des commissions", "Commission de lotissement", "Avis défavorable", "Suivre mon dossier"]),
+])
+def test_public_pages_speak_french_and_arabic(app, staff, lang, texts):
+    session_id = new_session(staff, "2026-03-10", "subdivision")
+    recorded_code(staff, session_id, decision="unfavourable", conditions="COS dépassé.")
+    page = app.test_client().get(f"/committees?lang={lang}").get_data(as_text=True)
+    for text in texts:
+        assert text in page, text
+    lookup = app.test_client().get(f"/committees/lookup?lang={lang}").get_data(as_text=True)
+    assert ("الرمز الشخصي" if lang == "ar" else "Code personnel") in lookup
