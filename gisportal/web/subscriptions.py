@@ -5,6 +5,8 @@ click (``GET`` shows the button; ``POST`` with the signed token unsubscribes, as
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, current_app, has_request_context, render_template, request
 from flask_babel import gettext as _
@@ -81,26 +83,26 @@ def _problem(error: GisportalError) -> str:
     return texts.get(error.message, error.message)
 
 
-def confirm(token: str) -> tuple[str, int]:
-    """The confirmation link."""
+def _state_page(state: str, act: Callable[[Subscriptions], Any], **context: Any) -> tuple[str, int]:
+    """Run ``act`` on the subscriptions and show the state it leads to (or the problem, with its status)."""
     try:
-        sub = subscriptions_of().confirm(token)
+        sub = act(subscriptions_of())
     except GisportalError as error:
         return render_template("committees/subscription_state.html", state="error", problem=_problem(error)), \
             error.status
-    return render_template("committees/subscription_state.html", state="confirmed", sub=sub), 200
+    return render_template("committees/subscription_state.html", state=state, sub=sub, **context), 200
+
+
+def confirm(token: str) -> tuple[str, int]:
+    """The confirmation link."""
+    return _state_page("confirmed", lambda subs: subs.confirm(token))
 
 
 def unsubscribe(token: str) -> tuple[str, int]:
     """``GET``: one button; ``POST``: the subscription is deleted (token-authenticated, no cookie needed)."""
     if request.method == "GET":
-        return render_template("committees/subscription_state.html", state="ask", token=token), 200
-    try:
-        sub = subscriptions_of().unsubscribe(token)
-    except GisportalError as error:
-        return render_template("committees/subscription_state.html", state="error", problem=_problem(error)), \
-            error.status
-    return render_template("committees/subscription_state.html", state="left", sub=sub), 200
+        return _state_page("ask", lambda subs: None, token=token)
+    return _state_page("left", lambda subs: subs.unsubscribe(token))
 
 
 def init_app(app: Flask) -> None:
