@@ -104,6 +104,9 @@ def demo(n_parcels: int, seed: int, force: bool) -> None:
             raise click.ClickException("the database already holds data; use --force to replace it.")
         store.clear()
     counts = load_demo(store, n_parcels=n_parcels, seed=seed)
+    from gisportal.demo import load_demo_library
+
+    counts["documents"] = load_demo_library(settings, store)
     click.echo(json.dumps(counts))
 
 

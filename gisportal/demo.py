@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from gisportal.demo_city import generate_demo_city
 from gisportal.storage.base import NewPlanVersion, Store
+
+if TYPE_CHECKING:
+    from gisportal.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +42,52 @@ def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str
     warm_tiles(store)
     logger.info("demo loaded in %.1f s: %s", time.perf_counter() - started, store.counts())
     return store.counts()
+
+
+def load_demo_library(settings: "Settings", store: Store) -> int:
+    """Add the demo plan's regulation (French and Arabic pages, from the rules catalogue) and a law to the
+    document library, once; returns how many documents the library holds."""
+    from html import escape
+
+    from weasyprint import HTML
+
+    from gisportal.agencydb import open_agency
+    from gisportal.library import DocumentMeta, Library
+    from gisportal.rules import load_catalogue
+
+    agency = open_agency(settings, store)
+    try:
+        library = Library(agency, settings.data_dir / "library", settings.library_max_bytes)
+        held = library.search(limit=1)[1]
+        plans = store.plans()
+        if held or not plans:
+            return held
+        plan, catalogue = plans[0], load_catalogue(settings.rules_file)
+
+        def page(lang: str, title: str, intro: str) -> str:
+            rows = "".join(
+                f"<tr><td>{escape(code)}</td><td>{escape(z.label.get(lang))}</td><td>{z.cos or '—'}</td>"
+                f"<td>{z.ces or '—'}</td><td>{z.max_height_m or '—'}</td></tr>" for code, z in catalogue.zones.items())
+            direction = "rtl" if lang == "ar" else "ltr"
+            return (f'<section dir="{direction}" lang="{lang}" style="page-break-after: always"><h1>{escape(title)}'
+                    f"</h1><p>{escape(intro)}</p><table>{rows}</table></section>")
+
+        regulation = HTML(string=page(
+            "fr", f"Règlement d'aménagement — {plan.title_fr}",
+            "Le présent règlement fixe, pour chaque zone, le coefficient d'occupation du sol (COS), le coefficient "
+            "d'emprise au sol (CES) et la hauteur maximale des constructions.") + page(
+            "ar", f"نظام التهيئة — {plan.title_ar}",
+            "يحدد هذا النظام لكل منطقة معامل استعمال الأرض ومعامل استيلاء البناء على الأرض والعلو الأقصى للبنايات."),
+        ).write_pdf()
+        law = HTML(string="<h1>Loi n° 12-90 relative à l'urbanisme</h1><p>Le plan d'aménagement produit ses effets "
+                          "pendant dix ans à compter de la publication au Bulletin officiel du texte "
+                          "l'approuvant.</p><p dir=\"rtl\">ينتهي أثر تصميم التهيئة عند انصرام عشر سنوات من تاريخ "
+                          "نشر النص القاضي بالموافقة عليه في الجريدة الرسمية.</p>").write_pdf()
+        library.add(regulation, "reglement.pdf", DocumentMeta(
+            "plan_regulation", f"Règlement d'aménagement — {plan.title_fr}", f"نظام التهيئة — {plan.title_ar}",
+            "Règlement", plan_name=plan.name), "demo")
+        library.add(law, "loi-12-90.pdf", DocumentMeta(
+            "law", "Loi n° 12-90 relative à l'urbanisme", "القانون رقم 12.90 المتعلق بالتعمير", "12-90"), "demo")
+        return library.search(limit=1)[1]
+    finally:
+        agency.close()

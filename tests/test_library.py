@@ -409,3 +409,20 @@ def test_the_notes_cache_follows_changes_made_by_another_process_but_queries_not
     other.extensions["gisportal"].settings.reload_check_seconds = 0
     assert [d["id"] for d in note(client, "TF-1002/06")["zones"][0]["documents"]] == [reg.id]
     other.extensions["gisportal"].store.close()
+
+
+def test_the_demo_adds_its_plan_regulation_in_both_languages_once(tiny_writable, tiny):
+    from gisportal.agencydb import open_agency
+    from gisportal.demo import load_demo_library
+    from gisportal.settings import load_settings
+
+    settings = load_settings({**tiny_writable.settings, "rules_file": tiny.rules_file})
+    store = tiny_writable.open_store()
+    assert load_demo_library(settings, store) == 2
+    assert load_demo_library(settings, store) == 2  # a second run adds nothing
+    agency = open_agency(settings, store)
+    lib = Library(agency, settings.data_dir / "library", settings.library_max_bytes)
+    assert [d.plan_name for d in lib.regulations_by_plan()["tiny-plan"]] == ["tiny-plan"]
+    assert found(lib, "coefficient emprise") == found(lib, "معامل استعمال الارض") == [
+        lib.regulations_by_plan()["tiny-plan"][0].id]
+    agency.close()
