@@ -208,7 +208,7 @@ def test_planner_uploads_reads_report_and_impact_publishes_and_the_public_sees_i
         box = draft_map.bounding_box()
         assert box["height"] >= 200 and box["width"] >= 400, box
         layers = page.locator(".gp-draft-map .leaflet-control-layers-overlays label").all_inner_texts()
-        assert len(layers) == 2, layers  # the version in force and the draft
+        assert len(layers) == 3, layers  # the version in force, the draft, and the parcels it would change
         page.wait_for_function("""() => {
           const c = document.querySelector('.gp-draft-map .leaflet-overlay-pane canvas');
           if (!c || !c.width) { return false; }

@@ -127,6 +127,8 @@ def test_planner_uploads_previews_and_publishes(planner_client, tmp_path):
     page = planner_client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'data-blocking="false"' in page
     assert page.count("gp-impact-row") == 1 and "TF-2/1" in page
+    english = planner_client.get(response.headers["Location"] + "?lang=en").get_data(as_text=True)
+    assert "Parcels that would change" in english and "TF-2/1: shares changed" in english  # on the map
     draft_id = int(response.headers["Location"].rsplit("/", 1)[1])
     assert "TF-2/1" in planner_client.get(f"/admin/drafts/{draft_id}/impact.csv").get_data(as_text=True)
     published = planner_client.post(f"/admin/drafts/{draft_id}/publish", data={

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import folium
+import geopandas as gpd
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -122,7 +123,28 @@ def admin_upload() -> Response | tuple[str, int] | str:
     return redirect(url_for("admin_draft", draft_id=draft.id))
 
 
-def _draft_map(draft: Any, frame: Any) -> Markup | None:
+#: Parcels drawn on the draft map as changed (the list and the CSV hold them all).
+CHANGED_PARCELS_DRAWN = 500
+#: Colour of a changed parcel on the draft map, per kind of change.
+CHANGE_COLOURS = {"rezoned": "#7a1fa2", "reshaped": "#c25e00", "zoned": "#1b7f3a", "unzoned": "#4a4a4a"}
+
+
+def _changed_parcels(impact: Any) -> dict[str, Any] | None:
+    """The parcels the draft would change, as GeoJSON (WGS84) with their kind of change (the first ones)."""
+    p = portal()
+    titles = change_titles()
+    rows = []
+    for change in impact.changes[:CHANGED_PARCELS_DRAWN]:
+        parcel = p.store.parcel_by_ref(change.ref)
+        if parcel is not None:
+            rows.append({"ref": change.ref, "change": change.change, "geometry": parcel.geometry,
+                         "what": f"{change.ref}: {titles.get(change.change, change.change)}"})
+    if not rows:
+        return None
+    return frame_to_geojson(gpd.GeoDataFrame(rows, geometry="geometry", crs=p.store.crs or None), p.store.crs)
+
+
+def _draft_map(draft: Any, frame: Any, impact: Any = None) -> Markup | None:
     p = portal()
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
     m.default_js = [("leaflet", url_for("vendor", lib="leaflet", filename="leaflet.js"))]
@@ -137,6 +159,12 @@ def _draft_map(draft: Any, frame: Any) -> Markup | None:
                                                                                  "fillOpacity": 0.1}).add_to(m)
         folium.GeoJson(frame_to_geojson(frame, p.store.crs), name=_("Draft"),
                        style_function=lambda f: {"color": "#d00", "weight": 1.5, "fillOpacity": 0.15}).add_to(m)
+        changed = _changed_parcels(impact) if impact is not None and impact.changes else None
+        if changed is not None:
+            folium.GeoJson(changed, name=_("Parcels that would change"),
+                           style_function=lambda f: {"color": CHANGE_COLOURS.get(f["properties"]["change"], "#000"),
+                                                     "weight": 2, "fillOpacity": 0.45},
+                           tooltip=folium.GeoJsonTooltip(fields=["what"], labels=False)).add_to(m)
     for finding in draft.report.get("findings", [])[:500]:
         if finding.get("location"):
             lon, lat = finding["location"]
@@ -159,7 +187,7 @@ def admin_draft(draft_id: int) -> str:
     frame = d.frame(draft) if draft.file_path and draft.status == "draft" else None
     impact = d.impact(draft) if frame is not None else None
     form = PublishForm(formdata=None, approved=date.today())
-    return render_template("admin/draft.html", draft=draft, impact=impact, map_html=_draft_map(draft, frame),
+    return render_template("admin/draft.html", draft=draft, impact=impact, map_html=_draft_map(draft, frame, impact),
                            form=form, discard=DiscardForm(formdata=None), titles=finding_titles(),
                            changes=change_titles(), tell=tell_finding)
 
