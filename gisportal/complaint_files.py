@@ -59,29 +59,28 @@ def display_name(filename: str) -> str:
     return name[:120] or "file"
 
 
-def check_uploads(uploads: list[Upload], max_bytes: int, max_total: int,
-                  max_files: int = MAX_FILES) -> list[CheckedUpload]:
+def check_uploads(uploads: list[Upload], max_bytes: int, max_total: int) -> list[CheckedUpload]:
     """The uploads, each checked by content and size; the first problem is raised with the file's name."""
     uploads = [u for u in uploads if u.filename or u.data]
-    if len(uploads) > max_files:
-        raise InvalidInput(f"At most {max_files} files can be attached.", parameter="attachments")
+    if len(uploads) > MAX_FILES:
+        raise InvalidInput("At most 5 files can be attached.", parameter="attachments", limit=MAX_FILES)
     checked, total = [], 0
     for upload in uploads:
         name = display_name(upload.filename)
         if not upload.data:
-            raise InvalidInput(f"The file '{name}' is empty.", parameter="attachments")
+            raise InvalidInput("This file is empty.", parameter="attachments", file=name)
         if len(upload.data) > max_bytes:
-            raise FileTooLarge(f"The file '{name}' is larger than {max_bytes // (1024 * 1024)} MB.",
-                               parameter="attachments")
+            raise FileTooLarge("This file is larger than the size allowed for one file.", parameter="attachments",
+                               file=name, limit_bytes=max_bytes)
         total += len(upload.data)
         if total > max_total:
-            raise FileTooLarge(f"The attached files together are larger than {max_total // (1024 * 1024)} MB.",
-                               parameter="attachments")
+            raise FileTooLarge("The attached files together are larger than the size allowed.",
+                               parameter="attachments", limit_bytes=max_total)
         kind = filetype.guess(upload.data[:8192])
         mime = kind.mime if kind else None
         if mime not in ALLOWED_TYPES:
-            raise InvalidInput(f"The file '{name}' is not a JPEG, PNG or WebP image nor a PDF document.",
-                               parameter="attachments")
+            raise InvalidInput("This file is not a JPEG, PNG or WebP image nor a PDF document.",
+                               parameter="attachments", file=name)
         checked.append(CheckedUpload(name, upload.data, mime))
     return checked
 

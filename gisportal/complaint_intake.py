@@ -55,10 +55,10 @@ def check_new_complaint(new: NewComplaint) -> NewComplaint:
         raise InvalidInput(message, parameter=parameter)
 
     if new.category not in CATEGORIES:
-        refuse(f"Choose a category: {', '.join(CATEGORIES)}.", "category")
+        refuse("Choose a category: illegal_construction, note_content, service_delay or other.", "category")
     description = str(new.description or "").replace("\x00", "").strip()
     if not DESCRIPTION_MIN <= len(description) <= DESCRIPTION_MAX:
-        refuse(f"Describe the problem in {DESCRIPTION_MIN} to {DESCRIPTION_MAX} characters.", "description")
+        refuse("Describe the problem in 20 to 5000 characters.", "description")
     name = clean_text(new.contact_name, 500)
     if not 2 <= len(name) <= 120:
         refuse("Give your name (2 to 120 characters).", "contact_name")
@@ -99,14 +99,15 @@ def locate(store: Store, new: NewComplaint) -> tuple[float, float, str | None]:
         if new.parcel_ref:
             parcel = store.parcel_by_ref(new.parcel_ref)
             if parcel is None:
-                raise InvalidInput(f"No parcel with the land-title reference '{new.parcel_ref}'.",
-                                   parameter="parcel_ref")
+                raise InvalidInput("No parcel has this land-title reference.", parameter="parcel_ref",
+                                   ref=new.parcel_ref)
             return lon, lat, parcel.ref
         parcel = store.parcel_at(x, y)
         return lon, lat, parcel.ref if parcel else None
     parcel = store.parcel_by_ref(new.parcel_ref or "")
     if parcel is None or to_wgs84 is None:
-        raise InvalidInput(f"No parcel with the land-title reference '{new.parcel_ref}'.", parameter="parcel_ref")
+        raise InvalidInput("No parcel has this land-title reference.", parameter="parcel_ref",
+                           ref=new.parcel_ref)
     point = parcel.geometry.representative_point()
     lon, lat = to_wgs84.transform(point.x, point.y)
     return round(lon, 7), round(lat, 7), parcel.ref

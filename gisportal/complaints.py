@@ -198,7 +198,7 @@ class ComplaintBook:
         with self.db.read() as conn:
             row = conn.execute(sa.select(complaints).where(complaints.c.number == key)).first() if key else None
         if row is None:
-            raise NotFound(f"No complaint {str(number)[:40]}.")
+            raise NotFound("No such complaint.", number=str(number)[:40])
         return _complaint(row)
 
     def open_with_code(self, number: str, code: str) -> Complaint:
@@ -291,7 +291,7 @@ class ComplaintBook:
         """The citizen adds a message and/or files to an open complaint (an answered one goes back in progress)."""
         text = clean_text(message, MESSAGE_MAX + 1)
         if len(text) > MESSAGE_MAX:
-            raise InvalidInput(f"Write at most {MESSAGE_MAX} characters.", parameter="message")
+            raise InvalidInput("Write at most 5000 characters.", parameter="message")
         if not text and not uploads:
             raise InvalidInput("Write a message or attach a file.", parameter="message")
         status = "in_progress" if complaint.status == "answered" else complaint.status
@@ -320,7 +320,7 @@ class ComplaintBook:
         """The agency's answer, public to the citizen."""
         answer = clean_text(text, MESSAGE_MAX + 1)
         if not 2 <= len(answer) <= MESSAGE_MAX:
-            raise InvalidInput(f"Write the answer (2 to {MESSAGE_MAX} characters).", parameter="answer")
+            raise InvalidInput("Write the answer (2 to 5000 characters).", parameter="answer")
         now = utcnow()
         return self._change(complaint, "answered", actor, "answered", public_message=answer, open_only=True,
                             values={"answer": answer, "answered_at": now})
@@ -341,7 +341,7 @@ class ComplaintBook:
         """An internal note, seen by staff only (no notification)."""
         text = clean_text(note, MESSAGE_MAX + 1)
         if not 2 <= len(text) <= MESSAGE_MAX:
-            raise InvalidInput(f"Write the note (2 to {MESSAGE_MAX} characters).", parameter="note")
+            raise InvalidInput("Write the note (2 to 5000 characters).", parameter="note")
         return self._change(complaint, "staff_note", actor, complaint.status, staff_note=text)
 
     # --- internals -----------------------------------------------------------------------------------------

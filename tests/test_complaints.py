@@ -142,7 +142,7 @@ def sign_in(client) -> None:
 
 def staff_action(client, number: str, action: str, **data):
     token = csrf(client, f"/admin/complaints/{number}")
-    return client.post(f"/admin/complaints/{number}/{action}", data={"csrf_token": token, **data})
+    return client.post(f"/admin/complaints/{number}/{action}?lang=en", data={"csrf_token": token, **data})
 
 
 # --------------------------------------------------------------------------- filing and tracking
@@ -220,8 +220,8 @@ def test_a_parcel_reference_places_the_complaint_at_its_parcel(site, client):
     ({"lon": "east"}, 422, "lon"),
     ({"lon": "-5.0", "lat": "35.0"}, 422, "outside the territory"),
     ({"lon": "500", "lat": "35.0"}, 400, "longitude"),
-    ({"lon": None, "lat": None, "parcel_ref": "TF-0000/00"}, 400, "No parcel"),
-    ({"parcel_ref": "TF-0000/00"}, 400, "No parcel"),
+    ({"lon": None, "lat": None, "parcel_ref": "TF-0000/00"}, 400, "No parcel has this"),
+    ({"parcel_ref": "TF-0000/00"}, 400, "No parcel has this"),
     ({"surprise": "field"}, 422, "surprise"),
 ])
 def test_bad_input_is_a_clear_4xx_and_stores_nothing(site, client, overrides, status, words):
@@ -239,7 +239,7 @@ def test_bad_input_is_a_clear_4xx_and_stores_nothing(site, client, overrides, st
     ([("photo.png", b"<html><script>alert(1)</script></html>")], 400, "not a JPEG"),
     ([("report.pdf", b"MZ\x90\x00 an executable")], 400, "not a JPEG"),
     ([("photo.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")], 400, "not a JPEG"),
-    ([("big.png", PNG + b"\x00" * 5000)], 413, "larger than"),
+    ([("big.png", PNG + b"\x00" * 5000)], 413, "larger than the size allowed for one file"),
     ([(f"p{i}.png", PNG + b"\x00" * 3000) for i in range(4)], 413, "together"),
     ([(f"p{i}.png", PNG) for i in range(6)], 400, "At most 5"),
     ([("empty.png", b"")], 400, "empty"),
@@ -382,7 +382,7 @@ def test_no_mail_without_an_email_address_and_a_closed_complaint_takes_no_inform
     token = csrf(client, "/complaints/track")
     assert client.post("/complaints/track", data={"csrf_token": token, "number": body["number"],
                                                   "code": body["code"]}).status_code == 303
-    page = client.get(f"/complaints/track?number={body['number']}").get_data(as_text=True)
+    page = client.get(f"/complaints/track?number={body['number']}&lang=en").get_data(as_text=True)
     assert "This complaint is closed." in page
     refused = client.post(f"/complaints/track/{body['number']}/add",
                           data={"csrf_token": token, "message": "encore une chose"})

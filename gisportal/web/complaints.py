@@ -54,6 +54,39 @@ def event_labels() -> dict[str, str]:
             "citizen_info": _("Information added by the citizen"), "staff_note": _("Internal note")}
 
 
+#: The domain's messages, listed here for translation: pages show them in the visitor's language (the API
+#: answers them in English, with the field in ``parameter``).
+DOMAIN_MESSAGES = (
+    _l("Choose a category: illegal_construction, note_content, service_delay or other."),
+    _l("Describe the problem in 20 to 5000 characters."), _l("Give your name (2 to 120 characters)."),
+    _l("This e-mail address does not look right (name@example.ma)."),
+    _l("This phone number does not look right (e.g. +212 6 12 34 56 78)."),
+    _l("Give an e-mail address or a phone number so that the agency can reach you."),
+    _l("A national identity card number (CIN) looks like K123456 or BE123456."),
+    _l("A land-title reference looks like TF-104523/06."),
+    _l("Say where: click the place on the map or type the parcel's land-title reference."),
+    _l("Give both the longitude and the latitude of the place."), _l("No parcel has this land-title reference."),
+    _l("This portal holds no data yet."), _l("This point is outside the territory covered by this portal."),
+    _l("At most 5 files can be attached."), _l("This file is empty."),
+    _l("This file is larger than the size allowed for one file."),
+    _l("The attached files together are larger than the size allowed."),
+    _l("This file is not a JPEG, PNG or WebP image nor a PDF document."),
+    _l("No complaint matches this number and code."), _l("No such complaint."), _l("Write at most 5000 characters."),
+    _l("Write a message or attach a file."), _l("Assign the complaint to an active staff account."),
+    _l("Only a received or assigned complaint can be put in progress."),
+    _l("Write the answer (2 to 5000 characters)."), _l("Only a closed complaint can be reopened."),
+    _l("Write the note (2 to 5000 characters)."), _l("This complaint is closed."),
+    _l("This complaint changed meanwhile. Reload it and try again."),
+)
+
+
+def problem_text(error: GisportalError) -> str:
+    """A domain error's message in the page's language, with the file or reference it is about."""
+    text = _(error.message)
+    about = error.details.get("file") or error.details.get("ref")
+    return f"{text} ({about})" if about else text
+
+
 def book() -> ComplaintBook:
     """The complaints of the current instance (notifications through the instance's sender)."""
     p = portal()
@@ -203,7 +236,7 @@ def new_complaint() -> Response | str | tuple[str, int]:
             try:
                 complaint, code = file_complaint({**request.form.to_dict(), "lang": current_language()})
             except GisportalError as exc:
-                problem, field = exc.message, exc.details.get("parameter")
+                problem, field = problem_text(exc), exc.details.get("parameter")
                 status = exc.status
             else:
                 from gisportal.web.documents import qr_svg
@@ -214,9 +247,15 @@ def new_complaint() -> Response | str | tuple[str, int]:
                                        qr=qr_svg(url), categories=category_labels())
         else:
             problem, status = _("Some fields are too long."), 400
-        return render_template("complaints/new.html", form=form, problem=problem, field=field,
-                               categories=category_labels(), map_config=map_config()), status
-    return render_template("complaints/new.html", form=form, problem=None, field=None,
+        return _form_page(form, problem, field), status
+    return _form_page(form, None, None)
+
+
+def _form_page(form: ComplaintForm, problem: str | None, field: str | None) -> str:
+    settings = portal().settings
+    limits = {"each": round(settings.complaint_attachment_max_bytes / 1048576, 1),
+              "total": round(settings.complaint_attachments_max_total_bytes / 1048576, 1)}
+    return render_template("complaints/new.html", form=form, problem=problem, field=field, limits=limits,
                            categories=category_labels(), map_config=map_config())
 
 
@@ -229,7 +268,7 @@ def track() -> Response | str | tuple[str, int]:
             try:
                 complaint = book().open_with_code(form.number.data or "", form.code.data or "")
             except GisportalError as exc:
-                return render_template("complaints/track.html", form=form, problem=exc.message), exc.status
+                return render_template("complaints/track.html", form=form, problem=problem_text(exc)), exc.status
             _remember(complaint.number)
             return redirect(url_for("complaint_track", number=complaint.number), code=303)
         return render_template("complaints/track.html", form=form, problem=_("Check the number and code.")), 400
@@ -262,7 +301,7 @@ def add_information(number: str) -> Response | tuple[str, int]:
                            lambda a: url_for("complaint_track_attachment", number=number, attachment_id=a.id))
         status = 400 if exc.status >= 500 else exc.status
         return render_template("complaints/status.html", complaint=complaint, view=view, form=form,
-                               problem=exc.message, categories=category_labels(), statuses=status_labels(),
+                               problem=problem_text(exc), categories=category_labels(), statuses=status_labels(),
                                events=event_labels()), status
     return redirect(url_for("complaint_track", number=complaint.number), code=303)
 

@@ -21,8 +21,8 @@ from gisportal.complaints import STATUSES, Complaint
 from gisportal.errors import GisportalError, InvalidInput
 from gisportal.web import portal
 from gisportal.web.auth import accounts, actor_name, audit_log, client_ip, planner_required
-from gisportal.web.complaints import (attachment_response, book, category_labels, event_labels, status_labels,
-                                      map_config)
+from gisportal.web.complaints import (attachment_response, book, category_labels, event_labels, map_config,
+                                      problem_text, status_labels)
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def act(number: str, action: str) -> Response:
         else:
             updated = complaints.reopen(complaint, user, text)
     except GisportalError as exc:
-        flash(exc.message, "error")
+        flash(problem_text(exc), "error")
         return redirect(url_for("admin_complaint", number=complaint.number), code=303)
     details = {"status": updated.status}
     if action == "assign":
