@@ -9,7 +9,6 @@ Every request is recorded; any to another machine is aborted and fails the test 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import TINY_RULES_YAML, build_tiny_store
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _recording_session, _serving
+from test_browser import ARTIFACTS, _recording_session, _serving, browser_chromium  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -52,21 +51,6 @@ def library_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         yield {"base_url": base_url, "files": files}
 
 
-@pytest.fixture(scope="module")
-def library_chromium() -> Iterator[Any]:
-    """Debian's chromium (fails, never skips, when it is missing)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium.", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with contextlib.ExitStack() as stack:
-        playwright = sync_playwright().start()
-        stack.callback(playwright.stop)
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        stack.callback(browser.close)
-        yield browser
-
-
 def _shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"library-{name}.png"), full_page=True)
@@ -87,9 +71,9 @@ def _add_document(page: Any, base: str, pdf: Path, title_fr: str, title_ar: str,
     return int(page.url.rstrip("/").rsplit("/", 1)[1])
 
 
-def test_staff_add_citizens_search_follow_supersession_note_link_help_and_poster(library_site, library_chromium):
+def test_staff_add_citizens_search_follow_supersession_note_link_help_and_poster(library_site, browser_chromium):
     base = library_site["base_url"]
-    with _recording_session(library_chromium, base) as session:
+    with _recording_session(browser_chromium, base) as session:
         page = session.new_page()
         # a planner signs in and adds two regulations
         page.goto(f"{base}/login?next=/admin/library")
