@@ -237,24 +237,37 @@ class Subscriptions:
         return {k: round(v / (2 * SHARE_TOLERANCE)) for k, v in shares.items() if v > SHARE_TOLERANCE}
 
     def notify_plan_change(self, store: Store, previous: PlanVersion | None, version: PlanVersion) -> int:
-        """After a publication: tell the subscribers of every parcel whose zones or servitudes changed."""
+        """After a publication: tell the subscribers of every parcel whose zones or servitudes changed, and of
+        every permit file on such a parcel (one message per address and parcel)."""
+        from gisportal.committees import permit_files
+
+        confirmed = subscriptions.c.confirmed_at.isnot(None)
         with self.db.read() as conn:
+            parcel_of_file = dict(conn.execute(
+                sa.select(permit_files.c.number, permit_files.c.parcel_ref).join(
+                    subscriptions, sa.and_(subscriptions.c.target == permit_files.c.number,
+                                           subscriptions.c.target_kind == "file"))
+                .where(confirmed).distinct()).all())
             refs = [r.target for r in conn.execute(sa.select(subscriptions.c.target).where(
-                subscriptions.c.target_kind == "parcel", subscriptions.c.confirmed_at.isnot(None)).distinct()).all()]
-        changed = self.changed_parcels(store, previous, version, refs)
+                subscriptions.c.target_kind == "parcel", confirmed).distinct()).all()]
+        changed = set(self.changed_parcels(store, previous, version, {*refs, *parcel_of_file.values()}))
+        recipients: dict[tuple[str, str], sa.Row] = {}
+        for row in self._confirmed("parcel", changed) + self._confirmed(
+                "file", [n for n, ref in parcel_of_file.items() if ref in changed]):
+            recipients.setdefault((row.email, parcel_of_file.get(row.target, row.target)), row)
         sent = 0
-        for row in self._confirmed("parcel", changed):
+        for (_email, ref), row in recipients.items():
             text = _text(
-                f"Les règles de la parcelle {row.target} ont changé : le plan {version.plan_name} version "
+                f"Les règles de la parcelle {ref} ont changé : le plan {version.plan_name} version "
                 f"{version.version} ({version.approval_act}) est applicable à partir du "
                 f"{version.effective_from.isoformat()}. Demandez une nouvelle note de renseignements.",
-                f"تغيرت قواعد التعمير المطبقة على القطعة {row.target}: تصميم {version.plan_name} النسخة "
+                f"تغيرت قواعد التعمير المطبقة على القطعة {ref}: تصميم {version.plan_name} النسخة "
                 f"{version.version} ({version.approval_act}) ابتداء من {version.effective_from.isoformat()}. "
                 "اطلبوا مذكرة معلومات تعميرية جديدة.",
-                f"The rules of parcel {row.target} have changed: plan {version.plan_name} version {version.version}"
+                f"The rules of parcel {ref} have changed: plan {version.plan_name} version {version.version}"
                 f" ({version.approval_act}) applies from {version.effective_from.isoformat()}. "
                 "Ask for a new urban-information note.")
-            sent += self._send(row, f"Parcelle / قطعة / Parcel {row.target}", text, f"plan:{version.plan_name}")
+            sent += self._send(row, f"Parcelle / قطعة / Parcel {ref}", text, f"plan:{version.plan_name}")
         logger.info("plan %s v%d: %d subscribed parcel(s) changed, %d message(s) sent", version.plan_name,
                     version.version, len(changed), sent)
         return sent

@@ -119,20 +119,24 @@ def test_a_plan_change_is_sent_to_the_subscribers_of_the_parcels_it_changes(app,
 
     from gisportal.publication import publish_zones
 
-    client = app.test_client()
-    for address, ref in ((ADDRESS, "TF-1001/06"), (OTHER, "TF-1004/06")):
-        subscribed(app, client, smtp, address, "parcel", ref)
+    client, staff = app.test_client(), signed_in(app)
+    assert record(staff, new_session(staff, "2026-03-10"), file_number="2026/0500", parcel_ref="TF-1001/06",
+                  decision="adjourned", conditions="Étude d'impact attendue.", **APPLICANT).status_code == 201
+    for address, kind, target in ((ADDRESS, "parcel", "TF-1001/06"), (OTHER, "parcel", "TF-1004/06"),
+                                  ("nadia@example.ma", "file", "2026/0500"), (ADDRESS, "file", "2026/0500")):
+        subscribed(app, client, smtp, address, kind, target)
     subscribe(client, "pending@example.ma", "parcel", "TF-1001/06")  # never confirmed
-    smtp.wait(3)
+    smtp.wait(5)
     store = app.extensions["gisportal"].store
     with app.test_request_context():
         version = publish_zones(store, "tiny-plan", _zones([("A", (0, 0, 95, 100)), ("B", (95, 0, 200, 100)),
                                                             ("C", (200, 0, 300, 100))]),
                                 approval_act="Décret v3", approved=date(2026, 6, 1))
     assert version.version == 3
-    messages = smtp.wait(4)
-    assert [m["To"] for m in messages[3:]] == [ADDRESS]
-    text = body(messages[3])
+    messages = smtp.wait(7)
+    # the parcel's subscriber and the file's (the file is on the parcel); one message per address and parcel
+    assert sorted(m["To"] for m in messages[5:]) == sorted([ADDRESS, "nadia@example.ma"])
+    text = body(messages[5])
     assert "TF-1001/06" in text and "Décret v3" in text and "2026-06-01" in text
     assert "/subscriptions/unsubscribe/" in text
     # republishing the same content changes nobody's parcel: nothing is sent
@@ -140,7 +144,7 @@ def test_a_plan_change_is_sent_to_the_subscribers_of_the_parcels_it_changes(app,
         publish_zones(store, "tiny-plan", _zones([("A", (0, 0, 95, 100)), ("B", (95, 0, 200, 100)),
                                                   ("C", (200, 0, 300, 100))]),
                       approval_act="Décret v4", approved=date(2026, 7, 1))
-    assert len(smtp.wait(5, timeout=1)) == 4
+    assert len(smtp.wait(8, timeout=1)) == 7
 
 
 @pytest.mark.parametrize(("data", "status", "text"), [
@@ -231,3 +235,23 @@ def test_the_verify_page_offers_to_follow_the_parcel(app):
     assert offer and offer.group(1) == "/subscribe?parcel=TF-1003/06"
     form = client.get(offer.group(1)).get_data(as_text=True)
     assert 'value="TF-1003/06"' in form and re.search(r'value="parcel"[^>]*checked|checked[^>]*value="parcel"', form)
+
+
+def test_a_failing_publish_listener_never_undoes_the_publication(app, tiny, caplog):
+    from conftest import _zones
+
+    from gisportal.publication import PUBLISH_LISTENERS, publish_zones
+
+    def broken(store, previous, version):
+        raise RuntimeError("listener bug")
+
+    PUBLISH_LISTENERS.insert(0, broken)
+    try:
+        store = app.extensions["gisportal"].store
+        with app.test_request_context():
+            version = publish_zones(store, "tiny-plan", _zones([("A", (0, 0, 300, 100))]),
+                                    approval_act="Décret v3", approved=date(2026, 6, 1))
+    finally:
+        PUBLISH_LISTENERS.remove(broken)
+    assert version.version == 3 and max(v.version for v in store.plan_versions()) == 3
+    assert "publish listener" in caplog.text
