@@ -28,7 +28,7 @@ from gisportal.audit import AuditLog
 from gisportal.committee_terms import (CIN, DECISIONS, FILE_NUMBER, MAX_TEXT, PHONE, PROJECT_TYPES, REASONED,
                                        SESSION_KINDS, clean_phone, code_matches, hash_code, new_code,
                                        normalise_number)
-from gisportal.errors import InvalidInput, NotFound, RecordsInvalid
+from gisportal.errors import Conflict, InvalidInput, NotFound, RecordsInvalid
 from gisportal.parcels import ref_key
 from gisportal.storage.base import Store
 
@@ -286,16 +286,20 @@ class Committees:
         """Check every entry, then record them all in one transaction, or none (:class:`RecordsInvalid`)."""
         session = self.session(session_id)
         out: list[Recorded] = []
-        with self.db.write() as conn:
-            findings = self.findings(conn, session, entries, rows)
-            if findings:
-                raise RecordsInvalid(f"{len(findings)} problem(s): nothing was recorded.",
-                                     findings=[f.to_dict() for f in findings])
-            for entry in entries:
-                out.append(self._insert(conn, session, entry, user))
-            self.audit.record(user, "committee.decisions", f"session:{session.id}",
-                              {"count": len(out), "source": source,
-                               "files": [r.decision.file_number for r in out][:50]}, ip, conn=conn)
+        try:
+            with self.db.write() as conn:
+                findings = self.findings(conn, session, entries, rows)
+                if findings:
+                    raise RecordsInvalid(f"{len(findings)} problem(s): nothing was recorded.",
+                                         findings=[f.to_dict() for f in findings])
+                for entry in entries:
+                    out.append(self._insert(conn, session, entry, user))
+                self.audit.record(user, "committee.decisions", f"session:{session.id}",
+                                  {"count": len(out), "source": source,
+                                   "files": [r.decision.file_number for r in out][:50]}, ip, conn=conn)
+        except sa.exc.IntegrityError:  # another member of staff recorded one of these files meanwhile
+            raise Conflict("One of these files was recorded by someone else meanwhile: nothing was recorded; "
+                           "reload the session and check.") from None
         logger.info("session %d: %d decision(s) recorded (%s)", session.id, len(out), source)
         return out
 

@@ -307,3 +307,15 @@ def test_public_pages_speak_french_and_arabic(app, staff, lang, texts):
         assert text in page, text
     lookup = app.test_client().get(f"/committees/lookup?lang={lang}").get_data(as_text=True)
     assert ("الرمز الشخصي" if lang == "ar" else "Code personnel") in lookup
+
+
+def test_a_recording_that_lost_a_race_is_a_409_and_stores_nothing(app, staff, monkeypatch):
+    from gisportal.committees import Committees
+
+    session_id = new_session(staff, "2026-03-10")
+    recorded_code(staff, session_id)
+    # as if another member of staff recorded the file between this request's check and its write
+    monkeypatch.setattr(Committees, "findings", lambda self, *args, **kwargs: [])
+    response = record(staff, session_id, file_number=FILE, decision="unfavourable", conditions="Non conforme.")
+    assert response.status_code == 409 and "nothing was recorded" in response.get_data(as_text=True)
+    assert count(app, decisions) == 1 and count(app, permit_files) == 1
