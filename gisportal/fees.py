@@ -323,17 +323,23 @@ class FeeBook:
     def __init__(self, db: AgencyDB | None, initial: FeeSchedule) -> None:
         self.db = db
         self.initial = ScheduleVersion(0, None, None, "data/fees.yaml", "", initial)
+        self._cache: tuple[Any, list[ScheduleVersion]] = (None, [self.initial])
 
     def versions(self) -> list[ScheduleVersion]:
-        """Every version, oldest first (the file's first)."""
+        """Every version, oldest first (the file's first); parsed again only when another one was published."""
         if self.db is None:
             return [self.initial]
         with self.db.read() as conn:
+            stamp = tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(fee_schedules.c.id))).one())
+            if stamp == self._cache[0]:
+                return list(self._cache[1])
             rows = conn.execute(sa.select(fee_schedules).order_by(fee_schedules.c.effective_from,
                                                                   fee_schedules.c.id)).all()
-        return [self.initial] + [ScheduleVersion(r.id, r.effective_from, as_utc(r.created_at), r.created_by, r.note,
-                                                 parse_schedule(yaml.safe_load(r.document), f"version {r.id}"))
-                                 for r in rows]
+        versions = [self.initial] + [ScheduleVersion(r.id, r.effective_from, as_utc(r.created_at), r.created_by,
+                                                     r.note, parse_schedule(yaml.safe_load(r.document),
+                                                                            f"version {r.id}")) for r in rows]
+        self._cache = (stamp, versions)
+        return list(versions)
 
     def in_force(self, day: date | None = None) -> ScheduleVersion:
         """The version in force on ``day`` (today by default)."""

@@ -263,8 +263,9 @@ class Orders:
             known = conn.execute(sa.select(payments).where(payments.c.provider == data.provider,
                                                            payments.c.transaction_id == data.transaction_id)).first()
             if known is not None:
-                if known.order_id != order.id or known.amount != data.amount or known.status != data.status \
-                        and known.status != "duplicate":
+                same = known.order_id == order.id and known.amount == data.amount and \
+                    known.status in (data.status, "duplicate")
+                if not same:
                     raise CallbackRefused("This transaction id was already recorded with other details.",
                                           reason="transaction_reused")
                 return CallbackOutcome(order, _payment(known), True)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from gisportal.agencydb import AgencyDB, as_utc
 from gisportal.payment_providers import CallbackData
-from gisportal.payments import Order, orders, payments
+from gisportal.payments import Order, ReceiptSigner, orders, payments
 from gisportal.signing import KeyRing, NotAuthentic, canonical_json
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def receipt_payload(number: str, order_reference: str, invoice_number: str, serv
             "paid_at": paid_at.isoformat()}
 
 
-def receipt_signer(keyring: KeyRing):  # noqa: ANN201 - returns payments.ReceiptSigner
+def receipt_signer(keyring: KeyRing) -> ReceiptSigner:
     """A signer for :meth:`gisportal.payments.Orders.record_callback`."""
     def sign(order: Order, payment_id: int, data: CallbackData, paid_at: datetime) -> tuple[str, str, str]:
         number = f"{PREFIX}{paid_at.year}-{payment_id:06d}"

@@ -25,7 +25,7 @@ from flask_wtf import FlaskForm
 from gisportal.errors import CallbackRefused, GisportalError, InvalidInput, NotFound, PaymentRequired
 from gisportal.fees import FeeBook, QuoteRequest, load_schedule
 from gisportal.payment_providers import PaymentProvider, hmac_secret, open_provider
-from gisportal.payments import NOTE_SERVICE, Order, Orders
+from gisportal.payments import NOTE_SERVICE, CallbackOutcome, Order, Orders
 from gisportal.receipts import check_receipt, receipt_signer
 from gisportal.signing import NotAuthentic
 from gisportal.web import portal
@@ -125,7 +125,7 @@ def payment_redirect(order: Order) -> str:
                                                      order=order.reference))
 
 
-def receive_callback(provider_name: str, fields: dict[str, str]):  # noqa: ANN201 - payments.CallbackOutcome
+def receive_callback(provider_name: str, fields: dict[str, str]) -> CallbackOutcome:
     """Verify and record a provider callback; a refused one is kept, logged and audited, then raised (400)."""
     chosen = provider()
     try:
