@@ -6,12 +6,14 @@ TF-1001/06 (box 90..110 x 10..30 in EPSG:26191, relative to the origin): the tes
 coordinates with pyproj and asks the page's own Leaflet map where that point is on screen. Every request
 the browser makes must stay on this machine (the guard of ``test_browser.py``).
 
-Screenshots: ``tests/artifacts/complaint-form.png``, ``complaint-receipt.png``, ``complaint-tracking.png``.
+A planner then finds it in the staff queue (table and map) and answers it; the citizen reads the answer.
+
+Screenshots: ``tests/artifacts/complaint-form.png``, ``complaint-receipt.png``, ``complaint-queue.png``,
+``complaint-tracking.png``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -22,9 +24,11 @@ import pytest
 from pyproj import Transformer
 
 from conftest import TINY_RULES_YAML, X0, Y0, build_tiny_store
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _api, _recording_session, _serving
+from test_browser import ARTIFACTS, _api, _recording_session, _serving, browser_chromium  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
+
+PLANNER, PASSWORD = "amina.planner", "un-mot-de-passe-long-2026"
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89" \
       b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
@@ -43,23 +47,11 @@ def complaints_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
     build_tiny_store(open_store(load_settings({"data_dir": data_dir, "storage": "embedded"})), date.today())
     app = create_app({"data_dir": data_dir, "storage": "embedded", "basemap_url": None, "rules_file": rules,
                       "languages": ["fr", "ar", "en"], "default_language": "fr"})
+    from gisportal.accounts import Accounts
+
+    Accounts(app.extensions["gisportal"].agency).create(PLANNER, PASSWORD, "planner", display_name="Amina")
     with _serving(app) as base_url:
         yield {"app": app, "base_url": base_url, "dir": tmp_path_factory.mktemp("complaint-files")}
-
-
-@pytest.fixture(scope="module")
-def complaints_chromium() -> Iterator[Any]:
-    """Debian's chromium (fails, never skips, when it is missing)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium.", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with contextlib.ExitStack() as stack:
-        playwright = sync_playwright().start()
-        stack.callback(playwright.stop)
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        stack.callback(browser.close)
-        yield browser
 
 
 def _click_on_map(page: Any, lon: float, lat: float) -> None:
@@ -74,21 +66,22 @@ def _click_on_map(page: Any, lon: float, lat: float) -> None:
 
 
 def test_a_citizen_files_a_complaint_by_clicking_on_the_map_and_follows_it(complaints_site: dict[str, Any],
-                                                                           complaints_chromium: Any) -> None:
+                                                                           browser_chromium: Any) -> None:
     base_url = complaints_site["base_url"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     photo = Path(complaints_site["dir"]) / "chantier.png"
     photo.write_bytes(PNG)
     lon, lat = Transformer.from_crs("EPSG:26191", "EPSG:4326", always_xy=True).transform(X0 + 100, Y0 + 20)
 
-    with _recording_session(complaints_chromium, base_url) as session:
+    with _recording_session(browser_chromium, base_url) as session:
         page = session.new_page()
         page.goto(f"{base_url}/")
         page.locator("nav.gp-nav a[href='/complaints/new']").click()
         page.wait_for_url(re.compile(r"/complaints/new$"))
         _click_on_map(page, lon, lat)
         page.wait_for_function("() => document.getElementById('lon').value !== ''")
-        assert float(page.input_value("#lon")) == pytest.approx(lon, abs=1.5e-5)  # a pixel at zoom 18 is ~0.6 m: within 2 pixels
+        # a pixel at zoom 18 is about 0.6 m: the point picked is within two pixels of the one aimed at
+        assert float(page.input_value("#lon")) == pytest.approx(lon, abs=1.5e-5)
         assert float(page.input_value("#lat")) == pytest.approx(lat, abs=1.5e-5)
         page.wait_for_function("() => (document.getElementById('gp-complaint-picked').dataset.parcelRef || '')"
                                " === 'TF-1001/06'")
@@ -112,11 +105,33 @@ def test_a_citizen_files_a_complaint_by_clicking_on_the_map_and_follows_it(compl
     # the API agrees: the place clicked, on parcel TF-1001/06
     status, data = _api(base_url)(f"/complaints/{number}", code=code)
     assert status == 200 and data["parcel_ref"] == "TF-1001/06" and data["status"] == "received"
-    assert data["lon"] == pytest.approx(float(clicked[0]), abs=1e-7) and data["lat"] == pytest.approx(float(clicked[1]), abs=1e-7)
+    assert data["lon"] == pytest.approx(float(clicked[0]), abs=1e-7)
+    assert data["lat"] == pytest.approx(float(clicked[1]), abs=1e-7)
     assert [a["filename"] for a in data["attachments"]] == ["chantier.png"]
 
-    # later, in another browser: the tracking page asks for the code, then shows the timeline
-    with _recording_session(complaints_chromium, base_url) as session:
+    # a planner finds it in the queue (listed, and on the map), answers it
+    with _recording_session(browser_chromium, base_url) as session:
+        page = session.new_page()
+        page.goto(f"{base_url}/admin/complaints")
+        page.wait_for_url(re.compile(r"/login"))
+        page.fill("#username", PLANNER)
+        page.fill("#password", PASSWORD)
+        page.locator("form.gp-form button[type=submit], form button[type=submit]").last.click()
+        page.wait_for_url(re.compile(r"/admin/complaints"))
+        assert page.locator(f"tr[data-number='{number}']").count() == 1
+        page.wait_for_function("() => window.gpComplaints && window.gpComplaints.points"
+                               " && window.gpComplaints.points.getLayers().length === 1")
+        page.screenshot(path=str(ARTIFACTS / "complaint-queue.png"), full_page=True)
+        page.locator(f"tr[data-number='{number}'] a").click()
+        page.wait_for_selector("#gp-contact")
+        assert "Fatima Zahra Benali" in page.inner_text("#gp-contact")
+        page.fill("#answer-text", "Un contrôle a été programmé sur place.")
+        page.click("#gp-answer")
+        page.wait_for_selector("#gp-timeline li[data-event='answered']")
+        session.assert_stayed_local()
+
+    # later, in another browser: the tracking page asks for the code, then shows the timeline and the answer
+    with _recording_session(browser_chromium, base_url) as session:
         page = session.new_page()
         page.goto(f"{base_url}/complaints/track?number={number}")
         assert page.locator("#gp-timeline").count() == 0
@@ -130,6 +145,7 @@ def test_a_citizen_files_a_complaint_by_clicking_on_the_map_and_follows_it(compl
         page.wait_for_selector("#gp-timeline")
         assert page.inner_text("#gp-status-number").strip() == number
         assert page.locator("#gp-timeline li[data-event='received']").count() == 1
+        assert "Un contrôle a été programmé sur place." in page.inner_text("#gp-answer")
         assert "Fatima" not in page.content() and "61 23 45 67" not in page.content()
         page.fill("#message", "Les travaux ont repris ce matin.")
         page.click("#gp-add-submit")

@@ -80,7 +80,8 @@ def site(request, backend, tiny, tiny_template, smtp, tmp_path_factory):
 
     instance = new_instance(request, backend, tmp_path_factory.mktemp(f"complaints-{backend}"), template=tiny_template)
     app = _create_app({**instance.settings, "rules_file": tiny.rules_file, "TESTING": True,
-                       "notify_sender": "smtp", "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "form_rate_limit": "1000 per hour",
+                       "notify_sender": "smtp", "smtp_host": "127.0.0.1", "smtp_port": smtp.port,
+                       "form_rate_limit": "1000 per hour",
                        "public_url": "https://portail.example.ma",
                        "complaint_attachment_max_bytes": 4096, "complaint_attachments_max_total_bytes": 10000})
     Accounts(app.extensions["gisportal"].agency).create(PLANNER, PASSWORD, "planner", display_name="Amina")
@@ -523,7 +524,39 @@ def test_the_public_forms_are_rate_limited(site, tiny, tmp_path, request, backen
     client = app.test_client()
     assert [file_api(client).status_code for _ in range(3)] == [201, 201, 429]
     assert len(db_rows(app, "complaints")) == 2
+    # the default sender writes a log line per message: masked address, the complaint's number as topic
+    sent = app.extensions["gisportal"].sender.sent
+    assert [m.to for m in sent] == [CITIZEN["contact_email"]] * 2
+    assert [m.topic for m in sent] == [f"complaint:{r.number}" for r in db_rows(app, "complaints")]
     token = csrf(client, "/complaints/track")
     codes = [client.post("/complaints/track", data={"csrf_token": token, "number": "RC-2026-000001",
                                                     "code": "X"}).status_code for _ in range(3)]
     assert codes == [404, 404, 429]
+
+
+def test_pages_speak_arabic_right_to_left_and_french(client):
+    arabic = client.get("/complaints/new?lang=ar").get_data(as_text=True)
+    assert 'dir="rtl"' in arabic and "تقديم شكاية" in arabic and "بناء غير قانوني" in arabic
+    french = client.get("/complaints/track?lang=fr").get_data(as_text=True)
+    assert "Suivre une réclamation" in french and "Code secret" in french
+
+
+def test_adding_information_needs_the_code_first(site, client):
+    body = file_api(client).get_json()
+    stranger = site.test_client()
+    token = csrf(stranger, "/complaints/track")
+    refused = stranger.post(f"/complaints/track/{body['number']}/add", data={"csrf_token": token, "message": "x" * 30})
+    assert refused.status_code == 403
+    data = client.get(f"/api/v1/complaints/{body['number']}", query_string={"code": body["code"]}).get_json()
+    assert [e["event"] for e in data["timeline"]] == ["received"]
+    # with the code: a bad file is refused with a message, nothing is added
+    assert stranger.post("/complaints/track", data={"csrf_token": token, "number": body["number"],
+                                                    "code": body["code"]}).status_code == 303
+    bad = stranger.post(f"/complaints/track/{body['number']}/add?lang=en", data={
+        "csrf_token": token, "message": "voici", "attachments": [(io.BytesIO(b"MZ\x90\x00"), "virus.png")]},
+        content_type="multipart/form-data")
+    assert bad.status_code == 400 and "not a JPEG" in bad.get_data(as_text=True)
+    empty = stranger.post(f"/complaints/track/{body['number']}/add?lang=en", data={"csrf_token": token})
+    assert empty.status_code == 400 and "Write a message or attach a file." in empty.get_data(as_text=True)
+    data = client.get(f"/api/v1/complaints/{body['number']}", query_string={"code": body["code"]}).get_json()
+    assert [e["event"] for e in data["timeline"]] == ["received"] and data["attachments"] == []

@@ -25,7 +25,7 @@ from wtforms.validators import Length
 from gisportal.complaint_files import AttachmentFiles, Upload, check_uploads
 from gisportal.complaint_intake import CATEGORIES, NewComplaint, check_new_complaint, locate
 from gisportal.complaints import Attachment, Complaint, ComplaintBook, ComplaintEvent
-from gisportal.errors import GisportalError
+from gisportal.errors import Conflict, FileTooLarge, GisportalError, InvalidInput, NotFound
 from gisportal.notifications import Notification
 from gisportal.web import portal
 from gisportal.web.i18n import current_language, format_locale
@@ -38,7 +38,8 @@ SESSION_KEY, SESSION_MAX = "complaints", 10
 
 def category_labels() -> dict[str, str]:
     """Category -> label in the page's language."""
-    return {"illegal_construction": _("Illegal construction"), "note_content": _("Content of an urban-information note"),
+    return {"illegal_construction": _("Illegal construction"),
+            "note_content": _("Content of an urban-information note"),
             "service_delay": _("Service delay"), "other": _("Other")}
 
 
@@ -276,11 +277,18 @@ def track() -> Response | str | tuple[str, int]:
     if complaint is None:
         form.number.data = number
         return render_template("complaints/track.html", form=form, problem=None)
+    return _status_page(complaint, AddInfoForm(), None)
+
+
+def _status_page(complaint: Complaint, form: "AddInfoForm", problem: str | None) -> str:
+    """The citizen's view of a complaint: status, answer, public timeline, files, the form to add more."""
     complaints = book()
-    view = public_view(complaint, complaints.timeline(complaint), complaints.attachments(complaint),
+    events = complaints.timeline(complaint)
+    view = public_view(complaint, events, complaints.attachments(complaint),
                        lambda a: url_for("complaint_track_attachment", number=complaint.number, attachment_id=a.id))
-    return render_template("complaints/status.html", complaint=complaint, view=view, form=AddInfoForm(),
-                           problem=None, categories=category_labels(), statuses=status_labels(),
+    times = [e.at for e in events if e.event != "staff_note"]
+    return render_template("complaints/status.html", complaint=complaint, view=view, times=times, form=form,
+                           problem=problem, categories=category_labels(), statuses=status_labels(),
                            events=event_labels())
 
 
@@ -293,16 +301,10 @@ def add_information(number: str) -> Response | tuple[str, int]:
                                problem=_("Enter the number and secret code of your complaint first.")), 403
     try:
         if not form.validate():
-            raise GisportalError(_("Your message is too long."))
+            raise InvalidInput(_("Your message is too long."), parameter="message")
         book().add_information(complaint, form.message.data or "", checked_uploads())
-    except GisportalError as exc:
-        complaints = book()
-        view = public_view(complaint, complaints.timeline(complaint), complaints.attachments(complaint),
-                           lambda a: url_for("complaint_track_attachment", number=number, attachment_id=a.id))
-        status = 400 if exc.status >= 500 else exc.status
-        return render_template("complaints/status.html", complaint=complaint, view=view, form=form,
-                               problem=problem_text(exc), categories=category_labels(), statuses=status_labels(),
-                               events=event_labels()), status
+    except (InvalidInput, FileTooLarge, Conflict) as exc:
+        return _status_page(complaint, form, problem_text(exc)), exc.status
     return redirect(url_for("complaint_track", number=complaint.number), code=303)
 
 
@@ -310,8 +312,6 @@ def track_attachment(number: str, attachment_id: int) -> Response:
     """A file of a complaint this session opened with its code."""
     complaint = _remembered(number)
     if complaint is None:
-        from gisportal.errors import NotFound
-
         raise NotFound(_("No complaint matches this number and code."))
     return attachment_response(*book().attachment_file(complaint, attachment_id))
 
@@ -322,8 +322,6 @@ def receipt_pdf() -> Response:
 
     form = TrackForm()
     if not form.validate():
-        from gisportal.errors import InvalidInput
-
         raise InvalidInput(_("Check the number and code."))
     complaint = book().open_with_code(form.number.data or "", form.code.data or "")
     body = receipt_pdf_bytes(complaint, form.code.data or "", tracking_url(complaint.number), category_labels())

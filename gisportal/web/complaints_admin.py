@@ -57,11 +57,12 @@ def queue() -> str:
     overdue = args.get("overdue") == "1"
     items = book().queue(status, category, assignee, _deadline() if overdue else None)
     staff = [u.username for u in accounts().list() if u.active]
-    return render_template("admin/complaints.html", items=items, rows=[_row(c) for c in items],
+    rows = [_row(c) for c in items]
+    return render_template("admin/complaints.html", items=items, rows=rows,
                            filters={"status": status or "", "category": category or "",
                                     "assignee": assignee or "", "overdue": overdue},
                            staff=staff, deadline=_deadline(), categories=category_labels(),
-                           statuses=status_labels(), map_config=map_config())
+                           statuses=status_labels(), map_config={**map_config(), "points": rows})
 
 
 @planner_required
@@ -77,7 +78,7 @@ def detail(number: str) -> str:
                            attachments=complaints.attachments(complaint), form=form,
                            overdue=complaint.is_overdue(_deadline()), due_at=complaint.due_at(_deadline()),
                            categories=category_labels(), statuses=status_labels(), event_names=event_labels(),
-                           rows=[_row(complaint)], map_config=map_config())
+                           map_config={**map_config(), "points": [_row(complaint)]})
 
 
 @planner_required
