@@ -243,10 +243,15 @@ def _floor_area_lines(kind: ProjectType, area: Decimal) -> list[QuoteLine]:
         part = (min(area, upper) if upper is not None else area) - lower
         if part <= 0:
             break
-        span = f"{lower:f}–{upper:f} m²" if upper is not None else f"> {lower:f} m²"
-        lines.append(QuoteLine({"fr": f"{names['fr']} : tranche {span}", "ar": f"{names['ar']}: شريحة {span}",
-                                "en": f"{names['en']}: band {span}"}, f"{part:f}", band.rate_per_m2,
-                               _round(part * band.rate_per_m2)))
+        if upper is not None:
+            label = {"fr": f"{names['fr']} : tranche de {lower:f} à {upper:f} m²",
+                     "ar": f"{names['ar']}: شريحة من {lower:f} إلى {upper:f} م²",
+                     "en": f"{names['en']}: band from {lower:f} to {upper:f} m²"}
+        else:
+            label = {"fr": f"{names['fr']} : tranche au-delà de {lower:f} m²",
+                     "ar": f"{names['ar']}: شريحة ما فوق {lower:f} م²",
+                     "en": f"{names['en']}: band above {lower:f} m²"}
+        lines.append(QuoteLine(label, f"{part:f}", band.rate_per_m2, _round(part * band.rate_per_m2)))
         if upper is None:
             break
         lower = upper

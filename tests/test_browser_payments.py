@@ -7,7 +7,7 @@ in a temporary directory. Every request the browser makes must stay on this mach
 ``test_browser.py``: outside requests are aborted and recorded, and fail the test).
 
 Screenshots: ``tests/artifacts/payments-sandbox.png`` (the TEST payment page) and
-``tests/artifacts/payments-paid.png`` (the paid order).
+``tests/artifacts/payments-paid.png`` (the paid order), ``tests/artifacts/payments-fees-ar.png`` (a quote, in Arabic).
 """
 
 from __future__ import annotations
@@ -129,6 +129,9 @@ def test_a_citizen_pays_for_a_note_and_downloads_the_receipt_and_the_note(
     assert page.is_visible(".gp-authentic") and page.inner_text(".gp-verified-number").strip() == seal.number
     page.goto(verify_url[:-3] + "zzz")
     assert page.is_visible(".gp-not-authentic")
-    page.goto(f"{payments_session.base_url}/fees?lang=ar")
+    page.goto(f"{payments_session.base_url}/fees?service=permit_study&project_type=housing&floor_area_m2=1200.5&lang=ar")
     assert page.get_attribute("html", "dir") == "rtl"
+    assert page.get_attribute(".gp-quote-total", "data-centimes") == "490150"
+    assert page.is_visible("input[name=floor_area_m2]") and not page.is_visible("input[name=parcel_ref]")
+    page.screenshot(path=str(ARTIFACTS / "payments-fees-ar.png"), full_page=True)
     payments_session.assert_stayed_local()

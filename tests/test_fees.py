@@ -37,6 +37,8 @@ def test_permit_study_by_marginal_floor_area_bands():
     assert [(line.quantity, line.amount) for line in q.lines] == [("300", 150000), ("700", 280000),
                                                                  ("200.5", 60150)]
     assert q.total == 490150 and isinstance(q.total, int)
+    assert q.lines[0].label["fr"] == "Habitation : tranche de 0 à 300 m²"
+    assert q.lines[2].label["ar"] == "السكن: شريحة ما فوق 1000 م²"
     assert q.params == {"project_type": "housing", "floor_area_m2": "1200.5"}
 
 
