@@ -80,9 +80,13 @@ _CHUNK = 2000
 
 
 def agency_tables() -> list[sa.Table]:
-    """Every agency table, parents before children."""
+    """Every agency table to carry over, parents before children.
+
+    A table made with ``info={"transfer": "skip"}`` holds state each instance keeps for itself (e.g. a cache
+    version seeded by the schema) and is left out.
+    """
     load_table_modules()
-    return list(metadata.sorted_tables)
+    return [t for t in metadata.sorted_tables if t.info.get("transfer") != "skip"]
 
 
 def _rows_in(db: AgencyDB) -> dict[str, int]:
@@ -147,5 +151,18 @@ def copy_agency(source: AgencyDB, target: AgencyDB, source_dir: Path, target_dir
         for path in copied_files:
             shutil.rmtree(path, ignore_errors=True)
         raise
+    _after_transfer(target)
     logger.info("agency tables copied: %d rows, %d file areas", total, len(copied_files))
     return total
+
+
+def _after_transfer(target: AgencyDB) -> None:
+    """Let each service rebuild what it derives from its rows (search indexes...): ``after_transfer(db)``."""
+    import importlib
+
+    from gisportal.agencydb import TABLE_MODULES
+
+    for name in TABLE_MODULES:
+        hook = getattr(importlib.import_module(name), "after_transfer", None)
+        if hook is not None:
+            hook(target)

@@ -239,3 +239,19 @@ def test_database_restart_is_a_503_then_the_same_app_answers_again(backend, own_
     assert again.headers["X-Note-Number"] == number and again.data == pdf.data  # the registry is back too
     assert app.extensions["gisportal"].store is store  # the same app and store, not rebuilt
     assert store.counts()["parcels"] == 7  # the write refused while the database was down left nothing
+
+
+@pytest.mark.backends("postgis")
+def test_geometry_columns_declare_the_instance_srid(tiny):
+    """Once data came, the geometry columns say their CRS (what QGIS and geometry_columns read)."""
+    import sqlalchemy as sa
+
+    store = tiny.open_store()
+    with store.engine.connect() as conn:
+        declared = dict(conn.execute(sa.text(
+            "SELECT f_table_name, srid FROM geometry_columns WHERE f_table_name IN ('gp_zones', 'gp_overlays', "
+            "'gp_parcels')")).all())
+        kinds = {r[0] for r in conn.execute(sa.text(
+            "SELECT type FROM geometry_columns WHERE f_table_name LIKE 'gp_%'")).all()}
+    assert declared == {"gp_zones": 26191, "gp_overlays": 26191, "gp_parcels": 26191}
+    assert kinds == {"MULTIPOLYGON"}

@@ -82,6 +82,22 @@ def database_errors() -> Iterator[None]:
         raise StoreUnavailable("The database is not reachable right now; please try again in a moment.") from None
 
 
+#: Tables whose ``geom`` column declares the instance's SRID once it is known.
+GEOMETRY_TABLES = ("gp_zones", "gp_overlays", "gp_parcels")
+
+
+def declare_srid(conn: Connection, srid: int) -> None:
+    """Make the geometry columns declare ``srid`` (desktop GIS and ``geometry_columns`` then know the CRS).
+
+    The columns are created without one (the CRS comes with the first data); values already carry it.
+    """
+    for table in GEOMETRY_TABLES:
+        declared = conn.execute(sa.text("SELECT Find_SRID(current_schema()::text, CAST(:t AS text), 'geom')"), {"t": table}).scalar_one()
+        if declared != srid:
+            conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN geom TYPE geometry(MultiPolygon, {int(srid)}) "
+                                 f"USING ST_SetSRID(geom, {int(srid)})"))
+
+
 def migrate(engine: Engine) -> None:
     """Create or upgrade the schema to the latest revision."""
     from alembic import command
@@ -409,7 +425,11 @@ class PostgisStore(Store):
         return shapely.to_wkb(shapely.set_srid(geoms, self.srid), hex=True, include_srid=True)
 
     def _store_meta_crs(self, conn: Connection) -> None:
-        conn.execute(sa.text("INSERT INTO gp_meta VALUES ('crs', :c) ON CONFLICT (key) DO NOTHING"), {"c": self.crs})
+        """Record the instance's CRS with the first data; the geometry columns then declare its SRID."""
+        first = conn.execute(sa.text("INSERT INTO gp_meta VALUES ('crs', :c) ON CONFLICT (key) DO NOTHING"),
+                             {"c": self.crs}).rowcount
+        if first and self.srid:
+            declare_srid(conn, self.srid)
 
     def publish_plan_version(self, new: NewPlanVersion, zones: gpd.GeoDataFrame,
                              overlays: gpd.GeoDataFrame | None = None) -> PlanVersion:
