@@ -489,6 +489,12 @@ def test_the_form_refuses_bad_input_with_a_message_and_keeps_nothing(site, clien
     answer = client.post("/complaints/new?lang=en", data={"csrf_token": token, "category": "other",
                                                           "description": DESCRIPTION, **CITIZEN})
     assert answer.status_code == 400 and "click the place on the map" in answer.get_data(as_text=True)
+    noise = client.post("/complaints/new?lang=en", data={"csrf_token": token, "category": "noise",
+                                                         "description": DESCRIPTION, **CITIZEN})
+    assert noise.status_code == 400 and "Choose a category" in noise.get_data(as_text=True)
+    tampered = client.post("/complaints/new?lang=en", data={"csrf_token": token, "category": "other", "lon": "-5.0",
+                                                            "lat": "35.0", "description": DESCRIPTION, **CITIZEN})
+    assert tampered.status_code == 422 and "outside the territory" in tampered.get_data(as_text=True)
     assert client.post("/complaints/new", data={"category": "other"}).status_code == 400  # no CSRF token
     assert len(db_rows(site, "complaints")) == before
 
