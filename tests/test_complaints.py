@@ -269,6 +269,7 @@ def test_attachments_are_stored_outside_the_web_root_and_served_only_with_the_co
     assert got.headers["Content-Type"] == "image/png"
     assert got.headers["Content-Disposition"].startswith("attachment")
     assert got.headers["X-Content-Type-Options"] == "nosniff"
+    got.close()
     assert client.get(first["url"], query_string={"code": other["code"]}).status_code == 404
     other_id = client.get(f"/api/v1/complaints/{other['number']}",
                           query_string={"code": other["code"]}).get_json()["attachments"][0]["id"]
@@ -566,3 +567,19 @@ def test_adding_information_needs_the_code_first(site, client):
     assert empty.status_code == 400 and "Write a message or attach a file." in empty.get_data(as_text=True)
     data = client.get(f"/api/v1/complaints/{body['number']}", query_string={"code": body["code"]}).get_json()
     assert [e["event"] for e in data["timeline"]] == ["received"] and data["attachments"] == []
+
+
+def test_concurrent_filings_get_distinct_consecutive_numbers(site):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gisportal.complaint_files import AttachmentFiles
+    from gisportal.complaint_intake import NewComplaint
+    from gisportal.complaints import ComplaintBook
+
+    p = site.extensions["gisportal"]
+    book = ComplaintBook(p.agency, AttachmentFiles(p.settings.data_dir / "complaints"))
+    new = NewComplaint("other", DESCRIPTION, "X Y", None, None, None, None, "0600000000")
+    with ThreadPoolExecutor(6) as pool:
+        filed = list(pool.map(lambda _: book.file(new, (1.0, 2.0, None), [])[0].number, range(12)))
+    seqs = sorted(int(NUMBER.match(n).group(2)) for n in filed)
+    assert len(set(filed)) == 12 and seqs == list(range(seqs[0], seqs[0] + 12))

@@ -174,7 +174,7 @@ def attachment_response(attachment: Attachment, path: Any) -> Response:
 class ComplaintForm(FlaskForm):
     """The citizen's form (checked again, with the API's messages, by the domain)."""
 
-    category = SelectField(_l("Category"), choices=[("", "")] + [(c, c) for c in CATEGORIES],
+    category = SelectField(_l("Category"), choices=["", *CATEGORIES],
                            validate_choice=False)  # checked by the domain, with its message
     description = TextAreaField(_l("Description"), validators=[Length(max=6000)])
     lon = HiddenField()

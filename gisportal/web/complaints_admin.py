@@ -72,7 +72,7 @@ def detail(number: str) -> str:
     complaint = complaints.get(number)
     form = ActionForm()
     staff = [u.username for u in accounts().list() if u.active]
-    form.assignee.choices = [(u, u) for u in staff]
+    form.assignee.choices = staff
     form.assignee.data = complaint.assignee or actor_name()
     return render_template("admin/complaint.html", complaint=complaint, events=complaints.timeline(complaint),
                            attachments=complaints.attachments(complaint), form=form,
