@@ -30,7 +30,8 @@ from gisportal.errors import GisportalError, InvalidInput, NotFound
 from gisportal.impact import ImpactReport, preview_impact
 from gisportal.imports import ImportReport, clean_polygons
 from gisportal.plans import PlanVersion
-from gisportal.publication import OVERLAY_COLUMNS, ZONE_COLUMNS, publish_overlays, publish_zones
+from gisportal.publication import (OVERLAY_COLUMNS, ZONE_COLUMNS, deferred_announcements, publish_overlays,
+                                   publish_zones)
 from gisportal.rules import RulesCatalogue
 from gisportal.storage.base import Store
 from gisportal.uploads import open_upload
@@ -217,7 +218,7 @@ class Drafts:
             raise DraftBlocked("This draft has blocking findings; it cannot be published.")
         frame = self.frame(draft)
         publish = publish_zones if draft.kind == "zones" else publish_overlays
-        with self.db.write() as conn:
+        with deferred_announcements(), self.db.write() as conn:
             # One publication of a plan at a time: lock the plan's drafts (SQLite: the file) until this one is
             # recorded; then the draft is checked afresh (never published twice) and published over the plan's
             # latest version as it is now (a concurrent publication is not undone).

@@ -14,6 +14,7 @@ that caused the message is already stored and must not be lost because a mail se
 from __future__ import annotations
 
 import logging
+import email.policy
 import smtplib
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -82,7 +83,9 @@ class SmtpSender(Sender):
 
     def build(self, message: Notification) -> EmailMessage:
         """The e-mail for ``message`` (text, and HTML alternative when given)."""
-        mail = EmailMessage()
+        # Lines up to SMTP's 998 characters: long headers (List-Unsubscribe links) stay whole and unencoded,
+        # as one-click unsubscribe needs (the default policy folds them at 78 and may RFC 2047-encode them).
+        mail = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
         mail["From"] = self.sender
         mail["To"] = message.to
         mail["Subject"] = message.subject

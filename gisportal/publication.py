@@ -8,8 +8,10 @@ content as a new version. Each publication is one all-or-nothing store write.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
 
 import geopandas as gpd
@@ -30,16 +32,43 @@ OVERLAY_COLUMNS = ["kind", "label_fr", "label_ar", "provision_fr", "provision_ar
 PUBLISH_LISTENERS: list[Callable[[Store, PlanVersion | None, PlanVersion], None]] = []
 
 
-def _publish(store: Store, new: NewPlanVersion, zones: gpd.GeoDataFrame,
-             overlays: gpd.GeoDataFrame | None) -> PlanVersion:
-    """Write the new version, then call :data:`PUBLISH_LISTENERS`."""
-    previous = latest_version(store, new.plan_name)
-    version = store.publish_plan_version(new, zones, overlays)
+_deferred = threading.local()
+
+
+@contextlib.contextmanager
+def deferred_announcements() -> Iterator[None]:
+    """Hold the listeners' calls for publications made inside the block until it ends (when the caller's own
+    transaction, e.g. marking a draft published, is over: mail is never sent with a database lock held).
+    They are made even if the block fails afterwards: the versions themselves are published."""
+    outer = getattr(_deferred, "queue", None)
+    _deferred.queue = queue = [] if outer is None else outer
+    try:
+        yield
+    finally:
+        if outer is None:
+            _deferred.queue = None
+            for store, previous, version in queue:
+                _announce(store, previous, version)
+
+
+def _announce(store: Store, previous: PlanVersion | None, version: PlanVersion) -> None:
     for listener in list(PUBLISH_LISTENERS):
         try:
             listener(store, previous, version)
         except Exception:  # noqa: BLE001 - a listener's failure must not turn a done publication into an error
             logger.exception("publish listener %r failed after %s v%d", listener, version.plan_name, version.version)
+
+
+def _publish(store: Store, new: NewPlanVersion, zones: gpd.GeoDataFrame,
+             overlays: gpd.GeoDataFrame | None) -> PlanVersion:
+    """Write the new version, then call :data:`PUBLISH_LISTENERS` (at once, or when the deferring block ends)."""
+    previous = latest_version(store, new.plan_name)
+    version = store.publish_plan_version(new, zones, overlays)
+    queue = getattr(_deferred, "queue", None)
+    if queue is not None:
+        queue.append((store, previous, version))
+    else:
+        _announce(store, previous, version)
     return version
 
 

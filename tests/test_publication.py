@@ -259,3 +259,31 @@ def test_findings_told_from_their_facts_or_in_english_when_they_do_not_fit():
         partly = {"severity": "warning", "code": "outside_territory", "feature_id": 7, "message": "",
                   "details": {"area_outside_m2": 3}}
         assert tell_finding(partly) == "Feature 7 lies partly outside the agency's territory (3 m² outside)."
+
+
+def test_publication_listeners_wait_for_the_deferring_block(plan_store):
+    """Inside ``deferred_announcements`` (a draft being marked published) listeners are called when the block
+    ends, after the caller's transaction, and still called when the block fails after publishing."""
+    from gisportal.publication import PUBLISH_LISTENERS, deferred_announcements
+
+    heard: list[tuple[int | None, int]] = []
+
+    def listener(store, previous, version):
+        heard.append((previous.version if previous else None, version.version))
+
+    PUBLISH_LISTENERS.append(listener)
+    try:
+        with deferred_announcements():
+            publish_zones(plan_store, "p", zones([("C", (0, 0, 200, 100))]), approval_act="Décret 2",
+                          approved=date(2024, 1, 1))
+            assert heard == []  # not yet: the caller's transaction is still open
+        assert heard == [(1, 2)]
+        with pytest.raises(RuntimeError), deferred_announcements():
+            roll_back(plan_store, "p", 1, approval_act="Annulation", approved=date(2025, 1, 1))
+            raise RuntimeError("marking the draft failed")
+        assert heard == [(1, 2), (2, 3)]  # version 3 is published: its subscribers are told
+        publish_zones(plan_store, "p", zones([("A", (0, 0, 200, 100))]), approval_act="Décret 4",
+                      approved=date(2026, 1, 1))
+        assert heard[-1] == (3, 4)  # outside a deferring block: at once
+    finally:
+        PUBLISH_LISTENERS.remove(listener)
