@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 NOTE_SERVICE = "nru_note"
 NOTE_LANGS = ("fr", "ar", "both")
+#: PostgreSQL advisory lock taken while an order number is allocated.
+ORDER_NUMBER_LOCK = 0x6770_6F72_6465_7273 & 0x7FFF_FFFF_FFFF_FFFF
 _AMOUNT = sa.BigInteger
 
 orders = sa.Table(
@@ -186,9 +188,11 @@ class Orders:
         else:
             parcel_ref = note_lang = None
         now = utcnow()
-        for attempt in range(8):
+        for attempt in range(20):
             try:
                 with self.db.write() as conn:
+                    if self.db.dialect == "postgresql":  # one numbering at a time (SQLite: its write lock)
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ORDER_NUMBER_LOCK})
                     seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(orders.c.seq), 0) + 1)
                                        .where(orders.c.year == now.year)).scalar_one()
                     new_id = conn.execute(sa.insert(orders).values(

@@ -369,3 +369,12 @@ def test_reconciliation_page_and_csv_for_staff_only(pay):
     assert [r["kind"] for r in rows] == ["order", "order", "payment", "difference"]
     assert rows[2]["paid_amount"] == "22000" and rows[2]["transaction"] == fields["transaction"]
     assert rows[3]["status"] == "refused" and rows[3]["paid_amount"] == "'=1+1"  # never a formula
+
+
+def test_concurrent_orders_get_distinct_consecutive_numbers(pay):
+    from gisportal.fees import QuoteRequest
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: pay.svc.orders.create(QuoteRequest("plan_copy", format="A4")), range(16)))
+    assert sorted(o.reference for o in made) == [f"CMD-{YEAR}-{n:06d}" for n in range(1, 17)]
+    assert len({o.access_token for o in made}) == 16
