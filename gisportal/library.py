@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -89,6 +90,11 @@ for _statement in _SQLITE_FTS:  # with the table, on SQLite only (PostgreSQL: re
     sa.event.listen(documents, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))
 sa.event.listen(library_state, "after_create", sa.DDL("INSERT INTO gp_library_state (id, revision) VALUES (1, 0)"))
 
+def printable(text: str | None) -> str:
+    """``text`` trimmed, without control characters (PostgreSQL refuses NUL; none belongs in a title)."""
+    return "".join(c for c in (text or "") if unicodedata.category(c) != "Cc").strip()
+
+
 @dataclass(frozen=True)
 class DocumentMeta:
     """What staff say about a document."""
@@ -105,22 +111,23 @@ class DocumentMeta:
         """The same, trimmed, or :class:`InvalidInput` naming what is wrong (``plans``: the known plan names)."""
         if self.kind not in KINDS:
             raise InvalidInput(f"Unknown kind of document '{self.kind}'. Kinds: {', '.join(KINDS)}.", field="kind")
-        title_fr, title_ar = (self.title_fr or "").strip(), (self.title_ar or "").strip()
+        title_fr, title_ar = printable(self.title_fr), printable(self.title_ar)
         if not title_fr or not title_ar:
             raise InvalidInput("A document needs a title in French and in Arabic.", field="title")
         if len(title_fr) > 300 or len(title_ar) > 300 or len(self.reference or "") > 120:
             raise InvalidInput("Titles are limited to 300 characters and the reference to 120.", field="title")
-        plan = (self.plan_name or "").strip() or None
+        plan = printable(self.plan_name) or None
         if plan is not None and plans is not None and plan not in plans:
             raise InvalidInput(f"Unknown plan '{plan}'.", field="plan_name")
         codes = tuple(dict.fromkeys(c.strip() for c in self.zone_codes if c.strip()))
         if codes and plan is None:
             raise InvalidInput("Zone codes need the plan they belong to.", field="zone_codes")
         if any(len(c) > 20 or not c.replace("-", "").replace("_", "").isalnum() for c in codes):
-            raise InvalidInput("Zone codes are short codes such as UA or R+4 zones' 'UB2'.", field="zone_codes")
+            raise InvalidInput("Zone codes are short codes such as UA or UB2 (letters, digits, - and _).",
+                               field="zone_codes")
         if self.kind == REGULATION and plan is None:
             raise InvalidInput("A plan regulation belongs to a plan: choose it.", field="plan_name")
-        return replace(self, title_fr=title_fr, title_ar=title_ar, reference=(self.reference or "").strip(),
+        return replace(self, title_fr=title_fr, title_ar=title_ar, reference=printable(self.reference),
                        plan_name=plan, zone_codes=codes)
 
 
@@ -224,7 +231,7 @@ class Library:
             temporary.replace(path)
         now = utcnow()
         row = {**self._meta_row(meta), "file_sha256": digest, "media_type": media_type, "file_size": len(data),
-               "file_name": Path(file_name or "").name[:200], "body": body,
+               "file_name": Path(printable(file_name)).name[:200], "body": body,
                "search_body": index_form(body)[:MAX_INDEXED_CHARS], "created_at": now, "created_by": user,
                "updated_at": now}
         try:
@@ -318,7 +325,7 @@ class Library:
         """
         if kind is not None and kind not in KINDS:
             raise InvalidInput(f"Unknown kind of document '{kind}'. Kinds: {', '.join(KINDS)}.", parameter="kind")
-        terms = query_terms(query)
+        terms, plan = query_terms(query), printable(plan)[:80] or None
         conditions = [c for c in (documents.c.kind == kind if kind else None,
                                   documents.c.plan_name == plan if plan else None,
                                   documents.c.superseded_by.is_(None) if not include_superseded else None)

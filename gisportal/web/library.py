@@ -29,7 +29,6 @@ from gisportal.library import KINDS, DocumentMeta, Library, LibraryDocument, Sea
 from gisportal.library_text import highlight
 from gisportal.web import portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
-from gisportal.web.i18n import current_language
 
 logger = logging.getLogger(__name__)
 
