@@ -12,8 +12,10 @@ copy they indexed (no accents, ة written ه), which reads wrong. :func:`highlig
 character back to the original, escapes everything and wraps the hits in ``<mark>``.
 
 Extraction: pypdf gives Arabic in logical order with its lam-alef ligatures intact (poppler's
-``pdftotext`` swaps them: الا → اال), so it is used first; a PDF it cannot read keeps an empty text
-(the document is still stored and browsable, it just is not found by its body).
+``pdftotext`` swaps them: الا → اال), so it is used; a PDF it cannot read keeps an empty text (the
+document is still stored and browsable, it just is not found by its body). Known limit: in PDFs made by
+WeasyPrint a kasra on a final ة comes back as "ةإِ" (the font's glyph map); normalised, the word still starts
+with the right letters, so prefix matching finds it.
 """
 
 from __future__ import annotations
