@@ -360,6 +360,7 @@ def test_reconciliation_page_and_csv_for_staff_only(pay):
     assert anonymous.get("/admin/reconciliation.csv").status_code == 302
     staff = pay.app.test_client()
     _sign_in(staff)
+    assert 'href="/admin/reconciliation"' in staff.get("/admin").get_data(as_text=True)
     page = staff.get(f"/admin/reconciliation?day={today}").get_data(as_text=True)
     assert 'data-total="orders">2' in page and 'data-total="payments">1' in page
     assert 'data-total="differences">1' in page

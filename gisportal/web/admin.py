@@ -87,6 +87,7 @@ def _staff_links() -> list[dict[str, Any]]:
     links = [("admin_upload", _("Upload a plan"), _("Check a new plan version and publish it.")),
              ("admin_versions", _("Plan versions"), _("Published versions and drafts.")),
              ("admin_rules", _("Zoning rules"), _("The rules catalogue per zone.")),
+             ("admin_reconciliation", _("Reconciliation"), _("Orders, payments and differences, day by day.")),
              ("admin_password", _("My password"), _("Change your password."))]
     return [{"url": url_for(endpoint) if endpoint in current_app.view_functions else None, "title": title,
              "text": text} for endpoint, title, text in links]
