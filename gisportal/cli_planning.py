@@ -29,6 +29,17 @@ def _drafts():
     return Drafts(db, AuditLog(db), store, load_catalogue(settings.rules_file), settings.data_dir / "drafts")
 
 
+def _publishing_drafts():
+    """Drafts on the portal app's own store, so that what listens to publications there (subscribers told their
+    parcel's rules changed) hears the CLI's publications too. Links in messages use ``GISPORTAL_PUBLIC_URL``."""
+    from gisportal.audit import AuditLog
+    from gisportal.drafts import Drafts
+    from gisportal.web import create_app
+
+    p = create_app().extensions["gisportal"]
+    return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts")
+
+
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--plan", "plan_name", required=True)
@@ -63,7 +74,7 @@ def upload(path: Path, plan_name: str, kind: str, user: str, **mapping: str | No
 @click.option("--user", required=True)
 def publish(draft_id: int, approval_act: str, approved: str, effective: str | None, user: str) -> None:
     """Publish a draft as a new version of its plan (the previous one is kept)."""
-    version = _drafts().publish(draft_id, approval_act=approval_act, approved=_date(approved) or date.today(),
+    version = _publishing_drafts().publish(draft_id, approval_act=approval_act, approved=_date(approved) or date.today(),
                                 effective=_date(effective), user=user)
     click.echo(f"{version.plan_name} version {version.version} published (in effect from {version.effective_from})")
 
@@ -78,7 +89,7 @@ def rollback(plan: str, version: int, approval_act: str, approved: str, user: st
     """Republish version VERSION of PLAN as a new version."""
     from gisportal.publication import roll_back
 
-    d = _drafts()
+    d = _publishing_drafts()
     new = roll_back(d.store, plan, version, approval_act=approval_act, approved=_date(approved) or date.today())
     d.audit.record(user, "rollback", f"plan:{plan}", {"to_version": version, "new_version": new.version,
                                                       "approval_act": approval_act})

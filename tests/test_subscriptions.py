@@ -255,3 +255,40 @@ def test_a_failing_publish_listener_never_undoes_the_publication(app, tiny, capl
         PUBLISH_LISTENERS.remove(broken)
     assert version.version == 3 and max(v.version for v in store.plan_versions()) == 3
     assert "publish listener" in caplog.text
+
+
+def test_a_publication_from_the_command_line_is_told_too(app, smtp, tiny, tiny_writable, tmp_path, monkeypatch):
+    """``gisportal upload`` then ``gisportal publish``: the parcel's subscribers hear of it like from the web."""
+    import json
+
+    import geopandas as gpd
+    import shapely
+    from click.testing import CliRunner
+
+    from conftest import X0, Y0
+    from gisportal.cli import main
+
+    client = app.test_client()
+    subscribed(app, client, smtp, ADDRESS, "parcel", "TF-1001/06")
+    before = len(smtp.messages)
+    layer = tmp_path / "v3.geojson"
+    gpd.GeoDataFrame({"ZONE": ["A", "B", "C"]}, crs="EPSG:26191", geometry=[
+        shapely.box(X0, Y0, X0 + 95, Y0 + 100), shapely.box(X0 + 95, Y0, X0 + 200, Y0 + 100),
+        shapely.box(X0 + 200, Y0, X0 + 300, Y0 + 100)]).to_crs(4326).to_file(layer, driver="GeoJSON")
+    env = {**tiny_writable.env, "GISPORTAL_RULES_FILE": str(tiny.rules_file), "GISPORTAL_NOTIFY_SENDER": "smtp",
+           "GISPORTAL_SMTP_HOST": "127.0.0.1", "GISPORTAL_SMTP_PORT": str(smtp.port),
+           "GISPORTAL_PUBLIC_URL": "https://portail.example.ma"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+    uploaded = runner.invoke(main, ["upload", str(layer), "--plan", "tiny-plan", "--user", "samira",
+                                    "--zone-field", "ZONE"])
+    assert uploaded.exit_code == 0, uploaded.output
+    draft = json.loads(uploaded.output)["draft"]
+    published = runner.invoke(main, ["publish", str(draft), "--act", "Décret v3", "--approved", "2026-06-01",
+                                     "--user", "samira"])
+    assert published.exit_code == 0, published.output
+    messages = smtp.wait(before + 1)
+    assert [m["To"] for m in messages[before:]] == [ADDRESS]
+    text = body(messages[before])
+    assert "TF-1001/06" in text and "Décret v3" in text
