@@ -63,11 +63,13 @@ documents = sa.Table(
     sa.CheckConstraint("kind IN ('" + "', '".join(KINDS) + "')", name="gp_library_documents_kind"),
 )
 
-#: One row (id 1): bumped by every change, so that other processes drop what they cached.
+#: One row (id 1): bumped by every change, so that other processes drop what they cached. Each instance keeps
+#: its own (seeded with the schema): a transfer leaves it out, then :func:`after_transfer` bumps it.
 library_state = sa.Table(
     "gp_library_state", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
+    info={"transfer": "skip"},
 )
 
 _SQLITE_FTS = [
@@ -166,6 +168,15 @@ class LibraryDocument:
     def title(self, lang: str) -> str:
         """The title in ``lang`` (Arabic for ``ar``, French otherwise)."""
         return self.title_ar if lang == "ar" else self.title_fr
+
+
+def after_transfer(db: AgencyDB) -> None:
+    """After documents were copied in from another instance: rebuild the SQLite search index (PostgreSQL's
+    vector is a generated column) and bump the revision, so every process reloads the notes' links."""
+    with db.write() as conn:
+        if db.dialect == "sqlite":
+            conn.execute(sa.text("INSERT INTO gp_library_fts(gp_library_fts) VALUES ('rebuild')"))
+        Library._bump(conn)
 
 
 @dataclass(frozen=True)

@@ -441,3 +441,23 @@ def test_text_and_titles_from_files_cannot_inject_markup_and_odd_page_parameters
     assert "<script>" not in api["snippet"] and "&lt;script&gt;" in api["snippet"]
     for query in ("kind=poem", "page=abc", "page=-4", "plan=%00", "q=%22%27*"):
         assert client.get(f"/documents?{query}").status_code == 200
+
+
+def test_a_transfer_carries_the_documents_files_and_search_to_a_new_instance(request, backend, lib, stocked,
+                                                                              tmp_path):
+    from instances import new_instance
+
+    from gisportal.agencydb import open_agency
+    from gisportal.settings import load_settings
+    from gisportal.transfer import copy_agency
+
+    target = new_instance(request, backend, tmp_path / "target")
+    settings = load_settings(target.settings)
+    agency = open_agency(settings, target.open_store())
+    copy_agency(lib.db, agency, lib.files_dir.parent, target.data_dir)
+    copied = Library(agency, target.data_dir / "library", settings.library_max_bytes)
+    assert found(copied, "reglement") == [stocked["reg"].id, stocked["law"].id]
+    assert found(copied, "الاقصى") == [stocked["reg"].id] and copied.revision() == 1
+    document = copied.get(stocked["reg"].id)
+    assert copied.file_path(document).read_bytes() == lib.file_path(stocked["reg"]).read_bytes()
+    agency.close()
