@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
 from gisportal.audit import AuditLog
 from gisportal.errors import Conflict, InvalidInput, NotFound
-from gisportal.library_text import extract_pdf_text, index_form, query_terms
+from gisportal.library_text import SNIPPET_SCAN_CHARS, extract_pdf_text, index_form, query_terms
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,8 @@ library_state = sa.Table(
 
 _SQLITE_FTS = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS gp_library_fts USING fts5(search_title, search_body, "
-    "content='gp_library_documents', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "content='gp_library_documents', content_rowid='id', tokenize='unicode61 remove_diacritics 2', "
+    "prefix='2 3')",
     "CREATE TRIGGER IF NOT EXISTS gp_library_fts_insert AFTER INSERT ON gp_library_documents BEGIN "
     "INSERT INTO gp_library_fts(rowid, search_title, search_body) VALUES (new.id, new.search_title, "
     "new.search_body); END",
@@ -135,7 +136,7 @@ class DocumentMeta:
 
 @dataclass(frozen=True)
 class LibraryDocument:
-    """A document of the library, as stored (``body`` is the extracted text)."""
+    """A document of the library (``body``: the extracted text; in lists only what a snippet reads, or none)."""
 
     id: int
     kind: str
@@ -193,6 +194,12 @@ def _document(row: Any) -> LibraryDocument:
         row.id, row.kind, row.title_fr, row.title_ar, row.reference, row.issued_on, row.plan_name,
         tuple(row.zone_codes.split()), row.file_sha256, row.media_type, int(row.file_size), row.file_name,
         row.body, row.superseded_by, as_utc(row.created_at), row.created_by, as_utc(row.updated_at))
+
+
+def _listed(body_chars: int = 0) -> list[Any]:
+    """The columns of a list of documents: the text only as far as a snippet reads it (none by default)."""
+    body = sa.func.substr(documents.c.body, 1, body_chars) if body_chars else sa.literal("")
+    return [*(c for c in documents.c if c.name not in ("body", "search_title", "search_body")), body.label("body")]
 
 
 def sniff_media_type(head: bytes) -> str:
@@ -318,7 +325,7 @@ class Library:
     def superseded(self, doc_id: int) -> list[LibraryDocument]:
         """The documents ``doc_id`` superseded."""
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(documents).where(documents.c.superseded_by == doc_id)
+            rows = conn.execute(sa.select(*_listed()).where(documents.c.superseded_by == doc_id)
                                 .order_by(documents.c.id)).all()
         return [_document(r) for r in rows]
 
@@ -344,13 +351,14 @@ class Library:
         limit, offset = max(1, min(limit, 100)), max(0, offset)
         with self.db.read() as conn:
             if not terms:
-                base = sa.select(documents).where(*conditions)
+                base = sa.select(*_listed()).where(*conditions)
                 total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
                 rows = conn.execute(base.order_by(documents.c.issued_on.desc().nulls_last(), documents.c.id.desc())
                                     .limit(limit).offset(offset)).all()
                 return [SearchHit(_document(r), 0.0, ()) for r in rows], total
             source, match, rank = self._match(terms)
-            base = sa.select(documents, rank.label("rank")).select_from(source).where(match, *conditions)
+            base = sa.select(*_listed(SNIPPET_SCAN_CHARS), rank.label("rank")).select_from(source).where(
+                match, *conditions)
             total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
             rows = conn.execute(base.order_by(sa.desc("rank"), documents.c.id.desc()).limit(limit)
                                 .offset(offset)).all()
@@ -370,7 +378,7 @@ class Library:
 
     def regulations_by_plan(self) -> dict[str, list[LibraryDocument]]:
         """Plan regulations in force (not superseded), per plan name, oldest first (linked from the notes)."""
-        query = (sa.select(documents).where(documents.c.kind == REGULATION, documents.c.superseded_by.is_(None),
+        query = (sa.select(*_listed()).where(documents.c.kind == REGULATION, documents.c.superseded_by.is_(None),
                                             documents.c.plan_name.is_not(None))
                  .order_by(documents.c.issued_on.nulls_last(), documents.c.id))
         found: dict[str, list[LibraryDocument]] = {}
