@@ -17,14 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import filetype
-
 from gisportal.errors import FileTooLarge, InvalidInput
+from gisportal.filetypes import DOCUMENT_TYPES, sniff_document_type
 
 logger = logging.getLogger(__name__)
 
 #: Content types accepted, with the extension of the stored file.
-ALLOWED_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf"}
+ALLOWED_TYPES = DOCUMENT_TYPES
 #: Files one submission (a complaint, or information added later) may carry.
 MAX_FILES = 5
 _STORED_NAME = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp|pdf)$")
@@ -76,9 +75,8 @@ def check_uploads(uploads: list[Upload], max_bytes: int, max_total: int) -> list
         if total > max_total:
             raise FileTooLarge("The attached files together are larger than the size allowed.",
                                parameter="attachments", limit_bytes=max_total)
-        kind = filetype.guess(upload.data[:8192])
-        mime = kind.mime if kind else None
-        if mime not in ALLOWED_TYPES:
+        mime = sniff_document_type(upload.data)
+        if mime is None:
             raise InvalidInput("This file is not a JPEG, PNG or WebP image nor a PDF document.",
                                parameter="attachments", file=name)
         checked.append(CheckedUpload(name, upload.data, mime))

@@ -19,13 +19,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import filetype
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
 from gisportal.audit import AuditLog
 from gisportal.errors import Conflict, InvalidInput, NotFound
+from gisportal.filetypes import DOCUMENT_TYPES, sniff_document_type
 from gisportal.library_text import SNIPPET_SCAN_CHARS, extract_pdf_text, index_form, query_terms
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ KINDS = ("plan_regulation", "plan_map", "law", "decree", "circular", "procedure"
 #: The kind linked from the notes of the parcels of its plan (and zones).
 REGULATION = "plan_regulation"
 #: Accepted files: media type (as recognised from the content) -> extension on disk.
-MEDIA_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+MEDIA_TYPES = DOCUMENT_TYPES
 #: Normalised text indexed per document (both backends; PostgreSQL's tsvector is limited to 1 MB).
 MAX_INDEXED_CHARS = 600_000
 
@@ -204,11 +204,11 @@ def _listed(body_chars: int = 0) -> list[Any]:
 
 def sniff_media_type(head: bytes) -> str:
     """The media type of a file from its first bytes, or :class:`InvalidInput` when not an accepted type."""
-    kind = filetype.guess(head)
-    if kind is None or kind.mime not in MEDIA_TYPES:
+    media_type = sniff_document_type(head)
+    if media_type is None:
         raise InvalidInput("Only PDF, JPEG, PNG and WebP files are accepted (recognised by their content).",
                            field="file")
-    return kind.mime
+    return media_type
 
 
 class Library:

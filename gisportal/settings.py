@@ -62,6 +62,9 @@ class Settings(BaseSettings):
                                    description="Look-ups of a permit file by number and personal code per client "
                                                "address (page and API).")
     # Notifications (gisportal.notifications): "log" writes a line per message (no addresses); "smtp" sends mail.
+    note_requires_payment: bool = Field(
+        False, description="The official (sealed, numbered) note PDF is delivered only through a paid order; the "
+                           "note page and JSON stay free for information; signed-in staff are exempt.")
     notify_sender: str = Field("log", description="How notifications leave: log or smtp.")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(25, ge=1, le=65535)

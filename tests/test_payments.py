@@ -379,3 +379,32 @@ def test_concurrent_orders_get_distinct_consecutive_numbers(pay):
         made = list(pool.map(lambda _: pay.svc.orders.create(QuoteRequest("plan_copy", format="A4")), range(16)))
     assert sorted(o.reference for o in made) == [f"CMD-{YEAR}-{n:06d}" for n in range(1, 17)]
     assert len({o.access_token for o in made}) == 16
+
+
+def test_where_the_official_note_is_charged_only_a_paid_order_or_staff_gets_it(tiny_writable, tiny_rules_file):
+    """``note_requires_payment``: the sealed PDF asked directly is a 402 naming where to order it; the note on
+    screen stays free (without PDF buttons); a paid order delivers it; signed-in staff are exempt."""
+    app = _app(tiny_writable, tiny_rules_file, note_requires_payment=True, default_language="en")
+    client = app.test_client()
+    page = client.get("/note.pdf", query_string={"ref": PARCEL, "lang": "fr"})  # lang: the PDF's and the page's
+    assert page.status_code == 402 and "une fois ses frais payés" in page.get_data(as_text=True)
+    assert 'class="gp-button gp-order-note" href="/fees?service=nru_note' in page.get_data(as_text=True)
+    api = client.get("/api/v1/notes", query_string={"ref": PARCEL, "format": "pdf"})
+    assert api.status_code == 402 and api.json["error"] == "payment_required"
+    assert "service=nru_note" in api.json["order_url"] and "parcel_ref=TF-1001" in api.json["order_url"]
+    screen = client.get("/note", query_string={"ref": PARCEL, "lang": "en"})
+    assert screen.status_code == 200 and "gp-pdf" not in screen.get_data(as_text=True)
+    assert "gp-order-note" in screen.get_data(as_text=True) and "Information copy" in screen.get_data(as_text=True)
+    assert "gp-extract-figure" in screen.get_data(as_text=True) and "gp-qr" not in screen.get_data(as_text=True)
+    assert client.get("/api/v1/notes", query_string={"ref": PARCEL}).status_code == 200  # JSON stays free
+    assert app.extensions["gisportal"].registry.search("", 10) == []  # nothing was issued
+
+    order = _order(client)
+    client.post("/payments/callback/sandbox", data=_sandbox(client, order))
+    note = client.get(f"/payments/orders/{order['reference']}/note.pdf?t={order['access_token']}")
+    assert note.status_code == 200 and note.headers["X-Note-Number"].startswith("NRU-")
+
+    _sign_in(client)
+    staff = client.get("/note.pdf", query_string={"ref": PARCEL, "lang": "fr"})
+    assert staff.status_code == 200 and staff.data.startswith(b"%PDF-")
+    assert "gp-pdf" in client.get("/note", query_string={"ref": PARCEL}).get_data(as_text=True)

@@ -81,6 +81,17 @@ def portal() -> Portal:
     return current_app.extensions["gisportal"]
 
 
+def public_base() -> str:
+    """The base of public URLs printed in QR codes and e-mails: the ``public_url`` setting, else the request's
+    host (``http://localhost`` outside a request)."""
+    from flask import has_request_context, request
+
+    configured = portal().settings.public_url
+    if configured:
+        return configured.rstrip("/")
+    return request.host_url.rstrip("/") if has_request_context() else "http://localhost"
+
+
 def _secret_key(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key

@@ -73,10 +73,11 @@ class Notes(MethodView):
         A point outside any parcel answers 404 ``no_parcel_here`` with the zones at that point.
         """
         if args.get("format") == "pdf":
-            from gisportal.web.documents import pdf_language, pdf_response
+            from gisportal.web.documents import pdf_language, pdf_response, require_official_note_paid
 
             lang = pdf_language(args.get("lang"))
             note, _data = note_view_data(args)
+            require_official_note_paid(note, lang)
             return pdf_response(note, lang)
         note, data = note_view_data(args)
         if args.get("format") == "html":

@@ -27,7 +27,7 @@ from gisportal.complaint_intake import CATEGORIES, NewComplaint, check_new_compl
 from gisportal.complaints import Attachment, Complaint, ComplaintBook, ComplaintEvent
 from gisportal.errors import Conflict, FileTooLarge, GisportalError, InvalidInput, NotFound
 from gisportal.notifications import Notification
-from gisportal.web import portal
+from gisportal.web import portal, public_base
 from gisportal.web.i18n import current_language, format_locale
 
 logger = logging.getLogger(__name__)
@@ -96,8 +96,7 @@ def book() -> ComplaintBook:
 
 def tracking_url(number: str) -> str:
     """The public tracking page of a complaint (what the QR code and the e-mails carry: never the code)."""
-    base = (portal().settings.public_url or request.host_url).rstrip("/")
-    return f"{base}{url_for('complaint_track', number=number)}"
+    return f"{public_base()}{url_for('complaint_track', number=number)}"
 
 
 def notify(complaint: Complaint, event: ComplaintEvent) -> None:

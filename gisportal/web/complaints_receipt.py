@@ -13,11 +13,9 @@ logger = logging.getLogger(__name__)
 
 def receipt_pdf_bytes(complaint: Complaint, code: str, track_url: str, categories: dict[str, str]) -> bytes:
     """Render the receipt with WeasyPrint (no network: the QR code is inline SVG, the styles inlined)."""
-    from weasyprint import HTML
-
     from gisportal.web.documents import qr_svg
-    from gisportal.web.pdf import _NoNetwork, inline_css
+    from gisportal.web.pdf import inline_css, pdf_from_html
 
     html = render_template("complaints/receipt_pdf.html", complaint=complaint, code=code, track_url=track_url,
                            qr=qr_svg(track_url), categories=categories, pdf=True, inline_css=inline_css())
-    return HTML(string=html, url_fetcher=_NoNetwork()).write_pdf()
+    return pdf_from_html(html)

@@ -114,12 +114,10 @@ def poster_page(poster_id: str) -> str:
 
 def poster_pdf(poster_id: str) -> Response:
     """A service's poster as a PDF (rendered with no network access)."""
-    from weasyprint import HTML
-
-    from gisportal.web.pdf import _NoNetwork
+    from gisportal.web.pdf import pdf_from_html
 
     poster, url = _poster(poster_id)
-    body = HTML(string=_poster_html(poster, url, pdf=True), url_fetcher=_NoNetwork()).write_pdf()
+    body = pdf_from_html(_poster_html(poster, url, pdf=True))
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="poster-{poster.id}.pdf"'
     return response

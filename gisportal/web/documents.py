@@ -6,20 +6,18 @@ import logging
 from datetime import date
 from typing import Any
 
-import qrcode
-import qrcode.constants
-import qrcode.image.svg
 from flask import Flask, Response, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from gisportal.errors import InvalidInput
+from gisportal.errors import InvalidInput, PaymentRequired
 from gisportal.issuing import LANGS, check_number, currency, issue_note, note_pdf, verification_token, verify_document
 from gisportal.mapextract import render_map_extract
 from gisportal.notes import UrbanNote
 from gisportal.registry import IssuedNote
 from gisportal.signing import NotAuthentic
-from gisportal.web import portal
+from gisportal.qrcodes import qr_svg_text
+from gisportal.web import portal, public_base
 from gisportal.web.i18n import current_language
 
 logger = logging.getLogger(__name__)
@@ -28,18 +26,13 @@ MAX_UPLOAD = 20 * 1024 * 1024
 
 
 def qr_svg(text: str) -> Markup:
-    """A QR code as inline SVG (medium error correction; a fixed mask spares trying all eight)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=2, mask_pattern=2,
-                         image_factory=qrcode.image.svg.SvgPathImage)
-    code.add_data(text)
-    code.make(fit=True)
-    return Markup(code.make_image().to_string(encoding="unicode"))
+    """A QR code as inline SVG, for templates."""
+    return Markup(qr_svg_text(text))
 
 
 def verify_url(issued: IssuedNote) -> str:
     """The public verification URL printed in the QR code."""
-    base = (portal().settings.public_url or request.host_url).rstrip("/")
-    return f"{base}{url_for('verify', number=issued.number)}?t={verification_token(issued)}"
+    return f"{public_base()}{url_for('verify', number=issued.number)}?t={verification_token(issued)}"
 
 
 def document_context(note: UrbanNote, issued: IssuedNote) -> dict[str, Any]:
@@ -51,6 +44,13 @@ def document_context(note: UrbanNote, issued: IssuedNote) -> dict[str, Any]:
             "map_svg": Markup(extract.svg), "scale": extract.scale_denominator, "key_id": issued.key_id}
 
 
+def preview_context(note: UrbanNote) -> dict[str, Any]:
+    """The map extract alone, for an information copy of the note (no number, no QR: nothing issued)."""
+    p = portal()
+    extract = render_map_extract(p.store, p.catalogue, note)
+    return {"map_svg": Markup(extract.svg), "scale": extract.scale_denominator, "preview": True}
+
+
 def pdf_language(value: str | None) -> str:
     """``fr``, ``ar`` or ``both`` (default: the page language when it is one of them)."""
     lang = value or current_language()
@@ -59,6 +59,21 @@ def pdf_language(value: str | None) -> str:
     if lang not in LANGS:
         raise InvalidInput(f"lang must be one of {', '.join(LANGS)} for a PDF note.", parameter="lang")
     return lang
+
+
+def official_note_is_free() -> bool:
+    """Whether the sealed note PDF is delivered on request here (not only through a paid order)."""
+    from flask_login import current_user
+
+    return not portal().settings.note_requires_payment or bool(current_user.is_authenticated)
+
+
+def require_official_note_paid(note: UrbanNote, lang: str) -> None:
+    """Refuse the free sealed PDF where the agency charges for it (402, with where to order it)."""
+    if not official_note_is_free():
+        raise PaymentRequired(_("The official note is delivered once its fee is paid: order it, pay online, then "
+                                "download it from your order. The note on screen stays free, for information."),
+                              order_url=url_for("fees", service="nru_note", parcel_ref=note.parcel.ref, lang=lang))
 
 
 def pdf_response(note: UrbanNote, lang: str) -> Response:
@@ -134,6 +149,7 @@ def public_key(kid: str) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the verification and key routes."""
+    app.jinja_env.globals["official_note_is_free"] = official_note_is_free
     app.config.setdefault("MAX_CONTENT_LENGTH", MAX_UPLOAD + 1024 * 1024)
     app.add_url_rule("/verify/<number>", "verify", verify)
     app.add_url_rule("/verify", "verify_upload", verify_upload, methods=["GET", "POST"])

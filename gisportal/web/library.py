@@ -10,9 +10,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import qrcode
-import qrcode.constants
-import qrcode.image.svg
 from flask import Flask, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
@@ -27,7 +24,8 @@ from gisportal.audit import AuditLog
 from gisportal.errors import GisportalError
 from gisportal.library import KINDS, DocumentMeta, Library, LibraryDocument, SearchHit
 from gisportal.library_text import highlight
-from gisportal.web import portal
+from gisportal.qrcodes import qr_png, qr_svg_text
+from gisportal.web import portal, public_base
 from gisportal.web.auth import actor_name, client_ip, planner_required
 
 logger = logging.getLogger(__name__)
@@ -48,25 +46,9 @@ def kind_labels() -> dict[str, str]:
             "publication": _("Agency publication")}
 
 
-def public_base() -> str:
-    """The base of public URLs printed in QR codes (the ``public_url`` setting, else the request's host)."""
-    return (portal().settings.public_url or request.host_url).rstrip("/")
-
-
 def qr_code(text: str, svg: bool = True) -> bytes:
-    """A QR code of ``text`` as SVG or PNG bytes (medium error correction)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=2,
-                         image_factory=qrcode.image.svg.SvgPathImage if svg else None)
-    code.add_data(text)
-    code.make(fit=True)
-    image = code.make_image()
-    if svg:
-        return image.to_string(encoding="unicode").encode()
-    import io
-
-    out = io.BytesIO()
-    image.save(out)
-    return out.getvalue()
+    """A QR code of ``text`` as SVG or PNG bytes."""
+    return qr_svg_text(text).encode() if svg else qr_png(text)
 
 
 # --- the notes' links -------------------------------------------------------------------------------------

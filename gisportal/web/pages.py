@@ -13,7 +13,8 @@ from gisportal.issuing import issue_note
 from gisportal.plans import version_status
 from gisportal.web import portal
 from gisportal.web.api import note_view_data
-from gisportal.web.documents import document_context, pdf_language, pdf_response
+from gisportal.web.documents import (document_context, official_note_is_free, pdf_language, pdf_response,
+                                      preview_context, require_official_note_paid)
 from gisportal.web.i18n import current_language
 from gisportal.web.maps import PARCEL_MIN_ZOOM, build_map
 
@@ -63,15 +64,19 @@ def note_page() -> Response:
     """The full urban-information note, numbered, with its QR code and map extract; printable."""
     note, data = _note_from_args()
     p = portal()
-    issued = issue_note(p.registry, p.keyring, note, current_language())
-    return Response(render_template("note.html", note=note, data=data, document=document_context(note, issued)),
-                    mimetype="text/html")
+    if official_note_is_free():
+        document = document_context(note, issue_note(p.registry, p.keyring, note, current_language()))
+    else:  # the agency charges for the official note: an information copy, numbered only through an order
+        document = preview_context(note)
+    return Response(render_template("note.html", note=note, data=data, document=document), mimetype="text/html")
 
 
 def note_pdf_page() -> Response:
     """The note as a signed PDF (``lang`` = fr, ar or both)."""
     note, _data = _note_from_args()
-    return pdf_response(note, pdf_language(request.args.get("lang")))
+    lang = pdf_language(request.args.get("lang"))
+    require_official_note_paid(note, lang)
+    return pdf_response(note, lang)
 
 
 def plans_page() -> str:

@@ -28,7 +28,7 @@ from gisportal.payment_providers import PaymentProvider, hmac_secret, open_provi
 from gisportal.payments import NOTE_SERVICE, CallbackOutcome, Order, Orders
 from gisportal.receipts import check_receipt, receipt_signer
 from gisportal.signing import NotAuthentic
-from gisportal.web import portal
+from gisportal.web import portal, public_base
 from gisportal.web.auth import audit_log, client_ip
 
 logger = logging.getLogger(__name__)
@@ -58,9 +58,8 @@ def service() -> PaymentsService:
     return current_app.extensions["gisportal_payments"]
 
 
-def base_url() -> str:
-    """The portal's public base URL (``public_url`` or the request's host)."""
-    return (portal().settings.public_url or request.host_url).rstrip("/")
+#: The portal's public base URL (``public_url`` or the request's host).
+base_url = public_base
 
 
 def provider() -> PaymentProvider:

@@ -12,8 +12,6 @@ from typing import Any
 
 from flask import render_template, url_for
 from flask_babel import force_locale
-from weasyprint import HTML
-
 from gisportal.payments import Order, Payment
 from gisportal.receipts import Receipt
 from gisportal.signing import seal_pdf
@@ -21,20 +19,18 @@ from gisportal.web import portal
 from gisportal.web.documents import qr_svg
 from gisportal.web.i18n import format_locale
 from gisportal.web.payments import base_url
-from gisportal.web.pdf import _NoNetwork, inline_css
+from gisportal.web.pdf import inline_css, pdf_from_html
 
 logger = logging.getLogger(__name__)
 
 
 def _render(kind: str, context: dict[str, Any]) -> bytes:
-    documents = []
+    pages = []
     for lang in ("fr", "ar"):
         with force_locale(format_locale(lang)):
-            html = render_template("payments/document_pdf.html", kind=kind, doc_lang=lang, pdf=True,
-                                   inline_css=inline_css(), **context)
-        documents.append(HTML(string=html, url_fetcher=_NoNetwork()).render())
-    pages = [page for doc in documents for page in doc.pages]
-    return documents[0].copy(pages).write_pdf()
+            pages.append(render_template("payments/document_pdf.html", kind=kind, doc_lang=lang, pdf=True,
+                                         inline_css=inline_css(), **context))
+    return pdf_from_html(*pages)
 
 
 def render_invoice(order: Order, pay_url: str) -> bytes:

@@ -30,10 +30,17 @@ _CSS_FILES = ("css/portal.css",)
 
 
 class _NoNetwork(URLFetcher):
-    """Refuses every URL: a note embeds all it shows."""
+    """Refuses every URL: a document embeds all it shows."""
 
     def fetch(self, url: str, *args: Any, **kwargs: Any) -> Any:
         raise URLFetchingError(f"not fetched: {url}")
+
+
+def pdf_from_html(*pages: str) -> bytes:
+    """One PDF from HTML documents printed one after the other (e.g. the French then the Arabic version),
+    rendered by WeasyPrint with every URL refused: a document must embed all it shows."""
+    documents = [HTML(string=html, url_fetcher=_NoNetwork()).render() for html in pages]
+    return documents[0].copy([page for doc in documents for page in doc.pages]).write_pdf()
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +62,4 @@ def note_html(note: UrbanNote, lang: str, document: dict[str, Any] | None, pdf: 
 def render_note_pdf(note: UrbanNote, lang: str, document: dict[str, Any]) -> bytes:
     """The note as PDF bytes; ``lang`` is ``fr``, ``ar``, ``en`` or ``both``."""
     languages = ["fr", "ar"] if lang == "both" else [lang]
-    documents = [HTML(string=note_html(note, code, document, pdf=True), url_fetcher=_NoNetwork()).render()
-                 for code in languages]
-    pages = [page for doc in documents for page in doc.pages]
-    return documents[0].copy(pages).write_pdf()
+    return pdf_from_html(*(note_html(note, code, document, pdf=True) for code in languages))
