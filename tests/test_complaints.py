@@ -193,7 +193,13 @@ def test_a_wrong_code_and_an_unknown_number_give_the_same_answer(site, client):
     assert wrong.status_code == unknown.status_code == garbage.status_code == 404
     assert wrong.get_json() == unknown.get_json() == garbage.get_json()
     assert wrong.get_json()["message"] == "No complaint matches this number and code."
-    assert client.get(f"/api/v1/complaints/{mine['number']}").status_code == 422  # the code is required
+    missing = client.get(f"/api/v1/complaints/{mine['number']}")  # the code is required
+    assert missing.status_code == 400 and "X-Tracking-Code" in missing.get_json()["message"]
+    # in a header, the code stays out of web server access logs
+    by_header = client.get(f"/api/v1/complaints/{mine['number']}", headers={"X-Tracking-Code": mine["code"]})
+    assert by_header.status_code == 200 and by_header.get_json()["number"] == mine["number"]
+    wrong_header = client.get(f"/api/v1/complaints/{mine['number']}", headers={"X-Tracking-Code": other["code"]})
+    assert wrong_header.status_code == 404 and wrong_header.get_json() == wrong.get_json()
 
 
 def test_a_parcel_reference_places_the_complaint_at_its_parcel(site, client):

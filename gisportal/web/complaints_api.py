@@ -14,9 +14,10 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload as UploadField
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from gisportal.complaint_intake import CATEGORIES
+from gisportal.errors import InvalidInput
 from gisportal.web.api import json_response
 from gisportal.web.complaints import attachment_response, book, file_complaint, public_view, tracking_url
 
@@ -50,7 +51,24 @@ class FiledSchema(Schema):
 
 
 class CodeArgs(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    code = fields.String(validate=validate.Length(min=1, max=64),
+                         metadata={"description": "The secret code (or send it in the X-Tracking-Code header, which "
+                                                  "keeps it out of web server access logs)"})
+
+
+class CodeHeader(Schema):
+    code = fields.String(data_key="X-Tracking-Code", validate=validate.Length(min=1, max=64))
+
+    class Meta:
+        unknown = EXCLUDE  # every other request header
+
+
+def _secret_code(query: dict[str, Any], headers: dict[str, Any]) -> str:
+    code = headers.get("code") or query.get("code")
+    if not code:
+        raise InvalidInput("Give the complaint's secret code: ?code=… or the X-Tracking-Code header.",
+                           parameter="code")
+    return code
 
 
 class EventSchema(Schema):
@@ -84,12 +102,13 @@ class ComplaintsCollection(MethodView):
 @blp.route("/<number>")
 class ComplaintStatus(MethodView):
     @blp.arguments(CodeArgs(), location="query")
+    @blp.arguments(CodeHeader(), location="headers")
     @blp.response(200, StatusSchema)
     @blp.alt_response(404, description="No complaint matches this number and code")
-    def get(self, args: dict[str, Any], number: str) -> Response:
+    def get(self, args: dict[str, Any], headers: dict[str, Any], number: str) -> Response:
         """Status, timeline and answer of a complaint (needs its secret code)."""
         complaints = book()
-        complaint = complaints.open_with_code(number, args["code"])
+        complaint = complaints.open_with_code(number, _secret_code(args, headers))
         view = public_view(complaint, complaints.timeline(complaint), complaints.attachments(complaint),
                            lambda a: f"/api/v1/complaints/{complaint.number}/attachments/{a.id}")
         view.pop("description")
@@ -99,10 +118,11 @@ class ComplaintStatus(MethodView):
 @blp.route("/<number>/attachments/<int:attachment_id>")
 class ComplaintAttachment(MethodView):
     @blp.arguments(CodeArgs(), location="query")
+    @blp.arguments(CodeHeader(), location="headers")
     @blp.alt_response(200, description="The file (its checked content type, as a download)")
     @blp.alt_response(404, description="No complaint matches this number and code, or no such file")
-    def get(self, args: dict[str, Any], number: str, attachment_id: int) -> Response:
+    def get(self, args: dict[str, Any], headers: dict[str, Any], number: str, attachment_id: int) -> Response:
         """A file of a complaint (needs its secret code)."""
         complaints = book()
-        complaint = complaints.open_with_code(number, args["code"])
+        complaint = complaints.open_with_code(number, _secret_code(args, headers))
         return attachment_response(*complaints.attachment_file(complaint, attachment_id))
