@@ -336,15 +336,43 @@ class Committees:
         return round(lon, 6), round(lat, 6)
 
     # --- reading -------------------------------------------------------------------------------------------
-    def public_decisions(self, session_id: int | None = None, limit: int = 500) -> list[PublicDecision]:
-        """Decisions without personal data, latest session first."""
-        query = sa.select(*_PUBLIC_COLUMNS).select_from(_JOINED)
-        if session_id is not None:
-            query = query.where(decisions.c.session_id == session_id)
+    def public_decisions(self, session_id: int | None = None, limit: int = 500, *, year: int | None = None,
+                         decision: str | None = None, file_prefix: str | None = None) -> list[PublicDecision]:
+        """Decisions without personal data, latest session first; narrowed to a session, a year, a decision or
+        file numbers starting with ``file_prefix``."""
+        query = sa.select(*_PUBLIC_COLUMNS).select_from(_JOINED).where(*self._public_filters(
+            session_id, year, decision, file_prefix))
         with self.db.read() as conn:
             rows = conn.execute(query.order_by(sessions.c.held_on.desc(), permit_files.c.number)
                                 .limit(limit)).all()
         return [_row_decision(r) for r in rows]
+
+    def count_public_decisions(self, *, year: int | None = None, decision: str | None = None,
+                               file_prefix: str | None = None) -> int:
+        """How many decisions the same filters find (to say when a list is cut)."""
+        with self.db.read() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(_JOINED).where(
+                *self._public_filters(None, year, decision, file_prefix))).scalar_one()
+
+    def decision_years(self) -> list[int]:
+        """Years that have sessions with decisions, latest first."""
+        with self.db.read() as conn:
+            dates = conn.execute(sa.select(sessions.c.held_on).select_from(_JOINED).distinct()).scalars().all()
+        return sorted({d.year for d in dates}, reverse=True)
+
+    @staticmethod
+    def _public_filters(session_id: int | None, year: int | None, decision: str | None,
+                        file_prefix: str | None) -> list[Any]:
+        where: list[Any] = []
+        if session_id is not None:
+            where.append(decisions.c.session_id == session_id)
+        if year is not None:
+            where.append(sessions.c.held_on.between(date(year, 1, 1), date(year, 12, 31)))
+        if decision:
+            where.append(decisions.c.decision == decision)
+        if file_prefix:
+            where.append(permit_files.c.number.startswith(normalise_number(file_prefix), autoescape=True))
+        return where
 
     def history(self, number: str) -> list[PublicDecision]:
         """The decisions on one file, oldest first."""

@@ -319,3 +319,30 @@ def test_a_recording_that_lost_a_race_is_a_409_and_stores_nothing(app, staff, mo
     response = record(staff, session_id, file_number=FILE, decision="unfavourable", conditions="Non conforme.")
     assert response.status_code == 409 and "nothing was recorded" in response.get_data(as_text=True)
     assert count(app, decisions) == 1 and count(app, permit_files) == 1
+
+
+def test_the_public_list_filters_by_year_decision_and_file_number(app, staff, monkeypatch):
+    import gisportal.web.committees as web_committees
+
+    older, newer = new_session(staff, "2025-11-04"), new_session(staff, "2026-02-10")
+    for session_id, number, decision in ((older, "2025/0901", "favourable"), (older, "2025/0902", "unfavourable"),
+                                         (newer, "2026/0101", "favourable"), (newer, "2026/0102", "adjourned")):
+        response = record(staff, session_id, file_number=number, parcel_ref="TF-1002/06", decision=decision,
+                          conditions="Motif technique." if decision != "favourable" else "", **APPLICANT)
+        assert response.status_code == 201, response.get_data(as_text=True)[:500]
+    client = app.test_client()
+
+    def files(**query) -> list[str]:
+        page = client.get("/committees", query_string=query).get_data(as_text=True)
+        return re.findall(r'<tr class="gp-decision[^"]*">\s*<td dir="ltr">([^<]+)</td>', page)
+
+    assert sorted(files()) == ["2025/0901", "2025/0902", "2026/0101", "2026/0102"]
+    assert sorted(files(year="2025")) == ["2025/0901", "2025/0902"]
+    assert files(year="2026", decision="adjourned") == ["2026/0102"]
+    assert sorted(files(file="2026/01")) == ["2026/0101", "2026/0102"]
+    assert sorted(files(year="banana", decision="<script>", file="")) == sorted(files())  # ignored, never a 500
+    page = client.get("/committees").get_data(as_text=True)
+    assert '<option value="2026"' in page and '<option value="2025"' in page
+    monkeypatch.setattr(web_committees, "PUBLIC_PAGE_SIZE", 3)  # a cut list says so
+    cut = client.get("/committees").get_data(as_text=True)
+    assert "gp-cut" in cut and len(files()) == 3

@@ -114,9 +114,26 @@ class LookupForm(FlaskForm):
                        render_kw={"dir": "ltr", "autocomplete": "off", "autocapitalize": "characters"})
 
 
+#: Decisions listed (and mapped) on one public page; the filters reach the others.
+PUBLIC_PAGE_SIZE = 500
+
+
+def _public_filters() -> dict[str, Any]:
+    """The list's filters from the query string; what cannot be understood is dropped (a public page)."""
+    year = request.args.get("year", "").strip()
+    decision = request.args.get("decision", "").strip()
+    prefix = request.args.get("file", "").strip()[:40]
+    return {"year": int(year) if year.isdigit() and 1900 < int(year) < 2200 else None,
+            "decision": decision if decision in DECISIONS else None, "file_prefix": prefix or None}
+
+
 def decisions_page() -> str:
-    """Sessions and decisions (no personal data), with a map of the decided files."""
-    decided = committees_of().public_decisions()
+    """Sessions and decisions (no personal data), with a map of the decided files; filtered by year, decision
+    and file number."""
+    filters = _public_filters()
+    book = committees_of()
+    decided = book.public_decisions(limit=PUBLIC_PAGE_SIZE, **filters)
+    total = book.count_public_decisions(**filters) if len(decided) >= PUBLIC_PAGE_SIZE else len(decided)
     by_session: dict[int, list[PublicDecision]] = {}
     for d in decided:
         by_session.setdefault(d.session_id, []).append(d)
@@ -127,7 +144,8 @@ def decisions_page() -> str:
         for d in decided if d.lon is not None]}
     sessions = {s.id: s for s in committees_of().sessions()}
     return render_template("committees/list.html", by_session=by_session, sessions=sessions, points=points,
-                           term=term)
+                           term=term, filters=filters, years=book.decision_years(), decisions=list(DECISIONS),
+                           shown=len(decided), total=total)
 
 
 def lookup_page() -> tuple[str, int]:
