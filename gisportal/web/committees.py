@@ -143,8 +143,10 @@ def decisions_page() -> str:
                         "date": d.held_on.isoformat(), "project": term("project", d.project_type)}}
         for d in decided if d.lon is not None]}
     sessions = {s.id: s for s in committees_of().sessions()}
+    from gisportal.web.maps import territory_map_config
+
     return render_template("committees/list.html", by_session=by_session, sessions=sessions, points=points,
-                           term=term, filters=filters, years=book.decision_years(), decisions=list(DECISIONS),
+                           term=term, map_config=territory_map_config(portal()), filters=filters, years=book.decision_years(), decisions=list(DECISIONS),
                            shown=len(decided), total=total)
 
 

@@ -202,16 +202,9 @@ class AddInfoForm(FlaskForm):
 
 def map_config() -> dict[str, Any]:
     """Where the map opens (the territory), its optional base map and the zones tiles, for complaints.js."""
-    from gisportal.coords import WGS84, transformer
+    from gisportal.web.maps import territory_map_config
 
-    store, settings = portal().store, portal().settings
-    extent = store.extent()
-    bounds = None
-    if extent and store.crs:
-        lon0, lat0, lon1, lat1 = transformer(store.crs, WGS84).transform_bounds(*extent)
-        bounds = [[lat0, lon0], [lat1, lon1]]
-    return {"bounds": bounds, "basemap": settings.basemap_url, "attribution": settings.basemap_attribution,
-            "tiles": "/tiles/zones/{z}/{x}/{y}.pbf", "api": "/api/v1"}
+    return territory_map_config(portal())
 
 
 def _remember(number: str) -> None:

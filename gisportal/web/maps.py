@@ -144,3 +144,17 @@ def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedM
     portal.map_cache.clear()
     portal.map_cache[key] = rendered
     return rendered
+
+
+def territory_map_config(portal: Portal) -> dict[str, object]:
+    """What a small service map (complaints, committee decisions) needs: the territory's bounds in WGS84, the
+    optional base map, and the zones' vector tiles as context (never a place hard-coded in the page)."""
+    store, settings = portal.store, portal.settings
+    extent = store.extent()
+    bounds = None
+    if extent and store.crs:
+        lon0, lat0, lon1, lat1 = transformer(store.crs, WGS84).transform_bounds(*extent)
+        bounds = [[lat0, lon0], [lat1, lon1]]
+    return {"bounds": bounds, "basemap": settings.basemap_url, "attribution": settings.basemap_attribution,
+            "tiles": "/tiles/zones/{z}/{x}/{y}.pbf", "api": "/api/v1"}
+
