@@ -221,6 +221,29 @@ def test_rules_edited_by_form_are_versioned_and_used_by_notes(planner_client, tm
     assert planner_client.get("/admin/rules").get_data(as_text=True).count("gp-rules-version") == 1
 
 
+def test_rules_can_take_effect_with_a_plan_version(planner_client):
+    """Rules saved "with the plan version" take that version's effective date, and the note says which."""
+    from gisportal.publication import publish_zones
+
+    effective = date.fromordinal(date.today().toordinal() + 30)
+    v2 = publish_zones(planner_client.application.extensions["gisportal"].store, "p", zones([("A", (0, 0, 200, 100))]), approval_act="Décret 2",
+                       approved=date.today(), effective=effective)
+    page = planner_client.get("/admin/rules/zone/A").get_data(as_text=True)
+    assert f'<option value="{v2.id}">p v2' in page
+    base = {"csrf_token": _token(page), "label_fr": "Zone A", "label_ar": "المنطقة أ", "color": "#aa0000",
+            "allowed_uses": "housing", "cos": "1.2", "ces": "0.4", "max_height_m": "12", "max_floors": "3"}
+    saved = planner_client.post("/admin/rules/zone/A", data={**base, "with_version": str(v2.id),
+                                                              "effective_from": "2001-01-01", "note": "PA 2"})
+    assert saved.status_code == 302
+    assert planner_client.get("/admin/rules").get_data(as_text=True).count("gp-rules-version") == 1
+    [version] = planner_client.application.extensions["gisportal"].rules.versions()
+    assert version.effective_from == effective and version.note == "p v2 — PA 2"  # the plan's date won
+    as_of = effective.isoformat()
+    assert planner_client.get(f"/api/v1/notes?ref=TF-2/1&as_of={as_of}").get_json()["zones"][0]["rules"]["cos"] == 1.2
+    unknown = planner_client.post("/admin/rules/zone/A", data={**base, "with_version": "999999"})
+    assert unknown.status_code == 400 and len(planner_client.application.extensions["gisportal"].rules.versions()) == 1
+
+
 def test_rules_csv_round_trip_and_bad_import(planner_client, tmp_path):
     import io
 

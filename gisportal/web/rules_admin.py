@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 
 from gisportal.audit import AuditLog
 from gisportal.errors import GisportalError, InvalidInput
+from gisportal.plans import PlanVersion
 from gisportal.rulesbook import CSV_COLUMNS, from_csv, to_csv, to_yaml, zone_from_row
 from gisportal.web import portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
@@ -25,7 +26,22 @@ class CsrfForm(FlaskForm):
     """A form carrying only its CSRF token; fields are read from the request."""
 
 
+def _with_version() -> PlanVersion | None:
+    """The plan version the rules are to take effect with (``with_version`` in the form), if one was chosen."""
+    chosen = (request.form.get("with_version") or "").strip()
+    if not chosen:
+        return None
+    version = next((v for v in portal().store.plan_versions() if str(v.id) == chosen), None)
+    if version is None:
+        raise InvalidInput(_("Choose a plan version from the list."))
+    return version
+
+
 def _effective() -> date:
+    """The date the new rules take effect: that of the chosen plan version, else the date given, else today."""
+    version = _with_version()
+    if version is not None:
+        return version.effective_from
     value = (request.form.get("effective_from") or "").strip()
     if not value:
         return date.today()
@@ -37,12 +53,21 @@ def _effective() -> date:
 
 def _save(document: dict, source: str) -> Response:
     p = portal()
+    with_version = _with_version()
+    note = request.form.get("note", "")
+    if with_version is not None:  # the rules go with a plan version: same date, and said in the note
+        note = f"{with_version.plan_name} v{with_version.version}" + (f" — {note}" if note else "")
     version = p.rules.save(document, user=actor_name() or "?", source=source, effective_from=_effective(),
-                           note=request.form.get("note", ""), audit=AuditLog(p.agency), ip=client_ip())
+                           note=note, audit=AuditLog(p.agency), ip=client_ip())
     p._last_check = 0.0  # pick the new catalogue up on the next request
     flash(_("Rules saved as version %(id)s, in force from %(date)s.", id=version.id,
             date=version.effective_from.isoformat()), "success")
     return redirect(url_for("admin_rules"))
+
+
+def _plan_versions() -> list[PlanVersion]:
+    """Plan versions rules can be made to take effect with, latest first."""
+    return sorted(portal().store.plan_versions(), key=lambda v: (v.effective_from, v.id), reverse=True)
 
 
 @planner_required
@@ -50,7 +75,7 @@ def admin_rules() -> str:
     """The catalogue in force, its versions, export and import."""
     p = portal()
     return render_template("admin/rules.html", catalogue=p.catalogue, versions=p.rules.versions(),
-                           form=CsrfForm(formdata=None))
+                           form=CsrfForm(formdata=None), plan_versions=_plan_versions())
 
 
 @planner_required
@@ -67,9 +92,10 @@ def admin_rule_edit(code: str) -> Response | tuple[str, int] | str:
         except GisportalError as exc:
             return render_template("admin/rule_edit.html", code=code, rules=p.catalogue.rules_for(code),
                                    values=request.form, uses=p.catalogue.uses, form=form,
-                                   problem=exc.message), exc.status
+                                   problem=exc.message, plan_versions=_plan_versions()), exc.status
     return render_template("admin/rule_edit.html", code=code, rules=p.catalogue.rules_for(code), values=None,
-                           uses=p.catalogue.uses, form=CsrfForm(formdata=None), problem=None)
+                           uses=p.catalogue.uses, form=CsrfForm(formdata=None), problem=None,
+                           plan_versions=_plan_versions())
 
 
 @planner_required
