@@ -255,3 +255,36 @@ def test_geometry_columns_declare_the_instance_srid(tiny):
             "SELECT type FROM geometry_columns WHERE f_table_name LIKE 'gp_%'")).all()}
     assert declared == {"gp_zones": 26191, "gp_overlays": 26191, "gp_parcels": 26191}
     assert kinds == {"MULTIPOLYGON"}
+
+
+@pytest.mark.backends("postgis")
+def test_a_first_parcel_load_builds_its_indexes_at_once_and_a_failed_one_keeps_them(empty_instance):
+    """The GiST and full-text indexes are dropped for a first load and built again after it, in the same
+    transaction: after a load they are there (and used by search); a load refused half-way leaves them too."""
+    import shapely
+    import sqlalchemy as sa
+
+    from conftest import TINY_CRS, X0, Y0
+    from gisportal.errors import GisportalError
+
+    store = empty_instance.open_store()
+
+    def indexes() -> dict[str, str]:
+        with store.engine.connect() as conn:
+            return dict(conn.execute(sa.text("SELECT indexname, indexdef FROM pg_indexes "
+                                             "WHERE tablename = 'gp_parcels'")).all())
+
+    before = indexes()
+    assert {"gp_parcels_geom", "gp_parcels_search"} <= set(before)
+    twice = gpd.GeoDataFrame({"ref": ["TF-1/1", "TF-1/1"], "address": ["1 Rue A", "2 Rue B"],
+                              "quarter": ["Q", "Q"]},
+                             geometry=[shapely.box(X0, Y0, X0 + 10, Y0 + 10),
+                                       shapely.box(X0 + 20, Y0, X0 + 30, Y0 + 10)], crs=TINY_CRS)
+    with pytest.raises((GisportalError, sa.exc.IntegrityError)):
+        store.put_parcels(twice)  # the same reference twice: refused by the unique key, nothing kept
+    assert indexes() == before and store.counts()["parcels"] == 0
+    once = twice.assign(ref=["TF-1/1", "TF-2/1"])
+    assert store.put_parcels(once) == {"added": 2, "replaced": 0}
+    assert indexes() == before  # the same definitions, built again
+    assert [s.ref for s in store.search("rue b", 5) if s.kind == "parcel"] == ["TF-2/1"]
+    assert store.parcel_at(X0 + 5, Y0 + 5).ref == "TF-1/1"

@@ -15,7 +15,7 @@ from flask import Flask, Response, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, FileField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, FileField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from gisportal.committee_terms import DECISIONS, PROJECT_TYPES, SESSION_KINDS
@@ -67,10 +67,10 @@ def problem_text(finding: dict[str, Any]) -> str:
         return str(template)
 
 
-def _choices(vocabulary: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+def _choices(vocabulary: dict[str, dict[str, str]]) -> list[SelectChoice]:
     from gisportal.web.i18n import current_language
 
-    return [(code, labels.get(current_language(), labels["fr"])) for code, labels in vocabulary.items()]
+    return [SelectChoice(code, labels.get(current_language(), labels["fr"])) for code, labels in vocabulary.items()]
 
 
 class SessionForm(FlaskForm):

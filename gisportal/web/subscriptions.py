@@ -12,7 +12,7 @@ from flask import Flask, current_app, has_request_context, render_template, requ
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, RadioField, StringField
+from wtforms import EmailField, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Length
 
 from gisportal.errors import GisportalError
@@ -41,9 +41,9 @@ class SubscribeForm(FlaskForm):
     email = EmailField(_l("E-mail address"), validators=[DataRequired(_l("Enter your e-mail address.")),
                                                          Length(max=254)],
                        render_kw={"dir": "ltr", "autocomplete": "email"})
-    kind = RadioField(_l("Follow"), choices=[("parcel", _l("a parcel (changes of its zoning rules, decisions "
-                                                           "on files on it)")),
-                                             ("file", _l("a permit file (committee decisions)"))],
+    kind = RadioField(_l("Follow"), choices=[SelectChoice("parcel", _l("a parcel (changes of its zoning rules, "
+                                                                       "decisions on files on it)")),
+                                             SelectChoice("file", _l("a permit file (committee decisions)"))],
                       default="parcel", validators=[DataRequired()])
     target = StringField(_l("Parcel reference or file number"),
                          validators=[DataRequired(_l("Enter a parcel reference or a file number.")),
