@@ -85,8 +85,8 @@ def database_errors() -> Iterator[None]:
 #: Indexes of the parcels built in bulk after a first load rather than row by row during it (a GiST or GIN
 #: index built at once is several times faster than the same index grown by a million inserts).
 BULK_BUILT_INDEXES = ("gp_parcels_geom", "gp_parcels_search")
-#: Memory for those builds (``SET LOCAL``: this transaction only).
-BULK_INDEX_MEMORY = "512MB"
+#: Memory for those builds at least (``SET LOCAL``: this transaction only; a server given more keeps its own).
+BULK_INDEX_MEMORY_KB = 512 * 1024
 
 
 @contextlib.contextmanager
@@ -99,7 +99,10 @@ def _bulk_indexes(conn: Connection, table: str, names: tuple[str, ...]) -> Itera
     for name, _definition in definitions:
         conn.execute(sa.text(f'DROP INDEX "{name}"'))
     yield
-    conn.execute(sa.text(f"SET LOCAL maintenance_work_mem = '{BULK_INDEX_MEMORY}'"))
+    current_kb = conn.execute(sa.text("SELECT setting::bigint FROM pg_settings "
+                                      "WHERE name = 'maintenance_work_mem'")).scalar_one()
+    if current_kb < BULK_INDEX_MEMORY_KB:
+        conn.execute(sa.text(f"SET LOCAL maintenance_work_mem = '{BULK_INDEX_MEMORY_KB}kB'"))
     for _name, definition in definitions:
         conn.execute(sa.text(definition))
 
