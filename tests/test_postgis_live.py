@@ -288,3 +288,17 @@ def test_a_first_parcel_load_builds_its_indexes_at_once_and_a_failed_one_keeps_t
     assert indexes() == before  # the same definitions, built again
     assert [s.ref for s in store.search("rue b", 5) if s.kind == "parcel"] == ["TF-2/1"]
     assert store.parcel_at(X0 + 5, Y0 + 5).ref == "TF-1/1"
+
+
+def test_copy_texts_escape_like_copy_expects():
+    """COPY's text form: backslash, tab, newline and carriage return escaped; missing or empty -> the marker."""
+    import numpy as np
+    import pandas as pd
+
+    from gisportal.storage.postgis import _NULL, _copy_texts
+
+    series = pd.Series(["a", None, "", "x\ty", "back\\slash", "l1\nl2\r", "زنقة", np.nan])
+    assert _copy_texts(series, _NULL) == ["a", _NULL, _NULL, "x\\ty", "back\\\\slash", "l1\\nl2\\r", "زنقة", _NULL]
+    assert _copy_texts(series, "")[1:3] == ["", ""]
+    assert _copy_texts(pd.Series([1, "a", None, 2.5], dtype=object), _NULL) == ["1", "a", _NULL, "2.5"]
+    assert _copy_texts(pd.Series(["a", None], dtype="string"), "") == ["a", ""]

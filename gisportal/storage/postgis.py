@@ -42,7 +42,26 @@ _NOT_NULL_TEXT = {"code", "label_fr", "label_ar", "kind", "provision_fr", "provi
                   "label"}
 #: COPY text form (:meth:`PostgisStore._copy_rows`): NULL, and the characters to escape in a text.
 _NULL = "\\N"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_texts(series: pd.Series, empty: str) -> list[str]:
+    """A text column in COPY's text form: escaped by Arrow's kernels (a million cells in well under a second,
+    where ``str.translate`` cell by cell took 15 s); a missing value or an empty text becomes ``empty``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:  # a column of texts (and missing values): straight to Arrow
+        values = pa.array(series.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # other values in it: as their text
+        values = pa.array([v if isinstance(v, str) or v is None else (None if pd.isna(v) else str(v))
+                           for v in series.tolist()], type=pa.large_string())
+    if pc.any(pc.match_substring_regex(values, r"[\\\n\r\t]")).as_py():
+        for char, escaped in (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+            values = pc.replace_substring(values, char, escaped)
+    blank = pc.fill_null(pc.equal(values, ""), True)
+    return pc.if_else(blank, pa.scalar(empty, pa.large_string()), values).to_pylist()
+
+
 #: SQL text -> the same statement in psycopg's parameter style (:meth:`PostgisStore._fetch`).
 _PSYCOPG_SQL: dict[str, str] = {}
 
@@ -427,9 +446,7 @@ class PostgisStore(Store):
             if pd.api.types.is_float_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype):
                 cells.append([_NULL if m else repr(v) for v, m in zip(series.tolist(), missing)])
                 continue
-            empty = "" if column in _NOT_NULL_TEXT else _NULL
-            cells.append([empty if m or v == "" else (v if isinstance(v, str) else str(v)).translate(_COPY_ESCAPES)
-                          for v, m in zip(series.tolist(), missing)])
+            cells.append(_copy_texts(series, "" if column in _NOT_NULL_TEXT else _NULL))
         lines = list(map("\t".join, zip(*cells)))
         raw = conn.connection.driver_connection
         try:
