@@ -17,7 +17,7 @@ from lat_lon_parser import parse as parse_angle
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from gisportal.errors import InvalidInput, UnknownCRS
+from gisportal.errors import InvalidInput, UnknownCRS, told
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +33,8 @@ def crs_from_user(text: str) -> CRS:
     try:
         return CRS.from_user_input(value)
     except CRSError:
-        raise UnknownCRS(f"Unknown coordinate reference system '{text}'. Use a code such as EPSG:26191.",
-                         crs=str(text)) from None
+        raise UnknownCRS(told("Unknown coordinate reference system '%(crs)s'. Use a code such as EPSG:26191.",
+                              crs=text), crs=str(text)) from None
 
 
 @lru_cache(maxsize=64)
@@ -48,18 +48,21 @@ def to_float(value: object, name: str) -> float:
     try:
         number = float(str(value).strip().replace(",", "."))
     except (TypeError, ValueError):
-        raise InvalidInput(f"'{name}' must be a number, got '{value}'.", parameter=name) from None
+        raise InvalidInput(told("'%(name)s' must be a number, got '%(value)s'.", name=name, value=value),
+                           parameter=name) from None
     if not math.isfinite(number):
-        raise InvalidInput(f"'{name}' must be a finite number, got '{value}'.", parameter=name)
+        raise InvalidInput(told("'%(name)s' must be a finite number, got '%(value)s'.", name=name, value=value),
+                           parameter=name)
     return number
 
 
 def check_lon_lat(lon: float, lat: float) -> None:
     """Refuse longitudes outside [-180, 180] and latitudes outside [-90, 90]."""
     if not -90.0 <= lat <= 90.0:
-        raise InvalidInput(f"Latitude {lat} is out of range: it must lie between -90 and 90.", parameter="lat")
+        raise InvalidInput(told("Latitude %(lat)s is out of range: it must lie between -90 and 90.", lat=lat),
+                           parameter="lat")
     if not -180.0 <= lon <= 180.0:
-        raise InvalidInput(f"Longitude {lon} is out of range: it must lie between -180 and 180.",
+        raise InvalidInput(told("Longitude %(lon)s is out of range: it must lie between -180 and 180.", lon=lon),
                            parameter="lon")
 
 

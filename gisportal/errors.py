@@ -9,6 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 
+class Told(str):
+    """A message (in English) that remembers the template and values it was made from, so that the web layer can
+    tell it again in the reader's language (the template is the message id of the catalogues)."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> "Told":
+        told_message = super().__new__(cls, template % params if params else template)
+        told_message.template, told_message.params = template, params
+        return told_message
+
+
+def told(template: str, **params: Any) -> Told:
+    """A message from an English ``template`` with ``%(name)s`` placeholders (extracted for translation)."""
+    return Told(template, **params)
+
+
 class GisportalError(Exception):
     """Base class: a failure a person can understand and act upon."""
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from gisportal.coords import WGS84, check_lon_lat, crs_from_user, to_float, transformer
-from gisportal.errors import InvalidInput, NoParcelHere, NotFound, OutsideTerritory
+from gisportal.errors import InvalidInput, NoParcelHere, NotFound, OutsideTerritory, told
 from gisportal.parcels import ParcelRecord
 from gisportal.plans import versions_in_force
 from gisportal.storage.base import Store
@@ -44,19 +44,19 @@ def point_in_store_crs(store: Store, query: ParcelQuery) -> tuple[float, float]:
     """The query's point in the store's metric CRS, checked against the territory."""
     if query.lon is not None or query.lat is not None:
         if query.lon is None or query.lat is None:
-            raise InvalidInput("Give both 'lon' and 'lat' (WGS84 decimal degrees).")
+            raise InvalidInput(told("Give both 'lon' and 'lat' (WGS84 decimal degrees)."))
         lon, lat = to_float(query.lon, "lon"), to_float(query.lat, "lat")
         check_lon_lat(lon, lat)
         source, a, b = WGS84, lon, lat
     elif query.x is not None or query.y is not None:
         if query.x is None or query.y is None:
-            raise InvalidInput("Give both 'x' and 'y', and the CRS they are in ('crs', e.g. EPSG:26191).")
+            raise InvalidInput(told("Give both 'x' and 'y', and the CRS they are in ('crs', e.g. EPSG:26191)."))
         a, b = to_float(query.x, "x"), to_float(query.y, "y")
         source = crs_from_user(query.crs).to_string() if query.crs else store.crs
     else:
-        raise InvalidInput("Say which parcel: give 'ref', or 'lon' and 'lat', or 'x', 'y' and 'crs'.")
+        raise InvalidInput(told("Say which parcel: give 'ref', or 'lon' and 'lat', or 'x', 'y' and 'crs'."))
     if not store.crs:
-        raise NotFound("This portal holds no data yet.")
+        raise NotFound(told("This portal holds no data yet."))
     x, y = transformer(source, store.crs).transform(a, b) if source != store.crs else (a, b)
     if not (math.isfinite(x) and math.isfinite(y)):
         raise InvalidInput(f"The point ({a}, {b}) cannot be expressed in {store.crs}.")
@@ -68,11 +68,11 @@ def check_in_territory(store: Store, x: float, y: float) -> None:
     """Refuse points outside the stored data's extent (plus a margin)."""
     extent = store.extent()
     if extent is None:
-        raise NotFound("This portal holds no data yet.")
+        raise NotFound(told("This portal holds no data yet."))
     minx, miny, maxx, maxy = extent
     m = TERRITORY_MARGIN_M
     if not (minx - m <= x <= maxx + m and miny - m <= y <= maxy + m):
-        raise OutsideTerritory("This point is outside the territory covered by this portal.",
+        raise OutsideTerritory(told("This point is outside the territory covered by this portal."),
                                x=round(x, 2), y=round(y, 2), crs=store.crs)
 
 
@@ -81,15 +81,15 @@ def find_parcel(store: Store, query: ParcelQuery, as_of: date | None = None) -> 
     if query.ref is not None:
         ref = str(query.ref).strip()
         if not ref or len(ref) > 64:
-            raise InvalidInput("A land-title reference looks like TF-104523/06.", parameter="ref")
+            raise InvalidInput(told("A land-title reference looks like TF-104523/06."), parameter="ref")
         parcel = store.parcel_by_ref(ref)
         if parcel is None:
-            raise NotFound(f"No parcel with the land-title reference '{ref}'.", ref=ref)
+            raise NotFound(told("No parcel with the land-title reference '%(ref)s'.", ref=ref), ref=ref)
         return parcel
     x, y = point_in_store_crs(store, query)
     parcel = store.parcel_at(x, y)
     if parcel is None:
-        raise NoParcelHere("No parcel at this point.", zones_at_point=zones_at_point(store, x, y, as_of))
+        raise NoParcelHere(told("No parcel at this point."), zones_at_point=zones_at_point(store, x, y, as_of))
     return parcel
 
 

@@ -131,3 +131,22 @@ def test_nul_characters_in_the_registry(tiny_app):
     registry = tiny_app.extensions["gisportal"].registry
     assert registry.get("NRU-2026-\x00000001") is None
     assert registry.search("\x00") == []
+
+
+@pytest.mark.parametrize(("lang", "query", "status", "expected"), [
+    ("fr", {"ref": "TF-999999/99"}, 404, "Aucune parcelle ne porte la référence foncière « TF-999999/99 »."),
+    ("ar", {"ref": "TF-999999/99"}, 404, "لا توجد قطعة بالمرجع العقاري «TF-999999/99»."),
+    ("fr", {"lon": "abc", "lat": "35.7"}, 400, "« lon » doit être un nombre, reçu « abc »."),
+    ("ar", {"lon": "-5.8", "lat": "95"}, 400, "خط العرض 95.0 خارج المجال: يجب أن يكون بين -90 و90."),
+    ("fr", {"x": "1", "y": "2", "crs": "EPSG:999999"}, 400, "Système de coordonnées inconnu « EPSG:999999 »."),
+    ("en", {"ref": "TF-999999/99"}, 404, "No parcel with the land-title reference 'TF-999999/99'."),
+])
+def test_pages_tell_domain_errors_in_their_language_and_the_api_in_english(tiny_client, lang, query, status,
+                                                                          expected):
+    from html import unescape
+
+    page = tiny_client.get("/note", query_string={**query, "lang": lang})
+    assert page.status_code == status
+    assert expected in unescape(page.get_data(as_text=True))
+    api = tiny_client.get("/api/v1/notes", query_string=query)
+    assert api.status_code in (status, 422) and api.get_json()["message"].isascii()  # the API answers in English

@@ -14,7 +14,7 @@ from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from gisportal.errors import GisportalError
+from gisportal.errors import GisportalError, Told
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +41,20 @@ def _validation_message(messages: dict[str, Any]) -> str:
     return "Invalid request parameters: " + "; ".join(parts) if parts else "Invalid request parameters."
 
 
+def tell(message: str) -> str:
+    """A domain message in the page's language when the domain made it with :func:`gisportal.errors.told`."""
+    if isinstance(message, Told):
+        return _(message.template, **message.params)
+    return message
+
+
 def handle_domain_error(error: GisportalError) -> Response:
-    """A domain error: its own status and message."""
+    """A domain error: its own status and message (told in the page's language on pages; English in JSON)."""
     logger.info("%s %s -> %d %s", request.method, request.path, error.status, error.code)
-    return _respond(error.status, error.to_dict())
+    payload = error.to_dict()
+    if not _wants_json():
+        payload["message"] = tell(error.message)
+    return _respond(error.status, payload)
 
 
 def handle_http_error(error: HTTPException) -> Response:
