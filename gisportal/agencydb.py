@@ -31,8 +31,10 @@ logger = logging.getLogger(__name__)
 
 #: Name of the SQLite file of an embedded instance, in its data directory.
 SQLITE_NAME = "agency.sqlite"
-#: Roles, from least to most powerful.
-ROLES = ("planner", "admin")
+#: Roles, from least to most powerful: ``staff`` handles the citizen services (complaints, committee results,
+#: the document library, reconciliation), ``planner`` also publishes plans and rules, ``admin`` also manages
+#: accounts, fees and reads the audit log.
+ROLES = ("staff", "planner", "admin")
 #: Statuses of an upload draft.
 DRAFT_STATUSES = ("draft", "published", "discarded")
 APPEND_ONLY_MESSAGE = "gp_audit_log is append-only"
@@ -56,7 +58,7 @@ users = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
     # bumped to end every open session of the user (disabling, password change)
     sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
-    sa.CheckConstraint("role IN ('planner', 'admin')", name="gp_users_role"),
+    sa.CheckConstraint("role IN ('staff', 'planner', 'admin')", name="gp_users_role"),
 )
 
 audit_log = sa.Table(
@@ -156,10 +158,30 @@ def sqlite_engine(path: Path) -> Engine:
 def create_sqlite_schema(engine: Engine) -> None:
     """Create the tables and the append-only triggers on a SQLite engine (idempotent)."""
     load_table_modules()
+    _widen_roles(engine)
     with engine.begin() as conn:
         metadata.create_all(conn)
         for statement in _SQLITE_TRIGGERS:
             conn.execute(sa.text(statement))
+
+
+def _widen_roles(engine: Engine) -> None:
+    """An agency.sqlite made before the ``staff`` role: rebuild ``gp_users`` with the new role check (SQLite
+    cannot alter a CHECK), rows and ids kept, in one transaction (PostgreSQL: Alembic revision 0009)."""
+    with engine.connect() as conn:
+        ddl = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'gp_users'")).scalar()
+    if ddl is None or "'staff'" in ddl:
+        return
+    with engine.begin() as conn:
+        conn.execute(sa.text("PRAGMA defer_foreign_keys = ON"))
+        conn.execute(sa.text("ALTER TABLE gp_users RENAME TO gp_users_before_staff"))
+        for index in users.indexes:
+            conn.execute(sa.text(f'DROP INDEX IF EXISTS "{index.name}"'))
+        users.create(conn)
+        columns = ", ".join(c.name for c in users.columns)
+        conn.execute(sa.text(f"INSERT INTO gp_users ({columns}) SELECT {columns} FROM gp_users_before_staff"))
+        conn.execute(sa.text("DROP TABLE gp_users_before_staff"))
+    logger.info("gp_users rebuilt with the staff role")
 
 
 class AgencyDB:

@@ -391,7 +391,8 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["planner", "admin"]), required=True)
+@click.option("--role", type=click.Choice(["staff", "planner", "admin"]), required=True,
+              help="staff: citizen services; planner: also plans and rules; admin: also accounts, fees, audit.")
 @click.option("--name", "display_name", default="", help="Display name, e.g. \"Amina El Idrissi\".")
 def user_add(username: str, role: str, display_name: str) -> None:
     """Create an account; the password is read from stdin or prompted twice."""

@@ -17,6 +17,8 @@ import re
 
 import pytest
 
+import sqlalchemy as sa
+
 from gisportal.accounts import Accounts
 from gisportal.audit import AuditFilter, AuditLog
 
@@ -338,3 +340,50 @@ def test_bearer_token_calls_need_no_csrf_token(empty_instance):
     assert client.post("/api/v1/test-echo", json={}, headers={"Authorization": "Bearer s3cret"}).get_json() == {
         "ok": True}
     app.extensions["gisportal"].store.close()
+
+
+def test_staff_accounts_handle_the_citizen_services_but_not_plans_rules_or_accounts(auth_app, client):
+    """Roles staff < planner < admin: a member of staff at the service desk cannot publish plans."""
+    Accounts(auth_app.extensions["gisportal"].agency).create("salma", "salma's long password", "staff", actor="test")
+    sign_in(client, "salma", "salma's long password")
+    for path in ("/admin", "/admin/complaints", "/admin/committees", "/admin/library", "/admin/reconciliation",
+                 "/admin/password"):
+        assert client.get(path).status_code == 200, path
+    for path in ("/admin/upload", "/admin/versions", "/admin/rules", "/admin/users", "/admin/fees", "/admin/audit"):
+        assert client.get(path).status_code == 403, path
+    assert client.get("/api/v1/drafts/1").status_code == 403
+    dashboard = client.get("/admin").get_data(as_text=True)
+    assert "Staff (citizen services)" in dashboard and "/admin/upload" not in dashboard
+    assert "/admin/complaints" in dashboard
+
+
+def test_an_agency_database_made_before_the_staff_role_is_widened_in_place(tmp_path):
+    """An agency.sqlite whose gp_users still checks role IN ('planner', 'admin'): rebuilt on open, rows and
+    ids kept, and a staff account can then be added."""
+    from gisportal.agencydb import SQLITE_NAME, create_sqlite_schema, sqlite_engine
+
+    engine = sqlite_engine(tmp_path / SQLITE_NAME)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE TABLE gp_users (id INTEGER NOT NULL PRIMARY KEY, username TEXT NOT NULL UNIQUE, "
+            "display_name TEXT DEFAULT '' NOT NULL, role TEXT NOT NULL, password_hash TEXT NOT NULL, "
+            "active BOOLEAN DEFAULT 1 NOT NULL, created_at DATETIME NOT NULL, last_login_at DATETIME, "
+            "failed_logins INTEGER DEFAULT '0' NOT NULL, session_version INTEGER DEFAULT '0' NOT NULL, "
+            "CONSTRAINT gp_users_role CHECK (role IN ('planner', 'admin')))"))
+        conn.execute(sa.text("INSERT INTO gp_users (id, username, role, password_hash, created_at) "
+                             "VALUES (7, 'youssef', 'planner', 'x', '2026-01-01 00:00:00')"))
+        with pytest.raises(sa.exc.IntegrityError):
+            with conn.begin_nested():
+                conn.execute(sa.text("INSERT INTO gp_users (username, role, password_hash, created_at) "
+                                     "VALUES ('salma', 'staff', 'x', '2026-01-01 00:00:00')"))
+    create_sqlite_schema(engine)
+    create_sqlite_schema(engine)  # idempotent
+    from gisportal.agencydb import AgencyDB
+
+    accounts = Accounts(AgencyDB(engine))
+    assert [(u.id, u.username, u.role) for u in accounts.list()] == [(7, "youssef", "planner")]
+    accounts.create("salma", "salma's long password", "staff")
+    assert accounts.find("salma").role == "staff" and not accounts.find("salma").has_role("planner")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO gp_users (username, role, password_hash, created_at) "
+                             "VALUES ('bad', 'king', 'x', '2026-01-01 00:00:00')"))

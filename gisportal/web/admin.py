@@ -21,7 +21,7 @@ from gisportal.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, USERNAM
 from gisportal.agencydb import ROLES
 from gisportal.audit import AuditFilter
 from gisportal.errors import Conflict, GisportalError, InvalidInput
-from gisportal.web.auth import (accounts, actor_name, admin_required, audit_log, client_ip, planner_required,
+from gisportal.web.auth import (accounts, actor_name, admin_required, audit_log, client_ip, staff_required,
                                 signed_in_user)
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ RECENT_AUDIT = 10
 
 def role_names() -> dict[str, str]:
     """Roles as people read them, in the page's language."""
-    return {"planner": _("Planner"), "admin": _("Administrator")}
+    return {"staff": _("Staff (citizen services)"), "planner": _("Planner"), "admin": _("Administrator")}
 
 
 def _password_validators() -> list[Any]:
@@ -49,7 +49,7 @@ class NewUserForm(FlaskForm):
         Regexp(USERNAME_PATTERN, message=_l("2 to 64 characters: lower-case letters, digits, '.', '_', '-' or '@'."))],
         filters=[lambda v: (v or "").strip().lower()], render_kw={"autocapitalize": "none", "dir": "ltr"})
     display_name = StringField(_l("Full name"), validators=[Length(max=200)])
-    role = SelectField(_l("Role"), choices=[SelectChoice(r, r) for r in ROLES], default="planner")
+    role = SelectField(_l("Role"), choices=[SelectChoice(r, r) for r in ROLES], default="staff")
     password = PasswordField(_l("Password"), validators=_password_validators(),
                              render_kw={"autocomplete": "new-password", "dir": "ltr"})
     confirm = PasswordField(_l("Password again"), validators=[EqualTo("password", _l("The two passwords differ."))],
@@ -83,22 +83,28 @@ def _problem_text(error: GisportalError) -> str:
 
 
 def _staff_links() -> list[dict[str, Any]]:
-    """The dashboard's links; pages not built yet show as coming soon."""
-    links = [("admin_upload", _("Upload a plan"), _("Check a new plan version and publish it.")),
-             ("admin_versions", _("Plan versions"), _("Published versions and drafts.")),
-             ("admin_rules", _("Zoning rules"), _("The rules catalogue per zone.")),
-             ("admin_reconciliation", _("Reconciliation"), _("Orders, payments and differences, day by day.")),
-             ("admin_password", _("My password"), _("Change your password."))]
+    """The dashboard's links the signed-in role may follow; pages not built yet show as coming soon."""
+    links = [("planner", "admin_upload", _("Upload a plan"), _("Check a new plan version and publish it.")),
+             ("planner", "admin_versions", _("Plan versions"), _("Published versions and drafts.")),
+             ("planner", "admin_rules", _("Zoning rules"), _("The rules catalogue per zone.")),
+             ("staff", "admin_complaints", _("Complaints"), _("The queue of complaints, assignment and answers.")),
+             ("staff", "admin_committees", _("Committees"), _("Sessions and decisions on permit requests.")),
+             ("staff", "admin_library", _("Document library"), _("Regulations, laws, procedures and forms.")),
+             ("staff", "admin_reconciliation", _("Reconciliation"),
+              _("Orders, payments and differences, day by day.")),
+             ("staff", "admin_password", _("My password"), _("Change your password."))]
+    user = signed_in_user()
     return [{"url": url_for(endpoint) if endpoint in current_app.view_functions else None, "title": title,
-             "text": text} for endpoint, title, text in links]
+             "text": text} for role, endpoint, title, text in links if user is not None and user.has_role(role)]
 
 
-@planner_required
+@staff_required
 def admin_index() -> str:
     """The staff dashboard."""
     user = signed_in_user()
     recent = audit_log().search(limit=RECENT_AUDIT) if user and user.has_role("admin") else []
-    return render_template("admin/index.html", links=_staff_links(), recent=recent)
+    return render_template("admin/index.html", links=_staff_links(), recent=recent,
+                           role_label=role_names().get(user.role, user.role) if user else "")
 
 
 @admin_required
@@ -170,7 +176,7 @@ def admin_audit() -> str:
                            filters=where, args=args, actions=log.actions())
 
 
-@planner_required
+@staff_required
 def admin_password() -> Response | tuple[str, int] | str:
     """A signed-in user changing their own password (other sessions of theirs end)."""
     form = PasswordForm()

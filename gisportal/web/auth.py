@@ -145,6 +145,8 @@ def role_required(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any
     return decorator
 
 
+#: The view needs a signed-in member of staff (any account: staff, planner or admin).
+staff_required = role_required("staff")
 #: The view needs a signed-in planner (or admin).
 planner_required = role_required("planner")
 #: The view needs a signed-in administrator.

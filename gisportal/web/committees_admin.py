@@ -22,7 +22,7 @@ from gisportal.committee_terms import DECISIONS, PROJECT_TYPES, SESSION_KINDS
 from gisportal.committees import DecisionEntry, Recorded
 from gisportal.decision_import import MAX_BYTES, parse_decisions_csv, template_csv
 from gisportal.errors import InvalidInput, RecordsInvalid
-from gisportal.web.auth import actor_name, client_ip, planner_required
+from gisportal.web.auth import actor_name, client_ip, staff_required
 from gisportal.web.committees import committees_of, term
 from gisportal.web.subscriptions import subscriptions_of
 
@@ -109,7 +109,7 @@ def _forms(**data: Any) -> tuple[DecisionForm, ImportForm]:
     return form, ImportForm(formdata=None)
 
 
-@planner_required
+@staff_required
 def sessions_page() -> tuple[str, int] | Response:
     """The sessions, and a form to add one."""
     form = SessionForm()
@@ -147,7 +147,7 @@ def _record(session_id: int, entries: list[DecisionEntry], rows: list[int] | Non
     return recorded
 
 
-@planner_required
+@staff_required
 def session_page(session_id: int) -> tuple[str, int]:
     """A session: its decisions, the decision form (POST records one) and the CSV import."""
     if request.method == "GET":
@@ -168,7 +168,7 @@ def session_page(session_id: int) -> tuple[str, int]:
     return _session_page(session_id, 201, recorded=recorded)
 
 
-@planner_required
+@staff_required
 def session_import(session_id: int) -> tuple[str, int]:
     """A CSV file of decisions: the validation report, then (unless only checking) all lines or none."""
     form = ImportForm()
@@ -190,7 +190,7 @@ def session_import(session_id: int) -> tuple[str, int]:
     return _session_page(session_id, 201, recorded=recorded)
 
 
-@planner_required
+@staff_required
 def file_page() -> str:
     """A file with the applicant's personal data and its decisions (staff only)."""
     number = request.args.get("number", "")
@@ -198,7 +198,7 @@ def file_page() -> str:
                            code=None)
 
 
-@planner_required
+@staff_required
 def file_new_code() -> str:
     """A new personal code for a file (shown once)."""
     if not FlaskForm().validate_on_submit():
@@ -209,7 +209,7 @@ def file_new_code() -> str:
                            code=code)
 
 
-@planner_required
+@staff_required
 def template_download() -> Response:
     """The CSV template."""
     response = Response(template_csv(), mimetype="text/csv; charset=utf-8")

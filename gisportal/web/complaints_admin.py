@@ -20,7 +20,7 @@ from gisportal.complaint_intake import CATEGORIES
 from gisportal.complaints import STATUSES, Complaint
 from gisportal.errors import GisportalError, InvalidInput
 from gisportal.web import portal
-from gisportal.web.auth import accounts, actor_name, audit_log, client_ip, planner_required
+from gisportal.web.auth import accounts, actor_name, audit_log, client_ip, staff_required
 from gisportal.web.complaints import (attachment_response, book, category_labels, event_labels, map_config,
                                       problem_text, status_labels)
 
@@ -47,7 +47,7 @@ def _row(complaint: Complaint) -> dict[str, Any]:
             "url": url_for("admin_complaint", number=complaint.number)}
 
 
-@planner_required
+@staff_required
 def queue() -> str:
     """The queue, newest first, with filters: status, category, assignee (``-``: nobody), overdue."""
     args = request.args
@@ -65,7 +65,7 @@ def queue() -> str:
                            statuses=status_labels(), map_config={**map_config(), "points": rows})
 
 
-@planner_required
+@staff_required
 def detail(number: str) -> str:
     """One complaint with the citizen's contact details, the whole timeline and the actions."""
     complaints = book()
@@ -81,7 +81,7 @@ def detail(number: str) -> str:
                            map_config={**map_config(), "points": [_row(complaint)]})
 
 
-@planner_required
+@staff_required
 def act(number: str, action: str) -> Response:
     """Apply one action, audit it, and go back to the complaint."""
     complaints = book()
@@ -117,7 +117,7 @@ def act(number: str, action: str) -> Response:
     return redirect(url_for("admin_complaint", number=complaint.number), code=303)
 
 
-@planner_required
+@staff_required
 def attachment(number: str, attachment_id: int) -> Response:
     """A file of a complaint, for staff (audited: who downloaded what)."""
     complaints = book()

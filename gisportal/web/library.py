@@ -26,7 +26,7 @@ from gisportal.library import KINDS, DocumentMeta, Library, LibraryDocument, Sea
 from gisportal.library_text import highlight
 from gisportal.qrcodes import qr_png, qr_svg_text
 from gisportal.web import portal, public_base
-from gisportal.web.auth import actor_name, client_ip, planner_required
+from gisportal.web.auth import actor_name, client_ip, staff_required
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def _staff_list(form: DocumentForm, problem: str | None, status: int = 200) -> t
                            plans=portal().store.plans(), problem=problem), status
 
 
-@planner_required
+@staff_required
 def admin_library() -> Any:
     """The library's documents and the form to add one."""
     form = DocumentForm()
@@ -226,7 +226,7 @@ def admin_library() -> Any:
     return redirect(url_for("admin_library_document", doc_id=document.id))
 
 
-@planner_required
+@staff_required
 def admin_library_document(doc_id: int) -> Any:
     """Edit a document's metadata; say which newer document supersedes it."""
     lib = library()
@@ -250,7 +250,7 @@ def admin_library_document(doc_id: int) -> Any:
                            plans=portal().store.plans(), supersede=SupersedeForm(), problem=problem), status
 
 
-@planner_required
+@staff_required
 def admin_library_supersede(doc_id: int) -> Any:
     """Mark the document superseded by a newer one (or in force again)."""
     form = SupersedeForm()

@@ -14,7 +14,7 @@ from gisportal.errors import GisportalError, InvalidInput
 from gisportal.fees import to_yaml
 from gisportal.payments import RECONCILIATION_COLUMNS, reconciliation
 from gisportal.web import portal
-from gisportal.web.auth import actor_name, admin_required, audit_log, client_ip, planner_required
+from gisportal.web.auth import actor_name, admin_required, audit_log, client_ip, staff_required
 from gisportal.web.payments import FORM_EXPIRED, CsrfForm, service
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def admin_fees() -> Response | tuple[str, int]:
     return redirect(url_for("admin_fees"), code=303)
 
 
-@planner_required
+@staff_required
 def admin_reconciliation() -> str:
     """Orders, payments and differences of one day."""
     day = _date(request.args.get("day"), date.today(), "day")
@@ -78,7 +78,7 @@ def _cell(value: object) -> object:
     return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
 
 
-@planner_required
+@staff_required
 def admin_reconciliation_csv() -> Response:
     """The same day as CSV: one row per order, payment and difference (amounts in centimes)."""
     day = _date(request.args.get("day"), date.today(), "day")
