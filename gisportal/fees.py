@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
 from gisportal.errors import FeeScheduleError, InvalidInput
 from gisportal.rules import Text
+from gisportal.yamlfiles import read_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +132,7 @@ def parse_schedule(raw: Any, source: str) -> FeeSchedule:
 
 def load_schedule(path: Path) -> FeeSchedule:
     """Read and validate the fee schedule file at ``path``."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FeeScheduleError(f"{path}: fee schedule not found", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise FeeScheduleError(f"{path}: not valid YAML ({exc})", file=str(path)) from None
-    return parse_schedule(raw, str(path))
+    return parse_schedule(read_yaml(path, FeeScheduleError, "fee schedule"), str(path))
 
 
 def to_yaml(schedule: FeeSchedule) -> str:

@@ -12,10 +12,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gisportal.errors import RulesCatalogueError
+from gisportal.yamlfiles import read_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -125,12 +125,6 @@ def parse_catalogue(raw: Any, source: str) -> RulesCatalogue:
 
 def load_catalogue(path: Path) -> RulesCatalogue:
     """Read and validate the rules catalogue at ``path``."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RulesCatalogueError(f"{path}: rules catalogue not found", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise RulesCatalogueError(f"{path}: not valid YAML ({exc})", file=str(path)) from None
-    catalogue = parse_catalogue(raw, str(path))
+    catalogue = parse_catalogue(read_yaml(path, RulesCatalogueError, "rules catalogue"), str(path))
     logger.info("rules catalogue %s: %d zone codes", path, len(catalogue.zones))
     return catalogue
