@@ -199,7 +199,7 @@ class AgencyDB:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reading; an unreachable database is a 503, not a 500."""
-        from gisportal.storage.postgis import database_errors
+        from gisportal.storage.postgis_db import database_errors
 
         with database_errors(), self.engine.connect() as conn:
             yield conn
@@ -207,7 +207,7 @@ class AgencyDB:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A connection in one transaction: committed at the end, rolled back on any error."""
-        from gisportal.storage.postgis import database_errors
+        from gisportal.storage.postgis_db import database_errors
 
         with database_errors(), self.engine.begin() as conn:
             yield conn
@@ -237,7 +237,7 @@ def open_agency(settings: "Settings", store: "Store | None" = None) -> AgencyDB:
         if engine is not None:
             return AgencyDB(engine, owned=False)
         from gisportal.errors import InvalidInput
-        from gisportal.storage.postgis import database_errors, make_engine, migrate
+        from gisportal.storage.postgis_db import database_errors, make_engine, migrate
 
         if not settings.database_url:
             raise InvalidInput("The postgis backend needs GISPORTAL_DATABASE_URL=postgresql://user@host:port/db.")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
@@ -48,21 +49,55 @@ def search_text(text: str) -> str:
     return re.sub(r"[^\w]+", " ", stripped.lower()).strip()
 
 
-def search_texts(texts: Sequence[str]) -> list[str]:
-    """:func:`search_text` of many texts at once (a million parcels' words when they are imported).
+def text_array(texts: object) -> Any:
+    """Texts as an Arrow ``large_string`` array: a pandas column backed by Arrow without a copy, a list or an
+    array of texts (missing values -> null) directly, anything else as the text of each value."""
+    import pyarrow as pa
 
-    Pure-ASCII texts, most references and addresses, are folded by Arrow's compute kernels in one pass (for ASCII,
-    lower case and ``[^A-Za-z0-9_]+`` to a space is exactly what :func:`search_text` does); the others (accents,
-    Arabic) go through :func:`search_text` one by one.
-    """
+    if not isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        try:
+            texts = pa.array(texts, type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            texts = pa.array([None if t is None or t != t else str(t) for t in texts],  # t != t: NaN
+                             type=pa.large_string())
+    if isinstance(texts, pa.ChunkedArray):  # a pandas column backed by Arrow gives its chunks
+        texts = texts.combine_chunks()
+    return texts.cast(pa.large_string())
+
+
+def fold_texts(texts: object, ascii_kernel: Callable[[Any], Any], one: Callable[[str], str]) -> Any:
+    """``one`` of many texts at once, as an Arrow array (nulls stay null): pure-ASCII texts (most references
+    and addresses) by ``ascii_kernel``, Arrow compute kernels over the whole column in one pass, which must do
+    exactly what ``one`` does to ASCII; the others (accents, Arabic) through ``one``, one by one."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = pa.array([str(t) for t in texts], type=pa.large_string())
-    ascii_mask = pc.string_is_ascii(array).to_numpy(zero_copy_only=False)
-    folded = pc.utf8_trim(pc.replace_substring_regex(pc.ascii_lower(array), pattern=r"[^A-Za-z0-9_]+",
-                                                     replacement=" "), characters=" ")
-    out = folded.to_pylist()
-    for i in (~ascii_mask).nonzero()[0]:
-        out[i] = search_text(array[i].as_py())
+    array = text_array(texts)
+    out = ascii_kernel(array)
+    others = (~pc.fill_null(pc.string_is_ascii(array), True).to_numpy(zero_copy_only=False)).nonzero()[0]
+    if len(others):
+        values = out.to_pylist()
+        for i in others:
+            values[i] = one(array[i].as_py())
+        out = pa.array(values, type=pa.large_string())
     return out
+
+
+def search_texts(texts: object) -> Any:
+    """:func:`search_text` of many texts at once, as an Arrow array (a million parcels' words at import).
+
+    For ASCII, lower case and ``[^A-Za-z0-9_]+`` to a space is exactly what :func:`search_text` does.
+    """
+    import pyarrow.compute as pc
+
+    return fold_texts(texts, lambda a: pc.utf8_trim(pc.replace_substring_regex(
+        pc.ascii_lower(a), pattern=r"[^A-Za-z0-9_]+", replacement=" "), characters=" "), search_text)
+
+
+def ref_keys(refs: object) -> Any:
+    """:func:`ref_key` of many references at once, as an Arrow array (for ASCII: upper case, then letters and
+    digits only)."""
+    import pyarrow.compute as pc
+
+    return fold_texts(refs, lambda a: pc.replace_substring_regex(pc.ascii_upper(a), pattern="[^0-9A-Z]+",
+                                                                 replacement=""), ref_key)

@@ -204,7 +204,7 @@ class PostgresRegistry(NoteRegistry):
     @contextlib.contextmanager
     def _connect(self, begin: bool = False) -> Iterator[Any]:
         """A connection (in a transaction when ``begin``); an unreachable database is a 503, not a 500."""
-        from gisportal.storage.postgis import database_errors
+        from gisportal.storage.postgis_db import database_errors
 
         with database_errors(), (self.engine.begin() if begin else self.engine.connect()) as conn:
             yield conn

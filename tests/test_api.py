@@ -211,6 +211,18 @@ def test_search_quarter_street_and_ref(tiny_client):
     assert get_json(tiny_client, "/api/v1/search", q="nothing like this")["suggestions"] == []
 
 
+def test_search_address_by_street_and_house_number(tiny_client):
+    def parcels(q: str) -> list[dict]:
+        return [s for s in get_json(tiny_client, "/api/v1/search", q=q, limit=20)["suggestions"]
+                if s["kind"] == "parcel"]
+
+    (found,) = parcels("3 rue ibn")
+    assert (found["ref"], found["label"]) == ("TF-1002/06", "TF-1002/06 — 3 Rue Ibn Battouta")
+    assert sorted(s["ref"] for s in parcels("battouta ibn")) == ["TF-1001/06", "TF-1002/06", "TF-1005/06"]
+    assert [s["ref"] for s in parcels("7 al farabi")] == ["TF-1007/06"]
+    assert parcels("9 rue ibn") == [] and parcels("3 rue nowhere") == []
+
+
 def test_search_suggestion_points_at_the_parcel(tiny_client, tiny):
     (s,) = get_json(tiny_client, "/api/v1/search", q="1003")["suggestions"]
     assert s["ref"] == "TF-1003/06"

@@ -259,7 +259,7 @@ def test_geometry_columns_declare_the_instance_srid(tiny):
 
 @pytest.mark.backends("postgis")
 def test_a_first_parcel_load_builds_its_indexes_at_once_and_a_failed_one_keeps_them(empty_instance):
-    """The GiST and full-text indexes are dropped for a first load and built again after it, in the same
+    """The GiST and B-tree indexes are dropped for a first load and built again after it, in the same
     transaction: after a load they are there (and used by search); a load refused half-way leaves them too."""
     import shapely
     import sqlalchemy as sa
@@ -275,7 +275,7 @@ def test_a_first_parcel_load_builds_its_indexes_at_once_and_a_failed_one_keeps_t
                                              "WHERE tablename = 'gp_parcels'")).all())
 
     before = indexes()
-    assert {"gp_parcels_geom", "gp_parcels_search"} <= set(before)
+    assert {"gp_parcels_geom", "gp_parcels_ref_key", "gp_parcels_address"} <= set(before)
     twice = gpd.GeoDataFrame({"ref": ["TF-1/1", "TF-1/1"], "address": ["1 Rue A", "2 Rue B"],
                               "quarter": ["Q", "Q"]},
                              geometry=[shapely.box(X0, Y0, X0 + 10, Y0 + 10),
@@ -290,15 +290,75 @@ def test_a_first_parcel_load_builds_its_indexes_at_once_and_a_failed_one_keeps_t
     assert store.parcel_at(X0 + 5, Y0 + 5).ref == "TF-1/1"
 
 
-def test_copy_texts_escape_like_copy_expects():
-    """COPY's text form: backslash, tab, newline and carriage return escaped; missing or empty -> the marker."""
+def test_binary_copy_keeps_every_value(empty_instance):
+    """COPY's binary rows, built column by column: texts with tabs, newlines, backslashes, Arabic; missing and
+    empty texts (NULL where the column takes NULL, else an empty text); floats with NaN (NULL); polygons and
+    multipolygons (stored as multipolygons with the SRID); several chunks."""
     import numpy as np
     import pandas as pd
+    import shapely
+    import sqlalchemy as sa
 
-    from gisportal.storage.postgis import _NULL, _copy_texts
+    from gisportal.storage.postgis_load import FLOAT8, INT4, MULTIPOLYGON, TEXT, TEXT_OR_NULL, copy_frame
 
-    series = pd.Series(["a", None, "", "x\ty", "back\\slash", "l1\nl2\r", "زنقة", np.nan])
-    assert _copy_texts(series, _NULL) == ["a", _NULL, _NULL, "x\\ty", "back\\\\slash", "l1\\nl2\\r", "زنقة", _NULL]
-    assert _copy_texts(series, "")[1:3] == ["", ""]
-    assert _copy_texts(pd.Series([1, "a", None, 2.5], dtype=object), _NULL) == ["1", "a", _NULL, "2.5"]
-    assert _copy_texts(pd.Series(["a", None], dtype="string"), "") == ["a", ""]
+    store = empty_instance.open_store()
+    texts = ["a", None, "", "x\ty", "back\\slash", "l1\nl2\r", "زنقة", np.nan]
+    square = shapely.box(0, 0, 1, 2)
+    frame = pd.DataFrame({"n": range(8), "t": texts, "t0": texts, "f": [1.5, np.nan, -0.1, 1e300, 0, 2, 3, np.nan],
+                          "g": [square, shapely.MultiPolygon([square, shapely.box(5, 5, 6, 6)])] * 4})
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("CREATE TEMP TABLE t_copy (n integer, t text NOT NULL, t0 text, f float8, "
+                             "g geometry(MultiPolygon, 26191)) ON COMMIT DROP"))
+        copy_frame(conn, "t_copy", {"n": INT4, "t": TEXT, "t0": TEXT_OR_NULL, "f": FLOAT8, "g": MULTIPOLYGON},
+                   frame, 26191, chunk_rows=3)
+        rows = conn.execute(sa.text("SELECT n, t, t0, f, ST_AsText(g), ST_SRID(g) FROM t_copy ORDER BY n")).all()
+    assert [r[1] for r in rows] == ["a", "", "", "x\ty", "back\\slash", "l1\nl2\r", "زنقة", ""]
+    assert [r[2] for r in rows] == ["a", None, None, "x\ty", "back\\slash", "l1\nl2\r", "زنقة", None]
+    assert [r[3] for r in rows] == [1.5, None, -0.1, 1e300, 0, 2, 3, None]
+    assert rows[0][4] == "MULTIPOLYGON(((1 0,1 2,0 2,0 0,1 0)))" and rows[1][4].count("((") == 2
+    assert {r[5] for r in rows} == {26191} and [r[0] for r in rows] == list(range(8))
+
+
+def test_only_polygons_are_copied_as_parcels_or_zones():
+    import numpy as np
+    import shapely
+
+    from gisportal.errors import InvalidInput
+    from gisportal.storage.postgis_load import ewkb_multipolygons
+
+    with pytest.raises(InvalidInput, match="1 geometries are not polygons \\(Point\\)"):
+        ewkb_multipolygons(np.array([shapely.box(0, 0, 1, 1), shapely.Point(0, 0)], dtype=object), 26191)
+    z = ewkb_multipolygons(np.array([shapely.Polygon([(0, 0, 5), (1, 0, 5), (1, 1, 5)])], dtype=object), 2)
+    assert shapely.from_wkb(z[0].as_py()).equals(shapely.MultiPolygon([shapely.Polygon([(0, 0), (1, 0), (1, 1)])]))
+    assert not shapely.has_z(shapely.from_wkb(z[0].as_py())) and shapely.get_srid(shapely.from_wkb(z[0].as_py())) == 2
+
+
+def test_revision_0010_moves_the_search_of_existing_parcels_to_btrees(tiny_writable):
+    """A database made before revision 0010 (full-text index, words columns) is upgraded with its parcels:
+    street and house number filled from their addresses, and search answers the same; and back."""
+    from alembic import command
+    from alembic.config import Config
+
+    import gisportal.storage.postgis_db as postgis
+
+    store = tiny_writable.open_store()
+    config = Config()
+    config.set_main_option("script_location", str(Path(postgis.__file__).resolve().parent.parent / "migrations"))
+
+    def columns() -> set[str]:
+        return {r[0] for r in tiny_writable.sql("SELECT column_name FROM information_schema.columns "
+                                                "WHERE table_name = 'gp_parcels'")}
+
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0009")
+    assert {"search", "label", "px", "py"} <= columns() and "street" not in columns()
+    assert tiny_writable.sql("SELECT label FROM gp_parcels WHERE ref = 'TF-1002/06'") == [
+        ("TF-1002/06 — 3 Rue Ibn Battouta",)]
+    postgis.migrate(store.engine)
+    assert "search" not in columns() and {"street", "house"} <= columns()
+    assert sorted(tiny_writable.sql("SELECT ref, street, house FROM gp_parcels WHERE quarter = 'Marshan'")) == [
+        ("TF-1001/06", "Rue Ibn Battouta", "1"), ("TF-1002/06", "Rue Ibn Battouta", "3"),
+        ("TF-1005/06", "Rue Ibn Battouta", "5"), ("TF-1006/06", None, None)]
+    assert [s.ref for s in store.search("3 rue ibn") if s.kind == "parcel"] == ["TF-1002/06"]
+    assert [s.ref for s in store.search("TF-100", 3)] == ["TF-1001/06", "TF-1002/06", "TF-1003/06"]

@@ -379,11 +379,26 @@ def test_second_instance_sees_publication_after_refresh(tiny_writable, tiny):
 
 
 def test_search_words_folded_in_bulk_like_one_by_one():
-    """The bulk folding (Arrow kernels for ASCII, one by one otherwise) equals the reference folding."""
-    from gisportal.parcels import search_text, search_texts
+    """The bulk folding (Arrow kernels for ASCII, one by one otherwise) equals the reference folding, for the
+    search words and for the reference keys."""
+    import pandas as pd
+
+    from gisportal.parcels import ref_key, ref_keys, search_text, search_texts
 
     texts = ["TF-1234/06 12, Rue Ibn Batouta", "  __x--Y  ", "Rue de l'Église", "زنقة ابن بطوطة 12", "", "a\tb\x1cc",
-             "ÉCOLE  n°5", "TF 12/ab;cd", "A_B c", "ﬁ Ⅻ", "Hay Al Amal"]
-    assert search_texts(texts) == [search_text(t) for t in texts]
-    assert search_texts(["TF-1234/06 12, Rue Ibn Batouta"]) == ["tf 1234 06 12 rue ibn batouta"]
-    assert search_texts(["Rue de l'Église"]) == ["rue de l eglise"]
+             "ÉCOLE  n°5", "TF 12/ab;cd", "A_B c", "ﬁ Ⅻ", "Hay Al Amal", "straße ß", "tf 104523/06"]
+    assert search_texts(texts).to_pylist() == [search_text(t) for t in texts]
+    assert ref_keys(texts).to_pylist() == [ref_key(t) for t in texts]
+    assert ref_keys(pd.Series(texts, dtype="str")).to_pylist() == [ref_key(t) for t in texts]  # an Arrow column
+    assert search_texts(["TF-1234/06 12, Rue Ibn Batouta"]).to_pylist() == ["tf 1234 06 12 rue ibn batouta"]
+    assert search_texts(["Rue de l'Église"]).to_pylist() == ["rue de l eglise"]
+
+
+def test_address_parts_street_and_house_number():
+    from gisportal.storage.indexing import address_parts
+
+    streets, houses = address_parts(["12 bis, Rue Ibn Battouta", None, "Rue X", "", "٣ زنقة ابن بطوطة",
+                                     " 5  Rue A", "7TER Avenue Pasteur", "Résidence 2"])
+    assert streets.to_pylist() == ["Rue Ibn Battouta", None, "Rue X", None, "زنقة ابن بطوطة", "Rue A",
+                                   "Avenue Pasteur", "Résidence 2"]
+    assert houses.to_pylist() == ["12 bis", None, None, None, "٣", "5", "7ter", None]

@@ -13,7 +13,7 @@ import sqlite3
 import geopandas as gpd
 
 from gisportal.storage.base import Suggestion
-from gisportal.storage.indexing import parcel_search_rows, place_rows
+from gisportal.storage.indexing import address_parts, parcel_search_rows, place_rows
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS gp_parcel_search USING fts5(
     tokenize = 'unicode61 remove_diacritics 2');
 """
 
+
 def build_search_index(db: sqlite3.Connection, parcels: gpd.GeoDataFrame) -> None:
     """Rebuild the parcel index and the quarters/streets places from ``parcels``."""
     rows = parcel_search_rows(parcels)
@@ -38,7 +39,9 @@ def build_search_index(db: sqlite3.Connection, parcels: gpd.GeoDataFrame) -> Non
     db.executemany("INSERT INTO gp_parcel_search (words, label, ref, x, y) VALUES (?, ?, ?, ?, ?)",
                    rows[["words", "label", "ref", "x", "y"]].itertuples(index=False, name=None))
     db.execute("DELETE FROM gp_places")
-    db.executemany("INSERT INTO gp_places VALUES (?, ?, ?, ?)", place_rows(parcels, rows))
+    streets, _houses = address_parts(parcels["address"].tolist())
+    db.executemany("INSERT INTO gp_places VALUES (?, ?, ?, ?)",
+                   place_rows(parcels["quarter"].tolist(), streets, rows["x"].to_numpy(), rows["y"].to_numpy()))
     logger.info("search index: %d parcels", len(parcels))
 
 

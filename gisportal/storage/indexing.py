@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
-from gisportal.parcels import search_text, search_texts
+from gisportal.parcels import fold_texts, search_text, search_texts, text_array
 from gisportal.storage.base import Suggestion
 
 logger = logging.getLogger(__name__)
 
 _STREET = re.compile(r"^\s*\d+\s*(?:bis|ter)?\s*,?\s*", re.I)
+_HOUSE = re.compile(r"^\s*(?P<house>\d+\s*(?:bis|ter)?)", re.I)
 
 
 def parcel_search_rows(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -22,18 +25,47 @@ def parcel_search_rows(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
     refs = parcels["ref"].astype(str)
     addresses = parcels["address"].fillna("").astype(str)
     words = search_texts((refs + " " + refs.str.replace(r"^[A-Za-z]+[-\s]?", "", regex=True) + " " + addresses)
-                         .tolist())
+                         .tolist()).to_pylist()
     labels = refs.where(addresses == "", refs + " — " + addresses)
     return pd.DataFrame({"words": words, "label": labels.to_numpy(), "ref": refs.to_numpy(),
                          "x": points.x.to_numpy(), "y": points.y.to_numpy()})
 
 
-def place_rows(parcels: gpd.GeoDataFrame, rows: pd.DataFrame) -> list[tuple[str, str, float, float]]:
-    """Quarters and streets with a representative point (median of their parcels' points)."""
-    addresses = parcels["address"].fillna("").astype(str)
-    frame = pd.DataFrame({"quarter": parcels["quarter"].to_numpy(),
-                          "street": addresses.str.replace(_STREET, "", regex=True).to_numpy(),
-                          "x": rows["x"].to_numpy(), "y": rows["y"].to_numpy()})
+def address_parts(addresses: object) -> tuple[Any, Any]:
+    """The street (the address without its leading house number) and the folded house number of each address,
+    as two Arrow arrays (null where there is none).
+
+    ``"12 bis, Rue Ibn Battouta"`` -> ``("Rue Ibn Battouta", "12 bis")``; no address -> ``(null, null)``; an
+    address without a number -> ``(address, null)``. ASCII addresses by Arrow's kernels in one pass, the others
+    (Arabic, accents) one by one, with the same patterns.
+    """
+    import pyarrow.compute as pc
+
+    texts = text_array(addresses)
+    streets = fold_texts(texts, lambda a: pc.utf8_trim_whitespace(pc.replace_substring_regex(
+        a, pattern=f"(?i){_STREET.pattern}", replacement="")), lambda t: _STREET.sub("", t).strip())
+
+    def number(text: str) -> str:
+        found = _HOUSE.match(text)
+        return found.group("house") if found else ""
+
+    numbers = fold_texts(texts, lambda a: pc.struct_field(pc.extract_regex(a, pattern=f"(?i){_HOUSE.pattern}"),
+                                                          [0]), number)
+    houses = search_texts(numbers)
+    return _empty_to_null(streets), _empty_to_null(houses)
+
+
+def _empty_to_null(values: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
+
+
+def place_rows(quarters: Sequence[object], streets: Sequence[object], x: Sequence[float],
+               y: Sequence[float]) -> list[tuple[str, str, float, float]]:
+    """Quarters and streets with a representative point: the median of their parcels' points ``x``/``y``."""
+    frame = pd.DataFrame({"quarter": quarters, "street": streets, "x": x, "y": y})
     out: list[tuple[str, str, float, float]] = []
     for kind in ("quarter", "street"):
         groups = frame[frame[kind].fillna("") != ""].groupby(kind)[["x", "y"]].median()

@@ -11,201 +11,50 @@ publication made through one process is seen by all.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
-import os
-import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import psycopg
 import shapely
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from gisportal.errors import InvalidInput, NotFound, StoreUnavailable
-from gisportal.parcels import ParcelRecord, ref_key, ref_key_candidates, search_text
+from gisportal.errors import InvalidInput, NotFound
+from gisportal.parcels import ParcelRecord, ref_key_candidates, ref_keys, search_text
 from gisportal.plans import Plan, PlanVersion
 from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
-from gisportal.storage.indexing import match_places, parcel_search_rows, place_rows
-from gisportal.storage.postgis_sql import FEATURES_SQL, HITS_SQL, PARCEL_AT_SQL, TILE_SQL
+from gisportal.storage.indexing import address_parts, match_places, place_rows
+from gisportal.storage.postgis_db import ReadConnections, database_errors, declare_srid, make_engine, migrate
+from gisportal.storage.postgis_load import (CHUNK_ROWS, FLOAT8, INT4, MULTIPOLYGON, TEXT, TEXT_OR_NULL,
+                                            bulk_indexes, copy_chunks, copy_frame)
+from gisportal.storage.postgis_sql import (FEATURES_SQL, HITS_SQL, PARCEL_AT_SQL, PARCEL_POINTS_SQL,
+                                           TILE_SQL, parcel_search_sql)
 
 logger = logging.getLogger(__name__)
-
-_LOCK_KEY = 7_301_924  # advisory lock for migrations
-_NOT_NULL_TEXT = {"code", "label_fr", "label_ar", "kind", "provision_fr", "provision_ar", "ref", "ref_key", "search",
-                  "label"}
-#: COPY text form (:meth:`PostgisStore._copy_rows`): NULL, and the characters to escape in a text.
-_NULL = "\\N"
-
-
-def _copy_texts(series: pd.Series, empty: str) -> list[str]:
-    """A text column in COPY's text form: escaped by Arrow's kernels (a million cells in well under a second,
-    where ``str.translate`` cell by cell took 15 s); a missing value or an empty text becomes ``empty``."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:  # a column of texts (and missing values): straight to Arrow
-        values = pa.array(series.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # other values in it: as their text
-        values = pa.array([v if isinstance(v, str) or v is None else (None if pd.isna(v) else str(v))
-                           for v in series.tolist()], type=pa.large_string())
-    if pc.any(pc.match_substring_regex(values, r"[\\\n\r\t]")).as_py():
-        for char, escaped in (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
-            values = pc.replace_substring(values, char, escaped)
-    blank = pc.fill_null(pc.equal(values, ""), True)
-    return pc.if_else(blank, pa.scalar(empty, pa.large_string()), values).to_pylist()
-
 
 #: SQL text -> the same statement in psycopg's parameter style (:meth:`PostgisStore._fetch`).
 _PSYCOPG_SQL: dict[str, str] = {}
 
 
-def make_engine(url: str) -> Engine:
-    """An engine on psycopg 3 with a pre-ping pool (survives database restarts).
-
-    The pool is fork-safe: a process forked after connecting (a gunicorn worker of a preloaded app) never
-    uses the connections it inherited, which would share one socket between processes.
-    """
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800)
-
-    @sa.event.listens_for(engine, "connect")
-    def _remember_pid(dbapi_connection, record) -> None:  # noqa: ANN001
-        record.info["pid"] = os.getpid()
-
-    @sa.event.listens_for(engine, "checkout")
-    def _refuse_inherited(dbapi_connection, record, proxy) -> None:  # noqa: ANN001
-        if record.info.get("pid") != os.getpid():
-            record.dbapi_connection = proxy.dbapi_connection = None  # dropped, not closed: the parent owns it
-            raise sa.exc.DisconnectionError("connection inherited from the parent process")
-
-    return engine
+#: Columns of each table a load writes, in COPY's order, with their kinds.
+ZONE_COLUMNS = {"version_id": INT4, "code": TEXT, "label_fr": TEXT, "label_ar": TEXT, "geom": MULTIPOLYGON}
+OVERLAY_COLUMNS = {"version_id": INT4, "kind": TEXT, "label_fr": TEXT, "label_ar": TEXT, "provision_fr": TEXT,
+                   "provision_ar": TEXT, "max_height_m": FLOAT8, "geom": MULTIPOLYGON}
+PARCEL_COLUMNS = {"ref": TEXT, "ref_key": TEXT, "address": TEXT_OR_NULL, "quarter": TEXT_OR_NULL,
+                  "street": TEXT_OR_NULL, "house": TEXT_OR_NULL, "geom": MULTIPOLYGON}
+#: Indexes of the parcels built at once after a first load rather than grown row by row during it.
+BULK_BUILT_INDEXES = ("gp_parcels_geom", "gp_parcels_ref_key", "gp_parcels_address")
 
 
-@contextlib.contextmanager
-def database_errors() -> Iterator[None]:
-    """A database that cannot be reached becomes :class:`StoreUnavailable` (503); other errors pass through."""
-    try:
-        yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        if isinstance(exc, sa.exc.DBAPIError) and not exc.connection_invalidated and "connect" not in str(exc):
-            raise
-        logger.warning("database unavailable: %s", str(exc).splitlines()[0])
-        raise StoreUnavailable("The database is not reachable right now; please try again in a moment.") from None
+def _concat(arrays: list) -> Any:
+    import pyarrow as pa
 
-
-#: Indexes of the parcels built in bulk after a first load rather than row by row during it (a GiST or GIN
-#: index built at once is several times faster than the same index grown by a million inserts).
-BULK_BUILT_INDEXES = ("gp_parcels_geom", "gp_parcels_search")
-#: Memory for those builds at least (``SET LOCAL``: this transaction only; a server given more keeps its own).
-BULK_INDEX_MEMORY_KB = 512 * 1024
-
-
-@contextlib.contextmanager
-def _bulk_indexes(conn: Connection, table: str, names: tuple[str, ...]) -> Iterator[None]:
-    """Drop ``names`` of ``table`` for the block, then build them again from their own definitions, in the
-    same transaction (a failure leaves the table and its indexes as they were)."""
-    definitions = conn.execute(sa.text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = "
-                                       "current_schema() AND tablename = :t AND indexname = ANY(:n)"),
-                               {"t": table, "n": list(names)}).all()
-    for name, _definition in definitions:
-        conn.execute(sa.text(f'DROP INDEX "{name}"'))
-    yield
-    current_kb = conn.execute(sa.text("SELECT setting::bigint FROM pg_settings "
-                                      "WHERE name = 'maintenance_work_mem'")).scalar_one()
-    if current_kb < BULK_INDEX_MEMORY_KB:
-        conn.execute(sa.text(f"SET LOCAL maintenance_work_mem = '{BULK_INDEX_MEMORY_KB}kB'"))
-    for _name, definition in definitions:
-        conn.execute(sa.text(definition))
-
-
-#: Tables whose ``geom`` column declares the instance's SRID once it is known.
-GEOMETRY_TABLES = ("gp_zones", "gp_overlays", "gp_parcels")
-
-
-def declare_srid(conn: Connection, srid: int) -> None:
-    """Make the geometry columns declare ``srid`` (desktop GIS and ``geometry_columns`` then know the CRS).
-
-    The columns are created without one (the CRS comes with the first data); values already carry it.
-    """
-    for table in GEOMETRY_TABLES:
-        declared = conn.execute(sa.text("SELECT Find_SRID(current_schema()::text, CAST(:t AS text), 'geom')"), {"t": table}).scalar_one()
-        if declared != srid:
-            conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN geom TYPE geometry(MultiPolygon, {int(srid)}) "
-                                 f"USING ST_SetSRID(geom, {int(srid)})"))
-
-
-def migrate(engine: Engine) -> None:
-    """Create or upgrade the schema to the latest revision."""
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
-    with engine.begin() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        config.attributes["connection"] = conn
-        command.upgrade(config, "heads")
-
-
-#: Idle read connections a process forked after connecting inherited: kept referenced, never used nor closed
-#: (closing would end the parent's sessions, whose sockets they share).
-_INHERITED: list[list] = []
-
-
-class _ReadConnections:
-    """The connections of :meth:`PostgisStore._fetch`: autocommit, one cursor each, reused last in first out.
-
-    At most ``keep`` idle ones are kept, each renewed after ``recycle`` seconds (as the engine's pool). Per
-    process: a process forked after connecting (a gunicorn worker of a preloaded app) starts afresh. This
-    costs some 25 µs less a statement than a checkout from SQLAlchemy's pool (with its events and reset).
-    """
-
-    def __init__(self, connect: Any, keep: int = 5, recycle: float = 1800) -> None:
-        self._connect, self._keep, self._recycle = connect, keep, recycle
-        self._idle: list[tuple[psycopg.Connection, psycopg.Cursor, float]] = []
-        self._pid = os.getpid()
-
-    def get(self) -> tuple[psycopg.Connection, psycopg.Cursor, float]:
-        """An idle connection, or a new one (its driver's error when the database cannot be reached)."""
-        if self._pid != os.getpid():
-            _INHERITED.append(self._idle)
-            self._idle, self._pid = [], os.getpid()
-        now = time.monotonic()
-        while True:
-            try:
-                item = self._idle.pop()
-            except IndexError:
-                conn = self._connect()
-                return conn, conn.cursor(), now
-            if now - item[2] < self._recycle:
-                return item
-            item[0].close()
-
-    def put(self, item: tuple[psycopg.Connection, psycopg.Cursor, float]) -> None:
-        """Give a connection back after a statement (whether it succeeded or failed)."""
-        if len(self._idle) < self._keep and self._pid == os.getpid() and not item[0].closed:
-            self._idle.append(item)
-        else:
-            item[0].close()
-
-    def discard(self, item: tuple[psycopg.Connection, psycopg.Cursor, float]) -> None:
-        """Close a connection the server dropped, and the idle ones: after a restart they are as stale."""
-        stale, self._idle = self._idle, []
-        for conn, _cur, _born in [item, *stale]:
-            conn.close()
-
-    def close(self) -> None:
-        stale, self._idle = self._idle, []
-        for conn, _cur, _born in stale:
-            conn.close()
+    return pa.concat_arrays(arrays) if arrays else pa.array([], type=pa.large_string())
 
 
 class PostgisStore(Store):
@@ -214,7 +63,7 @@ class PostgisStore(Store):
     def __init__(self, url: str, crs: str | None = None) -> None:
         self.engine = make_engine(url)
         cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)  # as the engine connects
-        self._reads = _ReadConnections(lambda: psycopg.connect(*cargs, **cparams, autocommit=True))
+        self._reads = ReadConnections(lambda: psycopg.connect(*cargs, **cparams, autocommit=True))
         with self._errors():
             migrate(self.engine)
         self._configured_crs = crs
@@ -386,17 +235,26 @@ class PostgisStore(Store):
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=self.crs or None), crs=self.crs or None)
 
     def search(self, text: str, limit: int = 10) -> list[Suggestion]:
+        """Places, then parcels by reference prefix (``TF-100`` -> TF-1001/06...), then by street and house
+        number (``12 rue ibn`` -> 12 Rue Ibn Battouta), each on a B-tree."""
         words = search_text(text).split()
         if not words:
             return []
         found = match_places(self._places, words, limit)
-        if len(found) < limit:
-            query = " & ".join(f"{w.replace(chr(39), '')}:*" for w in words)
-            with self._read() as conn:
-                rows = conn.execute(sa.text(
-                    "SELECT label, ref, px, py FROM gp_parcels WHERE to_tsvector('simple', search) @@ "
-                    "to_tsquery('simple', :q) LIMIT :n"), {"q": query, "n": limit - len(found)}).all()
-            found += [Suggestion("parcel", r[0], r[1], r[2], r[3]) for r in rows]
+        if len(found) >= limit:
+            return found
+        names = [w for w in words if not w[0].isdigit()]
+        numbers = [w for w in words if w[0].isdigit()]
+        streets = [p.label for p in match_places([p for p in self._places if p.kind == "street"], names, 100)
+                   ] if names else []
+        sql, params = parcel_search_sql(ref_key_candidates(text), streets, numbers[0] if numbers else None,
+                                        limit - len(found))
+        seen: set[str] = set()
+        with self._read() as conn:
+            for ref, address, x, y in conn.execute(sa.text(sql), params):
+                if ref not in seen:
+                    seen.add(ref)
+                    found.append(Suggestion("parcel", f"{ref} — {address}" if address else ref, ref, x, y))
         return found
 
     def counts(self) -> dict[str, int]:
@@ -417,54 +275,6 @@ class PostgisStore(Store):
         if not self.crs.upper().startswith("EPSG:"):
             raise InvalidInput("The PostGIS store needs an EPSG code for the instance CRS (GISPORTAL_CRS).")
         return frame if frame.crs == self.crs else frame.to_crs(self.crs)
-
-    def _copy(self, conn: Connection, table: str, columns: list[str], frame: pd.DataFrame) -> None:
-        """Bulk load rows (geometry as hex EWKB in column ``geom``) with COPY in CSV form.
-
-        An empty text stays an empty text; only missing numbers and nullable texts become NULL.
-        """
-        buffer = io.StringIO()
-        frame[columns].to_csv(buffer, header=False, index=False)
-        keep_text = [c for c in columns if c in _NOT_NULL_TEXT]
-        force = f", FORCE_NOT_NULL ({', '.join(keep_text)})" if keep_text else ""
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN "
-                                           f"WITH (FORMAT csv{force})") as copy:
-            copy.write(buffer.getvalue())
-
-    def _copy_rows(self, conn: Connection, table: str, columns: list[str], frame: pd.DataFrame) -> None:
-        """:meth:`_copy` for many rows: the same values, in COPY's text form built column by column.
-
-        Each cell becomes what ``_copy``'s CSV makes of it: a missing value or an empty text is NULL, except
-        in the columns of ``_NOT_NULL_TEXT`` (an empty text there); floats written exactly (``repr``, as
-        pandas does). About 3x faster than pandas' CSV writer (13 s for a million parcels).
-        """
-        cells = []
-        for column in columns:
-            series = frame[column]
-            missing = series.isna().to_numpy().tolist()
-            if pd.api.types.is_float_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype):
-                cells.append([_NULL if m else repr(v) for v, m in zip(series.tolist(), missing)])
-                continue
-            cells.append(_copy_texts(series, "" if column in _NOT_NULL_TEXT else _NULL))
-        lines = list(map("\t".join, zip(*cells)))
-        raw = conn.connection.driver_connection
-        try:
-            with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for start in range(0, len(lines), 20_000):
-                    copy.write("\n".join(lines[start:start + 20_000]) + "\n")
-        except psycopg.Error as exc:  # as SQLAlchemy would have raised it (e.g. IntegrityError)
-            raise sa.exc.DBAPIError.instance(f"COPY {table}", None, exc, psycopg.Error) from exc
-
-    def _geom_hex(self, frame: gpd.GeoDataFrame) -> np.ndarray:
-        geoms = np.asarray(frame.geometry.values, dtype=object)
-        if shapely.has_z(geoms).any():
-            geoms = shapely.force_2d(geoms)
-        single = shapely.get_type_id(geoms) != shapely.GeometryType.MULTIPOLYGON
-        if single.any():
-            geoms = geoms.copy()
-            geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
-        return shapely.to_wkb(shapely.set_srid(geoms, self.srid), hex=True, include_srid=True)
 
     def _store_meta_crs(self, conn: Connection) -> None:
         """Record the instance's CRS with the first data; the geometry columns then declare its SRID."""
@@ -489,15 +299,15 @@ class PostgisStore(Store):
                 " WHERE plan_id = :p RETURNING id"),
                 {"p": plan_id, "act": new.approval_act, "ad": new.approval_date, "ef": new.effective_from,
                  "now": new.published_at or datetime.now(timezone.utc)}).scalar_one()
-            self._copy(conn, "gp_zones", ["version_id", "code", "label_fr", "label_ar", "geom"],
-                       zones.assign(version_id=version_id, geom=self._geom_hex(zones)))
+            copy_frame(conn, "gp_zones", ZONE_COLUMNS, zones.assign(version_id=version_id, geom=zones.geometry.values),
+                       self.srid)
             if overlays is not None and len(overlays):
                 self._insert_overlays(conn, self._ensure_crs(overlays), version_id)
         return next(v for v in self._versions if v.id == version_id)
 
     def _insert_overlays(self, conn: Connection, overlays: gpd.GeoDataFrame, version_id: int) -> None:
-        columns = ["version_id", "kind", "label_fr", "label_ar", "provision_fr", "provision_ar", "max_height_m", "geom"]
-        self._copy(conn, "gp_overlays", columns, overlays.assign(version_id=version_id, geom=self._geom_hex(overlays)))
+        copy_frame(conn, "gp_overlays", OVERLAY_COLUMNS,
+                   overlays.assign(version_id=version_id, geom=overlays.geometry.values), self.srid)
 
     def add_overlays(self, plan_name: str, overlays: gpd.GeoDataFrame) -> PlanVersion:
         candidates = [v for v in self._versions if v.plan_name == plan_name]
@@ -511,36 +321,46 @@ class PostgisStore(Store):
 
     def put_parcels(self, parcels: gpd.GeoDataFrame) -> dict[str, int]:
         parcels = self._ensure_crs(parcels)
-        if "ref_key" not in parcels:
-            parcels = parcels.assign(ref_key=parcels["ref"].map(ref_key))
-        rows = parcel_search_rows(parcels)
-        frame = parcels.assign(search=rows["words"].to_numpy(), label=rows["label"].to_numpy(),
-                               px=rows["x"].to_numpy(), py=rows["y"].to_numpy(), geom=self._geom_hex(parcels))
-        columns = ["ref", "ref_key", "address", "quarter", "search", "label", "px", "py", "geom"]
+        streets: list = []  # the chunks' streets, as they are made (the places are computed from them)
+
+        def chunks() -> Iterator[dict[str, Any]]:
+            """The parcels with their reference keys, streets and house numbers, chunk by chunk (while the
+            server loads the previous one)."""
+            for start in range(0, len(parcels), CHUNK_ROWS):
+                part = parcels.iloc[start:start + CHUNK_ROWS]
+                street, house = address_parts(part["address"])
+                streets.append(street)
+                yield {"ref": part["ref"], "address": part["address"], "quarter": part["quarter"],
+                       "ref_key": part["ref_key"] if "ref_key" in part else ref_keys(part["ref"]),
+                       "street": street, "house": house, "geom": part.geometry.values}
+
         with self._write() as conn:
             self._store_meta_crs(conn)
             # Writers are serialised by _write's lock: an empty table stays empty until this transaction ends.
             if conn.execute(sa.text("SELECT NOT EXISTS (SELECT FROM gp_parcels)")).scalar_one():
-                # The first load: straight into the table (no staging copy, nothing to replace); the places
-                # from the rows just loaded, which are then all the rows there are (the same values).
-                with _bulk_indexes(conn, "gp_parcels", BULK_BUILT_INDEXES):
-                    self._copy_rows(conn, "gp_parcels", columns, frame)
-                replaced = 0
-                everything = pd.DataFrame({"address": frame["address"].to_numpy(),
-                                           "quarter": frame["quarter"].to_numpy(),
-                                           "x": frame["px"].to_numpy(), "y": frame["py"].to_numpy()})
+                # The first load: straight into the table, its indexes built once at the end (a duplicate
+                # reference then fails the unique index, and the whole load with it).
+                with ThreadPoolExecutor(1) as pool, bulk_indexes(conn, "gp_parcels", BULK_BUILT_INDEXES):
+                    copy_chunks(conn, "gp_parcels", PARCEL_COLUMNS, chunks(), self.srid)
+                    bounds = shapely.bounds(parcels.geometry.values)
+                    # The places, from the rows just loaded (then all there are), while the server builds the
+                    # indexes (as bulk_indexes ends, before the pool waits for them).
+                    soon = pool.submit(place_rows, parcels["quarter"].to_numpy(), _concat(streets),
+                                       (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2)
+                replaced, places = 0, soon.result()
             else:
                 conn.execute(sa.text("CREATE TEMP TABLE gp_incoming (LIKE gp_parcels INCLUDING DEFAULTS) "
                                      "ON COMMIT DROP"))
-                self._copy_rows(conn, "gp_incoming", columns, frame)
+                copy_chunks(conn, "gp_incoming", PARCEL_COLUMNS, chunks(), self.srid)
                 replaced = conn.execute(sa.text("DELETE FROM gp_parcels p USING gp_incoming i "
                                                 "WHERE p.ref_key = i.ref_key")).rowcount
-                conn.execute(sa.text(f"INSERT INTO gp_parcels ({', '.join(columns)}) "
-                                     f"SELECT {', '.join(columns)} FROM gp_incoming"))
-                result = conn.execute(sa.text("SELECT address, quarter, px AS x, py AS y FROM gp_parcels"))
-                everything = pd.DataFrame(result.all(), columns=list(result.keys()))
+                columns = ", ".join(PARCEL_COLUMNS)
+                conn.execute(sa.text(f"INSERT INTO gp_parcels ({columns}) SELECT {columns} FROM gp_incoming"))
+                points = pd.DataFrame(conn.execute(sa.text(PARCEL_POINTS_SQL)).all(),
+                                      columns=["quarter", "street", "x", "y"])
+                places = place_rows(points["quarter"], points["street"], points["x"].to_numpy(),
+                                    points["y"].to_numpy())
             conn.execute(sa.text("DELETE FROM gp_places"))
-            places = place_rows(everything, everything)
             if places:
                 conn.execute(sa.text("INSERT INTO gp_places VALUES (:k, :l, :x, :y)"),
                              [{"k": k, "l": lbl, "x": x, "y": y} for k, lbl, x, y in places])

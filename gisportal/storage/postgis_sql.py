@@ -33,3 +33,35 @@ TILE_SQL = {
                              layer="overlays"),
     "parcels": _TILE.format(columns="t.ref", table="gp_parcels", where="", layer="parcels"),
 }
+
+#: What the places (quarters, streets) are computed from: each parcel's quarter, street and the centre of its box.
+PARCEL_POINTS_SQL = ("SELECT quarter, street, (ST_XMin(geom) + ST_XMax(geom)) / 2 AS x, "
+                     "(ST_YMin(geom) + ST_YMax(geom)) / 2 AS y FROM gp_parcels")
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def parcel_search_sql(keys: list[str], streets: list[str], house: str | None, limit: int) -> tuple[str, dict]:
+    """Parcels whose reference key starts with one of ``keys`` (in key order), then those on one of
+    ``streets`` (with a house number starting with ``house``, if given): one statement, each part on its
+    B-tree (``ref_key``, ``street, house``; both in the "C" collation, where ``LIKE 'x%'`` is a range)."""
+    params: dict = {"n": max(limit, 0)}
+    parts = []
+    for i, key in enumerate(keys):
+        params[f"k{i}"] = _like_prefix(key)
+        parts.append(f"(SELECT ref, address, geom, 0 AS part, ref_key AS sort FROM gp_parcels "
+                     f"WHERE ref_key LIKE :k{i} ORDER BY ref_key LIMIT :n)")
+    if streets:
+        params["streets"] = streets
+        where = "street = ANY(:streets)"
+        if house:
+            params["house"] = _like_prefix(house)
+            where += " AND house LIKE :house"
+        parts.append(f"(SELECT ref, address, geom, 1 AS part, street || ' ' || coalesce(house, '') AS sort "
+                     f"FROM gp_parcels WHERE {where} ORDER BY street, house LIMIT :n)")
+    if not parts:
+        return "SELECT NULL, NULL, NULL, NULL WHERE FALSE", params
+    return (f"SELECT ref, address, ST_X(p), ST_Y(p) FROM ({' UNION ALL '.join(parts)}) s, "
+            f"LATERAL ST_PointOnSurface(s.geom) p ORDER BY part, sort LIMIT :n"), params
