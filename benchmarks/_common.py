@@ -325,7 +325,8 @@ def sample_tiles(url: str, per_zoom: int, zooms: tuple[int, ...] = (14, 15, 16),
         lo, hi = conn.execute("SELECT min(id), max(id) FROM gp_parcels").fetchone()
         rng = np.random.default_rng(seed)
         ids = sorted(set(rng.integers(lo, hi + 1, size=per_zoom * 20).tolist()))
-        xy = conn.execute("SELECT px, py FROM gp_parcels WHERE id = ANY(%s) ORDER BY id", (ids,)).fetchall()
+        xy = conn.execute("SELECT ST_X(p), ST_Y(p) FROM gp_parcels, ST_PointOnSurface(geom) p "
+                          "WHERE id = ANY(%s) ORDER BY id", (ids,)).fetchall()
     lon, lat = Transformer.from_crs(f"EPSG:{srid}", "EPSG:4326", always_xy=True).transform(
         [p[0] for p in xy], [p[1] for p in xy])
     order = rng.permutation(len(xy))
