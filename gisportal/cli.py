@@ -305,13 +305,11 @@ def registry(text: str, limit: int) -> None:
 @main.command("export")
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
 def export_instance(target: Path) -> None:
-    """Copy this instance (plans with history, parcels, issued notes, keys, agency tables and files) into a new
-    embedded data directory."""
-    import shutil
-
+    """Copy this instance (plans with history, parcels, issued notes, keys and payment secret, agency tables and
+    files) into a new embedded data directory."""
     from gisportal.agencydb import open_agency
     from gisportal.storage import open_registry, open_store
-    from gisportal.transfer import check_agency_empty, copy_agency, copy_instance
+    from gisportal.transfer import carry_keys, check_agency_empty, copy_agency, copy_instance
 
     settings = load_settings()
     if target.exists() and any(target.iterdir()):
@@ -323,9 +321,10 @@ def export_instance(target: Path) -> None:
     check_agency_empty(target_agency)
     report = copy_instance(source, out_store, open_registry(settings, source), open_registry(out, out_store))
     rows = copy_agency(open_agency(settings, source), target_agency, settings.data_dir, target)
-    keys = settings.data_dir / "keys"
-    if keys.exists():
-        shutil.copytree(keys, target / "keys", dirs_exist_ok=True)
+    carry_keys(settings.data_dir, target)
+    if settings.payment_hmac_secret:
+        logger.warning("GISPORTAL_PAYMENT_HMAC_SECRET is set here and is not exported: set the same on the "
+                       "target, or payments started here before the move will be refused there")
     click.echo(json.dumps({**report.__dict__, "agency_rows": rows}))
 
 
@@ -333,11 +332,9 @@ def export_instance(target: Path) -> None:
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def import_all(source: Path) -> None:
     """Load an exported (embedded) data directory into this empty instance, e.g. into PostGIS."""
-    import shutil
-
     from gisportal.agencydb import open_agency
     from gisportal.storage import open_registry, open_store
-    from gisportal.transfer import check_agency_empty, copy_agency, copy_instance
+    from gisportal.transfer import carry_keys, check_agency_empty, copy_agency, copy_instance
 
     settings = load_settings()
     src = load_settings({"data_dir": source, "storage": "embedded", "database_url": None})
@@ -349,8 +346,7 @@ def import_all(source: Path) -> None:
     check_agency_empty(target_agency)
     report = copy_instance(source_store, target, open_registry(src, source_store), open_registry(settings, target))
     rows = copy_agency(open_agency(src, source_store), target_agency, source, settings.data_dir)
-    if (source / "keys").exists() and source.resolve() != settings.data_dir.resolve():
-        shutil.copytree(source / "keys", settings.data_dir / "keys", dirs_exist_ok=True)
+    carry_keys(source, settings.data_dir, settings.payment_hmac_secret)
     click.echo(json.dumps({**report.__dict__, "agency_rows": rows}))
 
 

@@ -17,10 +17,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import secrets
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlencode
 
 from gisportal.errors import CallbackRefused, InvalidInput
@@ -145,10 +148,31 @@ def hmac_secret(settings: Settings) -> str:
         return settings.payment_hmac_secret
     path = settings.data_dir / SECRET_FILE
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        write_secret_file(path, secrets.token_hex(32), replace=False)  # two workers starting: the first one wins
     return path.read_text().strip()
+
+
+def write_secret_file(path: Path, secret: str, replace: bool = True) -> None:
+    """Write ``secret`` to ``path``, readable by its owner only (0600 from the start), all at once.
+
+    ``replace=False`` leaves a file already there as it is.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # made 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secret)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(temporary, path)
+        else:
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+    finally:
+        Path(temporary).unlink(missing_ok=True)
 
 
 PROVIDERS: dict[str, type[PaymentProvider]] = {"sandbox": SandboxProvider}

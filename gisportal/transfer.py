@@ -10,6 +10,7 @@ kept, in one transaction) and the files the rows point to. The target must be em
 
 from __future__ import annotations
 
+import hmac
 import logging
 import shutil
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ def copy_instance(source: Store, target: Store, source_registry: NoteRegistry | 
 
 
 #: Entries of a data directory that are not agency files: the store, registry and agency databases (copied
-#: through their APIs), the keys (copied by the CLI) and the tile caches (rebuilt from the store).
+#: through their APIs), the keys (:func:`carry_keys`, with the payment secret file), the app's secret key (not
+#: carried) and the tile caches (rebuilt from the store).
 _NOT_AGENCY_FILES = {"gisportal.gpkg", "registry.sqlite", "agency.sqlite", "keys", "tiles", "secret_key"}
 #: Rows copied per round trip.
 _CHUNK = 2000
@@ -166,3 +168,33 @@ def _after_transfer(target: AgencyDB) -> None:
         hook = getattr(importlib.import_module(name), "after_transfer", None)
         if hook is not None:
             hook(target)
+
+
+def carry_keys(source_dir: Path, target_dir: Path, target_hmac_secret: str | None = None) -> None:
+    """Carry the note-signing keys and the generated payment HMAC secret from one data directory to another.
+
+    Notes and receipts signed before the move verify after it (the keys), and payments started before it are
+    confirmed after it (the provider signs their callbacks with the secret the portal signed the request
+    with). The secret is copied as a file of its own, readable by its owner only, and never shown. A secret
+    set in the target's settings (``target_hmac_secret``, i.e. ``GISPORTAL_PAYMENT_HMAC_SECRET``) wins: the
+    file is not carried then. Call it once the rows are copied: a refused import leaves the target as it was.
+    """
+    from gisportal.payment_providers import SECRET_FILE, write_secret_file
+
+    source_dir, target_dir = Path(source_dir), Path(target_dir)
+    if source_dir.resolve() == target_dir.resolve():
+        return
+    if (source_dir / "keys").exists():
+        shutil.copytree(source_dir / "keys", target_dir / "keys", dirs_exist_ok=True)
+    secret_file = source_dir / SECRET_FILE
+    secret = secret_file.read_text(encoding="utf-8").strip() if secret_file.is_file() else ""
+    if not secret:
+        return
+    if target_hmac_secret:
+        if not hmac.compare_digest(secret.encode(), target_hmac_secret.encode()):
+            logger.warning("%s not carried: GISPORTAL_PAYMENT_HMAC_SECRET is set on the target and differs from "
+                           "the source's; callbacks of payments started before the move will be refused",
+                           SECRET_FILE)
+        return
+    write_secret_file(target_dir / SECRET_FILE, secret)
+    logger.info("%s carried", SECRET_FILE)

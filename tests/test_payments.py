@@ -41,12 +41,12 @@ def pay(tiny_writable, tiny_rules_file):
     return SimpleNamespace(app=app, client=app.test_client(), svc=svc, db=svc.orders.db)
 
 
-def _sign(fields: dict) -> str:
+def _sign(fields: dict, secret: str = SECRET) -> str:
     """The HMAC-SHA256 the sandbox must send, computed here independently: canonical JSON of the five fields."""
     names = ("order", "transaction", "amount", "currency", "status")
     message = json.dumps({n: str(fields[n]) for n in names}, sort_keys=True, separators=(",", ":"),
                          ensure_ascii=False).encode()
-    return hmac.new(SECRET.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def _order(client, **body) -> dict:
@@ -59,7 +59,7 @@ def _csrf(html: str) -> str:
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
-def _sandbox(client, order: dict, card: str = "4242 4242 4242 4242") -> dict:
+def _sandbox(client, order: dict, card: str = "4242 4242 4242 4242", secret: str = SECRET) -> dict:
     """Start paying, fill the sandbox's card form; returns the signed callback the page would post."""
     start = client.post(f"/api/v1/orders/{order['reference']}/payment?t={order['access_token']}")
     assert start.status_code == 200
@@ -71,7 +71,7 @@ def _sandbox(client, order: dict, card: str = "4242 4242 4242 4242") -> dict:
     result = client.post("/sandbox-pay/", data=form)
     assert result.status_code == 200
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', result.get_data(as_text=True)))
-    assert fields["signature"] == _sign(fields)  # the sandbox signs exactly what the test expects
+    assert fields["signature"] == _sign(fields, secret)  # the sandbox signs exactly what the test expects
     return fields
 
 
