@@ -76,6 +76,7 @@ def test_a_citizen_files_a_complaint_by_clicking_on_the_map_and_follows_it(compl
     with _recording_session(browser_chromium, base_url) as session:
         page = session.new_page()
         page.goto(f"{base_url}/")
+        page.locator("#gp-menu-services").click()  # the header's "Services" menu
         page.locator("nav.gp-nav a[href='/complaints/new']").click()
         page.wait_for_url(re.compile(r"/complaints/new$"))
         _click_on_map(page, lon, lat)

@@ -155,3 +155,42 @@ def test_api_errors_stay_json_and_pages_stay_html(tiny_client):
     assert tiny_client.get("/api/v1/nothing").mimetype == "application/json"
     assert tiny_client.get("/api/v1/nothing").get_json()["message"]
     assert tiny_client.get("/nothing").mimetype == "text/html"
+
+
+def _nav(html):
+    """The header's menus: {group: [(href, label, current)]}, and the groups marked as holding the page."""
+    nav = re.search(r'<nav class="gp-nav".*?</nav>', html, re.S).group(0)
+    groups = {}
+    for key, body in re.findall(r'<details [^>]*data-menu="(\w+)">(.*?)</details>', nav, re.S):
+        groups[key] = [(href, label, bool(current)) for href, current, label
+                       in re.findall(r'<a href="([^"]+)"( aria-current="page")?>([^<]+)</a>', body)]
+    marked = re.findall(r'<summary id="gp-menu-(\w+)" aria-current="true">', nav)
+    titles = re.findall(r'<summary [^>]*>([^<]+)</summary>', nav)
+    return groups, marked, titles
+
+
+@pytest.mark.parametrize(("lang", "titles"), [
+    ("fr", ["Carte et note", "Services", "Décisions et documents", "Aide"]),
+    ("ar", ["الخريطة والمذكرة", "الخدمات", "القرارات والوثائق", "المساعدة"]),
+    ("en", ["Map and note", "Services", "Decisions and documents", "Help"]),
+])
+def test_the_header_groups_every_link_into_four_menus_and_marks_the_page(tiny_client, lang, titles):
+    groups, marked, shown = _nav(html_of(tiny_client, "/plans", lang=lang))
+    assert shown == titles and marked == ["map"]
+    assert [(href, current) for key in groups for href, _, current in groups[key]] == [
+        ("/", False), ("/plans", True), ("/verify", False),
+        ("/complaints/new", False), ("/complaints/track", False), ("/fees", False), ("/subscribe", False),
+        ("/committees", False), ("/committees/lookup", False), ("/documents", False),
+        ("/help", False), ("/api/v1/openapi.json", False)]
+    assert list(groups) == ["map", "services", "decisions", "help"]
+    for href in ("/", "/plans", "/verify", "/complaints/new", "/complaints/track", "/fees", "/subscribe",
+                 "/committees", "/committees/lookup", "/documents", "/help"):
+        html_of(tiny_client, href)  # every page of the menus opens
+
+
+def test_a_page_under_a_menu_entry_marks_its_group_only(tiny_client):
+    groups, marked, _ = _nav(html_of(tiny_client, "/note", ref="TF-1001/06", lang="fr"))
+    assert marked == ["map"] and not any(current for links in groups.values() for *_, current in links)
+    groups, marked, _ = _nav(html_of(tiny_client, "/fees", lang="ar"))
+    assert marked == ["services"]
+    assert [href for links in groups.values() for href, _, current in links if current] == ["/fees"]
