@@ -143,20 +143,48 @@ def _buildability(area: float, encumbered: float, rules: ZoneRules | None,
 
 
 def _total(parts: list[Buildability], area: float, encumbered: float) -> Buildability:
-    def add(name: str) -> float | None:
-        values = [getattr(p, name) for p in parts]
-        return None if not values or any(v is None for v in values) else sum(values)
+    def add(values: list[float | None]) -> float | None:
+        return None if not values or None in values else sum(values)  # type: ignore[arg-type]
 
-    return Buildability(area, encumbered, add("max_footprint_m2"), add("max_floor_area_m2"),
-                        add("net_max_footprint_m2"), add("net_max_floor_area_m2"),
+    return Buildability(area, encumbered, add([p.max_footprint_m2 for p in parts]),
+                        add([p.max_floor_area_m2 for p in parts]), add([p.net_max_footprint_m2 for p in parts]),
+                        add([p.net_max_floor_area_m2 for p in parts]),
                         complete=bool(parts) and all(p.complete for p in parts))
 
 
 def _parcel_facts(parcel: ParcelRecord, crs: str) -> ParcelFacts:
     centroid = parcel.geometry.centroid
-    lon, lat = transformer(crs, WGS84).transform(centroid.x, centroid.y)
+    x, y = float(centroid.x), float(centroid.y)
+    lon, lat = transformer(crs, WGS84).transform(x, y)
     return ParcelFacts(parcel.ref, parcel.address, parcel.quarter, float(parcel.geometry.area), crs,
-                       float(centroid.x), float(centroid.y), float(lon), float(lat), parcel.geometry)
+                       x, y, float(lon), float(lat), parcel.geometry)
+
+
+@dataclass(frozen=True)
+class _InForce:
+    """The plan versions in force on a date and the reference a note gives to each (by version id)."""
+
+    all_versions: tuple[PlanVersion, ...]  # held: while cached, their ids (the cache key) name these very objects
+    versions: dict[int, PlanVersion]
+    references: dict[int, PlanReference]
+
+
+#: (ids of all plan versions, date) -> what is in force then: the same for every note of a day.
+_IN_FORCE: dict[tuple[tuple[int, ...], date], _InForce] = {}
+
+
+def _in_force(all_versions: list[PlanVersion], as_of: date) -> _InForce:
+    """The versions in force on ``as_of`` among ``all_versions`` (cached; versions are immutable)."""
+    key = (tuple(map(id, all_versions)), as_of)
+    found = _IN_FORCE.get(key)
+    if found is None:
+        versions = {v.id: v for v in versions_in_force(all_versions, as_of)}
+        found = _InForce(tuple(all_versions), versions,
+                         {v.id: _plan_reference(v, all_versions, as_of) for v in versions.values()})
+        if len(_IN_FORCE) >= 64:
+            _IN_FORCE.clear()
+        _IN_FORCE[key] = found
+    return found
 
 
 def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as_of: date | None = None,
@@ -164,34 +192,38 @@ def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as
     """Build the note of ``parcel`` from the plan versions in force on ``as_of`` (default: today)."""
     now = now or datetime.now(timezone.utc)
     as_of = as_of or now.date()
-    all_versions = store.plan_versions()
-    in_force = {v.id: v for v in versions_in_force(all_versions, as_of)}
+    context = _in_force(store.plan_versions(), as_of)
+    in_force = context.versions
     facts = _parcel_facts(parcel, store.crs)
     area = facts.area_m2
-    overlay_hits = store.overlays_on(parcel.geometry, list(in_force))
-    overlays = tuple(sorted((
-        OverlayOnParcel(in_force[h.version_id].plan_name, in_force[h.version_id].version, h.kind, h.label_fr,
-                        h.label_ar, h.provision_fr, h.provision_ar, h.max_height_m, h.area_m2, h.area_m2 / area,
-                        overlay_kind(h.kind).removes_buildable_area)
-        for h in overlay_hits), key=lambda o: (-o.area_m2, o.kind)))
-    removing = [h.piece for h in overlay_hits if overlay_kind(h.kind).removes_buildable_area]
-    encumbrance = shapely.union_all(removing) if removing else None
-    caps = [(h.max_height_m, h.kind) for h in overlay_hits
-            if overlay_kind(h.kind).caps_height and h.max_height_m is not None]
-    height_cap = min(caps) if caps else None
+    zone_hits, overlay_hits = store.zones_and_overlays_on(parcel.geometry, list(in_force))
+    overlays: tuple[OverlayOnParcel, ...] = ()
+    encumbrance, height_cap = None, None
+    if overlay_hits:
+        kinds = [overlay_kind(h.kind) for h in overlay_hits]
+        overlays = tuple(sorted((
+            OverlayOnParcel(in_force[h.version_id].plan_name, in_force[h.version_id].version, h.kind, h.label_fr,
+                            h.label_ar, h.provision_fr, h.provision_ar, h.max_height_m, h.area_m2,
+                            h.area_m2 / area, kind.removes_buildable_area)
+            for h, kind in zip(overlay_hits, kinds)), key=lambda o: (-o.area_m2, o.kind)))
+        removing = [h.piece for h, kind in zip(overlay_hits, kinds) if kind.removes_buildable_area]
+        encumbrance = shapely.union_all(removing) if removing else None
+        caps = [(h.max_height_m, h.kind) for h, kind in zip(overlay_hits, kinds)
+                if kind.caps_height and h.max_height_m is not None]
+        height_cap = min(caps) if caps else None
     zones = []
-    for hit in store.zones_on(parcel.geometry, list(in_force)):
+    for hit in zone_hits:
         version = in_force[hit.version_id]
         rules = catalogue.rules_for(hit.code)
         encumbered = float(shapely.intersection(hit.piece, encumbrance).area) if encumbrance is not None else 0.0
         zones.append(ZoneOnParcel(version.plan_name, version.version, hit.code, hit.label_fr, hit.label_ar,
                                   hit.area_m2, hit.area_m2 / area, rules,
                                   _buildability(hit.area_m2, encumbered, rules, height_cap)))
-    zones.sort(key=lambda z: (-z.share, z.code))
+    if len(zones) > 1:
+        zones.sort(key=lambda z: (-z.share, z.code))
     total_encumbered = float(encumbrance.area) if encumbrance is not None else 0.0
-    used = {(z.plan, z.plan_version) for z in zones} | {(o.plan, o.plan_version) for o in overlays}
-    plans = tuple(_plan_reference(v, all_versions, as_of) for v in in_force.values()
-                  if (v.plan_name, v.version) in used)
+    used = {(z.plan, z.plan_version) for z in zones}.union((o.plan, o.plan_version) for o in overlays)
+    plans = tuple(context.references[v.id] for v in in_force.values() if (v.plan_name, v.version) in used)
     note = UrbanNote(
         parcel=facts, zones=tuple(zones), overlays=overlays,
         buildability=_total([z.buildability for z in zones], area, total_encumbered),

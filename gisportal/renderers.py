@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 import geopandas as gpd
@@ -70,11 +71,12 @@ def _rules_to_dict(rules: ZoneRules, catalogue: RulesCatalogue, lang: str) -> di
 
 #: Buildability's fields, all scalars: read directly (dataclasses.asdict deep-copies, ~60 µs a call).
 _BUILDABILITY_FIELDS = tuple(f.name for f in fields(Buildability))
+_buildability_values = attrgetter(*_BUILDABILITY_FIELDS)
 
 
 def _buildability(b: Buildability) -> dict[str, Any]:
-    values = ((k, getattr(b, k)) for k in _BUILDABILITY_FIELDS)
-    return {k: (_r(v) if isinstance(v, float) else v) for k, v in values}
+    return {k: (round(float(v), 2) if isinstance(v, float) else v)
+            for k, v in zip(_BUILDABILITY_FIELDS, _buildability_values(b))}
 
 
 def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
@@ -96,7 +98,7 @@ def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
             "ref": p.ref, "address": p.address, "quarter": p.quarter, "area_m2": _r(p.area_m2),
             "centroid": {"lon": _r(p.centroid_lon, 6), "lat": _r(p.centroid_lat, 6)},
             "centroid_metric": {"x": _r(p.centroid_x), "y": _r(p.centroid_y), "crs": p.crs},
-            "geometry": mapping(to_wgs84(p.geometry, p.crs)),
+            "geometry": geometry_wgs84(p.geometry, p.crs),
         },
         "zones": [
             {
@@ -115,14 +117,13 @@ def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
         "overlays": [
             {
                 "plan": o.plan, "plan_version": o.plan_version, "kind": o.kind,
-                "kind_label": pick(overlay_kind(o.kind).label_fr, overlay_kind(o.kind).label_ar, lang,
-                                   overlay_kind(o.kind).label_en),
+                "kind_label": pick(kind.label_fr, kind.label_ar, lang, kind.label_en),
                 "label": pick(o.label_fr, o.label_ar, lang), "labels": {"fr": o.label_fr, "ar": o.label_ar},
                 "provision": pick(o.provision_fr, o.provision_ar, lang) or None,
                 "area_m2": _r(o.area_m2), "share": _r(o.share, 4),
                 "removes_buildable_area": o.removes_buildable_area, "max_height_m": o.max_height_m,
             }
-            for o in note.overlays
+            for o, kind in ((o, overlay_kind(o.kind)) for o in note.overlays)
         ],
         "buildability": _buildability(note.buildability),
         "plans": [
@@ -145,12 +146,27 @@ def to_wgs84(geometries: np.ndarray | shapely.Geometry, crs: str) -> Any:
     return shapely.transform(geometries, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
+def geometry_wgs84(geometry: shapely.Geometry, crs: str) -> dict[str, Any]:
+    """A geometry (metric ``crs``) as a GeoJSON geometry in WGS84: ``mapping(to_wgs84(geometry, crs))``.
+
+    A parcel, a multipolygon of one polygon without holes, takes a shorter way (the same numbers): its
+    coordinates transformed and listed, with no WGS84 geometry built and read back.
+    """
+    if geometry.geom_type == "MultiPolygon":
+        parts = geometry.geoms
+        if len(parts) == 1 and not len(parts[0].interiors) and not geometry.has_z:
+            xy = shapely.get_coordinates(geometry)
+            lon, lat = transformer(crs, WGS84).transform(xy[:, 0].copy(), xy[:, 1].copy())
+            return {"type": "MultiPolygon", "coordinates": ((tuple(zip(lon.tolist(), lat.tolist())),),)}
+    return mapping(to_wgs84(geometry, crs))
+
+
 def parcel_feature(parcel: ParcelRecord, crs: str) -> dict[str, Any]:
     """A parcel as a GeoJSON Feature in WGS84."""
     return {
         "type": "Feature",
         "id": parcel.ref,
-        "geometry": mapping(to_wgs84(parcel.geometry, crs)),
+        "geometry": geometry_wgs84(parcel.geometry, crs),
         "properties": {"ref": parcel.ref, "address": parcel.address, "quarter": parcel.quarter,
                        "area_m2": _r(parcel.geometry.area)},
     }

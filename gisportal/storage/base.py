@@ -112,6 +112,12 @@ class Store(ABC):
     def overlays_on(self, geometry: BaseGeometry, version_ids: list[int]) -> list[OverlayHit]:
         """Overlays of the given versions that share area with ``geometry`` (or contain it)."""
 
+    def zones_and_overlays_on(self, geometry: BaseGeometry,
+                              version_ids: list[int]) -> tuple[list[ZoneHit], list[OverlayHit]]:
+        """:meth:`zones_on` and :meth:`overlays_on` at once (what a note needs); a backend may answer both in one go."""
+        overlays = self.overlays_on(geometry, version_ids)
+        return self.zones_on(geometry, version_ids), overlays
+
     @abstractmethod
     def features(self, layer: str, version_ids: list[int] | None, bbox: tuple[float, float, float, float] | None,
                  limit: int | None = None) -> gpd.GeoDataFrame:

@@ -64,7 +64,8 @@ class Portal:
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once instead of per request."""
+    """Flask's signed-cookie sessions, with the signing serializer built once instead of per request, and no
+    cookie lookup on requests that carry no session cookie."""
 
     def get_signing_serializer(self, app: Flask):  # type: ignore[override]
         cached = app.extensions.get("gisportal_session_serializer")
@@ -72,6 +73,40 @@ class _SessionInterface(SecureCookieSessionInterface):
             cached = super().get_signing_serializer(app)
             app.extensions["gisportal_session_serializer"] = cached
         return cached
+
+    def open_session(self, app: Flask, request: Any):  # type: ignore[override]
+        # Most requests carry no session cookie: answer a new session without a failed lookup (Werkzeug builds a
+        # BadRequestKeyError for each key it does not find).
+        if self.get_cookie_name(app) not in request.cookies and self.get_signing_serializer(app) is not None:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
+class PortalFlask(Flask):
+    """Flask, remembering which functions are plain (not ``async``).
+
+    Flask asks :meth:`ensure_sync` about every request hook, view and error handler on every request, and each
+    answer (``inspect.iscoroutinefunction``) costs a microsecond or two: a dozen a request on the API.
+    """
+
+    _PLAIN_CACHE_SIZE = 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain: dict[Any, bool] = {}
+
+    def ensure_sync(self, func: Any) -> Any:
+        key = getattr(func, "__func__", func)  # a bound method is as plain as its function
+        try:
+            plain = self._plain[key]
+        except KeyError:
+            plain = super().ensure_sync(func) is func
+            if len(self._plain) >= self._PLAIN_CACHE_SIZE:
+                self._plain.clear()
+            self._plain[key] = plain
+        except TypeError:  # unhashable
+            return super().ensure_sync(func)
+        return func if plain else self.async_to_sync(func)
 
 
 def portal() -> Portal:
@@ -112,8 +147,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     overrides = {k: v for k, v in config.items() if k.islower()}
     settings = load_settings(overrides)
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
-                static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static")
+    app = PortalFlask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
+                      static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static")
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         JSON_SORT_KEYS=False,
@@ -152,9 +187,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     tiles.init_app(app)
     errors.init_app(app)
 
-    @app.before_request
-    def _refresh() -> None:
-        portal().refresh()
+    app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published
 
     logger.info("gisportal app ready: %s store, %s", backend_name(settings), store.counts())
     return app

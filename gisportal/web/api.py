@@ -21,6 +21,7 @@ from gisportal.renderers import note_to_dict, parcel_feature
 from gisportal.search import suggest
 from gisportal.storage.base import LAYERS
 from gisportal.web import portal
+from gisportal.web.apidoc import documented, query_arguments
 from gisportal.web.i18n import current_language
 from gisportal.web.schemas import (ProblemSchema, FeatureCollectionSchema, FeatureSchema, LayerArgs, NoteArgs,
                                    NoteSchema, ParcelsArgs, SearchArgs, SuggestionsSchema)
@@ -46,6 +47,10 @@ def _document_errors(view: Any) -> Any:
     return view
 
 
+#: The note's query schema, built once.
+NOTE_ARGS = NoteArgs()
+
+
 def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """Build the note for request arguments: ``(note, json-ready dict)``; shared with the HTML page."""
     p = portal()
@@ -61,10 +66,10 @@ def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 @blp.route("/notes")
 class Notes(MethodView):
-    # A schema instance, not the class: webargs would build (deep-copy) a new schema on every request.
-    @blp.arguments(NoteArgs(), location="query")
-    @blp.alt_response(200, schema=NoteSchema, success=True, description="The urban-information note")
-    @_document_errors
+    # The busiest endpoint: documented like the others, run without flask-smorest's wrappers (gisportal.web.apidoc).
+    @query_arguments(blp, NOTE_ARGS)
+    @documented(blp.alt_response(200, schema=NoteSchema, success=True, description="The urban-information note"),
+                _document_errors)
     def get(self, args: dict[str, Any]) -> Response:
         """The urban-information note of a parcel (by ``ref``, ``lon``/``lat`` or ``x``/``y``/``crs``).
 

@@ -15,6 +15,8 @@ from typing import Any
 from flask import Flask, Response, current_app, redirect, request
 from babel import Locale
 from flask_babel import Babel, get_locale
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +44,25 @@ def _locale(lang: str) -> Locale:
     return Locale.parse(format_locale(lang))
 
 
+@lru_cache(maxsize=256)
+def _preferred(accept_language: str, languages: tuple[str, ...]) -> str | None:
+    """The best of ``languages`` for an ``Accept-Language`` header (cached: browsers send a few distinct ones)."""
+    return parse_accept_header(accept_language, LanguageAccept).best_match(languages)
+
+
 def select_language() -> Locale:
     """Flask-Babel locale selector (a regional locale; translations fall back to the language)."""
-    languages = _languages()
-    for candidate in (request.args.get("lang"), request.cookies.get(COOKIE)):
+    settings = current_app.extensions["gisportal"].settings
+    languages = settings.languages
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not three
+    # ``in`` before reading: a missing key in Werkzeug's dicts raises (and builds) a BadRequestKeyError.
+    for values, key in ((req.args, "lang"), (req.cookies, COOKIE)):
+        candidate = values[key] if key in values else None
         if candidate in languages:
             return _locale(candidate)
-    chosen = request.accept_languages.best_match(languages) or current_app.extensions["gisportal"].settings.default_language
-    return _locale(chosen)
+    header = req.environ.get("HTTP_ACCEPT_LANGUAGE")
+    chosen = _preferred(header, tuple(languages)) if header else None
+    return _locale(chosen or settings.default_language)
 
 
 def current_language() -> str:
@@ -85,7 +98,7 @@ def _lang_url(code: str) -> str:
 
 
 def _remember(response: Response) -> Response:
-    chosen = request.args.get("lang")
+    chosen = request.args["lang"] if "lang" in request.args else None
     if chosen and chosen in _languages() and request.cookies.get(COOKIE) != chosen:
         response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax")
     return response
