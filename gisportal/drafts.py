@@ -80,6 +80,11 @@ class Draft:
         """True when the validation report has a blocking finding (or the layer could not be read)."""
         return bool(self.report.get("blocking")) or not self.file_path
 
+    @property
+    def origin(self) -> str:
+        """What the version it publishes records as its origin (unique to this draft)."""
+        return f"draft:{self.id}:{self.created_at.isoformat()}"
+
 
 def _draft(row: Any) -> Draft:
     return Draft(row.id, row.plan_name, row.kind, row.status, row.uploaded_by, as_utc(row.created_at),
@@ -228,8 +233,14 @@ class Drafts:
             if status != "draft":
                 raise DraftBlocked(f"Draft {draft.id} is already {status}.")
             self.store.refresh()
-            version = publish(self.store, draft.plan_name, frame, approval_act=approval_act, approved=approved,
-                              effective=effective)
+            origin = draft.origin
+            version = next((v for v in self.store.plan_versions() if v.origin == origin), None)
+            if version is not None:  # published before, its mark lost (a failure between the two commits)
+                logger.warning("draft %s was published as %s version %s already: marking it", draft.id,
+                               draft.plan_name, version.version)
+            else:
+                version = publish(self.store, draft.plan_name, frame, approval_act=approval_act, approved=approved,
+                                  effective=effective, origin=origin)
             conn.execute(sa.update(drafts).where(drafts.c.id == draft.id).values(
                 status="published", published_version_id=version.id, approval_act=approval_act,
                 effective_from=version.effective_from))

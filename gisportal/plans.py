@@ -41,6 +41,9 @@ class PlanVersion:
     title_fr: str = ""
     title_ar: str = ""
     published_at: datetime | None = None
+    #: What published it, when it says (e.g. a planner's draft): a publication made but not recorded as such
+    #: by its publisher (a failure between the two) is recognised, and never made twice.
+    origin: str | None = None
 
     @property
     def legal_end(self) -> date:

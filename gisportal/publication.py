@@ -86,26 +86,27 @@ def _content(store: Store, version: PlanVersion | None) -> tuple[gpd.GeoDataFram
 
 
 def _new(store: Store, plan_name: str, act: str, approved: date, effective: date | None,
-         title_fr: str | None, title_ar: str | None) -> NewPlanVersion:
+         title_fr: str | None, title_ar: str | None, origin: str | None = None) -> NewPlanVersion:
     if not act or not act.strip():
         raise InvalidInput("Give the approval act (decree or order) of the new version.")
     plan = next((p for p in store.plans() if p.name == plan_name), None)
     return NewPlanVersion(plan_name, title_fr or (plan.title_fr if plan else plan_name),
                           title_ar or (plan.title_ar if plan else plan_name), act.strip(), approved,
-                          effective or approved, datetime.now(timezone.utc))
+                          effective or approved, datetime.now(timezone.utc), origin)
 
 
 def publish_zones(store: Store, plan_name: str, zones: gpd.GeoDataFrame, *, approval_act: str, approved: date,
                   effective: date | None = None, title_fr: str | None = None,
-                  title_ar: str | None = None) -> PlanVersion:
-    """A new version with these zones and the servitudes of the latest version."""
+                  title_ar: str | None = None, origin: str | None = None) -> PlanVersion:
+    """A new version with these zones and the servitudes of the latest version (``origin``: what publishes
+    it, recorded with the version, see :attr:`PlanVersion.origin`)."""
     _zones, overlays = _content(store, latest_version(store, plan_name))
-    new = _new(store, plan_name, approval_act, approved, effective, title_fr, title_ar)
+    new = _new(store, plan_name, approval_act, approved, effective, title_fr, title_ar, origin)
     return _publish(store, new, zones[ZONE_COLUMNS], overlays)
 
 
 def publish_overlays(store: Store, plan_name: str, overlays: gpd.GeoDataFrame, *, approval_act: str,
-                     approved: date, effective: date | None = None) -> PlanVersion:
+                     approved: date, effective: date | None = None, origin: str | None = None) -> PlanVersion:
     """A new version whose servitudes of the uploaded kinds are replaced; zones and other kinds kept."""
     latest = latest_version(store, plan_name)
     if latest is None:
@@ -114,7 +115,8 @@ def publish_overlays(store: Store, plan_name: str, overlays: gpd.GeoDataFrame, *
     kept = current[~current["kind"].isin(set(overlays["kind"]))]
     merged = gpd.GeoDataFrame(pd.concat([kept, overlays.to_crs(current.crs)[OVERLAY_COLUMNS]], ignore_index=True),
                               geometry="geometry", crs=current.crs)
-    return _publish(store, _new(store, plan_name, approval_act, approved, effective, None, None), zones, merged)
+    return _publish(store, _new(store, plan_name, approval_act, approved, effective, None, None, origin), zones,
+                    merged)
 
 
 def roll_back(store: Store, plan_name: str, to_version: int, *, approval_act: str, approved: date,

@@ -54,7 +54,7 @@ def copy_instance(source: Store, target: Store, source_registry: NoteRegistry | 
         zone_frame = source.features("zones", [version.id], None)
         overlay_frame = source.features("overlays", [version.id], None)
         new = NewPlanVersion(plan.name, plan.title_fr, plan.title_ar, version.approval_act, version.approval_date,
-                             version.effective_from, version.published_at)
+                             version.effective_from, version.published_at, version.origin)
         target.publish_plan_version(new, zone_frame.drop(columns=["version_id"], errors="ignore"),
                                     overlay_frame.drop(columns=["version_id"], errors="ignore"))
         zones += len(zone_frame)

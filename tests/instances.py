@@ -24,8 +24,8 @@ import pytest
 BACKENDS = ("embedded", "postgis")
 
 #: Every table of the PostGIS schema (the Alembic version table included).
-PG_TABLES = ("gp_meta", "gp_plans", "gp_plan_versions", "gp_zones", "gp_overlays", "gp_parcels", "gp_places",
-             "gp_issued_notes", "gp_alembic_version")
+PG_TABLES = ("gp_meta", "gp_plans", "gp_plan_versions", "gp_version_origins", "gp_zones", "gp_overlays",
+             "gp_parcels", "gp_places", "gp_issued_notes", "gp_alembic_version")
 
 _numbers = itertools.count(1)
 

@@ -298,6 +298,37 @@ def test_one_draft_published_twice_at_once_makes_one_version(site: Site) -> None
     assert site.state()[2] == 1  # one publication in the audit log
 
 
+def test_a_publication_whose_mark_was_lost_is_recognised_not_made_twice(site: Site, monkeypatch: Any) -> None:
+    """The store's publication and the draft's mark are two commits: a failure between them (here, the audit
+    record in the agency's transaction) leaves the version published and the draft unmarked. Published again,
+    the draft is recognised by the origin its version carries: marked published, no second version."""
+    draft = site.zones_draft("lost-mark", [("A", (0, 0, 150, 100)), ("B", (150, 0, 300, 100))])
+    before = sorted(site.versions())
+
+    def audit_fails(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("agency database gone (simulated)")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(site.drafts.audit, "record", audit_fails)
+        with pytest.raises(RuntimeError, match="simulated"):
+            site.drafts.publish(draft.id, approval_act="Décret 2-26-1", approved=date.today(), effective=None,
+                                user=PLANNER)
+    versions = site.versions()
+    assert sorted(versions) == before + [before[-1] + 1]  # the store's commit stood
+    published = versions[before[-1] + 1]
+    assert published.origin == draft.origin and site.drafts.get(draft.id).status == "draft"  # the mark did not
+
+    again = site.drafts.publish(draft.id, approval_act="Décret 2-26-1", approved=date.today(), effective=None,
+                                user=PLANNER)
+    assert again.id == published.id and sorted(site.versions()) == before + [before[-1] + 1]
+    marked = site.drafts.get(draft.id)
+    assert (marked.status, marked.published_version_id) == ("published", published.id)
+    assert site.state()[2] == 1  # one publication in the audit log
+    other = site.zones_draft("next", [("B", (0, 0, 300, 100))])  # the next draft publishes as usual
+    assert site.drafts.publish(other.id, approval_act="Décret 2-26-2", approved=date.today(), effective=None,
+                               user=PLANNER).version == before[-1] + 2
+
+
 # --------------------------------------------------------------------------- the web: (c) (d) (e)
 
 def _token(html: str) -> str:

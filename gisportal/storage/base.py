@@ -74,6 +74,8 @@ class NewPlanVersion:
     effective_from: date
     #: When it was published; now, unless an instance is being moved with its history.
     published_at: datetime | None = None
+    #: What publishes it (unique; see :attr:`gisportal.plans.PlanVersion.origin`), recorded with the version.
+    origin: str | None = None
 
 
 class Store(ABC):

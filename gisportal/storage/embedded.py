@@ -138,14 +138,15 @@ class EmbeddedStore(Store):
         self._plans = [Plan(*row) for row in db.execute("SELECT id, name, title_fr, title_ar FROM gp_plans")]
         by_id = {p.id: p for p in self._plans}
         for row in db.execute(
-            "SELECT id, plan_id, version, approval_act, approval_date, effective_from, published_at "
-            "FROM gp_plan_versions ORDER BY effective_from, id"
+            "SELECT id, plan_id, version, approval_act, approval_date, effective_from, published_at, o.origin "
+            "FROM gp_plan_versions v LEFT JOIN gp_version_origins o ON o.version_id = v.id ORDER BY effective_from, id"
         ):
             plan = by_id[row[1]]
             self._versions.append(PlanVersion(
                 id=row[0], plan_id=row[1], plan_name=plan.name, version=row[2], approval_act=row[3],
                 approval_date=date.fromisoformat(row[4]), effective_from=date.fromisoformat(row[5]),
                 title_fr=plan.title_fr, title_ar=plan.title_ar, published_at=datetime.fromisoformat(row[6]),
+                origin=row[7],
             ))
         self._places = [Suggestion(kind, label, None, x, y)
                         for kind, label, x, y in db.execute("SELECT kind, label, x, y FROM gp_places")]
@@ -317,6 +318,9 @@ class EmbeddedStore(Store):
                     (plan_id, number, new.approval_act, new.approval_date.isoformat(),
                      new.effective_from.isoformat(), (new.published_at or datetime.now(timezone.utc)).isoformat()),
                 ).lastrowid
+                if new.origin:
+                    db.execute("INSERT INTO gp_version_origins (version_id, origin) VALUES (?, ?)",
+                               (version_id, new.origin))
             self._append(tmp, "zones", zones.assign(version_id=version_id))
             if overlays is not None and len(overlays):
                 self._append(tmp, "overlays", self._ensure_crs(overlays).assign(version_id=version_id))

@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS gp_plan_versions (
     id INTEGER PRIMARY KEY, plan_id INTEGER NOT NULL REFERENCES gp_plans(id), version INTEGER NOT NULL,
     approval_act TEXT NOT NULL, approval_date TEXT NOT NULL, effective_from TEXT NOT NULL,
     published_at TEXT NOT NULL, UNIQUE (plan_id, version));
+CREATE TABLE IF NOT EXISTS gp_version_origins (
+    version_id INTEGER PRIMARY KEY REFERENCES gp_plan_versions(id), origin TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS gp_places (kind TEXT NOT NULL, label TEXT NOT NULL, x REAL NOT NULL, y REAL NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS gp_parcel_search USING fts5(
     words, label UNINDEXED, ref UNINDEXED, x UNINDEXED, y UNINDEXED,

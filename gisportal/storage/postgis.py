@@ -146,10 +146,11 @@ class PostgisStore(Store):
             self._versions = [
                 PlanVersion(id=r[0], plan_id=r[1], plan_name=by_id[r[1]].name, version=r[2], approval_act=r[3],
                             approval_date=r[4], effective_from=r[5], title_fr=by_id[r[1]].title_fr,
-                            title_ar=by_id[r[1]].title_ar, published_at=r[6])
+                            title_ar=by_id[r[1]].title_ar, published_at=r[6], origin=r[7])
                 for r in conn.execute(sa.text(
-                    "SELECT id, plan_id, version, approval_act, approval_date, effective_from, published_at"
-                    " FROM gp_plan_versions ORDER BY effective_from, id"))]
+                    "SELECT id, plan_id, version, approval_act, approval_date, effective_from, published_at, o.origin"
+                    " FROM gp_plan_versions v LEFT JOIN gp_version_origins o ON o.version_id = v.id"
+                    " ORDER BY effective_from, id"))]
             self._places = [Suggestion(k, lbl, None, x, y) for k, lbl, x, y in
                             conn.execute(sa.text("SELECT kind, label, x, y FROM gp_places"))]
             boxes = [conn.execute(sa.text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
@@ -299,6 +300,9 @@ class PostgisStore(Store):
                 " WHERE plan_id = :p RETURNING id"),
                 {"p": plan_id, "act": new.approval_act, "ad": new.approval_date, "ef": new.effective_from,
                  "now": new.published_at or datetime.now(timezone.utc)}).scalar_one()
+            if new.origin:
+                conn.execute(sa.text("INSERT INTO gp_version_origins (version_id, origin) VALUES (:v, :o)"),
+                             {"v": version_id, "o": new.origin})
             copy_frame(conn, "gp_zones", ZONE_COLUMNS, zones.assign(version_id=version_id, geom=zones.geometry.values),
                        self.srid)
             if overlays is not None and len(overlays):
@@ -375,8 +379,8 @@ class PostgisStore(Store):
 
     def clear(self) -> None:
         with self._write() as conn:
-            conn.execute(sa.text("TRUNCATE gp_zones, gp_overlays, gp_parcels, gp_places, gp_plan_versions, gp_plans,"
-                                 " gp_issued_notes"))
+            conn.execute(sa.text("TRUNCATE gp_zones, gp_overlays, gp_parcels, gp_places, gp_version_origins,"
+                                 " gp_plan_versions, gp_plans, gp_issued_notes"))
             conn.execute(sa.text("DELETE FROM gp_meta WHERE key <> 'generation'"))
 
     def close(self) -> None:
