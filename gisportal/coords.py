@@ -45,6 +45,8 @@ def transformer(src: str, dst: str) -> Transformer:
 
 def to_float(value: object, name: str) -> float:
     """``value`` as a finite float, or :class:`InvalidInput` naming the parameter."""
+    if type(value) is float and math.isfinite(value):  # already parsed (the API's query schema)
+        return value
     try:
         number = float(str(value).strip().replace(",", "."))
     except (TypeError, ValueError):

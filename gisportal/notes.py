@@ -143,6 +143,12 @@ def _buildability(area: float, encumbered: float, rules: ZoneRules | None,
 
 
 def _total(parts: list[Buildability], area: float, encumbered: float) -> Buildability:
+    if len(parts) == 1:  # most parcels lie in one zone: its figures are the totals (0 + x: what sum() gives)
+        (p,) = parts
+        one = [None if v is None else 0 + v for v in (p.max_footprint_m2, p.max_floor_area_m2,
+                                                       p.net_max_footprint_m2, p.net_max_floor_area_m2)]
+        return Buildability(area, encumbered, *one, complete=p.complete)
+
     def add(values: list[float | None]) -> float | None:
         return None if not values or None in values else sum(values)  # type: ignore[arg-type]
 
@@ -222,8 +228,8 @@ def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as
     if len(zones) > 1:
         zones.sort(key=lambda z: (-z.share, z.code))
     total_encumbered = float(encumbrance.area) if encumbrance is not None else 0.0
-    used = {(z.plan, z.plan_version) for z in zones}.union((o.plan, o.plan_version) for o in overlays)
-    plans = tuple(context.references[v.id] for v in in_force.values() if (v.plan_name, v.version) in used)
+    used = {h.version_id for h in zone_hits}.union(h.version_id for h in overlay_hits)
+    plans = tuple(context.references[v] for v in in_force if v in used)
     note = UrbanNote(
         parcel=facts, zones=tuple(zones), overlays=overlays,
         buildability=_total([z.buildability for z in zones], area, total_encumbered),

@@ -150,14 +150,16 @@ def geometry_wgs84(geometry: shapely.Geometry, crs: str) -> dict[str, Any]:
     """A geometry (metric ``crs``) as a GeoJSON geometry in WGS84: ``mapping(to_wgs84(geometry, crs))``.
 
     A parcel, a multipolygon of one polygon without holes, takes a shorter way (the same numbers): its
-    coordinates transformed and listed, with no WGS84 geometry built and read back.
+    coordinates transformed and listed, with no WGS84 geometry built and read back. One ring it is when its
+    coordinates close only at the end (rings are closed: a second ring would start after the first's closing
+    point); that test reads no part of the geometry (each read would copy it).
     """
-    if geometry.geom_type == "MultiPolygon":
-        parts = geometry.geoms
-        if len(parts) == 1 and not len(parts[0].interiors) and not geometry.has_z:
-            xy = shapely.get_coordinates(geometry)
-            lon, lat = transformer(crs, WGS84).transform(xy[:, 0].copy(), xy[:, 1].copy())
-            return {"type": "MultiPolygon", "coordinates": ((tuple(zip(lon.tolist(), lat.tolist())),),)}
+    if geometry.geom_type == "MultiPolygon" and not geometry.has_z:
+        xy = shapely.get_coordinates(geometry)
+        lon, lat = transformer(crs, WGS84).transform(xy[:, 0].copy(), xy[:, 1].copy())
+        ring = tuple(zip(lon.tolist(), lat.tolist()))
+        if ring and ring[0] == ring[-1] and ring[0] not in ring[1:-1]:
+            return {"type": "MultiPolygon", "coordinates": ((ring,),)}
     return mapping(to_wgs84(geometry, crs))
 
 

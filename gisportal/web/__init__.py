@@ -13,7 +13,7 @@ from datetime import date
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask.sessions import SecureCookieSessionInterface
 
 from gisportal.agencydb import AgencyDB, open_agency
@@ -81,6 +81,13 @@ class _SessionInterface(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:  # type: ignore[override]
+        # A session nobody looked at or changed, and empty: Flask's own method would decide to do nothing, after
+        # reading half a dozen cookie settings.
+        if not session and not session.modified and not session.accessed:
+            return
+        super().save_session(app, session, response)
+
 
 class PortalFlask(Flask):
     """Flask, remembering which functions are plain (not ``async``).
@@ -111,8 +118,6 @@ class PortalFlask(Flask):
 
 def portal() -> Portal:
     """The current app's :class:`Portal`."""
-    from flask import current_app
-
     return current_app.extensions["gisportal"]
 
 

@@ -23,6 +23,7 @@ from gisportal.storage.base import LAYERS
 from gisportal.web import portal
 from gisportal.web.apidoc import documented, query_arguments
 from gisportal.web.i18n import current_language
+from gisportal.web.library import note_documents
 from gisportal.web.schemas import (ProblemSchema, FeatureCollectionSchema, FeatureSchema, LayerArgs, NoteArgs,
                                    NoteSchema, ParcelsArgs, SearchArgs, SuggestionsSchema)
 
@@ -58,36 +59,34 @@ def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     parcel = find_parcel(p.store, ParcelQuery.from_mapping(args), as_of)
     catalogue = p.catalogue_for(as_of)
     note = build_note(p.store, catalogue, parcel, as_of)
-    from gisportal.web.library import note_documents
-
     lang = current_language()
     return note, note_to_dict(note, catalogue, lang, note_documents(lang))
 
 
-@blp.route("/notes")
-class Notes(MethodView):
-    # The busiest endpoint: documented like the others, run without flask-smorest's wrappers (gisportal.web.apidoc).
-    @query_arguments(blp, NOTE_ARGS)
-    @documented(blp.alt_response(200, schema=NoteSchema, success=True, description="The urban-information note"),
-                _document_errors)
-    def get(self, args: dict[str, Any]) -> Response:
-        """The urban-information note of a parcel (by ``ref``, ``lon``/``lat`` or ``x``/``y``/``crs``).
+# The busiest endpoint: documented like the others, but a plain view (no MethodView instance per request) run
+# without flask-smorest's wrappers (gisportal.web.apidoc); the endpoint keeps the name a MethodView gave it.
+@blp.route("/notes", endpoint="Notes")
+@query_arguments(blp, NOTE_ARGS)
+@documented(blp.alt_response(200, schema=NoteSchema, success=True, description="The urban-information note"),
+            _document_errors)
+def notes(args: dict[str, Any]) -> Response:
+    """The urban-information note of a parcel (by ``ref``, ``lon``/``lat`` or ``x``/``y``/``crs``).
 
-        ``format=pdf`` answers the numbered, sealed PDF (``lang`` = fr, ar or both).
+    ``format=pdf`` answers the numbered, sealed PDF (``lang`` = fr, ar or both).
 
-        A point outside any parcel answers 404 ``no_parcel_here`` with the zones at that point.
-        """
-        if args.get("format") == "pdf":
-            from gisportal.web.documents import pdf_language, pdf_response, require_official_note_paid
+    A point outside any parcel answers 404 ``no_parcel_here`` with the zones at that point.
+    """
+    if args.get("format") == "pdf":
+        from gisportal.web.documents import pdf_language, pdf_response, require_official_note_paid
 
-            lang = pdf_language(args.get("lang"))
-            note, _data = note_view_data(args)
-            require_official_note_paid(note, lang)
-            return pdf_response(note, lang)
-        note, data = note_view_data(args)
-        if args.get("format") == "html":
-            return Response(render_template("note.html", note=note, data=data), mimetype="text/html")
-        return json_response(data)
+        lang = pdf_language(args.get("lang"))
+        note, _data = note_view_data(args)
+        require_official_note_paid(note, lang)
+        return pdf_response(note, lang)
+    note, data = note_view_data(args)
+    if args.get("format") == "html":
+        return Response(render_template("note.html", note=note, data=data), mimetype="text/html")
+    return json_response(data)
 
 
 @blp.route("/parcels")

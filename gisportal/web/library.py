@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (Flask, Response, abort, current_app, flash, redirect, render_template, request, send_file,
+                   url_for)
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
@@ -88,14 +89,10 @@ class RegulationLinks:
 
 def note_documents(lang: str) -> dict[str, list[dict[str, Any]]]:
     """The regulation documents per plan, for the note being rendered in ``lang``."""
-    from flask import current_app
-
     return current_app.extensions["gisportal_library_links"].for_notes(lang)
 
 
 def _changed() -> None:
-    from flask import current_app
-
     current_app.extensions["gisportal_library_links"].changed()
 
 
