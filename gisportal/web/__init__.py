@@ -63,6 +63,11 @@ class Portal:
         return self.rules.catalogue_for(as_of) if (self.rules is not None and as_of) else self.catalogue
 
 
+def has_cookie(req: Any, name: str) -> bool:
+    """Whether request ``req`` carries cookie ``name`` (cookies are not parsed when it carries none)."""
+    return "HTTP_COOKIE" in req.environ and name in req.cookies
+
+
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with the signing serializer built once instead of per request, and no
     cookie lookup on requests that carry no session cookie."""
@@ -77,7 +82,7 @@ class _SessionInterface(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Any):  # type: ignore[override]
         # Most requests carry no session cookie: answer a new session without a failed lookup (Werkzeug builds a
         # BadRequestKeyError for each key it does not find).
-        if self.get_cookie_name(app) not in request.cookies and self.get_signing_serializer(app) is not None:
+        if not has_cookie(request, self.get_cookie_name(app)) and self.get_signing_serializer(app) is not None:
             return self.session_class()
         return super().open_session(app, request)
 

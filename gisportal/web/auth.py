@@ -38,6 +38,7 @@ from wtforms.validators import DataRequired, Length
 from gisportal.accounts import MAX_PASSWORD_LENGTH, Accounts, User
 from gisportal.audit import AuditLog
 from gisportal.errors import LoginRequired, NotAllowed
+from gisportal.web import has_cookie
 
 logger = logging.getLogger(__name__)
 
@@ -269,8 +270,8 @@ def _remember_hook_on_sign_in_pages(app: Flask, hook: Callable[[Response], Respo
 
     @wraps(hook)
     def run(response: Response) -> Response:
-        if request.endpoint in ("login", "logout") or app.config.get("REMEMBER_COOKIE_NAME",
-                                                                        "remember_token") in request.cookies:
+        if request.endpoint in ("login", "logout") or has_cookie(request, app.config.get("REMEMBER_COOKIE_NAME",
+                                                                                         "remember_token")):
             return hook(response)
         return response
 
@@ -295,7 +296,10 @@ def init_app(app: Flask) -> None:
 
     csrf = CSRFProtect()
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, bearer-token calls aside
+    hooks = list(app.before_request_funcs.get(None, []))
     csrf.init_app(app)
+    # The check CSRFProtect hooks onto every request returns at once when WTF_CSRF_CHECK_DEFAULT is off: left out.
+    app.before_request_funcs[None] = [hook for hook in app.before_request_funcs.get(None, []) if hook in hooks]
     app.extensions["gisportal_csrf"] = csrf
 
     @app.before_request

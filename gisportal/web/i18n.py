@@ -18,6 +18,8 @@ from flask_babel import Babel, get_locale
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
+from gisportal.web import has_cookie
+
 logger = logging.getLogger(__name__)
 
 RTL_LANGUAGES = {"ar", "he", "fa", "ur"}
@@ -56,8 +58,8 @@ def select_language() -> Locale:
     languages = settings.languages
     req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not three
     # ``in`` before reading: a missing key in Werkzeug's dicts raises (and builds) a BadRequestKeyError.
-    for values, key in ((req.args, "lang"), (req.cookies, COOKIE)):
-        candidate = values[key] if key in values else None
+    for candidate in (req.args["lang"] if "lang" in req.args else None,
+                      req.cookies[COOKIE] if has_cookie(req, COOKIE) else None):
         if candidate in languages:
             return _locale(candidate)
     header = req.environ.get("HTTP_ACCEPT_LANGUAGE")
