@@ -270,8 +270,9 @@ def _remember_hook_on_sign_in_pages(app: Flask, hook: Callable[[Response], Respo
 
     @wraps(hook)
     def run(response: Response) -> Response:
-        if request.endpoint in ("login", "logout") or has_cookie(request, app.config.get("REMEMBER_COOKIE_NAME",
-                                                                                         "remember_token")):
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        if req.endpoint in ("login", "logout") or has_cookie(req, app.config.get("REMEMBER_COOKIE_NAME",
+                                                                                 "remember_token")):
             return hook(response)
         return response
 

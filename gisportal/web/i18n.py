@@ -100,7 +100,8 @@ def _lang_url(code: str) -> str:
 
 
 def _remember(response: Response) -> Response:
-    chosen = request.args["lang"] if "lang" in request.args else None
+    args = request.args
+    chosen = args["lang"] if "lang" in args else None
     if chosen and chosen in _languages() and request.cookies.get(COOKIE) != chosen:
         response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax")
     return response
