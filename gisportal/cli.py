@@ -305,11 +305,11 @@ def registry(text: str, limit: int) -> None:
 @main.command("export")
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
 def export_instance(target: Path) -> None:
-    """Copy this instance (plans with history, parcels, issued notes, keys and payment secret, agency tables and
-    files) into a new embedded data directory."""
+    """Copy this instance (plans with history, parcels, issued notes, keys and secrets, agency tables and files)
+    into a new embedded data directory."""
     from gisportal.agencydb import open_agency
     from gisportal.storage import open_registry, open_store
-    from gisportal.transfer import carry_keys, check_agency_empty, copy_agency, copy_instance
+    from gisportal.transfer import SECRET_FILES, carry_keys, check_agency_empty, copy_agency, copy_instance
 
     settings = load_settings()
     if target.exists() and any(target.iterdir()):
@@ -322,9 +322,10 @@ def export_instance(target: Path) -> None:
     report = copy_instance(source, out_store, open_registry(settings, source), open_registry(out, out_store))
     rows = copy_agency(open_agency(settings, source), target_agency, settings.data_dir, target)
     carry_keys(settings.data_dir, target)
-    if settings.payment_hmac_secret:
-        logger.warning("GISPORTAL_PAYMENT_HMAC_SECRET is set here and is not exported: set the same on the "
-                       "target, or payments started here before the move will be refused there")
+    for name, setting, refused in SECRET_FILES:
+        if getattr(settings, name):
+            logger.warning("%s is set here and is not exported: set the same on the target, or %s will be "
+                           "refused there", setting, refused)
     click.echo(json.dumps({**report.__dict__, "agency_rows": rows}))
 
 
@@ -346,7 +347,7 @@ def import_all(source: Path) -> None:
     check_agency_empty(target_agency)
     report = copy_instance(source_store, target, open_registry(src, source_store), open_registry(settings, target))
     rows = copy_agency(open_agency(src, source_store), target_agency, source, settings.data_dir)
-    carry_keys(source, settings.data_dir, settings.payment_hmac_secret)
+    carry_keys(source, settings.data_dir, settings.payment_hmac_secret, settings.secret_key)
     click.echo(json.dumps({**report.__dict__, "agency_rows": rows}))
 
 

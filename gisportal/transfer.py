@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from gisportal.agencydb import AgencyDB, as_utc, load_table_modules, metadata
 from gisportal.errors import InvalidInput
+from gisportal.payment_providers import SECRET_FILE, write_secret_file
 from gisportal.registry import NoteRegistry
 from gisportal.storage.base import NewPlanVersion, Store
 
@@ -74,8 +75,8 @@ def copy_instance(source: Store, target: Store, source_registry: NoteRegistry | 
 
 
 #: Entries of a data directory that are not agency files: the store, registry and agency databases (copied
-#: through their APIs), the keys (:func:`carry_keys`, with the payment secret file), the app's secret key (not
-#: carried) and the tile caches (rebuilt from the store).
+#: through their APIs), the keys and secrets (:func:`carry_keys`: payment secret, the app's secret key) and the
+#: tile caches (rebuilt from the store).
 _NOT_AGENCY_FILES = {"gisportal.gpkg", "registry.sqlite", "agency.sqlite", "keys", "tiles", "secret_key"}
 #: Rows copied per round trip.
 _CHUNK = 2000
@@ -170,31 +171,43 @@ def _after_transfer(target: AgencyDB) -> None:
             hook(target)
 
 
-def carry_keys(source_dir: Path, target_dir: Path, target_hmac_secret: str | None = None) -> None:
-    """Carry the note-signing keys and the generated payment HMAC secret from one data directory to another.
+#: The generated secrets a data directory holds besides the keys: file name, the setting that takes its place
+#: when set, and what is refused after a move if the secret is not the same.
+SECRET_FILES = (
+    (SECRET_FILE, "GISPORTAL_PAYMENT_HMAC_SECRET", "callbacks of payments started before the move"),
+    ("secret_key", "GISPORTAL_SECRET_KEY",
+     "links sent before the move (subscription confirmations, unsubscriptions) and everyone's sign-in"),
+)
 
-    Notes and receipts signed before the move verify after it (the keys), and payments started before it are
+
+def carry_keys(source_dir: Path, target_dir: Path, target_hmac_secret: str | None = None,
+               target_secret_key: str | None = None) -> None:
+    """Carry the note-signing keys and the generated secrets (payment HMAC secret, the app's secret key) from
+    one data directory to another.
+
+    Notes and receipts signed before the move verify after it (the keys), payments started before it are
     confirmed after it (the provider signs their callbacks with the secret the portal signed the request
-    with). The secret is copied as a file of its own, readable by its owner only, and never shown. A secret
-    set in the target's settings (``target_hmac_secret``, i.e. ``GISPORTAL_PAYMENT_HMAC_SECRET``) wins: the
-    file is not carried then. Call it once the rows are copied: a refused import leaves the target as it was.
+    with), and links sent by e-mail before it (signed with the app's secret key) still work. Each secret is
+    copied as a file of its own, readable by its owner only, and never shown. A secret set in the target's
+    settings (``target_hmac_secret``: ``GISPORTAL_PAYMENT_HMAC_SECRET``; ``target_secret_key``:
+    ``GISPORTAL_SECRET_KEY``) wins: that file is not carried then. Call it once the rows are copied: a refused
+    import leaves the target as it was.
     """
-    from gisportal.payment_providers import SECRET_FILE, write_secret_file
-
     source_dir, target_dir = Path(source_dir), Path(target_dir)
     if source_dir.resolve() == target_dir.resolve():
         return
     if (source_dir / "keys").exists():
         shutil.copytree(source_dir / "keys", target_dir / "keys", dirs_exist_ok=True)
-    secret_file = source_dir / SECRET_FILE
-    secret = secret_file.read_text(encoding="utf-8").strip() if secret_file.is_file() else ""
-    if not secret:
-        return
-    if target_hmac_secret:
-        if not hmac.compare_digest(secret.encode(), target_hmac_secret.encode()):
-            logger.warning("%s not carried: GISPORTAL_PAYMENT_HMAC_SECRET is set on the target and differs from "
-                           "the source's; callbacks of payments started before the move will be refused",
-                           SECRET_FILE)
-        return
-    write_secret_file(target_dir / SECRET_FILE, secret)
-    logger.info("%s carried", SECRET_FILE)
+    configured = {SECRET_FILE: target_hmac_secret, "secret_key": target_secret_key}
+    for name, setting, refused in SECRET_FILES:
+        secret_file = source_dir / name
+        secret = secret_file.read_text(encoding="utf-8").strip() if secret_file.is_file() else ""
+        if not secret:
+            continue
+        if configured[name]:
+            if not hmac.compare_digest(secret.encode(), configured[name].encode()):
+                logger.warning("%s not carried: %s is set on the target and differs from the source's; %s will "
+                               "be refused", name, setting, refused)
+            continue
+        write_secret_file(target_dir / name, secret)
+        logger.info("%s carried", name)

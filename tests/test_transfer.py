@@ -344,7 +344,11 @@ def test_a_payment_started_before_the_move_is_confirmed_after_it(request, backen
     assert not [p.name for p in target.data_dir.iterdir() if p.name.startswith(".payment_hmac_secret")]
     assert all(secret not in output for output in outputs)
 
-    client = _payments_app(target, tiny_rules_file).test_client()
+    app = _payments_app(target, tiny_rules_file)
+    source_key = (tiny_writable.data_dir / "secret_key").read_text().strip()  # the app's own, made on start
+    assert app.config["SECRET_KEY"] == source_key and _mode(target.data_dir / "secret_key") == 0o600
+    assert all(source_key not in output for output in outputs)  # links signed before the move still verify
+    client = app.test_client()
     answer = client.post("/payments/callback/sandbox", data=callback)
     assert answer.status_code == 303, answer.get_data(as_text=True)
     status = _status(client, order)  # the order's access code came along with its row
