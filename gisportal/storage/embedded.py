@@ -184,7 +184,8 @@ class EmbeddedStore(Store):
         return None
 
     def parcel_at(self, x: float, y: float) -> ParcelRecord | None:
-        hits = self.layers["parcels"].candidates(shapely.Point(x, y)).tolist()
+        point = shapely.points([[x, y]])  # an array of one: what the tree's query takes without reshaping
+        hits = self.layers["parcels"].tree.query(point, predicate="intersects")[1].tolist()
         return self._parcel(min(hits)) if hits else None
 
     def _point_hits(self, layer: str, versions: np.ndarray, point: BaseGeometry,
