@@ -22,7 +22,7 @@ from gisportal.search import suggest
 from gisportal.storage.base import LAYERS
 from gisportal.web import portal
 from gisportal.web.apidoc import documented, query_arguments
-from gisportal.web.i18n import current_language
+from gisportal.web.i18n import current_language, requested_language
 from gisportal.web.library import note_documents
 from gisportal.web.schemas import (ProblemSchema, FeatureCollectionSchema, FeatureSchema, LayerArgs, NoteArgs,
                                    NoteSchema, ParcelsArgs, SearchArgs, SuggestionsSchema)
@@ -59,7 +59,7 @@ def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     parcel = find_parcel(p.store, ParcelQuery.from_mapping(args), as_of)
     catalogue = p.catalogue_for(as_of)
     note = build_note(p.store, catalogue, parcel, as_of)
-    lang = current_language()
+    lang = requested_language()  # the labels' language; the note itself translates nothing
     return note, note_to_dict(note, catalogue, lang, note_documents(lang))
 
 

@@ -73,6 +73,16 @@ def current_language() -> str:
     return locale.language if locale else "fr"
 
 
+def requested_language() -> str:
+    """The language the request asks for (``?lang=``, the cookie, the browser's preferences, the default).
+
+    What Flask-Babel selects for the request, without setting up Flask-Babel's per-request state (a few
+    microseconds): for answers that translate nothing, such as the note's JSON. Unlike :func:`current_language`,
+    it does not follow ``force_locale``.
+    """
+    return select_language().language
+
+
 def text_direction(lang: str | None = None) -> str:
     """``rtl`` for right-to-left languages, ``ltr`` otherwise."""
     return "rtl" if (lang or current_language()) in RTL_LANGUAGES else "ltr"
