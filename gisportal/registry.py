@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -109,6 +110,20 @@ def _row(row: tuple) -> IssuedNote:
                       json.loads(row[7]), row[8], row[9], datetime.fromisoformat(row[10]), bool(row[11]))
 
 
+def _use_wal(db: sqlite3.Connection, attempts: int = 100) -> None:
+    """Put the file in WAL mode (once for good). Two processes opening a new registry at once race for the
+    switch, which SQLite answers "database is locked" without waiting: the loser tries again."""
+    for attempt in range(attempts):
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteRegistry(NoteRegistry):
     """The registry in a SQLite file."""
 
@@ -116,7 +131,7 @@ class SqliteRegistry(NoteRegistry):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             db.executescript(_SCHEMA)
 
     @contextlib.contextmanager
@@ -184,6 +199,8 @@ class SqliteRegistry(NoteRegistry):
         return bytes(row[0]) if row and row[0] is not None else None
 
     def search(self, text: str = "", limit: int = 50, offset: int = 0) -> list[IssuedNote]:
+        if "\x00" in text:  # no number or reference holds one, and SQLite's LIKE would stop at it (match all)
+            return []
         like = f"%{text.strip()}%"
         with self._db() as db:
             rows = db.execute(f"SELECT {_COLUMNS} FROM issued_notes WHERE number LIKE ? OR parcel_ref LIKE ?"

@@ -128,9 +128,17 @@ def test_nul_characters_are_never_a_500(tiny_client, path):
 
 
 def test_nul_characters_in_the_registry(tiny_app):
-    registry = tiny_app.extensions["gisportal"].registry
-    assert registry.get("NRU-2026-\x00000001") is None
-    assert registry.search("\x00") == []
+    from gisportal.issuing import issue_note
+    from gisportal.notes import build_note
+
+    portal = tiny_app.extensions["gisportal"]
+    registry = portal.registry
+    store = portal.store
+    note = build_note(store, portal.catalogue, store.parcel_by_ref("TF-1001/06"))
+    issued = issue_note(registry, portal.keyring, note, "fr")  # one in the registry: a NUL must match none, not all
+    assert registry.get("NRU-2026-\x00000001") is None and registry.get(issued.number) is not None
+    assert registry.search("\x00") == [] and registry.search(issued.number[:-1] + "\x00") == []
+    assert [n.number for n in registry.search(issued.number)] == [issued.number]
 
 
 @pytest.mark.parametrize(("lang", "query", "status", "expected"), [
