@@ -143,12 +143,6 @@ def _buildability(area: float, encumbered: float, rules: ZoneRules | None,
 
 
 def _total(parts: list[Buildability], area: float, encumbered: float) -> Buildability:
-    if len(parts) == 1:  # most parcels lie in one zone: its figures are the totals (0 + x: what sum() gives)
-        (p,) = parts
-        one = [None if v is None else 0 + v for v in (p.max_footprint_m2, p.max_floor_area_m2,
-                                                       p.net_max_footprint_m2, p.net_max_floor_area_m2)]
-        return Buildability(area, encumbered, *one, complete=p.complete)
-
     def add(values: list[float | None]) -> float | None:
         return None if not values or None in values else sum(values)  # type: ignore[arg-type]
 

@@ -111,14 +111,11 @@ class EmbeddedStore(Store):
         # Build the index's hash table now, in the process that loads (the server's master): built lazily, each
         # worker would build its own on its first lookup by reference (0.3 s and 100 MB each for 1M parcels).
         self._ref_index.__contains__("")
-        self._zone_versions = self.layers["zones"].frame["version_id"].to_numpy(dtype=np.int64)
-        self._overlay_versions = self.layers["overlays"].frame["version_id"].to_numpy(dtype=np.int64)
         # Attribute values read per hit, without pandas' per-cell indexing (about 20 µs a cell): the parcels' arrays
         # as stored (no copy, no million Python strings); the zones' and overlays' held by the plan layers.
         self._refs, self._addresses, self._quarters = (_cells(parcels[c]) for c in ("ref", "address", "quarter"))
         zones, overlays = self.layers["zones"], self.layers["overlays"]
         self._plan_layers = PlanLayers(zones.frame, zones.geoms, overlays.frame, overlays.geoms)
-        self._version_masks: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
         boxes = np.array([shapely.total_bounds(layer.geoms) for layer in self.layers.values() if len(layer.geoms)])
         self._extent = (tuple(float(v) for v in (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0)))
                         if len(boxes) else None)
@@ -188,39 +185,15 @@ class EmbeddedStore(Store):
         hits = self.layers["parcels"].tree.query(point, predicate="intersects")[1].tolist()
         return self._parcel(min(hits)) if hits else None
 
-    def _point_hits(self, layer: str, versions: np.ndarray, point: BaseGeometry,
-                    version_ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        idx = self.layers[layer].candidates(point)
-        if len(idx) and version_ids is not None:
-            idx = idx[self._version_mask(layer, versions, version_ids)[idx]]
-        return idx, np.zeros(len(idx)), np.full(len(idx), point, dtype=object)
-
-    def _version_mask(self, layer: str, versions: np.ndarray, version_ids: list[int]) -> np.ndarray:
-        """Which features of ``layer`` belong to ``version_ids`` (cached: a few version sets are asked for)."""
-        key = (layer, tuple(version_ids))
-        mask = self._version_masks.get(key)
-        if mask is None:
-            if len(self._version_masks) >= 64:
-                self._version_masks.clear()
-            mask = self._version_masks[key] = np.isin(versions, version_ids)
-        return mask
-
     def zones_on(self, geometry: BaseGeometry, version_ids: list[int]) -> list[ZoneHit]:
-        if geometry.geom_type != "Point":
-            return self._plan_layers.on(geometry, version_ids)[0]
-        return self._plan_layers.zone_hits(*self._point_hits("zones", self._zone_versions, geometry, version_ids))
+        return self._plan_layers.on(geometry, version_ids)[0]
 
     def overlays_on(self, geometry: BaseGeometry, version_ids: list[int]) -> list[OverlayHit]:
-        if geometry.geom_type != "Point":
-            return self._plan_layers.on(geometry, version_ids)[1]
-        return self._plan_layers.overlay_hits(
-            *self._point_hits("overlays", self._overlay_versions, geometry, version_ids))
+        return self._plan_layers.on(geometry, version_ids)[1]
 
     def zones_and_overlays_on(self, geometry: BaseGeometry,
                               version_ids: list[int]) -> tuple[list[ZoneHit], list[OverlayHit]]:
-        if geometry.geom_type != "Point":
-            return self._plan_layers.on(geometry, version_ids)
-        return self.zones_on(geometry, version_ids), self.overlays_on(geometry, version_ids)
+        return self._plan_layers.on(geometry, version_ids)
 
     def features(self, layer: str, version_ids: list[int] | None, bbox: tuple[float, float, float, float] | None,
                  limit: int | None = None) -> gpd.GeoDataFrame:
@@ -229,7 +202,7 @@ class EmbeddedStore(Store):
         data = self.layers[layer]
         idx = data.candidates(shapely.box(*bbox)) if bbox else np.arange(len(data.frame))
         if version_ids is not None and layer != "parcels":
-            versions = self._zone_versions if layer == "zones" else self._overlay_versions
+            versions = self._plan_layers.layer_versions(layer)
             idx = idx[np.isin(versions[idx], version_ids)]
         idx = np.sort(idx)[:limit] if limit is not None else np.sort(idx)
         return data.frame.iloc[idx].drop(columns=["ref_key"], errors="ignore")

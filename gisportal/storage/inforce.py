@@ -45,6 +45,12 @@ class InForceIndex:
             shapely.prepare(self.geoms)
         self.tree = shapely.STRtree(self.geoms)
 
+    def point_hits(self, point: BaseGeometry) -> list[tuple[int, float, BaseGeometry]]:
+        """(position, 0, the point) of the features the point lies in or on, by position."""
+        with _PREPARED_IN_USE:
+            found = query_one(self.tree, point, "intersects")
+        return [(i, 0.0, point) for i in sorted(self.positions[found].tolist())]
+
     def polygon_hits(self, geometry: BaseGeometry, area: float) -> list[tuple[int, float, BaseGeometry]]:
         """(position, area m², piece) of the features sharing area with ``geometry`` (a polygon of ``area`` m²),
         by position."""
@@ -103,6 +109,10 @@ class PlanLayers:
                           for v, kind, fr, ar, pfr, par, height in zip(self.versions[self.n_zones:], *overlay_columns)]
         self._indexes: dict[tuple[int, ...] | None, InForceIndex] = {}
 
+    def layer_versions(self, layer: str) -> np.ndarray:
+        """The version id of each feature of ``layer`` (``zones`` or ``overlays``), in stored order."""
+        return self.versions[:self.n_zones] if layer == "zones" else self.versions[self.n_zones:]
+
     def in_force(self, version_ids: list[int] | None) -> InForceIndex:
         """The zones and overlays of ``version_ids`` (all when ``None``), indexed (cached per version set)."""
         key = None if version_ids is None else tuple(version_ids)
@@ -116,16 +126,11 @@ class PlanLayers:
         return index
 
     def on(self, geometry: BaseGeometry, version_ids: list[int] | None) -> tuple[list[ZoneHit], list[OverlayHit]]:
-        """Zones and overlays of ``version_ids`` sharing area with ``geometry`` (a polygon)."""
-        hits = self.in_force(version_ids).polygon_hits(geometry, float(geometry.area))
+        """Zones and overlays of ``version_ids`` sharing area with ``geometry`` (a polygon), or in which it lies
+        (a point: area 0, the point as piece)."""
+        index = self.in_force(version_ids)
+        hits = (index.point_hits(geometry) if geometry.geom_type == "Point"
+                else index.polygon_hits(geometry, float(geometry.area)))
         n = self.n_zones
         return ([ZoneHit(*self._zones[i], a, p) for i, a, p in hits if i < n],
                 [OverlayHit(*self._overlays[i - n], a, p) for i, a, p in hits if i >= n])
-
-    def zone_hits(self, idx: np.ndarray, areas: np.ndarray, pieces: np.ndarray) -> list[ZoneHit]:
-        """Hits on the zones at ``idx`` (positions among the zones)."""
-        return [ZoneHit(*self._zones[i], float(a), p) for i, a, p in zip(idx.tolist(), areas, pieces)]
-
-    def overlay_hits(self, idx: np.ndarray, areas: np.ndarray, pieces: np.ndarray) -> list[OverlayHit]:
-        """Hits on the overlays at ``idx`` (positions among the overlays)."""
-        return [OverlayHit(*self._overlays[i], float(a), p) for i, a, p in zip(idx.tolist(), areas, pieces)]
