@@ -223,6 +223,19 @@ def test_search_address_by_street_and_house_number(tiny_client):
     assert parcels("9 rue ibn") == [] and parcels("3 rue nowhere") == []
 
 
+def test_search_wildcards_and_quotes_are_plain_text(tiny_client):
+    """LIKE's wildcards, quotes and backslashes typed in the box are punctuation (ignored like "-" in "TF-100")
+    or plain text: a clear answer, never an error nor a wildcard."""
+    def parcels(q: str) -> list[str]:
+        answer = tiny_client.get("/api/v1/search", query_string={"q": q, "limit": 20})
+        assert answer.status_code == 200, (q, answer.get_data(as_text=True))
+        return sorted(s["ref"] for s in answer.get_json()["suggestions"] if s["kind"] == "parcel")
+
+    assert parcels("TF%") == parcels("TF") and parcels("3 % rue ibn") == ["TF-1002/06"]
+    for q in ("%", "_", "' OR 1=1 --", "\\", "%_%"):
+        assert parcels(q) == [], q
+
+
 def test_search_suggestion_points_at_the_parcel(tiny_client, tiny):
     (s,) = get_json(tiny_client, "/api/v1/search", q="1003")["suggestions"]
     assert s["ref"] == "TF-1003/06"

@@ -402,3 +402,14 @@ def test_address_parts_street_and_house_number():
     assert streets.to_pylist() == ["Rue Ibn Battouta", None, "Rue X", None, "زنقة ابن بطوطة", "Rue A",
                                    "Avenue Pasteur", "Résidence 2"]
     assert houses.to_pylist() == ["12 bis", None, None, None, "٣", "5", "7ter", None]
+
+
+def test_parcel_search_sql_escapes_like_wildcards():
+    """A typed house number goes into LIKE as plain text (its % and _ escaped), a reference key is bounded."""
+    from gisportal.storage.postgis_sql import parcel_search_sql
+
+    sql, params = parcel_search_sql(["TF12"], ["Rue A"], "1_", 5)
+    assert params == {"n": 5, "k0": "TF12%", "streets": ["Rue A"], "house": "1\\_%"}
+    assert "ref_key LIKE :k0" in sql and "house LIKE :house" in sql
+    assert parcel_search_sql([], [], None, 5)[0].endswith("WHERE FALSE")
+    assert parcel_search_sql([], ["Rue A"], "50%", 3)[1]["house"] == "50\\%%"
