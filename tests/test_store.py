@@ -409,7 +409,7 @@ def test_parcel_search_sql_escapes_like_wildcards():
     from gisportal.storage.postgis_sql import parcel_search_sql
 
     sql, params = parcel_search_sql(["TF12"], ["Rue A"], "1_", 5)
-    assert params == {"n": 5, "k0": "TF12%", "streets": ["Rue A"], "house": "1\\_%"}
+    assert params == {"n": 5, "k0": "TF12%", "streets": ["Rue A"], "house": "1\\_%", "exact": "1_"}
     assert "ref_key LIKE :k0" in sql and "house LIKE :house" in sql
     assert parcel_search_sql([], [], None, 5)[0].endswith("WHERE FALSE")
     assert parcel_search_sql([], ["Rue A"], "50%", 3)[1]["house"] == "50\\%%"

@@ -45,23 +45,26 @@ def _like_prefix(text: str) -> str:
 
 def parcel_search_sql(keys: list[str], streets: list[str], house: str | None, limit: int) -> tuple[str, dict]:
     """Parcels whose reference key starts with one of ``keys`` (in key order), then those on one of
-    ``streets`` (with a house number starting with ``house``, if given): one statement, each part on its
-    B-tree (``ref_key``, ``street, house``; both in the "C" collation, where ``LIKE 'x%'`` is a range)."""
+    ``streets`` (with a house number starting with ``house``, if given: that very number first): one
+    statement, each part on its B-tree (``ref_key``, ``street, house``; both in the "C" collation, where
+    ``LIKE 'x%'`` is a range)."""
     params: dict = {"n": max(limit, 0)}
     parts = []
     for i, key in enumerate(keys):
         params[f"k{i}"] = _like_prefix(key)
-        parts.append(f"(SELECT ref, address, geom, 0 AS part, ref_key AS sort FROM gp_parcels "
+        parts.append(f"(SELECT ref, address, geom, 0 AS part, 0 AS rank, ref_key AS sort FROM gp_parcels "
                      f"WHERE ref_key LIKE :k{i} ORDER BY ref_key LIMIT :n)")
     if streets:
         params["streets"] = streets
-        where = "street = ANY(:streets)"
+        where, rank, order = "street = ANY(:streets)", "0", "street, house"
         if house:
-            params["house"] = _like_prefix(house)
+            params["house"], params["exact"] = _like_prefix(house), house
             where += " AND house LIKE :house"
-        parts.append(f"(SELECT ref, address, geom, 1 AS part, street || ' ' || coalesce(house, '') AS sort "
-                     f"FROM gp_parcels WHERE {where} ORDER BY street, house LIMIT :n)")
+            rank = "CASE WHEN house = :exact THEN 0 ELSE 1 END"
+            order = f"{rank}, {order}"
+        parts.append(f"(SELECT ref, address, geom, 1 AS part, {rank} AS rank, street || ' ' || coalesce(house, '') "
+                     f"AS sort FROM gp_parcels WHERE {where} ORDER BY {order} LIMIT :n)")
     if not parts:
         return "SELECT NULL, NULL, NULL, NULL WHERE FALSE", params
     return (f"SELECT ref, address, ST_X(p), ST_Y(p) FROM ({' UNION ALL '.join(parts)}) s, "
-            f"LATERAL ST_PointOnSurface(s.geom) p ORDER BY part, sort LIMIT :n"), params
+            f"LATERAL ST_PointOnSurface(s.geom) p ORDER BY part, rank, sort LIMIT :n"), params
