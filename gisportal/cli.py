@@ -132,17 +132,23 @@ def _with_layer_options(f: Any) -> Any:
 @click.option("--approved", default=None, help="Approval date YYYY-MM-DD (default today).")
 @click.option("--approval-act", default=None, help="Approval decree reference.")
 @click.option("--title", default=None, help="Plan title (French).")
+@click.option("--accept-blocking", is_flag=True, help="Publish even with blocking findings (recorded with the version).")
 @_with_layer_options
 def import_plan(path: Path, name: str, zone_field: str, label_field: str | None, label_ar_field: str | None,
-                approved: str | None, approval_act: str | None, title: str | None, layer: str | None,
-                crs: str | None, encoding: str | None) -> None:
-    """Publish the zones in PATH as the new current version of plan NAME."""
+                approved: str | None, approval_act: str | None, title: str | None, accept_blocking: bool,
+                layer: str | None, crs: str | None, encoding: str | None) -> None:
+    """Check the zones in PATH as an upload is checked, then publish them as the new version of plan NAME."""
+    from gisportal.import_checks import check_import
     from gisportal.imports import import_plan as run
 
-    version, report = run(_store(), path, name=name, zone_field=zone_field, label_field=label_field,
+    store = _store()
+    check = check_import(path, command="import-plan", kind="zones", settings=load_settings(), store=store,
+                         layer=layer, zone_field=zone_field, crs=crs, encoding=encoding,
+                         accept_blocking=accept_blocking)
+    version, report = run(store, path, name=name, zone_field=zone_field, label_field=label_field,
                           label_ar_field=label_ar_field, layer=layer, crs=crs, encoding=encoding,
-                          approved=_date(approved), approval_act=approval_act, title_fr=title)
-    click.echo(f"plan {version.plan_name} version {version.version} published", err=True)
+                          approved=_date(approved), approval_act=approval_act, title_fr=title, origin=check.origin)
+    click.echo(f"plan {version.plan_name} version {version.version} published (origin {check.origin})", err=True)
     _print_report(report)
 
 
@@ -152,13 +158,20 @@ def import_plan(path: Path, name: str, zone_field: str, label_field: str | None,
 @click.option("--kind", default=None, help="One kind for every feature, e.g. road_widening.")
 @click.option("--kind-field", default=None, help="Field holding each feature's kind.")
 @click.option("--label-field", default=None)
+@click.option("--accept-blocking", is_flag=True, help="Attach them even with blocking findings (logged).")
 @_with_layer_options
 def import_overlays(path: Path, plan: str, kind: str | None, kind_field: str | None, label_field: str | None,
-                    layer: str | None, crs: str | None, encoding: str | None) -> None:
-    """Attach the servitudes in PATH to the current version of PLAN."""
+                    accept_blocking: bool, layer: str | None, crs: str | None, encoding: str | None) -> None:
+    """Check the servitudes in PATH as an upload is checked, then attach them to the current version of PLAN."""
+    from gisportal.import_checks import check_import
     from gisportal.imports import import_overlays as run
 
-    version, report = run(_store(), path, plan=plan, kind=kind, kind_field=kind_field, label_field=label_field,
+    store = _store()
+    check = check_import(path, command="import-overlays", kind="overlays", settings=load_settings(), store=store,
+                         layer=layer, crs=crs, encoding=encoding, accept_blocking=accept_blocking)
+    if check.accepted:
+        click.echo(f"blocking findings accepted: {check.accepted}", err=True)
+    version, report = run(store, path, plan=plan, kind=kind, kind_field=kind_field, label_field=label_field,
                           layer=layer, crs=crs, encoding=encoding)
     click.echo(f"overlays attached to {version.plan_name} version {version.version}", err=True)
     _print_report(report)

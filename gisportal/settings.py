@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     note_requires_payment: bool = Field(
         False, description="The official (sealed, numbered) note PDF is delivered only through a paid order; the "
                            "note page and JSON stay free for information; signed-in staff are exempt.")
+    note_sliver_share: float = Field(
+        0.001, ge=0, le=0.1, description="A zone covering less than this share of a parcel is a digitising sliver: "
+                                         "left out of the note's zones, counted in its stated remainder.")
+    note_sliver_area_m2: float = Field(
+        1.0, ge=0, le=1000, description="Likewise for a zone covering less than this area (m²) of a parcel.")
     notify_sender: str = Field("log", description="How notifications leave: log or smtp.")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(25, ge=1, le=65535)

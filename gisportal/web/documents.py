@@ -19,6 +19,7 @@ from gisportal.signing import NotAuthentic
 from gisportal.qrcodes import qr_svg_text
 from gisportal.web import portal, public_base
 from gisportal.web.i18n import current_language
+from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def pdf_response(note: UrbanNote, lang: str) -> Response:
 
 def _verification_page(issued: IssuedNote | None, problem: str | None, status: int = 200) -> Response:
     p = portal()
-    state = currency(p.store, p.catalogue, issued) if issued else None
+    state = currency(p.store, p.catalogue, issued, CoverLimits.from_settings(p.settings)) if issued else None
     html = render_template("verify.html", issued=issued, problem=problem, state=state)
     return Response(html, status=status, mimetype="text/html")
 
