@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-deps --upgrade --target $(VENV)/ogctests ogctests==0.1.15
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 # Front-end libraries not on PyPI (Leaflet.VectorGrid), from the npm registry, served by the app.

@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 
@@ -49,3 +51,13 @@ def serving(app: Any) -> Iterator[tuple[str, Recorder]]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def ogc(tiny: SimpleNamespace) -> Iterator[SimpleNamespace]:
+    """The tiny portal served on a loopback port: ``.base``, ``.url`` (…/ogc), ``.seen`` (requests received)."""
+    from conftest import _create_app
+
+    app = _create_app({**tiny.settings, "rules_file": tiny.rules_file})
+    with serving(app) as (base, recorder):
+        yield SimpleNamespace(base=base, url=f"{base}/ogc", seen=recorder.seen, tiny=tiny)

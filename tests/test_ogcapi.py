@@ -16,19 +16,10 @@ import pytest
 import requests
 from pyproj import Transformer
 
-from conftest import _create_app
-from ogc_support import serving
+from ogc_support import ogc  # noqa: F401  (the served portal fixture)
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
-
-
-@pytest.fixture(scope="module")
-def ogc(tiny: SimpleNamespace):
-    """The tiny portal served on a loopback port: ``.url`` (…/ogc), ``.seen`` (requests received)."""
-    app = _create_app({**tiny.settings, "rules_file": tiny.rules_file})
-    with serving(app) as (base, recorder):
-        yield SimpleNamespace(base=base, url=f"{base}/ogc", seen=recorder.seen, tiny=tiny)
 
 
 def _ogr2ogr(tmp_path: Path, ogc: SimpleNamespace, layer: str, *options: str) -> Path:

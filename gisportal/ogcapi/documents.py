@@ -44,6 +44,7 @@ COLLECTIONS = {
     "overlays": ("Overlays (servitudes) of the plans in force", "Servitudes and reservations of the plans in force."),
     "parcels": ("Parcels", "Land parcels with their land-title reference."),
 }
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 GEOJSON, JSON, HTML = "application/geo+json", "application/json", "text/html"
 
 
@@ -95,7 +96,7 @@ def collection(base: str, store: Store, layer: str) -> dict[str, Any]:
             _link(f"{url}?f=html", "alternate", HTML, "This collection as HTML"),
             _link(f"{url}/items", "items", GEOJSON, "Features"),
             _link(f"{url}/items?f=html", "items", HTML, "Features as HTML"),
-            _link(f"{url}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            _link(f"{url}/queryables", QUERYABLES_REL,
                   "application/schema+json", "Queryables"),
         ],
     }
@@ -134,8 +135,8 @@ def _features(page_frame: gpd.GeoDataFrame, layer: str, versions: dict[int, Plan
 
 
 def items_geojson(base: str, store: Store, layer: str, page: FeaturePage, answer_crs: str, limit: int,
-                  offset: int, args: list[tuple[str, str]]) -> bytes:
-    """An items page as GeoJSON bytes, with ``next``/``prev`` links keeping the other parameters."""
+                  offset: int, args: list[tuple[str, str]]) -> tuple[bytes, list[dict[str, str]]]:
+    """An items page as GeoJSON bytes, with ``next``/``prev`` links keeping the other parameters; and its links."""
     versions = {v.id: v for v in store.plan_versions()}
     features = _features(page.frame, layer, versions, crs_mod.store_uri(store.crs), answer_crs)
     url = f"{base}/collections/{layer}/items"
@@ -152,7 +153,7 @@ def items_geojson(base: str, store: Store, layer: str, page: FeaturePage, answer
                            "Previous page"))
     return orjson.dumps({"type": "FeatureCollection", "features": features, "numberMatched": page.matched,
                          "numberReturned": len(features),
-                         "timeStamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "links": links})
+                         "timeStamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "links": links}), links
 
 
 def item_geojson(base: str, store: Store, layer: str, frame: gpd.GeoDataFrame, answer_crs: str) -> bytes:

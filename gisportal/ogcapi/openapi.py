@@ -35,13 +35,13 @@ def _f() -> dict[str, Any]:
 def definition(base: str, title: str, crs_uris: list[str]) -> dict[str, Any]:
     """The API's OpenAPI 3.0 document."""
     common = [_f(), _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-                           "Features per page"),
+                           "Features per page", style="form"),
               _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "Features skipped"),
               _query("bbox", {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
                      "Bounding box", style="form"),
               _query("bbox-crs", {"type": "string", "format": "uri", "enum": crs_uris}, "CRS of bbox"),
               _query("crs", {"type": "string", "format": "uri", "enum": crs_uris}, "CRS of the answer"),
-              _query("datetime", {"type": "string"}, "As of this date (or an interval's end)"),
+              _query("datetime", {"type": "string"}, "As of this date (or an interval's end)", style="form"),
               _query("filter", {"type": "string"}, "CQL2 filter"),
               _query("filter-lang", {"type": "string", "enum": ["cql2-text", "cql2-json"]}, "Filter language"),
               _query("filter-crs", {"type": "string", "format": "uri", "enum": crs_uris}, "CRS of the filter")]

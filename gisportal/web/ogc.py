@@ -112,14 +112,21 @@ def items(collection_id: str) -> Response:
         raise NotFound("Nothing has been published yet.", collection=layer)
     asked = items_request(layer, request.args.to_dict(), store.crs, store.plan_versions(), date.today())
     page = store.feature_page(asked.query)
-    body = documents.items_geojson(_base(), store, layer, page, asked.crs, asked.limit, asked.offset,
+    body, links = documents.items_geojson(_base(), store, layer, page, asked.crs, asked.limit, asked.offset,
                                    list(request.args.items(multi=True)))
     rows = None
     if _wants_html():
         data = orjson.loads(body)
         rows = [{"id": f["id"], "href": f"{_base()}/collections/{layer}/items/{f['id']}?f=html", **f["properties"]}
                 for f in data["features"]]
-    return _answer(body, documents.GEOJSON, layer, {"Content-Crs": f"<{asked.crs}>"}, rows)
+    return _answer(body, documents.GEOJSON, layer, {"Content-Crs": f"<{asked.crs}>", "Link": _link_header(links + [
+        {"href": f"{_base()}/collections/{layer}/queryables", "rel": documents.QUERYABLES_REL,
+         "type": "application/schema+json"}])}, rows)
+
+
+def _link_header(links: list[dict[str, str]]) -> str:
+    """The page's links as an HTTP ``Link`` header (RFC 8288)."""
+    return ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"; type="{link["type"]}"' for link in links)
 
 
 def item(collection_id: str, feature_id: str) -> Response:
