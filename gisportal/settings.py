@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     )
     basemap_attribution: str = ""
     max_features_per_request: int = Field(3000, ge=1)
+    open_data_licence: str = Field("CC-BY-4.0", description="Licence of the downloadable plans and OGC API data.")
     reload_check_seconds: float = Field(1.0, ge=0, description="How often a server checks the store for changes.")
     secret_key: str | None = None
     public_url: str | None = Field(

@@ -28,6 +28,8 @@ from gisportal.errors import InvalidInput, NotFound
 from gisportal.parcels import ParcelRecord, ref_key_candidates, ref_keys, search_text
 from gisportal.plans import Plan, PlanVersion
 from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
+from gisportal.storage.featurequery import LAYER_COLUMNS, FeaturePage, FeatureQuery
+from gisportal.storage import postgis_features
 from gisportal.storage.indexing import address_parts, match_places, place_rows
 from gisportal.storage.postgis_db import ReadConnections, database_errors, declare_srid, make_engine, migrate
 from gisportal.storage.postgis_load import (CHUNK_ROWS, FLOAT8, INT4, MULTIPOLYGON, TEXT, TEXT_OR_NULL,
@@ -234,6 +236,27 @@ class PostgisStore(Store):
             frame = pd.DataFrame(columns=[c.strip() for c in columns[layer].split(",")] + ["wkb"])
         geometry = shapely.from_wkb(frame.pop("wkb").to_numpy()) if len(frame) else []
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=self.crs or None), crs=self.crs or None)
+
+    def feature_page(self, query: FeatureQuery) -> FeaturePage:
+        """Box, versions, filter, order and page in one statement; the count in another (cached when unfiltered)."""
+        if query.layer not in LAYER_COLUMNS:
+            raise NotFound(f"Unknown layer '{query.layer}'.", layer=query.layer)
+        with self._read() as conn:
+            rows = conn.execute(postgis_features.page_select(query, self.srid)).all()
+            if postgis_features.is_unfiltered(query):
+                matched = self._counts[query.layer]
+            elif query.offset == 0 and (query.limit is None or len(rows) < query.limit):
+                matched = len(rows)
+            else:
+                matched = conn.execute(postgis_features.count_select(query, self.srid)).scalar_one()
+        return FeaturePage(postgis_features.frame(rows, query.layer, self.crs), int(matched))
+
+    def feature_by_id(self, layer: str, feature_id: int) -> gpd.GeoDataFrame:
+        if layer not in LAYER_COLUMNS:
+            raise NotFound(f"Unknown layer '{layer}'.", layer=layer)
+        with self._read() as conn:
+            rows = conn.execute(postgis_features.by_id_select(layer, feature_id, self.srid)).all()
+        return postgis_features.frame(rows, layer, self.crs)
 
     def search(self, text: str, limit: int = 10) -> list[Suggestion]:
         """Places, then parcels by reference prefix (``TF-100`` -> TF-1001/06...), then by street and house

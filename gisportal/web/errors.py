@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/tiles/", "/keys"))
+    return request.path.startswith(("/api/", "/tiles/", "/keys", "/ogc"))
 
 
 def _respond(status: int, payload: dict[str, Any]) -> Response:
