@@ -192,3 +192,84 @@ def test_pages(tiny_client, lang):
     assert 'data-layer="road_widening" data-result="does_not_intersect"' in html
     assert tiny_client.get(f"/sites?lang={lang}").status_code == 200
     assert tiny_client.get("/sites/note?refs=TF-0000/00").status_code == 404
+
+
+@pytest.fixture
+def tiny_env(tiny, monkeypatch):
+    """The tiny instance named by the environment, as the command line reads it."""
+    for name, value in tiny.instance.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GISPORTAL_RULES_FILE", str(tiny.rules_file))
+    return tiny
+
+
+def _frame(tiny, *boxes, crs="EPSG:26191"):
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame({"name": [f"s{i}" for i in range(len(boxes))]},
+                            geometry=[tiny.box(*b) for b in boxes], crs="EPSG:26191").to_crs(crs)
+
+
+def test_cli_site_note_from_refs_and_from_a_kml_file(tiny_env, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from gisportal.cli import main
+
+    result = CliRunner().invoke(main, ["site-note", "--refs", "TF-1001/06,TF-1007/06"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["site"]["area_m2"] == 1200
+    kml = tmp_path / "site.kml"
+    _frame(tiny_env, (60, 40, 110, 90), crs="EPSG:4326").to_file(kml, driver="KML", engine="pyogrio")
+    result = CliRunner().invoke(main, ["site-note", "--file", str(kml)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["site"]["area_m2"] == pytest.approx(2500, abs=0.01)
+    assert CliRunner().invoke(main, ["site-note"]).exit_code == 2
+
+
+def test_page_from_a_zipped_shapefile_in_utm(tiny, tiny_client, tmp_path):
+    """Two boxes in UTM 30N (the .prj says so): x 0..50 and x 50..100, y 0..50 -> one site of 5,000 m²."""
+    import zipfile
+
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    _frame(tiny, (0, 0, 50, 50), (50, 0, 100, 50), crs="EPSG:32630").to_file(folder / "site.shp", engine="pyogrio")
+    archive = tmp_path / "site.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for part in folder.iterdir():
+            z.write(part, arcname=part.name)
+    page = tiny_client.post("/sites/note", data={"file": (archive.open("rb"), "site.zip")},
+                            content_type="multipart/form-data")
+    assert page.status_code == 200, page.get_data(as_text=True)[:500]
+    assert 'data-area-m2="5000.0"' in page.get_data(as_text=True)
+    bad = tiny_client.post("/sites/note", data={"file": (open(__file__, "rb"), "site.kml")},
+                           content_type="multipart/form-data")
+    assert bad.status_code == 422
+
+
+def test_shares_on_the_union_of_each_code_overlaps_and_remainder(tiny, tiny_writable, catalogue):
+    """Another plan east of the tiny one: two A features overlapping (x 400..460 and 440..490) and a B feature
+    (x 450..470) across them, all y 0..50. The site x 400..500, y 0..50 (5,000 m²): A is the union, 4,500 m²
+    (90 %, not 3,000 + 2,500); B 1,000 m² (20 %); A and B overlap on 1,000 m²; x 490..500 is in no zone: the
+    remainder, 500 m² (10 %)."""
+    from datetime import timedelta
+
+    import geopandas as gpd
+
+    from gisportal.storage.base import NewPlanVersion
+
+    store = tiny_writable.open_store()
+    start = tiny.today - timedelta(days=10)
+    rows = [("A", (400, 0, 460, 50)), ("A", (440, 0, 490, 50)), ("B", (450, 0, 470, 50))]
+    zones = gpd.GeoDataFrame({"code": [c for c, _ in rows], "label_fr": [c for c, _ in rows],
+                              "label_ar": [c for c, _ in rows]},
+                             geometry=[tiny.box(*b) for _, b in rows], crs="EPSG:26191")
+    store.publish_plan_version(NewPlanVersion("east-plan", "Est", "شرق", "Décret E", start, start), zones)
+    note = build_site_note(store, catalogue, site_from_geojson(store, lambert(tiny, square(400, 0, 500, 50))))
+    assert [(z.plan, z.code, round(z.area_m2, 6), round(z.share, 6)) for z in note.zones] == [
+        ("east-plan", "A", 4500.0, 0.9), ("east-plan", "B", 1000.0, 0.2)]
+    assert [(o.codes, round(o.area_m2, 6)) for o in note.overlaps] == [(("A", "B"), 1000.0)]
+    assert note.remainder_m2 == pytest.approx(500)
+    assert ("zone_overlap", "A+B") in note.warnings
