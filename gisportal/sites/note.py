@@ -107,20 +107,8 @@ def build_site_note(store: Store, catalogue: RulesCatalogue, site: SiteInput, as
     area = float(geometry.area)
     parcels = _parcels(store, geometry, area, limits)
     zone_hits, overlay_hits = store.zones_and_overlays_on(geometry, list(in_force))
-    overlays, encumbrance, height_cap = _overlays(overlay_hits, in_force, area)
-    zone_parts = _union_by(zone_hits, lambda h: (h.version_id, h.code))
-    zones = []
-    for (version_id, code), (first, piece) in zone_parts.items():
-        version = in_force[version_id]
-        part_area = float(piece.area)
-        if part_area <= _least(area):
-            continue
-        rules = catalogue.rules_for(code)
-        encumbered = float(shapely.intersection(piece, encumbrance).area) if encumbrance is not None else 0.0
-        zones.append((piece, ZoneOnParcel(version.plan_name, version.version, code, first.label_fr, first.label_ar,
-                                          part_area, part_area / area, rules,
-                                          _buildability(part_area, encumbered, rules, height_cap))))
-    zones.sort(key=lambda pz: (-pz[1].share, pz[1].code))
+    overlays, encumbrance, height_cap = overlays_on(overlay_hits, in_force, area)
+    zones = zones_on(zone_hits, in_force, area, catalogue, encumbrance, height_cap)
     overlaps = _overlaps(zones, area)
     zoned = shapely.union_all([p for p, _ in zones]) if zones else None
     remainder = max(0.0, area - (float(zoned.area) if zoned is not None else 0.0))
@@ -142,7 +130,27 @@ def build_site_note(store: Store, catalogue: RulesCatalogue, site: SiteInput, as
         parcels=parcels, layers=layers, plans=plans, as_of=as_of, generated_at=now, warnings=tuple(warnings))
 
 
-def _union_by(hits: list, key) -> dict:  # type: ignore[no-untyped-def]
+def zones_on(zone_hits: list[ZoneHit], in_force: dict, area: float, catalogue: RulesCatalogue,
+             encumbrance: BaseGeometry | None, height_cap: tuple[float, str] | None
+             ) -> list[tuple[BaseGeometry, ZoneOnParcel]]:
+    """Each zone code (per plan version) on an outline of ``area`` m²: the union of its features' pieces, its
+    share, rules and buildability (net of ``encumbrance``), largest share first."""
+    zones = []
+    for (version_id, code), (first, piece) in union_by(zone_hits, lambda h: (h.version_id, h.code)).items():
+        version = in_force[version_id]
+        part_area = float(piece.area)
+        if part_area <= _least(area):
+            continue
+        rules = catalogue.rules_for(code)
+        encumbered = float(shapely.intersection(piece, encumbrance).area) if encumbrance is not None else 0.0
+        zones.append((piece, ZoneOnParcel(version.plan_name, version.version, code, first.label_fr, first.label_ar,
+                                          part_area, part_area / area, rules,
+                                          _buildability(part_area, encumbered, rules, height_cap))))
+    zones.sort(key=lambda pz: (-pz[1].share, pz[1].code))
+    return zones
+
+
+def union_by(hits: list, key) -> dict:  # type: ignore[no-untyped-def]
     """Hits grouped by ``key``: (first hit, union of their pieces), in the hits' order."""
     groups: dict = defaultdict(list)
     for hit in hits:
@@ -151,11 +159,11 @@ def _union_by(hits: list, key) -> dict:  # type: ignore[no-untyped-def]
             for k, group in groups.items()}
 
 
-def _overlays(hits: list[OverlayHit], in_force: dict, area: float
+def overlays_on(hits: list[OverlayHit], in_force: dict, area: float
               ) -> tuple[tuple[OverlayOnParcel, ...], BaseGeometry | None, tuple[float, str] | None]:
     """Each servitude (plan version, kind, label) with the area of the union of its features; the land under
     those that forbid building; the lowest height cap."""
-    parts = _union_by(hits, lambda h: (h.version_id, h.kind, h.label_fr))
+    parts = union_by(hits, lambda h: (h.version_id, h.kind, h.label_fr))
     overlays, removing, caps = [], [], []
     for (version_id, kind_key, _label), (h, piece) in parts.items():
         piece_area = float(piece.area)
