@@ -443,6 +443,7 @@ def user_list() -> None:
 
 # The planners' commands (upload, publish, rollback, drafts) register themselves on ``main``.
 from gisportal import cli_planning  # noqa: E402,F401
+from gisportal import cli_sites  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

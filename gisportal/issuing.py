@@ -20,6 +20,7 @@ from gisportal.zone_cover import CoverLimits
 from gisportal.registry import IssuedNote, NoteRegistry
 from gisportal.rules import RulesCatalogue
 from gisportal.signing import KeyRing, NotAuthentic, canonical_json, seal_pdf, verify_pdf
+from gisportal.sites.render import site_payload_today
 from gisportal.storage.base import Store
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,11 @@ def signed_bytes(payload: dict[str, Any], number: str, issued_at: str) -> bytes:
 
 def issue_note(registry: NoteRegistry, keyring: KeyRing, note: UrbanNote, lang: str) -> IssuedNote:
     """The registered note for this content: reused when identical, else newly numbered and signed."""
-    payload = note_payload(note, lang)
+    return issue_payload(registry, keyring, note_payload(note, lang))
+
+
+def issue_payload(registry: NoteRegistry, keyring: KeyRing, payload: dict[str, Any]) -> IssuedNote:
+    """The registered document for this payload (a parcel's or a site's note): reused when identical."""
     digest = content_hash(payload)
     existing = registry.find(digest)
     if existing is not None:
@@ -102,11 +107,14 @@ class Currency:
 
 
 def currency(store: Store, catalogue: RulesCatalogue, issued: IssuedNote, limits: CoverLimits | None = None) -> Currency:
-    """Compare an issued note with the note the parcel would get today (slivers under ``limits``)."""
-    parcel = store.parcel_by_ref(issued.parcel_ref)
-    if parcel is None:
-        return Currency(False, [], True)
-    today = note_payload(build_note(store, catalogue, parcel, limits=limits), issued.lang)
+    """Compare an issued note with the note the parcel (or the site) would get today (slivers under ``limits``)."""
+    if issued.payload.get("kind") == "site":
+        today = site_payload_today(store, catalogue, issued.payload)
+    else:
+        parcel = store.parcel_by_ref(issued.parcel_ref)
+        if parcel is None:
+            return Currency(False, [], True)
+        today = note_payload(build_note(store, catalogue, parcel, limits=limits), issued.lang)
     before = {(p["name"], p["version"]) for p in issued.plan_versions}
     now = {(p["name"], p["version"]) for p in today["plans"]}
     changed = sorted({name for name, _ in before ^ now})

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     basemap_attribution: str = ""
     max_features_per_request: int = Field(3000, ge=1)
     open_data_licence: str = Field("CC-BY-4.0", description="Licence of the downloadable plans and OGC API data.")
+    site_max_parcels: int = Field(500, ge=1, description="Most parcels a site note may cover.")
+    site_max_vertices: int = Field(10_000, ge=4, description="Most vertices of a drawn or uploaded site.")
+    site_max_area_m2: float = Field(2_000_000.0, gt=0, description="Largest site area (m²) a site note accepts.")
     reload_check_seconds: float = Field(1.0, ge=0, description="How often a server checks the store for changes.")
     secret_key: str | None = None
     public_url: str | None = Field(

@@ -178,7 +178,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                          sender=open_sender(settings))
 
     from gisportal.web import (admin, api, assets, auth, committees, complaints, contact, documents, errors, i18n, library,
-                               data, ogc, pages, payments, planning, rules_admin, tiles)
+                               data, history, ogc, pages, payments, planning, rules_admin, sites, situation, tiles)
 
     i18n.init_app(app)
     auth.init_app(app)
@@ -197,6 +197,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     tiles.init_app(app)
     ogc.init_app(app)
     data.init_app(app)
+    sites.init_app(app)
+    history.init_app(app)
+    situation.init_app(app)
     errors.init_app(app)
 
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published
