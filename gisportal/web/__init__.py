@@ -179,6 +179,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from gisportal.web import (admin, api, assets, auth, committees, complaints, contact, documents, errors, i18n, library,
                                pages, payments, planning, rules_admin, tiles)
+    from gisportal.web import archives
 
     i18n.init_app(app)
     auth.init_app(app)
@@ -195,6 +196,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     pages.init_app(app)
     documents.init_app(app)
     tiles.init_app(app)
+    archives.init_app(app)
     errors.init_app(app)
 
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published

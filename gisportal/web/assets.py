@@ -21,7 +21,8 @@ def vendor_dirs() -> dict[str, Path]:
     from gisportal.settings import PROJECT_ROOT
 
     return {"leaflet": Path(leaflet.BASE_DIR),
-            "vectorgrid": PROJECT_ROOT / "node_modules" / "leaflet.vectorgrid" / "dist"}
+            "vectorgrid": PROJECT_ROOT / "node_modules" / "leaflet.vectorgrid" / "dist",
+            "pmtiles": PROJECT_ROOT / "node_modules" / "pmtiles" / "dist"}
 
 
 def init_app(app: Flask) -> None:
