@@ -192,6 +192,20 @@ def import_parcels(path: Path, ref_field: str, address_field: str | None, quarte
                       quarter_field=quarter_field, layer=layer, crs=crs, encoding=encoding))
 
 
+@main.command("write-tiles")
+@click.option("--to", "directory", type=click.Path(path_type=Path), default=None,
+              help="Directory of the archives (default GISPORTAL_TILES_DIR).")
+def write_tiles(directory: Path | None) -> None:
+    """Write the tiles of the versions in force as PMTiles archives, one per layer, for a static host."""
+    from gisportal.archives import write_archives
+
+    target = directory or load_settings().tiles_dir
+    if target is None:
+        raise click.UsageError("give --to DIRECTORY or set GISPORTAL_TILES_DIR")
+    counts = write_archives(_store(), target)
+    click.echo(json.dumps({"directory": str(target), "features": counts}))
+
+
 @main.command("validate")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--layer", default=None, help="Layer to check (GeoPackage, or a zip holding several shapefiles).")

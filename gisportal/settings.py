@@ -30,6 +30,21 @@ class Settings(BaseSettings):
         None, description="Storage backend name (embedded, postgis); default postgis when database_url is set."
     )
     database_url: str | None = Field(None, description="Database URL for a database backend.")
+    # Scaling out (gisportal.storage.postgis_replicas): anonymous reads on streaming replicas, writes on the primary.
+    database_read_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Streaming replicas of the primary, comma-separated URLs (reads only).")
+    database_transaction_pooling: bool = Field(
+        False, description="The database URLs go through a pooler in transaction mode (PgBouncer "
+                           "pool_mode=transaction): no server-side prepared statements.")
+    database_read_max_lag_seconds: float = Field(
+        5.0, gt=0, description="A replica behind the last write seen for longer than this is reported lagging.")
+    database_read_retry_seconds: float = Field(
+        10.0, ge=0, description="How long a replica that failed is left aside before it is tried again.")
+    # Static vector tiles (gisportal.archives): PMTiles archives of the versions in force on a static host.
+    tiles_dir: Path | None = Field(None, description="Where the app writes the PMTiles archives after each "
+                                                     "publication (off when unset).")
+    tiles_url: str | None = Field(None, description="Base URL the archives are served from (by range requests); "
+                                                    "the map reads them instead of /tiles/ when set.")
     crs: str | None = Field(
         None, description="Metric CRS of the instance (e.g. EPSG:26191); taken from the data when unset."
     )
@@ -98,6 +113,13 @@ class Settings(BaseSettings):
     library_max_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest document file staff may add.")
     contact_file: Path = Field(PROJECT_ROOT / "data" / "contact.yaml",
                                description="The agency's phone lines, hours, addresses, social accounts, posters.")
+
+    @field_validator("database_read_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("languages", mode="before")
     @classmethod

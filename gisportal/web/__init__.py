@@ -178,7 +178,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                          sender=open_sender(settings))
 
     from gisportal.web import (admin, api, assets, auth, committees, complaints, contact, documents, errors, i18n, library,
-                               data, history, ogc, pages, payments, planning, rules_admin, sites, situation, tiles)
+                               archives, data, history, ogc, pages, payments, planning, rules_admin, sites, situation,
+                               tiles)
 
     i18n.init_app(app)
     auth.init_app(app)
@@ -200,6 +201,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     sites.init_app(app)
     history.init_app(app)
     situation.init_app(app)
+    archives.init_app(app)
     errors.init_app(app)
 
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published

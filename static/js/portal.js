@@ -110,6 +110,9 @@
       minZoom: styles.layerZooms[layer][0], maxZoom: 22, vectorTileLayerStyles: {}
     };
     options.vectorTileLayerStyles[layer] = style;
+    if (styles.archives && L.vectorGrid.pmtiles) {  /* PMTiles archives on a static host (issue #18) */
+      return L.vectorGrid.pmtiles(styles.archives.replace("{layer}", layer), options);
+    }
     return L.vectorGrid.protobuf(tileUrl(layer), options);
   }
   var zonesLayer = vectorLayer("zones", function (p) {
