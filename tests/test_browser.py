@@ -119,8 +119,8 @@ _SELECTED_OUTLINES_JS = """() => {
 def _open_map(page: Any, url: str) -> None:
     """Open the map page and wait until Leaflet, our script and the zones layer are there."""
     page.goto(url)
-    page.wait_for_function("typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
-    page.wait_for_function(f"({_ZONE_LAYERS_JS})() > 0")
+    page.wait_for_function("() => typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
+    page.wait_for_function(f"() => ({_ZONE_LAYERS_JS})() > 0")
 
 
 def _click_latlng(page: Any, lat: float, lon: float) -> None:
@@ -527,8 +527,8 @@ def test_arabic_is_right_to_left_and_the_map_still_works(browser_session: Browse
 
     with page.expect_navigation():
         page.locator('header a[data-lang="ar"]').click()
-    page.wait_for_function("typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
-    page.wait_for_function(f"({_ZONE_LAYERS_JS})() > 0")
+    page.wait_for_function("() => typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
+    page.wait_for_function(f"() => ({_ZONE_LAYERS_JS})() > 0")
     assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
     assert json.loads(page.locator("#gp-config").text_content())["lang"] == "ar"
     assert page.locator('header strong[lang="ar"]').count() == 1  # the current language is marked

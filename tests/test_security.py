@@ -283,3 +283,12 @@ def test_data_directory_and_files_are_private(secure_app, empty_instance):
                                              ("\tx", "'\tx"), ("\rx", "'\rx"), ("TF-1/06", "TF-1/06"), (-5, -5)])
 def test_csv_cells_are_neutralised(value, expected):
     assert safe_cell(value) == expected
+
+
+def test_access_logs_mask_codes_and_link_tokens():
+    from gisportal.accesslog import mask
+
+    assert mask("GET /payments/orders/CMD-1?t=s3cr3t&lang=fr HTTP/1.1") == "GET /payments/orders/CMD-1?t=***&lang=fr HTTP/1.1"
+    assert mask("file=2026/0101&code=K7M2Q-9TXHB") == "file=2026/0101&code=***"
+    assert mask("GET /subscriptions/confirm/abc.def HTTP/1.1") == "GET /subscriptions/confirm/*** HTTP/1.1"
+    assert mask("GET /api/v1/plans?lang=fr HTTP/1.1") == "GET /api/v1/plans?lang=fr HTTP/1.1"
