@@ -62,7 +62,9 @@ def main(verbose: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker (gthread): slow clients hold a thread, not a worker.")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the portal with gunicorn (data loaded once, shared by the workers)."""
     from gunicorn.app.base import BaseApplication
 
@@ -74,6 +76,14 @@ def serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("preload_app", True)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("logger_class", "gisportal.accesslog.MaskingLogger")  # no access codes in the log
+            # threads: a slow client holds one thread, not a whole worker; timeouts bound what it can hold
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("keepalive", 5)
+            self.cfg.set("limit_request_line", 8190)
+            self.cfg.set("limit_request_fields", 100)
 
         def load(self) -> Any:
             return create_app()

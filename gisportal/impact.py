@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisportal.csvsafe import safe_row
 from gisportal.plans import versions_in_force
 from gisportal.storage.base import Store
 
@@ -67,7 +68,7 @@ class ImpactReport:
         writer = csv.writer(out)
         writer.writerow(["ref", "change", "before", "after"])
         for c in self.changes:
-            writer.writerow([c.ref, c.change, _fmt(c.before), _fmt(c.after)])
+            writer.writerow(safe_row([c.ref, c.change, _fmt(c.before), _fmt(c.after)]))  # refs and codes: outside text
         return out.getvalue()
 
 

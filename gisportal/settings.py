@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="Public base URL printed in QR codes (e.g. https://nru.example.ma); request host when unset."
     )
+    # Hardening (gisportal.web.security): hosts answered, proxies trusted, request sizes.
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names answered (comma-separated); default: the public URL's host "
+                                          "and localhost. Requests for any other Host get a 400.")
+    proxy_hops: int = Field(0, ge=0, le=5, description="Reverse proxies in front of the app whose X-Forwarded-For "
+                                                       "and X-Forwarded-Proto are trusted (0: none, no ProxyFix).")
+    max_request_bytes: int = Field(128 * 1024 * 1024, ge=1024,
+                                   description="Largest request body (planners' uploads); forms have smaller limits.")
     staff_token: str | None = Field(None, description="Bearer token for staff API calls until accounts exist.")
     ratelimit_storage_uri: str = Field(
         "memory://", description="Where sign-in throttling counts attempts (memory:// is per process; "
@@ -121,7 +129,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("languages", mode="before")
+    @field_validator("languages", "trusted_hosts", mode="before")
     @classmethod
     def _split_languages(cls, value: object) -> object:
         if isinstance(value, str):

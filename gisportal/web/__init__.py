@@ -18,6 +18,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from gisportal.agencydb import AgencyDB, open_agency
 from gisportal.notifications import Sender, open_sender
+from gisportal.private_files import lock_down, private_dir
 from gisportal.registry import NoteRegistry
 from gisportal.rules import RulesCatalogue, load_catalogue
 from gisportal.rulesbook import RulesBook
@@ -126,15 +127,18 @@ def portal() -> Portal:
     return current_app.extensions["gisportal"]
 
 
-def public_base() -> str:
-    """The base of public URLs printed in QR codes and e-mails: the ``public_url`` setting, else the request's
-    host (``http://localhost`` outside a request)."""
-    from flask import has_request_context, request
+def public_base_of(settings: Settings) -> str:
+    """The base of absolute URLs (QR codes, printed links, e-mails, API links): the ``public_url`` setting, else
+    ``http://`` and the first trusted host (``localhost`` by default). Never the request's ``Host``."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = settings.trusted_hosts[0] if settings.trusted_hosts else "localhost"
+    return f"http://{host.lstrip('.')}"
 
-    configured = portal().settings.public_url
-    if configured:
-        return configured.rstrip("/")
-    return request.host_url.rstrip("/") if has_request_context() else "http://localhost"
+
+def public_base() -> str:
+    """:func:`public_base_of` the current app's settings."""
+    return public_base_of(portal().settings)
 
 
 def _secret_key(settings: Settings) -> str:
@@ -170,6 +174,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in config.items() if k.isupper()})
     app.session_interface = _SessionInterface()
+    private_dir(settings.data_dir)
     store = open_store(settings)
     agency = open_agency(settings, store)
     rules = RulesBook(agency, load_catalogue(settings.rules_file))
@@ -178,9 +183,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                          sender=open_sender(settings))
 
     from gisportal.web import (admin, api, assets, auth, committees, complaints, contact, documents, errors, i18n, library,
-                               archives, data, history, ogc, pages, payments, planning, rules_admin, sites, situation,
-                               tiles)
+                               archives, data, history, ogc, pages, payments, planning, rules_admin, security, sites,
+                               situation, tiles)
 
+    security.init_app(app)  # first: bounded route ids, body size limits before anything reads a body
     i18n.init_app(app)
     auth.init_app(app)
     admin.init_app(app)
@@ -204,6 +210,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     archives.init_app(app)
     errors.init_app(app)
 
+    lock_down(settings.data_dir)  # 0700/0600: personal data, keys and secrets are for the service account only
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published
 
     logger.info("gisportal app ready: %s store, %s", backend_name(settings), store.counts())

@@ -189,7 +189,7 @@ class Registry(MethodView):
             raise StaffOnly("Staff only: send the staff token as 'Authorization: Bearer <token>'.")
         try:
             limit = min(max(int(request.args.get("limit", 50)), 1), 500)
-            offset = max(int(request.args.get("offset", 0)), 0)
+            offset = min(max(int(request.args.get("offset", 0)), 0), 10**12)  # bound: an SQL offset is 64-bit
         except ValueError:
             raise InvalidInput("limit and offset must be whole numbers.") from None
         notes = p.registry.search(request.args.get("q", "")[:64], limit, offset)

@@ -19,6 +19,7 @@ from gisportal.signing import NotAuthentic
 from gisportal.qrcodes import qr_svg_text
 from gisportal.web import portal, public_base
 from gisportal.web.i18n import current_language
+from gisportal.web.security import limit_request_size
 from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ def public_key(kid: str) -> Response:
 def init_app(app: Flask) -> None:
     """Register the verification and key routes."""
     app.jinja_env.globals["official_note_is_free"] = official_note_is_free
-    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_UPLOAD + 1024 * 1024)
+    limit_request_size(app, "verify_upload", MAX_UPLOAD + 1024 * 1024)
     app.add_url_rule("/verify/<number>", "verify", verify)
     app.add_url_rule("/verify", "verify_upload", verify_upload, methods=["GET", "POST"])
     app.add_url_rule("/keys", "public_keys", public_keys)
