@@ -224,7 +224,11 @@ def _serving(app: Any) -> Iterator[str]:
     base = f"http://127.0.0.1:{server.server_port}"
     # Absolute URLs (QR codes, payment returns) come from the configured public URL, never from the request:
     # the deployment here is this server.
-    settings = app.extensions["gisportal"].settings
+    portal = getattr(app, "extensions", {}).get("gisportal")  # a plain WSGI app (a static host) has none
+    if portal is None:
+        yield base
+        return
+    settings = portal.settings
     configured, settings.public_url = settings.public_url, settings.public_url or base
     try:
         yield base

@@ -67,14 +67,14 @@ def test_map_draws_parcels_from_the_archives_on_a_static_host(tiny, browser_chro
                 (urlsplit(r.url).path, r.all_headers().get("range"), r.response().status))
                 if urlsplit(r.url).path.startswith("/archives/") and r.method == "GET" else None)
             page.goto(base_url + "/")
-            page.wait_for_function("typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
+            page.wait_for_function("() => typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
             lon, lat = transformer(tiny.crs, WGS84).transform(tiny.x0 + 150, tiny.y0 + 50)
             page.evaluate("([lat, lon]) => window.gisportal.map.setView([lat, lon], 17, {animate: false})",
                           [lat, lon])
             # At z17 the strip is 300 m = 450 px wide: the zones fill ~ 450 x 150 px of tiles, the seven parcel
             # outlines some hundreds of pixels.
-            page.wait_for_function(f"({_PAINTED_JS})('zones') > 5000")
-            page.wait_for_function(f"({_PAINTED_JS})('parcels') > 200")
+            page.wait_for_function(f"() => ({_PAINTED_JS})('zones') > 5000")
+            page.wait_for_function(f"() => ({_PAINTED_JS})('parcels') > 200")
             page.screenshot(path=str(browser_artifacts / "map-archives.png"))
             paths = {p for p, _r, _s in ranges}
             assert {"/archives/parcels.pmtiles", "/archives/zones.pmtiles"} <= paths, ranges

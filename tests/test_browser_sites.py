@@ -65,7 +65,7 @@ def _shot(page: Any, name: str) -> None:
 
 def _open_map(page: Any, url: str) -> None:
     page.goto(url)
-    page.wait_for_function("window.gisportal && window.gisportal.map && window.gisportalSites && window.L.PM")
+    page.wait_for_function("() => window.gisportal && window.gisportal.map && window.gisportalSites && window.L.PM")
 
 
 def test_select_parcels_and_draw_a_site(sites_server, browser_chromium):

@@ -106,13 +106,18 @@ def _policy(settings: Settings) -> str:
         if parts.scheme and parts.netloc:
             netloc = parts.netloc.replace("a.", "*.", 1) if "{s}" in settings.basemap_url else parts.netloc
             img.append(f"{parts.scheme}://{netloc}")
+    connect = ["'self'"]
+    if settings.tiles_url:  # the PMTiles archives on their static host, read by range requests
+        parts = urlsplit(settings.tiles_url)
+        if parts.scheme and parts.netloc:
+            connect += [f"{parts.scheme}://{parts.netloc}", "blob:"]  # tiles handed to VectorGrid as blob: URLs
     directives = {
         "default-src": "'self'",
         "script-src": "'self' 'nonce-{nonce}'",
         "style-src": "'self' 'unsafe-inline'",  # Leaflet and folium position map elements with style attributes
         "img-src": " ".join(img),
         "font-src": "'self' data:",
-        "connect-src": "'self'",
+        "connect-src": " ".join(connect),
         "worker-src": "'self' blob:",
         "object-src": "'none'",
         "base-uri": "'self'",
