@@ -36,10 +36,13 @@ import shapely
 from click.testing import CliRunner
 
 from conftest import TINY_CRS, _create_app, box
+from gisportal.agencydb import open_agency
+from gisportal.audit import AuditLog
 from gisportal.cli import main
 from gisportal.notes import build_note
 from gisportal.overlap_rules import stricter_rules
 from gisportal.rules import load_catalogue
+from gisportal.settings import load_settings
 from gisportal.storage.base import NewPlanVersion
 from gisportal.zone_cover import CodePiece, CoverLimits, zone_cover
 from instances import new_instance
@@ -218,7 +221,12 @@ def test_cli_import_refused_on_blocking_overlap_then_accepted_and_recorded(empty
     assert "blocking-accepted=zone_overlap:2" in accepted.stderr
     store = empty_instance.open_store()
     (version,) = store.plan_versions()
+    db = open_agency(load_settings(), store)
+    (entry,) = [e for e in AuditLog(db).search() if e.action == "import_blocking_accepted"]
+    db.close()
     store.close()
+    assert entry.target == "plan:messy" and entry.details["blocking"] == {"zone_overlap": 2}
+    assert entry.details["version"] == 1 and entry.details["origin"] == version.origin
     assert version.origin.startswith("cli:import-plan:messy.gpkg:")
     assert version.origin.endswith(";blocking-accepted=zone_overlap:2")
     app = _create_app({**empty_instance.settings, "rules_file": tiny_rules_file, "crs": TINY_CRS, "TESTING": True})
