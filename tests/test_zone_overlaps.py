@@ -39,6 +39,7 @@ from conftest import TINY_CRS, _create_app, box
 from gisportal.agencydb import open_agency
 from gisportal.audit import AuditLog
 from gisportal.cli import main
+from gisportal.impact import shares_by_key
 from gisportal.notes import build_note
 from gisportal.overlap_rules import stricter_rules
 from gisportal.rules import load_catalogue
@@ -233,3 +234,10 @@ def test_cli_import_refused_on_blocking_overlap_then_accepted_and_recorded(empty
     plans = app.test_client().get("/api/v1/plans").get_json()["plans"]
     assert [p["origin"] for p in plans] == [version.origin]
     assert os.environ["GISPORTAL_RULES_FILE"] == str(tiny_rules_file)
+
+
+def test_impact_preview_shares_use_the_union_per_code():
+    lots = gpd.GeoDataFrame({"ref": ["M-1", "M-2"]}, geometry=[box(*PARCELS["M-1"]), box(*PARCELS["M-2"])])
+    zones = _frame([b for _, b in ZONES], code=[c for c, _ in ZONES])
+    shares = {(p, c): round(s, 6) for p, c, s in shares_by_key(lots, zones, "code").itertuples(index=False)}
+    assert shares == {(0, "A"): 1.0, (1, "A"): 0.5, (1, "B"): 0.75}  # M-1: not 1.5 under two A features
