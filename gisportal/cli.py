@@ -132,7 +132,8 @@ def _with_layer_options(f: Any) -> Any:
 @click.option("--approved", default=None, help="Approval date YYYY-MM-DD (default today).")
 @click.option("--approval-act", default=None, help="Approval decree reference.")
 @click.option("--title", default=None, help="Plan title (French).")
-@click.option("--accept-blocking", is_flag=True, help="Publish even with blocking findings (recorded with the version).")
+@click.option("--accept-blocking", is_flag=True,
+              help="Publish even with blocking findings (recorded with the version).")
 @_with_layer_options
 def import_plan(path: Path, name: str, zone_field: str, label_field: str | None, label_ar_field: str | None,
                 approved: str | None, approval_act: str | None, title: str | None, accept_blocking: bool,

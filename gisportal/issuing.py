@@ -101,7 +101,8 @@ class Currency:
     changed_content: bool
 
 
-def currency(store: Store, catalogue: RulesCatalogue, issued: IssuedNote, limits: CoverLimits | None = None) -> Currency:
+def currency(store: Store, catalogue: RulesCatalogue, issued: IssuedNote,
+             limits: CoverLimits | None = None) -> Currency:
     """Compare an issued note with the note the parcel would get today (slivers under ``limits``)."""
     parcel = store.parcel_by_ref(issued.parcel_ref)
     if parcel is None:
