@@ -9,7 +9,7 @@ overlaps holding the code; never more, and less only by what the stated remainde
 ``geopandas.overlay`` of the parcels and the zones dissolved
 by code. Prints the figures; exits 1 if a share exceeds 1 or the shares of a parcel sum above 1.
 
-    .venv/bin/python tools/check_messy_plan.py [--parcels 3000] [--seed 12]
+    .venv/bin/python tools/check_messy_plan.py [--parcels 3000] [--seed 12] [--keep]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,7 @@ def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--parcels", type=int, default=3000)
     args.add_argument("--seed", type=int, default=12)
+    args.add_argument("--keep", action="store_true", help="keep the scratch directory (its path is printed)")
     opts = args.parse_args()
     rng = np.random.default_rng(opts.seed)
     work = Path(tempfile.mkdtemp(prefix="gisportal-messy-"))
@@ -161,6 +163,10 @@ def main() -> int:
     json.dump({"parcels": len(lots), "worst_share": worst_share, "worst_sum": worst_sum, "exact_share": exact_share,
                "exact_sum": exact_sum, "disagreeing": len(off)}, sys.stdout)
     print()
+    if opts.keep:
+        print("scratch directory kept:", work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return 0 if exact_share <= 1 + 1e-9 and exact_sum <= 1 + 1e-9 and not off else 1
 
 
