@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import date, timedelta
 
 import geopandas as gpd
@@ -36,6 +37,7 @@ import shapely
 from click.testing import CliRunner
 
 from conftest import TINY_CRS, _create_app, box
+from gisportal.accounts import Accounts
 from gisportal.agencydb import open_agency
 from gisportal.audit import AuditLog
 from gisportal.cli import main
@@ -231,8 +233,13 @@ def test_cli_import_refused_on_blocking_overlap_then_accepted_and_recorded(empty
     assert version.origin.startswith("cli:import-plan:messy.gpkg:")
     assert version.origin.endswith(";blocking-accepted=zone_overlap:2")
     app = _create_app({**empty_instance.settings, "rules_file": tiny_rules_file, "crs": TINY_CRS, "TESTING": True})
-    plans = app.test_client().get("/api/v1/plans").get_json()["plans"]
+    client = app.test_client()
+    plans = client.get("/api/v1/plans").get_json()["plans"]
     assert [p["origin"] for p in plans] == [version.origin]
+    Accounts(app.extensions["gisportal"].agency).create("amina", "un-mot-de-passe-long", "planner")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").get_data(as_text=True))[1]
+    client.post("/login", data={"username": "amina", "password": "un-mot-de-passe-long", "csrf_token": token})
+    assert ";blocking-accepted=zone_overlap:2</small>" in client.get("/admin/versions").get_data(as_text=True)
     assert os.environ["GISPORTAL_RULES_FILE"] == str(tiny_rules_file)
 
 
