@@ -142,13 +142,14 @@ def _with_layer_options(f: Any) -> Any:
 @click.option("--approved", default=None, help="Approval date YYYY-MM-DD (default today).")
 @click.option("--approval-act", default=None, help="Approval decree reference.")
 @click.option("--title", default=None, help="Plan title (French).")
-@click.option("--accept-blocking", is_flag=True, help="Publish even with blocking findings (recorded with the version).")
+@click.option("--accept-blocking", is_flag=True,
+              help="Publish even with blocking findings (recorded with the version).")
 @_with_layer_options
 def import_plan(path: Path, name: str, zone_field: str, label_field: str | None, label_ar_field: str | None,
                 approved: str | None, approval_act: str | None, title: str | None, accept_blocking: bool,
                 layer: str | None, crs: str | None, encoding: str | None) -> None:
     """Check the zones in PATH as an upload is checked, then publish them as the new version of plan NAME."""
-    from gisportal.import_checks import check_import
+    from gisportal.import_checks import check_import, record_acceptance
     from gisportal.imports import import_plan as run
 
     store = _store()
@@ -158,6 +159,7 @@ def import_plan(path: Path, name: str, zone_field: str, label_field: str | None,
     version, report = run(store, path, name=name, zone_field=zone_field, label_field=label_field,
                           label_ar_field=label_ar_field, layer=layer, crs=crs, encoding=encoding,
                           approved=_date(approved), approval_act=approval_act, title_fr=title, origin=check.origin)
+    record_acceptance(load_settings(), store, check, command="import-plan", plan=name, version=version.version)
     click.echo(f"plan {version.plan_name} version {version.version} published (origin {check.origin})", err=True)
     _print_report(report)
 
@@ -173,7 +175,7 @@ def import_plan(path: Path, name: str, zone_field: str, label_field: str | None,
 def import_overlays(path: Path, plan: str, kind: str | None, kind_field: str | None, label_field: str | None,
                     accept_blocking: bool, layer: str | None, crs: str | None, encoding: str | None) -> None:
     """Check the servitudes in PATH as an upload is checked, then attach them to the current version of PLAN."""
-    from gisportal.import_checks import check_import
+    from gisportal.import_checks import check_import, record_acceptance
     from gisportal.imports import import_overlays as run
 
     store = _store()
@@ -183,6 +185,7 @@ def import_overlays(path: Path, plan: str, kind: str | None, kind_field: str | N
         click.echo(f"blocking findings accepted: {check.accepted}", err=True)
     version, report = run(store, path, plan=plan, kind=kind, kind_field=kind_field, label_field=label_field,
                           layer=layer, crs=crs, encoding=encoding)
+    record_acceptance(load_settings(), store, check, command="import-overlays", plan=plan, version=version.version)
     click.echo(f"overlays attached to {version.plan_name} version {version.version}", err=True)
     _print_report(report)
 

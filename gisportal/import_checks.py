@@ -9,6 +9,7 @@ API's ``/plans`` show.
 
 from __future__ import annotations
 
+import getpass
 import logging
 import uuid
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from gisportal.agencydb import open_agency
+from gisportal.audit import AuditLog
 from gisportal.errors import GisportalError
 from gisportal.storage.base import Store
 from gisportal.uploads import LOCAL_FILE_LIMITS, open_upload
@@ -68,3 +71,18 @@ def check_import(path: Path, *, command: str, kind: str, settings: Any, store: S
         origin += ";" + ACCEPTED_MARK + ",".join(f"{code}:{n}" for code, n in accepted.items())
         logger.warning("%s: publishing with blocking findings accepted by the operator: %s", report.source, accepted)
     return ImportCheck(report, origin, accepted)
+
+
+def record_acceptance(settings: Any, store: Store, check: ImportCheck, *, command: str, plan: str,
+                      version: int) -> None:
+    """Write the operator's acceptance of blocking findings to the audit log (``import_blocking_accepted``), with
+    the file, the plan version it went into, the findings accepted and the origin; nothing when none were."""
+    if not check.accepted:
+        return
+    db = open_agency(settings, store)
+    try:
+        AuditLog(db).record(f"cli:{getpass.getuser()}", "import_blocking_accepted", f"plan:{plan}",
+                            {"command": command, "file": check.report.source, "version": version,
+                             "blocking": check.accepted, "origin": check.origin})
+    finally:
+        db.close()

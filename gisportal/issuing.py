@@ -106,7 +106,8 @@ class Currency:
     changed_content: bool
 
 
-def currency(store: Store, catalogue: RulesCatalogue, issued: IssuedNote, limits: CoverLimits | None = None) -> Currency:
+def currency(store: Store, catalogue: RulesCatalogue, issued: IssuedNote,
+             limits: CoverLimits | None = None) -> Currency:
     """Compare an issued note with the note the parcel (or the site) would get today (slivers under ``limits``)."""
     if issued.payload.get("kind") == "site":
         today = site_payload_today(store, catalogue, issued.payload)

@@ -21,7 +21,7 @@ from gisportal.parcels import ParcelRecord
 from gisportal.plans import PlanVersion, version_status, versions_in_force
 from gisportal.rules import RulesCatalogue, ZoneRules
 from gisportal.storage.base import Store, ZoneHit
-from gisportal.zone_cover import CodePiece, CoverLimits, CoverPart, zone_cover
+from gisportal.zone_cover import CoverLimits, CoverPart, zone_cover
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as
         caps = [(h.max_height_m, h.kind) for h, kind in zip(overlay_hits, kinds)
                 if kind.caps_height and h.max_height_m is not None]
         height_cap = min(caps) if caps else None
-    cover = zone_cover(parcel.geometry, [CodePiece(h.code, h.area_m2, h.piece) for h in zone_hits], limits)
+    cover = zone_cover(parcel.geometry, zone_hits, limits, area)
     first = {}
     for hit in zone_hits:
         first.setdefault(hit.code, hit)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -43,6 +43,14 @@ class CoverLimits:
     def is_sliver(self, area_m2: float, total_m2: float) -> bool:
         """True when ``area_m2`` of an area of ``total_m2`` is too small to be stated."""
         return area_m2 < self.min_area_m2 or (total_m2 > 0 and area_m2 < self.min_share * total_m2)
+
+
+class Piece(Protocol):
+    """What :func:`zone_cover` reads of a zone feature on the area (a store's ``ZoneHit`` is one)."""
+
+    code: str
+    area_m2: float
+    piece: BaseGeometry
 
 
 @dataclass(frozen=True)
@@ -111,11 +119,15 @@ class ZoneCover:
         return self.unzoned_m2 / self.area_m2 if self.area_m2 > 0 else 0.0
 
 
+#: The limits when none are given.
+DEFAULT_LIMITS = CoverLimits()
+
+
 def _code_unions(area_geometry: BaseGeometry, area: float,
-                 pieces: Iterable[CodePiece]) -> dict[str, tuple[float, BaseGeometry]]:
+                 pieces: Iterable[Piece]) -> dict[str, tuple[float, BaseGeometry]]:
     """Each code's land on the area (area, geometry), codes in the order first met; no geometry work where one
     of a code's features holds the whole area or the code has one feature there."""
-    grouped: dict[str, list[CodePiece]] = {}
+    grouped: dict[str, list[Piece]] = {}
     for p in pieces:
         grouped.setdefault(p.code, []).append(p)
     whole = area * (1 - 1e-9)
@@ -158,15 +170,23 @@ def _cells(unions: dict[str, tuple[float, BaseGeometry]], tiny: float) -> list[t
     return cells
 
 
-def zone_cover(area_geometry: BaseGeometry, pieces: Sequence[CodePiece],
-               limits: CoverLimits | None = None) -> ZoneCover:
-    """How the zone features ``pieces`` (each clipped to ``area_geometry``) cover it: union per code, overlaps
-    between codes, slivers in a remainder. Shares of parts, remainder and unzoned land add up to 1."""
-    limits = limits or CoverLimits()
-    area = float(area_geometry.area)
+def zone_cover(area_geometry: BaseGeometry, pieces: Sequence[Piece], limits: CoverLimits | None = None,
+               area: float | None = None) -> ZoneCover:
+    """How the zone features ``pieces`` (each clipped to ``area_geometry``, of ``area`` m² when known) cover it:
+    union per code, overlaps between codes, slivers in a remainder. Shares of parts, remainder and unzoned land
+    add up to 1."""
+    limits = limits or DEFAULT_LIMITS
+    area = float(area_geometry.area) if area is None else area
     if area <= 0 or not pieces:
         return ZoneCover(area, (), {}, 0.0, (), max(area, 0.0))
     tiny = max(1e-9 * area, 1e-6)
+    if len(pieces) == 1:  # the common case (an area inside one zone, most often): nothing to cut or unite
+        (one,) = pieces
+        code_area = min(one.area_m2, area)
+        if not limits.is_sliver(code_area, area):
+            unzoned = area - code_area
+            return ZoneCover(area, (CoverPart((one.code,), code_area, code_area / area, (one.piece,)),),
+                             {one.code: code_area}, 0.0, (), unzoned if unzoned >= tiny else 0.0)
     unions = _code_unions(area_geometry, area, pieces)
     if len(unions) == 1:  # the common case: no overlap possible, no cutting
         (code, (code_area, land)), = unions.items()

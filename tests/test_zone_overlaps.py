@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import date, timedelta
 
 import geopandas as gpd
@@ -36,10 +37,15 @@ import shapely
 from click.testing import CliRunner
 
 from conftest import TINY_CRS, _create_app, box
+from gisportal.accounts import Accounts
+from gisportal.agencydb import open_agency
+from gisportal.audit import AuditLog
 from gisportal.cli import main
+from gisportal.impact import shares_by_key
 from gisportal.notes import build_note
 from gisportal.overlap_rules import stricter_rules
 from gisportal.rules import load_catalogue
+from gisportal.settings import load_settings
 from gisportal.storage.base import NewPlanVersion
 from gisportal.zone_cover import CodePiece, CoverLimits, zone_cover
 from instances import new_instance
@@ -218,10 +224,27 @@ def test_cli_import_refused_on_blocking_overlap_then_accepted_and_recorded(empty
     assert "blocking-accepted=zone_overlap:2" in accepted.stderr
     store = empty_instance.open_store()
     (version,) = store.plan_versions()
+    db = open_agency(load_settings(), store)
+    (entry,) = [e for e in AuditLog(db).search() if e.action == "import_blocking_accepted"]
+    db.close()
     store.close()
+    assert entry.target == "plan:messy" and entry.details["blocking"] == {"zone_overlap": 2}
+    assert entry.details["version"] == 1 and entry.details["origin"] == version.origin
     assert version.origin.startswith("cli:import-plan:messy.gpkg:")
     assert version.origin.endswith(";blocking-accepted=zone_overlap:2")
     app = _create_app({**empty_instance.settings, "rules_file": tiny_rules_file, "crs": TINY_CRS, "TESTING": True})
-    plans = app.test_client().get("/api/v1/plans").get_json()["plans"]
+    client = app.test_client()
+    plans = client.get("/api/v1/plans").get_json()["plans"]
     assert [p["origin"] for p in plans] == [version.origin]
+    Accounts(app.extensions["gisportal"].agency).create("amina", "un-mot-de-passe-long", "planner")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").get_data(as_text=True))[1]
+    client.post("/login", data={"username": "amina", "password": "un-mot-de-passe-long", "csrf_token": token})
+    assert ";blocking-accepted=zone_overlap:2</small>" in client.get("/admin/versions").get_data(as_text=True)
     assert os.environ["GISPORTAL_RULES_FILE"] == str(tiny_rules_file)
+
+
+def test_impact_preview_shares_use_the_union_per_code():
+    lots = gpd.GeoDataFrame({"ref": ["M-1", "M-2"]}, geometry=[box(*PARCELS["M-1"]), box(*PARCELS["M-2"])])
+    zones = _frame([b for _, b in ZONES], code=[c for c, _ in ZONES])
+    shares = {(p, c): round(s, 6) for p, c, s in shares_by_key(lots, zones, "code").itertuples(index=False)}
+    assert shares == {(0, "A"): 1.0, (1, "A"): 0.5, (1, "B"): 0.75}  # M-1: not 1.5 under two A features

@@ -249,7 +249,8 @@ def note_pdf(reference: str) -> Response:
         raise PaymentRequired(_("The note is released once the order is paid."), reference=order.reference)
     p = portal()
     parcel = find_parcel(p.store, ParcelQuery.from_mapping({"ref": order.parcel_ref}), None)
-    response = pdf_response(build_note(p.store, p.catalogue, parcel, limits=CoverLimits.from_settings(p.settings)), order.note_lang or "both")
+    note = build_note(p.store, p.catalogue, parcel, limits=CoverLimits.from_settings(p.settings))
+    response = pdf_response(note, order.note_lang or "both")
     service().orders.set_note_number(order, response.headers["X-Note-Number"])
     return response
 
