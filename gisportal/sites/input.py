@@ -143,7 +143,7 @@ def check_site(store: Store, geometry: BaseGeometry, limits: SiteLimits) -> None
     """Refuse an outline above the area limit or outside the territory (saying where it lies)."""
     if geometry.area > limits.max_area_m2:
         raise SiteInvalid(told("The site covers %(area)s m²; at most %(limit)s m² are accepted.",
-                               area=f"{geometry.area:.0f}", limit=f"{limits.max_area_m2:.0f}"),
+                               area=round(geometry.area), limit=round(limits.max_area_m2)),
                           limit_m2=limits.max_area_m2, area_m2=round(geometry.area, 2))
     extent = store.extent()
     if extent is None:
@@ -156,7 +156,7 @@ def check_site(store: Store, geometry: BaseGeometry, limits: SiteLimits) -> None
         distance = territory.distance(point)
         raise OutsideTerritory(
             told("This site is outside the territory covered by this portal: it lies %(km)s km from it, around "
-                 "%(lat)s, %(lon)s.", km=f"{distance / 1000:.1f}", lat=f"{lat:.5f}", lon=f"{lon:.5f}"),
+                 "%(lat)s, %(lon)s.", km=round(distance / 1000, 1), lat=round(lat, 5), lon=round(lon, 5)),
             lon=round(lon, 6), lat=round(lat, 6), x=round(point.x, 2), y=round(point.y, 2), crs=store.crs,
             distance_km=round(distance / 1000, 3))
 
