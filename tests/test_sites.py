@@ -180,7 +180,9 @@ def test_pdf_is_numbered_sealed_and_verifiable(tiny, tiny_client):
     check = tiny_client.get(f"/api/v1/verify/{number}")
     assert check.status_code == 200 and check.json["authentic"] and check.json["current"] is True
     assert check.json["parcel_ref"] == "SITE TF-1001/06+TF-1007/06"
-    assert tiny_client.get(f"/verify/{number}").status_code == 200
+    page = tiny_client.get(f"/verify/{number}")
+    assert page.status_code == 200 and f"/api/v1/situation-plan?site={number}" in page.get_data(as_text=True)
+    assert "gp-current" in page.get_data(as_text=True)  # still current: the same site today
 
 
 @pytest.mark.parametrize("lang", ["fr", "ar"])
