@@ -8,9 +8,11 @@ servitude ever touches it.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import geopandas as gpd
+import pdfplumber
 import pytest
 
 from conftest import TINY_RULES_YAML
@@ -73,3 +75,6 @@ def test_api_and_page(tiny_client):
         assert page.status_code == 200 and "gp-change-row" in page.get_data(as_text=True)
     note = tiny_client.get("/note?ref=TF-1001/06&lang=fr").get_data(as_text=True)
     assert 'class="gp-changed-on"' in note and "/parcels/history?ref=TF-1001" in note
+    pdf = tiny_client.get("/note.pdf?ref=TF-1001/06&lang=fr")
+    text = pdfplumber.open(io.BytesIO(pdf.data)).pages[0].extract_text()
+    assert "Les règles de cette parcelle ont changé le" in " ".join(text.split())
