@@ -275,3 +275,33 @@ def test_shares_on_the_union_of_each_code_overlaps_and_remainder(tiny, tiny_writ
     assert [(o.codes, round(o.area_m2, 6)) for o in note.overlaps] == [(("A", "B"), 1000.0)]
     assert note.remainder_m2 == pytest.approx(500)
     assert ("zone_overlap", "A+B") in note.warnings
+
+
+HOSTILE = [
+    {"geometry": {"type": "Polygon", "coordinates": "abc"}},
+    {"geometry": {"type": "Polygon", "coordinates": [[["a", "b"], [1, 2], [3, 4], ["a", "b"]]]}},
+    {"geometry": {"type": "Polygon", "coordinates": [[[float("nan"), 0], [1, 0], [1, 1], [float("nan"), 0]]]}},
+    {"geometry": {"type": "MultiPolygon", "coordinates": [[[[1e308, 1e308], [-1e308, 1], [0, 0], [1e308, 1e308]]]]}},
+    {"geometry": {"type": "Polygon", "coordinates": [], "crs": {"type": "name", "properties": {"name": "EPSG:0"}}}},
+    {"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]], "crs": ["x"]}},
+    {"geometry": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": None}]}},
+    {"geometry": "{not json"},
+    {"geometry": 12},
+    {"refs": [{"a": 1}, None, "x" * 500]},
+    {"refs": ["<script>alert(1)</script>"]},
+    {"refs": ["TF-1001/06"], "format": "docx"},
+    {"refs": ["TF-1001/06"], "format": "pdf", "lang": "xx"},
+    {"refs": [str(i) for i in range(600)]},
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_bodies_get_a_clear_4xx(tiny_client, body):
+    answer = tiny_client.post("/api/v1/sites/notes", json=body)
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.get_data(as_text=True)[:300])
+    assert answer.json["message"]
+
+
+def test_hostile_reference_is_escaped_on_the_page(tiny_client):
+    page = tiny_client.get("/sites/note?refs=<script>alert(1)</script>")
+    assert page.status_code == 404 and "<script>alert(1)" not in page.get_data(as_text=True)
