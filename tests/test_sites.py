@@ -305,3 +305,20 @@ def test_hostile_bodies_get_a_clear_4xx(tiny_client, body):
 def test_hostile_reference_is_escaped_on_the_page(tiny_client):
     page = tiny_client.get("/sites/note?refs=<script>alert(1)</script>")
     assert page.status_code == 404 and "<script>alert(1)" not in page.get_data(as_text=True)
+
+
+def test_pdf_button_of_a_drawn_site_page(tiny, tiny_client):
+    """The page of a drawn site carries its outline (WGS84 GeoJSON) in the PDF form; posting it gives the PDF of
+    the same site (2,500 m²)."""
+    import html
+    import json
+    import re
+
+    page = tiny_client.post("/sites/note", data={"geometry": json.dumps(lambert(tiny, square(60, 40, 110, 90)))})
+    assert page.status_code == 200
+    value = re.search(r'name="geometry" value="([^"]*)"', page.get_data(as_text=True)).group(1)
+    outline = json.loads(html.unescape(value))
+    again = tiny_client.post("/api/v1/sites/notes", json={"geometry": outline})
+    assert again.json["site"]["area_m2"] == pytest.approx(2500, abs=0.01)
+    pdf = tiny_client.post("/sites/note", data={"geometry": html.unescape(value), "format": "pdf", "lang": "ar"})
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.headers["X-Note-Number"]
