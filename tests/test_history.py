@@ -27,7 +27,7 @@ def three_versions(tiny, tiny_writable, tmp_path):
     v3_from = tiny.today - timedelta(days=100)
     zones = gpd.GeoDataFrame({"code": ["A", "B", "C"], "label_fr": ["Zone A", "Zone B", "Zone C"],
                               "label_ar": ["أ", "ب", "ج"]},
-                             geometry=[tiny.box(0, 0, 100, 100), tiny.box(100, 0, 200, 100), tiny.box(200, 0, 300, 100)],
+                             geometry=[tiny.box(x, 0, x + 100, 100) for x in (0, 100, 200)],
                              crs="EPSG:26191")
     store.publish_plan_version(NewPlanVersion("tiny-plan", "Plan", "تصميم", "Décret v3", v3_from, v3_from), zones)
     old = load_catalogue(tiny.rules_file)

@@ -8,7 +8,6 @@ x 0..40, y 10..15; airport easement (9 m) x 140..200, y 40..100; heritage x 0..1
 from __future__ import annotations
 
 import pytest
-import shapely
 
 from gisportal.errors import GisportalError, NotFound, OutsideTerritory
 from gisportal.rules import load_catalogue

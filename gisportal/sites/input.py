@@ -174,7 +174,8 @@ def _read_geojson(data: Any) -> tuple[BaseGeometry, str]:
         parts = [_read_geojson(f)[0] for f in features[:MAX_REFS]]
         return shapely.union_all(parts), crs
     if kind == "Feature":
-        return _read_geojson({**(data.get("geometry") or {}), **({"crs": data["crs"]} if "crs" in data else {})})[0], crs
+        inner = {**(data.get("geometry") or {}), **({"crs": data["crs"]} if "crs" in data else {})}
+        return _read_geojson(inner)[0], crs
     if kind not in ("Polygon", "MultiPolygon"):
         raise SiteInvalid(told("A site is a Polygon or a MultiPolygon, not '%(kind)s'.", kind=str(kind)[:40]))
     try:

@@ -64,11 +64,16 @@ def situation_plan() -> Response:
             "sites/situation.html", plan=plan, subject=subject, subject_label=tell(label), lang=lang,
             area_m2=round(outline.area, 2), paper=args.get("paper", "A4"), today=date.today(), crs=p.store.crs,
             qr=qr_svg(qr_url), qr_url=qr_url, catalogue=p.catalogue, colours=OVERLAY_COLOURS,
-            kind_label=lambda k: pick(overlay_kind(k).label_fr, overlay_kind(k).label_ar, lang, overlay_kind(k).label_en),
+            kind_label=lambda k: _kind_label(k, lang),
             margin=MARGIN_MM, header=HEADER_MM, footer=FOOTER_MM)
     response = Response(pdf_from_html(html), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="situation-{plan.scale}.pdf"'
     return response
+
+
+def _kind_label(key: str, lang: str) -> str:
+    kind = overlay_kind(key)
+    return pick(kind.label_fr, kind.label_ar, lang, kind.label_en)
 
 
 def init_app(app: Flask) -> None:
