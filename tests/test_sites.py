@@ -121,6 +121,12 @@ def test_site_of_two_parcels(store, catalogue):
     assert {"ref", "area_m2", "share_in_site"} <= set(data["parcels"][0])
 
 
+def test_a_site_of_parcels_over_the_area_limit(store):
+    with pytest.raises(GisportalError) as caught:
+        site_from_refs(store, ["TF-1001/06", "TF-1007/06"], SiteLimits(max_area_m2=1000))
+    assert caught.value.status == 422 and caught.value.details == {"limit_m2": 1000, "area_m2": 1200.0}
+
+
 def test_unknown_references_are_named(store):
     with pytest.raises(NotFound) as caught:
         site_from_refs(store, ["TF-1001/06", "TF-9999/99", "nope"])

@@ -86,8 +86,9 @@ def site_from_refs(store: Store, refs: list[Any], limits: SiteLimits = SiteLimit
             found.append(parcel.geometry)
     if unknown:
         raise NotFound(told("Unknown land-title references: %(refs)s.", refs=", ".join(unknown)), unknown=unknown)
-    geometry = shapely.union_all(found)
-    return SiteInput(_polygonal(geometry), tuple(names))
+    geometry = _polygonal(shapely.union_all(found))
+    check_site(store, geometry, limits)
+    return SiteInput(geometry, tuple(names))
 
 
 def site_from_geojson(store: Store, data: Any, limits: SiteLimits = SiteLimits()) -> SiteInput:
