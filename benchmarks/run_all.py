@@ -35,7 +35,7 @@ from _common import (BENCH_DIR, DATA_ROOT, DEFAULT_PARCELS, PG_ENV, ensure_data,
 #: bench_<name>.py scripts run by default, in this order (issue #2: lookup, http, startup; issue #3: documents;
 #: issue #4: import, postgis, tiles, load).
 BENCHMARKS = tuple(n for n in ("lookup", "http", "startup", "documents", "import", "postgis", "tiles", "load",
-                               "publication")
+                               "publication", "sites")
                    if (BENCH_DIR / f"bench_{n}.py").exists())
 #: Benchmarks needing the PostgreSQL cluster (bench_import.py first: it loads the city the others use).
 NEEDS_POSTGRES = {"import", "postgis", "tiles", "load"}
@@ -119,6 +119,11 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
             ("publication: validate_layer, per 10,000 features", f"{v['per_10k_features_s']:.3f} s", "", "",
              "(reported)"),
         ]
+    r = results.get("sites")
+    if r:
+        rows.append((f"sites: site note of a {r['site_parcels']}-parcel site", f"{r['site_note_median_ms']:.1f} ms",
+                     f"{r['site_parcels']} raw STRtree lookups {r['raw_50_lookups_median_ms']:.1f} ms",
+                     f"{r['ratio']:.2f}x", f"<= 3x: {verdict(r['target_met'])}"))
     rows += issue4_rows(results)
     return rows
 

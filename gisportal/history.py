@@ -169,7 +169,8 @@ def history_to_dict(history: ParcelHistory) -> dict[str, Any]:
                 "effective_from": v.effective_from.isoformat(),
                 "effective_to": r.status.effective_to.isoformat() if r.status.effective_to else None,
                 "status": r.status.status,
-                "zones": [{"code": z.code, "share": round(z.share, 4), "area_m2": round(z.area_m2, 2)} for z in r.zones],
+                "zones": [{"code": z.code, "share": round(z.share, 4), "area_m2": round(z.area_m2, 2)}
+                          for z in r.zones],
                 "overlays": [{"kind": o.kind, "label": o.label_fr, "area_m2": round(o.area_m2, 2)} for o in r.overlays],
                 "max_floor_area_m2": _round(r.buildability.max_floor_area_m2),
                 "net_max_floor_area_m2": _round(r.buildability.net_max_floor_area_m2)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -78,7 +79,7 @@ def _nice(value: float) -> float:
     return next(m * exponent for m in (1, 2, 5, 10) if m * exponent >= value)
 
 
-def _path(geometry: BaseGeometry, to_mm) -> str:  # type: ignore[no-untyped-def]
+def _path(geometry: BaseGeometry, to_mm: Callable[[np.ndarray], np.ndarray]) -> str:
     parts = []
     for polygon in shapely.get_parts(geometry):
         if polygon.geom_type != "Polygon" or polygon.is_empty:

@@ -8,9 +8,11 @@ servitude ever touches it.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import geopandas as gpd
+import pdfplumber
 import pytest
 
 from conftest import TINY_RULES_YAML
@@ -25,7 +27,7 @@ def three_versions(tiny, tiny_writable, tmp_path):
     v3_from = tiny.today - timedelta(days=100)
     zones = gpd.GeoDataFrame({"code": ["A", "B", "C"], "label_fr": ["Zone A", "Zone B", "Zone C"],
                               "label_ar": ["أ", "ب", "ج"]},
-                             geometry=[tiny.box(0, 0, 100, 100), tiny.box(100, 0, 200, 100), tiny.box(200, 0, 300, 100)],
+                             geometry=[tiny.box(x, 0, x + 100, 100) for x in (0, 100, 200)],
                              crs="EPSG:26191")
     store.publish_plan_version(NewPlanVersion("tiny-plan", "Plan", "تصميم", "Décret v3", v3_from, v3_from), zones)
     old = load_catalogue(tiny.rules_file)
@@ -73,3 +75,6 @@ def test_api_and_page(tiny_client):
         assert page.status_code == 200 and "gp-change-row" in page.get_data(as_text=True)
     note = tiny_client.get("/note?ref=TF-1001/06&lang=fr").get_data(as_text=True)
     assert 'class="gp-changed-on"' in note and "/parcels/history?ref=TF-1001" in note
+    pdf = tiny_client.get("/note.pdf?ref=TF-1001/06&lang=fr")
+    text = pdfplumber.open(io.BytesIO(pdf.data)).pages[0].extract_text()
+    assert "Les règles de cette parcelle ont changé le" in " ".join(text.split())

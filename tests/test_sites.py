@@ -8,7 +8,6 @@ x 0..40, y 10..15; airport easement (9 m) x 140..200, y 40..100; heritage x 0..1
 from __future__ import annotations
 
 import pytest
-import shapely
 
 from gisportal.errors import GisportalError, NotFound, OutsideTerritory
 from gisportal.rules import load_catalogue
@@ -122,6 +121,12 @@ def test_site_of_two_parcels(store, catalogue):
     assert {"ref", "area_m2", "share_in_site"} <= set(data["parcels"][0])
 
 
+def test_a_site_of_parcels_over_the_area_limit(store):
+    with pytest.raises(GisportalError) as caught:
+        site_from_refs(store, ["TF-1001/06", "TF-1007/06"], SiteLimits(max_area_m2=1000))
+    assert caught.value.status == 422 and caught.value.details == {"limit_m2": 1000, "area_m2": 1200.0}
+
+
 def test_unknown_references_are_named(store):
     with pytest.raises(NotFound) as caught:
         site_from_refs(store, ["TF-1001/06", "TF-9999/99", "nope"])
@@ -180,7 +185,9 @@ def test_pdf_is_numbered_sealed_and_verifiable(tiny, tiny_client):
     check = tiny_client.get(f"/api/v1/verify/{number}")
     assert check.status_code == 200 and check.json["authentic"] and check.json["current"] is True
     assert check.json["parcel_ref"] == "SITE TF-1001/06+TF-1007/06"
-    assert tiny_client.get(f"/verify/{number}").status_code == 200
+    page = tiny_client.get(f"/verify/{number}")
+    assert page.status_code == 200 and f"/api/v1/situation-plan?site={number}" in page.get_data(as_text=True)
+    assert "gp-current" in page.get_data(as_text=True)  # still current: the same site today
 
 
 @pytest.mark.parametrize("lang", ["fr", "ar"])
@@ -273,3 +280,50 @@ def test_shares_on_the_union_of_each_code_overlaps_and_remainder(tiny, tiny_writ
     assert [(o.codes, round(o.area_m2, 6)) for o in note.overlaps] == [(("A", "B"), 1000.0)]
     assert note.remainder_m2 == pytest.approx(500)
     assert ("zone_overlap", "A+B") in note.warnings
+
+
+HOSTILE = [
+    {"geometry": {"type": "Polygon", "coordinates": "abc"}},
+    {"geometry": {"type": "Polygon", "coordinates": [[["a", "b"], [1, 2], [3, 4], ["a", "b"]]]}},
+    {"geometry": {"type": "Polygon", "coordinates": [[[float("nan"), 0], [1, 0], [1, 1], [float("nan"), 0]]]}},
+    {"geometry": {"type": "MultiPolygon", "coordinates": [[[[1e308, 1e308], [-1e308, 1], [0, 0], [1e308, 1e308]]]]}},
+    {"geometry": {"type": "Polygon", "coordinates": [], "crs": {"type": "name", "properties": {"name": "EPSG:0"}}}},
+    {"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]], "crs": ["x"]}},
+    {"geometry": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": None}]}},
+    {"geometry": "{not json"},
+    {"geometry": 12},
+    {"refs": [{"a": 1}, None, "x" * 500]},
+    {"refs": ["<script>alert(1)</script>"]},
+    {"refs": ["TF-1001/06"], "format": "docx"},
+    {"refs": ["TF-1001/06"], "format": "pdf", "lang": "xx"},
+    {"refs": [str(i) for i in range(600)]},
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_bodies_get_a_clear_4xx(tiny_client, body):
+    answer = tiny_client.post("/api/v1/sites/notes", json=body)
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.get_data(as_text=True)[:300])
+    assert answer.json["message"]
+
+
+def test_hostile_reference_is_escaped_on_the_page(tiny_client):
+    page = tiny_client.get("/sites/note?refs=<script>alert(1)</script>")
+    assert page.status_code == 404 and "<script>alert(1)" not in page.get_data(as_text=True)
+
+
+def test_pdf_button_of_a_drawn_site_page(tiny, tiny_client):
+    """The page of a drawn site carries its outline (WGS84 GeoJSON) in the PDF form; posting it gives the PDF of
+    the same site (2,500 m²)."""
+    import html
+    import json
+    import re
+
+    page = tiny_client.post("/sites/note", data={"geometry": json.dumps(lambert(tiny, square(60, 40, 110, 90)))})
+    assert page.status_code == 200
+    value = re.search(r'name="geometry" value="([^"]*)"', page.get_data(as_text=True)).group(1)
+    outline = json.loads(html.unescape(value))
+    again = tiny_client.post("/api/v1/sites/notes", json={"geometry": outline})
+    assert again.json["site"]["area_m2"] == pytest.approx(2500, abs=0.01)
+    pdf = tiny_client.post("/sites/note", data={"geometry": html.unescape(value), "format": "pdf", "lang": "ar"})
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.headers["X-Note-Number"]

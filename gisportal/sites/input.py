@@ -86,8 +86,9 @@ def site_from_refs(store: Store, refs: list[Any], limits: SiteLimits = SiteLimit
             found.append(parcel.geometry)
     if unknown:
         raise NotFound(told("Unknown land-title references: %(refs)s.", refs=", ".join(unknown)), unknown=unknown)
-    geometry = shapely.union_all(found)
-    return SiteInput(_polygonal(geometry), tuple(names))
+    geometry = _polygonal(shapely.union_all(found))
+    check_site(store, geometry, limits)
+    return SiteInput(geometry, tuple(names))
 
 
 def site_from_geojson(store: Store, data: Any, limits: SiteLimits = SiteLimits()) -> SiteInput:
@@ -143,7 +144,7 @@ def check_site(store: Store, geometry: BaseGeometry, limits: SiteLimits) -> None
     """Refuse an outline above the area limit or outside the territory (saying where it lies)."""
     if geometry.area > limits.max_area_m2:
         raise SiteInvalid(told("The site covers %(area)s m²; at most %(limit)s m² are accepted.",
-                               area=f"{geometry.area:.0f}", limit=f"{limits.max_area_m2:.0f}"),
+                               area=round(geometry.area), limit=round(limits.max_area_m2)),
                           limit_m2=limits.max_area_m2, area_m2=round(geometry.area, 2))
     extent = store.extent()
     if extent is None:
@@ -156,7 +157,7 @@ def check_site(store: Store, geometry: BaseGeometry, limits: SiteLimits) -> None
         distance = territory.distance(point)
         raise OutsideTerritory(
             told("This site is outside the territory covered by this portal: it lies %(km)s km from it, around "
-                 "%(lat)s, %(lon)s.", km=f"{distance / 1000:.1f}", lat=f"{lat:.5f}", lon=f"{lon:.5f}"),
+                 "%(lat)s, %(lon)s.", km=round(distance / 1000, 1), lat=round(lat, 5), lon=round(lon, 5)),
             lon=round(lon, 6), lat=round(lat, 6), x=round(point.x, 2), y=round(point.y, 2), crs=store.crs,
             distance_km=round(distance / 1000, 3))
 
@@ -174,7 +175,8 @@ def _read_geojson(data: Any) -> tuple[BaseGeometry, str]:
         parts = [_read_geojson(f)[0] for f in features[:MAX_REFS]]
         return shapely.union_all(parts), crs
     if kind == "Feature":
-        return _read_geojson({**(data.get("geometry") or {}), **({"crs": data["crs"]} if "crs" in data else {})})[0], crs
+        inner = {**(data.get("geometry") or {}), **({"crs": data["crs"]} if "crs" in data else {})}
+        return _read_geojson(inner)[0], crs
     if kind not in ("Polygon", "MultiPolygon"):
         raise SiteInvalid(told("A site is a Polygon or a MultiPolygon, not '%(kind)s'.", kind=str(kind)[:40]))
     try:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import Any
 
 import numpy as np
 import shapely
@@ -150,9 +152,10 @@ def zones_on(zone_hits: list[ZoneHit], in_force: dict, area: float, catalogue: R
     return zones
 
 
-def union_by(hits: list, key) -> dict:  # type: ignore[no-untyped-def]
+def union_by(hits: Sequence[ZoneHit | OverlayHit],
+             key: Callable[[Any], Hashable]) -> dict[Hashable, tuple[Any, BaseGeometry]]:
     """Hits grouped by ``key``: (first hit, union of their pieces), in the hits' order."""
-    groups: dict = defaultdict(list)
+    groups: dict[Hashable, list[Any]] = defaultdict(list)
     for hit in hits:
         groups[key(hit)].append(hit)
     return {k: (group[0], group[0].piece if len(group) == 1 else shapely.union_all([h.piece for h in group]))

@@ -76,10 +76,13 @@ def site_to_dict(note: SiteNote, catalogue: RulesCatalogue, lang: str = "fr") ->
     }
 
 
+_LAYER_LABELS = {"zones": {"fr": "Zonage", "ar": "التنطيق", "en": "Zoning"},
+                 "parcels": {"fr": "Parcelles", "ar": "القطع الأرضية", "en": "Parcels"}}
+
+
 def _layer_label(layer: str, lang: str) -> str:
-    if layer in ("zones", "parcels"):
-        return {"zones": {"fr": "Zonage", "ar": "التنطيق", "en": "Zoning"},
-                "parcels": {"fr": "Parcelles", "ar": "القطع الأرضية", "en": "Parcels"}}[layer].get(lang, layer)
+    if layer in _LAYER_LABELS:
+        return _LAYER_LABELS[layer].get(lang, _LAYER_LABELS[layer]["fr"])
     kind = overlay_kind(layer)
     return pick(kind.label_fr, kind.label_ar, lang, kind.label_en)
 

@@ -7,6 +7,8 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, render_template, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
 
 from gisportal.errors import InvalidInput, told
 from gisportal.history import HistoryStep, ParcelHistory, history_to_dict, parcel_history
@@ -17,6 +19,8 @@ from gisportal.web.api import json_response
 
 logger = logging.getLogger(__name__)
 
+blp = Blueprint("history_api", __name__, url_prefix="/api/v1", description="A parcel's zoning history.")
+
 
 def history_of(ref: str | None) -> ParcelHistory:
     """The history of the parcel named by ``ref`` (400 without one, 404 when unknown)."""
@@ -26,9 +30,13 @@ def history_of(ref: str | None) -> ParcelHistory:
     return parcel_history(p.store, p.catalogue_for, find_parcel(p.store, ParcelQuery(ref=ref)))
 
 
-def history_api() -> Response:
-    """Every plan version that applied to the parcel, and what changed on it between consecutive versions."""
-    return json_response(history_to_dict(history_of(request.args.get("ref"))))
+@blp.route("/parcels/history", endpoint="parcel_history_api")
+class History(MethodView):
+    @blp.alt_response(200, success=True, description="Plan versions and the changes between them")
+    def get(self) -> Response:
+        """Every plan version that applied to the parcel ``ref`` (approval act, dates, status) and, between
+        consecutive versions, what changed on it: zones and shares, rule values, servitudes, buildable floor area."""
+        return json_response(history_to_dict(history_of(request.args.get("ref"))))
 
 
 def history_page() -> Response:
@@ -51,5 +59,5 @@ def _missing(note: UrbanNote) -> Any:
 
 def init_app(app: Flask) -> None:
     """Register the API route and the page."""
-    app.add_url_rule("/api/v1/parcels/history", "parcel_history_api", history_api)
+    app.extensions["gisportal_api"].register_blueprint(blp)
     app.add_url_rule("/parcels/history", "parcel_history", history_page)

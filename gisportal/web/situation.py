@@ -8,7 +8,9 @@ from datetime import date
 
 import shapely
 from flask import Flask, Response, render_template, request, url_for
+from flask.views import MethodView
 from flask_babel import force_locale
+from flask_smorest import Blueprint
 
 from gisportal.errors import InvalidInput, NotFound, told
 from gisportal.issuing import check_number
@@ -23,6 +25,17 @@ from gisportal.web.errors import tell
 from gisportal.web.i18n import current_language, format_locale
 
 logger = logging.getLogger(__name__)
+
+blp = Blueprint("situation_api", __name__, url_prefix="/api/v1", description="Situation plans (PDF).")
+
+
+@blp.route("/situation-plan", endpoint="situation_plan")
+class SituationPlan(MethodView):
+    @blp.alt_response(200, success=True, description="The situation plan (application/pdf)")
+    def get(self) -> Response:
+        """The situation plan of a parcel (``ref``) or of an issued site note (``site`` = its number), as a PDF:
+        ``scale`` 500, 1000, 2000 or 5000; ``paper`` A4 or A3; ``orientation`` portrait or landscape."""
+        return situation_plan()
 
 
 def situation_plan() -> Response:
@@ -51,13 +64,18 @@ def situation_plan() -> Response:
             "sites/situation.html", plan=plan, subject=subject, subject_label=tell(label), lang=lang,
             area_m2=round(outline.area, 2), paper=args.get("paper", "A4"), today=date.today(), crs=p.store.crs,
             qr=qr_svg(qr_url), qr_url=qr_url, catalogue=p.catalogue, colours=OVERLAY_COLOURS,
-            kind_label=lambda k: pick(overlay_kind(k).label_fr, overlay_kind(k).label_ar, lang, overlay_kind(k).label_en),
+            kind_label=lambda k: _kind_label(k, lang),
             margin=MARGIN_MM, header=HEADER_MM, footer=FOOTER_MM)
     response = Response(pdf_from_html(html), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="situation-{plan.scale}.pdf"'
     return response
 
 
+def _kind_label(key: str, lang: str) -> str:
+    kind = overlay_kind(key)
+    return pick(kind.label_fr, kind.label_ar, lang, kind.label_en)
+
+
 def init_app(app: Flask) -> None:
     """Register the route."""
-    app.add_url_rule("/api/v1/situation-plan", "situation_plan", situation_plan)
+    app.extensions["gisportal_api"].register_blueprint(blp)
