@@ -28,8 +28,8 @@ from gisportal.storage.featurequery import LAYER_COLUMNS, FeatureQuery
 logger = logging.getLogger(__name__)
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 10_000
-#: Parameters an items request may carry besides the collection's queryables.
-ITEMS_PARAMETERS = frozenset({"f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter",
+#: Parameters an items request may carry besides the collection's queryables (``lang``: the HTML page's language).
+ITEMS_PARAMETERS = frozenset({"f", "lang", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter",
                               "filter-lang", "filter-crs"})
 
 
