@@ -95,10 +95,11 @@ def metadata(download: Download, licence: str, publisher: str) -> dict[str, str]
 
 def _chunks(store: Store, download: Download) -> Iterator[gpd.GeoDataFrame]:
     versions = (download.version.id,) if download.version else None
-    offset = 0
+    after, first = None, True
     while True:
-        page = store.feature_page(FeatureQuery(download.layer, versions, limit=CHUNK_ROWS, offset=offset)).frame
-        if offset == 0 or len(page):
+        page = store.feature_page(FeatureQuery(download.layer, versions, limit=CHUNK_ROWS, after_id=after,
+                                               count=False)).frame
+        if first or len(page):
             frame = page.drop(columns=["id", "version_id"], errors="ignore").rename(columns=_SHORT)
             version = download.version
             if version is not None:
@@ -108,7 +109,7 @@ def _chunks(store: Store, download: Download) -> Iterator[gpd.GeoDataFrame]:
             yield frame
         if len(page) < CHUNK_ROWS:
             return
-        offset += CHUNK_ROWS
+        after, first = int(page["id"].iloc[-1]), False
 
 
 def _write(store: Store, download: Download, target: Path, facts: dict[str, str]) -> None:

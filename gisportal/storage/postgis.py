@@ -243,10 +243,10 @@ class PostgisStore(Store):
             raise NotFound(f"Unknown layer '{query.layer}'.", layer=query.layer)
         with self._read() as conn:
             rows = conn.execute(postgis_features.page_select(query, self.srid)).all()
-            if postgis_features.is_unfiltered(query):
-                matched = self._counts[query.layer]
-            elif query.offset == 0 and (query.limit is None or len(rows) < query.limit):
+            if not query.count or (query.offset == 0 and (query.limit is None or len(rows) < query.limit)):
                 matched = len(rows)
+            elif postgis_features.is_unfiltered(query):
+                matched = self._counts[query.layer]
             else:
                 matched = conn.execute(postgis_features.count_select(query, self.srid)).scalar_one()
         return FeaturePage(postgis_features.frame(rows, query.layer, self.crs), int(matched))
