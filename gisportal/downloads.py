@@ -87,7 +87,8 @@ def metadata(download: Download, licence: str, publisher: str) -> dict[str, str]
     facts = {"publisher": publisher, "licence": licence, "layer": download.layer}
     version = download.version
     if version is not None:
-        facts.update(plan=version.plan_name, title=version.title_fr, title_ar=version.title_ar, plan_version=str(version.version),
+        facts.update(plan=version.plan_name, title=version.title_fr, title_ar=version.title_ar,
+                     plan_version=str(version.version),
                      approval_act=version.approval_act, approval_date=version.approval_date.isoformat(),
                      effective_from=version.effective_from.isoformat(), legal_end=version.legal_end.isoformat())
     return facts

@@ -107,6 +107,8 @@ def _move_literals(node: Any, src: str, dst: str) -> Any:
     if isinstance(node, values.Geometry):
         geom = shapely.geometry.shape(node.geometry)
         moved = crs_mod.transform_geometries(np.array([geom], dtype=object), src, dst)[0]
+        if not np.all(np.isfinite(shapely.get_coordinates(moved))):
+            raise InvalidInput("A geometry of the filter lies outside the range of its CRS.", parameter="filter")
         srid = dst.rsplit("/", 1)[1]
         return values.Geometry({**shapely.geometry.mapping(moved), "crs": {
             "type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{srid}"}}})

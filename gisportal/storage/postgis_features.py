@@ -72,7 +72,8 @@ def by_id_select(layer: str, feature_id: int, srid: int) -> sa.Select:
 
 def is_unfiltered(query: FeatureQuery) -> bool:
     """Whether the query counts every row of its table (the cached count answers)."""
-    return query.bbox is None and query.where is None and query.after_id is None and (query.version_ids is None or query.layer == "parcels")
+    return (query.bbox is None and query.where is None and query.after_id is None
+            and (query.version_ids is None or query.layer == "parcels"))
 
 
 def frame(rows: list, layer: str, crs: str) -> gpd.GeoDataFrame:
