@@ -17,10 +17,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -67,10 +69,17 @@ def pygeoapi_config(work: Path, port: int, provider: dict[str, Any]) -> dict[str
 
 
 def get(port: int, path: str) -> tuple[float, bytes]:
+    """Seconds until ``path`` is answered whole (a download being prepared answers 503: asked again every 0.2 s)."""
     started = time.perf_counter()
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=600) as answer:
-        body = answer.read()
-    return time.perf_counter() - started, body
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=600) as answer:
+                body = answer.read()
+            return time.perf_counter() - started, body
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503:
+                raise
+            time.sleep(0.2)
 
 
 def compare_pages(ports: dict[str, int], n_parcels: int, rounds: int) -> dict[str, Any]:
@@ -125,7 +134,8 @@ def compare_download(port: int, master: int, ogr_source: list[str], work: Path) 
 
 def run_backend(name: str, env: dict[str, str], peer_port: int, ogr_source: list[str], n_parcels: int,
                 rounds: int, work: Path) -> dict[str, Any]:
-    """Ours on one backend against the running pygeoapi, then the download."""
+    """Ours on one backend against the running pygeoapi, then the download (files of earlier runs removed first)."""
+    shutil.rmtree(Path(env["GISPORTAL_DATA_DIR"]) / "downloads", ignore_errors=True)
     port = free_port()
     ours = start_server([str(VENV_BIN / "gisportal"), "serve", "--port", str(port), "--workers", "2"], env,
                         work / f"ours-{name}.log")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -105,3 +106,29 @@ def test_data_page_lists_every_version_with_act_and_size(ogc: SimpleNamespace, l
     assert words in page and "Décret v1" in page and "Décret v2" in page and "CC-BY-4.0" in page
     assert page.count("/api/v1/downloads/") == 16
     assert "kB" in page or "KB" in page  # sizes shown
+
+
+def test_a_large_layer_is_written_in_the_background_while_clients_are_asked_to_come_back(
+        ogc: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from gisportal import downloads
+
+    monkeypatch.setattr(downloads, "INLINE_LIMIT", 3)  # the seven parcels count as a large layer
+    fresh = downloads._folder  # a folder of its own: the file is not written yet
+
+    monkeypatch.setattr(downloads, "_folder", lambda *args: fresh(*args).with_name("fresh-" + fresh(*args).name))
+    url = f"{ogc.base}/api/v1/downloads/parcels.shp.zip"
+    ogc_page = requests.get(f"{ogc.base}/data", params={"lang": "en"}, timeout=60).text
+    answers = []
+    for _ in range(100):
+        answer = requests.get(url, timeout=60)
+        answers.append(answer.status_code)
+        if answer.status_code == 200:
+            break
+        assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
+        assert answer.json()["error"] == "preparing"
+        time.sleep(0.1)
+    assert answers[0] == 503 and answers[-1] == 200
+    path = tmp_path / "parcels.shp.zip"
+    path.write_bytes(answer.content)
+    assert sorted(pyogrio.read_dataframe(f"/vsizip/{path}")["ref"]) == sorted(ogc.tiny.parcels)
+    assert "being prepared" in ogc_page or "parcels.shp.zip" in ogc_page
