@@ -10,6 +10,7 @@ description and in a text file inside the shapefile's zip. Files are written onc
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import logging
@@ -17,6 +18,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from pathlib import Path
 import geopandas as gpd
 import pyogrio
 
-from gisportal.errors import NotFound
+from gisportal.errors import GisportalError, NotFound
 from gisportal.plans import PlanVersion, version_status
 from gisportal.storage.base import Store
 from gisportal.storage.featurequery import FeatureQuery
@@ -37,6 +39,17 @@ logger = logging.getLogger(__name__)
 FORMATS = {"gpkg": ("application/geopackage+sqlite3", "GPKG"), "shp.zip": ("application/zip", "ESRI Shapefile"),
            "geojson": ("application/geo+json", "GeoJSON")}
 CHUNK_ROWS = 100_000
+#: Layers with more features than this are written in a background thread (a request would outlast a worker's
+#: timeout: a million parcels take a minute or two); the request meanwhile answers 503 with a Retry-After.
+INLINE_LIMIT = 100_000
+RETRY_AFTER_S = 30
+
+
+class Preparing(GisportalError):
+    """A file still being written: ask again in a moment."""
+
+    status, code = 503, "preparing"
+
 #: Shapefile field names are 10 characters at most: the longer columns, renamed in every format alike.
 _SHORT = {"provision_fr": "prov_fr", "provision_ar": "prov_ar", "max_height_m": "max_height"}
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -87,7 +100,8 @@ def metadata(download: Download, licence: str, publisher: str) -> dict[str, str]
     facts = {"publisher": publisher, "licence": licence, "layer": download.layer}
     version = download.version
     if version is not None:
-        facts.update(plan=version.plan_name, title=version.title_fr, plan_version=str(version.version),
+        facts.update(plan=version.plan_name, title=version.title_fr, title_ar=version.title_ar,
+                     plan_version=str(version.version),
                      approval_act=version.approval_act, approval_date=version.approval_date.isoformat(),
                      effective_from=version.effective_from.isoformat(), legal_end=version.legal_end.isoformat())
     return facts
@@ -95,10 +109,11 @@ def metadata(download: Download, licence: str, publisher: str) -> dict[str, str]
 
 def _chunks(store: Store, download: Download) -> Iterator[gpd.GeoDataFrame]:
     versions = (download.version.id,) if download.version else None
-    offset = 0
+    after, first = None, True
     while True:
-        page = store.feature_page(FeatureQuery(download.layer, versions, limit=CHUNK_ROWS, offset=offset)).frame
-        if offset == 0 or len(page):
+        page = store.feature_page(FeatureQuery(download.layer, versions, limit=CHUNK_ROWS, after_id=after,
+                                               count=False)).frame
+        if first or len(page):
             frame = page.drop(columns=["id", "version_id"], errors="ignore").rename(columns=_SHORT)
             version = download.version
             if version is not None:
@@ -108,7 +123,7 @@ def _chunks(store: Store, download: Download) -> Iterator[gpd.GeoDataFrame]:
             yield frame
         if len(page) < CHUNK_ROWS:
             return
-        offset += CHUNK_ROWS
+        after, first = int(page["id"].iloc[-1]), False
 
 
 def _write(store: Store, download: Download, target: Path, facts: dict[str, str]) -> None:
@@ -146,29 +161,88 @@ class Built:
     size: int
 
 
-def build(store: Store, download: Download, directory: Path, licence: str, publisher: str) -> Built:
-    """The file of ``download`` for the store's current data, written when missing (atomically)."""
+def _folder(store: Store, directory: Path, licence: str, publisher: str) -> Path:
     generation = hashlib.sha256(f"{store.generation()}|{licence}|{publisher}".encode()).hexdigest()[:16]
-    folder = directory / generation
-    path = folder / download.name
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in directory.iterdir():
-            if old.is_dir() and old.name != generation:
-                shutil.rmtree(old, ignore_errors=True)
-        with tempfile.TemporaryDirectory(dir=folder) as work:
-            partial = Path(work) / download.name
-            _write(store, download, partial, metadata(download, licence, publisher))
-            os.replace(partial, path)
-        logger.info("download %s written (%d bytes)", path, path.stat().st_size)
+    return directory / generation
+
+
+def _finish(path: Path) -> Built:
     sidecar = path.with_name(path.name + ".sha256")
     if not sidecar.exists():
         digest = hashlib.sha256()
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-        sidecar.write_text(digest.hexdigest())
+        partial = sidecar.with_name(sidecar.name + f".{os.getpid()}.{threading.get_ident()}")
+        partial.write_text(digest.hexdigest())
+        os.replace(partial, sidecar)
     return Built(path, sidecar.read_text()[:32], path.stat().st_size)
+
+
+def ready(store: Store, download: Download, directory: Path, licence: str, publisher: str) -> Built | None:
+    """The file of ``download`` if it is written already (for the store's current data), else ``None``."""
+    path = _folder(store, directory, licence, publisher) / download.name
+    return _finish(path) if path.exists() else None
+
+
+def build(store: Store, download: Download, directory: Path, licence: str, publisher: str) -> Built:
+    """The file of ``download`` for the store's current data, written when missing (atomically; one writer at a
+    time per file, across processes)."""
+    folder = _folder(store, directory, licence, publisher)
+    path = folder / download.name
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f".{download.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                for old in directory.iterdir():
+                    if old.is_dir() and old.name != folder.name:
+                        shutil.rmtree(old, ignore_errors=True)
+                with tempfile.TemporaryDirectory(dir=folder) as work:
+                    partial = Path(work) / download.name
+                    _write(store, download, partial, metadata(download, licence, publisher))
+                    os.replace(partial, path)
+                logger.info("download %s written (%d bytes)", path, path.stat().st_size)
+    return _finish(path)
+
+
+def _size(store: Store, download: Download) -> int:
+    if download.version is None:
+        return store.counts().get(download.layer, 0)
+    return store.feature_page(FeatureQuery(download.layer, (download.version.id,), limit=1)).matched
+
+
+def prepare(store: Store, download: Download, directory: Path, licence: str, publisher: str) -> Built:
+    """The file of ``download``: written now if small; a large one is written by a background thread (one per
+    file and process) while :class:`Preparing` (503) asks the client to come back."""
+    built = ready(store, download, directory, licence, publisher)
+    if built is not None:
+        return built
+    if _size(store, download) <= INLINE_LIMIT:
+        return build(store, download, directory, licence, publisher)
+    key = (str(directory), download.name)
+    with _RUNNING_LOCK:
+        if key not in _RUNNING:
+            _RUNNING.add(key)
+            threading.Thread(target=_background, args=(store, download, directory, licence, publisher, key),
+                             name=f"download-{download.name}", daemon=True).start()
+    raise Preparing(f"{download.name} is being prepared; please try again in a minute.",
+                    retry_after_s=RETRY_AFTER_S)
+
+
+_RUNNING: set[tuple[str, str]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _background(store: Store, download: Download, directory: Path, licence: str, publisher: str,
+                key: tuple[str, str]) -> None:
+    try:
+        build(store, download, directory, licence, publisher)
+    except Exception:  # a background thread has no caller to tell: log it, the next request tries again
+        logger.exception("writing download %s failed", download.name)
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(key)
 
 
 def safe_csv(text: str) -> bytes:

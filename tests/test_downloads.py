@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -105,3 +106,35 @@ def test_data_page_lists_every_version_with_act_and_size(ogc: SimpleNamespace, l
     assert words in page and "Décret v1" in page and "Décret v2" in page and "CC-BY-4.0" in page
     assert page.count("/api/v1/downloads/") == 16
     assert "kB" in page or "KB" in page  # sizes shown
+
+
+def test_a_large_layer_is_written_in_the_background_while_clients_are_asked_to_come_back(
+        ogc: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from gisportal import downloads
+
+    monkeypatch.setattr(downloads, "INLINE_LIMIT", 3)  # the seven parcels count as a large layer
+    fresh, write = downloads._folder, downloads._write  # a folder of its own: the files are not written yet
+    monkeypatch.setattr(downloads, "_folder", lambda *args: fresh(*args).with_name("fresh-" + fresh(*args).name))
+
+    def slow_write(*args: object) -> None:  # writing takes a while, as a million parcels do
+        time.sleep(1.0)
+        write(*args)
+
+    monkeypatch.setattr(downloads, "_write", slow_write)
+    url = f"{ogc.base}/api/v1/downloads/parcels.shp.zip"
+    answers = []
+    for _ in range(100):
+        answer = requests.get(url, timeout=60)
+        answers.append(answer.status_code)
+        if answer.status_code == 200:
+            break
+        assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
+        assert answer.json()["error"] == "preparing"
+        if len(answers) == 1:
+            page = requests.get(f"{ogc.base}/data", params={"lang": "en"}, timeout=60).text
+            assert "being prepared" in page
+        time.sleep(0.2)
+    assert answers[0] == 503 and answers[-1] == 200
+    path = tmp_path / "parcels.shp.zip"
+    path.write_bytes(answer.content)
+    assert sorted(pyogrio.read_dataframe(f"/vsizip/{path}")["ref"]) == sorted(ogc.tiny.parcels)

@@ -174,6 +174,14 @@ def test_bad_input_is_a_4xx_with_a_message(ogc: SimpleNamespace, path: str, para
     assert answer.json()["message"]
 
 
+@pytest.mark.parametrize("cql", ["version_id = 'two'", "label_fr > 3", "version_id / 0 > 1", "code + 1 = 2",
+                                 "S_INTERSECTS(geometry, POINT(400 400))"])
+def test_filters_of_mismatched_types_are_never_a_500(ogc: SimpleNamespace, cql: str) -> None:
+    answer = _get(ogc, "/collections/zones/items", filter=cql)
+    assert answer.status_code in (200, 400), answer.text
+    assert answer.status_code == 400 or answer.json()["numberMatched"] == 0
+
+
 def test_html_and_json_by_f_and_by_accept(ogc: SimpleNamespace) -> None:
     html = requests.get(f"{ogc.url}/collections/zones/items", headers={"Accept": "text/html"}, timeout=30)
     assert html.headers["Content-Type"].startswith("text/html") and "Zone A" in html.text

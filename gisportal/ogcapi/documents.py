@@ -17,7 +17,6 @@ import orjson
 import shapely
 
 from gisportal.ogcapi import crs as crs_mod
-from gisportal.ogcapi.query import DEFAULT_LIMIT, MAX_LIMIT
 from gisportal.plans import PlanVersion, versions_in_force
 from gisportal.storage.base import Store
 from gisportal.storage.featurequery import LAYER_COLUMNS, FeaturePage
@@ -171,5 +170,3 @@ def in_force_today(store: Store, today: date) -> set[int]:
     """Ids of the versions in force on ``today`` (an item of another version is not in the collection)."""
     return {v.id for v in versions_in_force(store.plan_versions(), today)}
 
-
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT"]

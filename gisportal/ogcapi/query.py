@@ -28,8 +28,8 @@ from gisportal.storage.featurequery import LAYER_COLUMNS, FeatureQuery
 logger = logging.getLogger(__name__)
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 10_000
-#: Parameters an items request may carry besides the collection's queryables.
-ITEMS_PARAMETERS = frozenset({"f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter",
+#: Parameters an items request may carry besides the collection's queryables (``lang``: the HTML page's language).
+ITEMS_PARAMETERS = frozenset({"f", "lang", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter",
                               "filter-lang", "filter-crs"})
 
 
@@ -107,6 +107,8 @@ def _move_literals(node: Any, src: str, dst: str) -> Any:
     if isinstance(node, values.Geometry):
         geom = shapely.geometry.shape(node.geometry)
         moved = crs_mod.transform_geometries(np.array([geom], dtype=object), src, dst)[0]
+        if not np.all(np.isfinite(shapely.get_coordinates(moved))):
+            raise InvalidInput("A geometry of the filter lies outside the range of its CRS.", parameter="filter")
         srid = dst.rsplit("/", 1)[1]
         return values.Geometry({**shapely.geometry.mapping(moved), "crs": {
             "type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{srid}"}}})

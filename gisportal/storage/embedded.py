@@ -217,7 +217,10 @@ class EmbeddedStore(Store):
     def feature_page(self, query: FeatureQuery) -> FeaturePage:
         """Candidates from the STRtree (or all rows), then versions and filter as vectorised masks."""
         data = self._layer(query.layer)
-        idx = np.sort(data.candidates(shapely.box(*query.bbox))) if query.bbox else np.arange(len(data.frame))
+        first = query.after_id or 0  # ids are positions + 1: those after ``after_id`` start at position after_id
+        idx = (np.sort(data.candidates(shapely.box(*query.bbox))) if query.bbox
+               else np.arange(min(first, len(data.frame)), len(data.frame)))
+        idx = idx[idx >= first] if query.bbox and first else idx
         if query.version_ids is not None and query.layer != "parcels":
             idx = idx[np.isin(self._plan_layers.layer_versions(query.layer)[idx], query.version_ids)]
         if query.where is not None and len(idx):

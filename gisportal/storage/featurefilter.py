@@ -44,7 +44,13 @@ def _value(node: Any, columns: dict[str, pd.Series], geoms: np.ndarray) -> Any:
             return geoms
         return columns[node.name]
     if isinstance(node, ast.Arithmetic):
-        return _ARITHMETIC[node.op.value](_value(node.lhs, columns, geoms), _value(node.rhs, columns, geoms))
+        lhs, rhs = _value(node.lhs, columns, geoms), _value(node.rhs, columns, geoms)
+        if node.op.value == "/" and np.any(np.asarray(rhs == 0)):
+            raise InvalidInput("The filter divides by zero.", parameter="filter")  # as the database says
+        try:
+            return _ARITHMETIC[node.op.value](lhs, rhs)
+        except TypeError as exc:
+            raise InvalidInput(f"These values cannot be combined: {exc}.", parameter="filter") from None
     if isinstance(node, values.Geometry):
         return shapely.geometry.shape(node.geometry)
     if isinstance(node, values.Envelope):

@@ -4,7 +4,7 @@ A :class:`FeatureQuery` names a layer, the plan versions whose features count (`
 versioned), a box in the store's metric CRS, an attribute filter (a pygeofilter AST whose attribute names are
 the layer's columns and whose geometry literals are in the store's CRS), and a page (``limit``/``offset``, in
 stored order). Backends answer with a :class:`FeaturePage`: the page's features with their ``id`` and the number
-of features matching the query.
+of features matching the query (or the page's length when the query does not ask for the count).
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ class FeatureQuery:
     where: Any = None  # a pygeofilter AST node over LAYER_COLUMNS, geometries in the store's CRS
     limit: int | None = None
     offset: int = 0
+    #: Only features with a larger id (keyset paging, for reading a whole layer chunk by chunk).
+    after_id: int | None = None
+    #: Whether :attr:`FeaturePage.matched` is wanted (else it is the page's length: no count is made).
+    count: bool = True
 
 
 @dataclass(frozen=True)

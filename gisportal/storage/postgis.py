@@ -274,11 +274,15 @@ class PostgisStore(Store):
         if query.layer not in LAYER_COLUMNS:
             raise NotFound(f"Unknown layer '{query.layer}'.", layer=query.layer)
         with self._read() as conn:
-            rows = conn.execute(postgis_features.page_select(query, self.srid)).all()
-            if postgis_features.is_unfiltered(query):
-                matched = self._counts[query.layer]
-            elif query.offset == 0 and (query.limit is None or len(rows) < query.limit):
+            try:
+                rows = conn.execute(postgis_features.page_select(query, self.srid)).all()
+            except (sa.exc.DataError, sa.exc.ProgrammingError, sa.exc.InternalError) as exc:  # e.g. text vs number
+                raise InvalidInput("The filter cannot be applied: " + str(exc.orig).splitlines()[0][:200],
+                                   parameter="filter") from None
+            if not query.count or (query.offset == 0 and (query.limit is None or len(rows) < query.limit)):
                 matched = len(rows)
+            elif postgis_features.is_unfiltered(query):
+                matched = self._counts[query.layer]
             else:
                 matched = conn.execute(postgis_features.count_select(query, self.srid)).scalar_one()
         return FeaturePage(postgis_features.frame(rows, query.layer, self.crs), int(matched))

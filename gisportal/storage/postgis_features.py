@@ -35,6 +35,8 @@ def _conditions(query: FeatureQuery, srid: int) -> list[Any]:
     if query.bbox:
         where.append(table.c.geom.op("&&")(sa.func.ST_MakeEnvelope(*query.bbox, srid)))
         where.append(sa.func.ST_Intersects(table.c.geom, sa.func.ST_MakeEnvelope(*query.bbox, srid)))
+    if query.after_id is not None:
+        where.append(table.c.id > query.after_id)
     if query.version_ids is not None and query.layer != "parcels":
         where.append(table.c.version_id.in_(list(query.version_ids)))
     if query.where is not None:
@@ -70,7 +72,8 @@ def by_id_select(layer: str, feature_id: int, srid: int) -> sa.Select:
 
 def is_unfiltered(query: FeatureQuery) -> bool:
     """Whether the query counts every row of its table (the cached count answers)."""
-    return query.bbox is None and query.where is None and (query.version_ids is None or query.layer == "parcels")
+    return (query.bbox is None and query.where is None and query.after_id is None
+            and (query.version_ids is None or query.layer == "parcels"))
 
 
 def frame(rows: list, layer: str, crs: str) -> gpd.GeoDataFrame:

@@ -20,20 +20,26 @@ logger = logging.getLogger(__name__)
 CACHE_SECONDS = 300
 
 
-def _built(p: Portal, download: downloads.Download) -> tuple[Any, str, int]:
-    """(file or bytes, etag, size) of a download."""
+def _built(p: Portal, download: downloads.Download, wait: bool = True) -> tuple[Any, str | None, int | None]:
+    """(file or bytes, etag, size) of a download; (None, None, None) for a large file not written yet when
+    ``wait`` is false (its writing is started)."""
     if download.fmt == "csv":
         body = downloads.safe_csv(to_csv(p.catalogue))
         return body, hashlib.sha256(body).hexdigest()[:32], len(body)
-    built = downloads.build(p.store, download, p.settings.data_dir / "downloads", p.settings.open_data_licence,
-                            p.settings.agency_name_fr)
+    try:
+        built = downloads.prepare(p.store, download, p.settings.data_dir / "downloads",
+                                  p.settings.open_data_licence, p.settings.agency_name_fr)
+    except downloads.Preparing:
+        if wait:
+            raise
+        return None, None, None
     return built.path, built.etag, built.size
 
 
 def _entries(p: Portal) -> list[dict[str, Any]]:
     entries = []
     for download in downloads.catalogue(p.store, date.today()):
-        _body, etag, size = _built(p, download)
+        _body, etag, size = _built(p, download, wait=False)
         entry: dict[str, Any] = {"name": download.name, "url": f"{public_base()}/api/v1/downloads/{download.name}",
                                  "layer": download.layer, "format": download.fmt, "media_type": download.media_type,
                                  "size": size, "etag": etag, "status": download.status,
@@ -65,7 +71,12 @@ def download_file(name: str) -> Response:
     """One file, streamed from disk; 304 when the client has it (If-None-Match)."""
     p = portal()
     download = downloads.find(p.store, name, date.today())
-    body, etag, _size = _built(p, download)
+    try:
+        body, etag, _size = _built(p, download)
+    except downloads.Preparing as exc:
+        response = json_response(exc.to_dict(), exc.status)
+        response.headers["Retry-After"] = str(downloads.RETRY_AFTER_S)
+        return response
     if download.fmt == "csv":
         response = Response(body, mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="{download.name}"'})

@@ -39,7 +39,7 @@ def _wants_html() -> bool:
 
 
 def _only(*allowed: str) -> None:
-    unknown = sorted(set(request.args) - set(allowed) - {"f"})
+    unknown = sorted(set(request.args) - set(allowed) - {"f", "lang"})
     if unknown:
         raise InvalidInput(f"Unknown parameter(s): {', '.join(unknown)}.", parameter=unknown[0])
 
