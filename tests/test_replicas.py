@@ -159,7 +159,7 @@ def test_writes_never_reached_the_replica(pg_replicated):
     assert "read-only transaction" not in log
 
 
-def test_replica_settings_from_the_environment(monkeypatch, tiny_writable):
+def test_replica_settings_from_the_environment(monkeypatch, tiny_writable, pg_replicated):
     from gisportal.settings import load_settings
 
     monkeypatch.setenv("GISPORTAL_DATABASE_READ_URLS", " postgresql://r1:6432/gp , postgresql://r2:6432/gp,")
@@ -169,6 +169,7 @@ def test_replica_settings_from_the_environment(monkeypatch, tiny_writable):
     assert settings.database_transaction_pooling is True
     # Behind PgBouncer in transaction mode, psycopg prepares nothing on the server (on no connection of the store).
     store = tiny_writable.open_store()
+    wait_replayed(pg_replicated)  # the new database is on the replica too
     for server in (store._router.primary, *store._router.replicas):
         item = server.reads.get()
         assert item[0].prepare_threshold is None
