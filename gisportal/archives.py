@@ -40,6 +40,7 @@ def write_archives(store: Store, directory: Path, as_of: date | None = None) -> 
     number of features of each layer. A layer without features gets no archive (an old one is removed)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    generation = store.generation()  # before reading: a write meanwhile makes the manifest older, never newer
     version_ids = sorted(v.id for v in versions_in_force(store.plan_versions(), as_of or date.today()))
     counts: dict[str, int] = {}
     with tempfile.TemporaryDirectory(dir=directory, prefix=".build-") as work:
@@ -53,7 +54,7 @@ def write_archives(store: Store, directory: Path, as_of: date | None = None) -> 
             else:
                 (directory / archive_name(layer)).unlink(missing_ok=True)
         manifest = Path(work) / MANIFEST
-        manifest.write_text(json.dumps({"generation": store.generation(), "plan_versions": version_ids,
+        manifest.write_text(json.dumps({"generation": generation, "plan_versions": version_ids,
                                         "features": counts}), encoding="utf-8")
         os.replace(manifest, directory / MANIFEST)
     logger.info("tile archives written to %s: %s", directory, counts)

@@ -7,6 +7,7 @@ as root it runs as the ``postgres`` system user, like the throwaway clusters of 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -76,16 +77,14 @@ pidfile = {self.root / "pgbouncer.pid"}
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
-        """Stop the bouncer (SIGINT: at once), waiting until it is gone."""
+        """Stop the bouncer (SIGINT: at once), waiting until it is gone, and remove its directory."""
         try:
             pid = int((self.root / "pgbouncer.pid").read_text())
             os.kill(pid, signal.SIGINT)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
-            return
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
                 os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
+                time.sleep(0.05)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)

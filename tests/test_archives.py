@@ -9,6 +9,7 @@ parcel references). Where the tiny territory falls on the tile grid: see ``test_
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 
 import geopandas as gpd
@@ -23,6 +24,7 @@ from conftest import _create_app
 from gisportal.archives import write_archives
 from gisportal.publication import publish_zones
 from gisportal.tiles import LAYER_ZOOMS
+from gisportal.web.archives import manifest_generation
 
 Z15 = (15, 15852, 12897)
 ALL_REFS = {"TF-1001/06", "TF-1002/06", "TF-1003/06", "TF-1004/06", "TF-1005/06", "TF-1006/06", "TF-1007/06"}
@@ -102,7 +104,10 @@ def test_a_publication_rewrites_the_archives_and_the_map_names_them(tiny_writabl
     zones = gpd.GeoDataFrame({"code": ["Z"], "label_fr": ["Zone Z"], "label_ar": ["المنطقة Z"]},
                              geometry=[tiny.box(0, 0, 300, 100)], crs="EPSG:26191")
     publish_zones(store, "tiny-plan", zones, approval_act="v3", approved=date.today(), effective=date.today())
-    assert json.loads((tiles_dir / "manifest.json").read_text())["generation"] == store.generation()
+    deadline = time.monotonic() + 60  # written off the request, by a thread
+    while manifest_generation(tiles_dir) != store.generation():
+        assert time.monotonic() < deadline, "the archives were not rewritten"
+        time.sleep(0.1)
     _header, tiles = read_archive(tiles_dir / "zones.pmtiles")
     assert names(tiles[Z15], "zones") == {"Z"}
     page = app.test_client().get("/").get_data(as_text=True)

@@ -32,7 +32,7 @@ from gisportal.storage.featurequery import LAYER_COLUMNS, FeaturePage, FeatureQu
 from gisportal.storage import postgis_features
 from gisportal.storage.indexing import address_parts, match_places, place_rows
 from gisportal.storage.postgis_db import ReadConnections, database_errors, declare_srid, make_engine, migrate
-from gisportal.storage.postgis_replicas import PRIMARY_LSN_SQL, ReadRouter, connector, safe_url
+from gisportal.storage.postgis_replicas import PRIMARY_LSN_SQL, ReadRouter, connector, fetch_on, safe_url
 from gisportal.storage.postgis_load import (CHUNK_ROWS, FLOAT8, INT4, MULTIPOLYGON, TEXT, TEXT_OR_NULL,
                                             bulk_indexes, copy_chunks, copy_frame)
 from gisportal.storage.postgis_sql import (FEATURES_SQL, HITS_SQL, PARCEL_AT_SQL, PARCEL_POINTS_SQL,
@@ -103,10 +103,13 @@ class PostgisStore(Store):
         server = self._router.choose()
         while not server.is_primary:  # a replica that fails is left aside, the read made elsewhere
             try:
-                return self._fetch_on(server.reads, statement, params, one)
+                return fetch_on(server.reads, statement, params, one)
             except psycopg.OperationalError as exc:
                 self._router.failed(server, exc)
                 server = self._router.choose()
+            except psycopg.Error as exc:  # the statement's own error: as on the primary
+                with self._errors():
+                    raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
         reads = server.reads
         for attempt in (1, 2):
             try:
@@ -135,26 +138,6 @@ class PostgisStore(Store):
             reads.put(item)
             return rows
         raise AssertionError("unreachable")
-
-    def _fetch_on(self, reads: ReadConnections, statement: str, params: dict, one: bool) -> Any:
-        """One statement on a replica: its driver's ``OperationalError`` (down, dropped, a recovery conflict)
-        for the caller to go elsewhere; any other error as on the primary."""
-        item = reads.get()
-        try:
-            item[1].execute(statement, params)
-            rows = item[1].fetchone() if one else item[1].fetchall()
-        except psycopg.OperationalError:
-            reads.discard(item)
-            raise
-        except psycopg.Error as exc:
-            reads.put(item)
-            with self._errors():
-                raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
-        except BaseException:
-            item[0].close()
-            raise
-        reads.put(item)
-        return rows
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:

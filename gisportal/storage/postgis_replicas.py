@@ -154,3 +154,24 @@ def connector(engine: sa.engine.Engine, url: str | None = None, prepare: bool = 
     if url is not None:
         cparams.setdefault("connect_timeout", REPLICA_CONNECT_TIMEOUT)
     return lambda: psycopg.connect(*cargs, **cparams, autocommit=True)
+
+
+def fetch_on(reads: ReadConnections, statement: str, params: dict, one: bool) -> Any:
+    """One statement on a replica's connection: the row (``one``) or the rows. Its driver's errors pass:
+    ``OperationalError`` (down, dropped, a recovery conflict) after dropping the connection, for the caller to
+    go elsewhere; any other (the statement's own) with the connection kept."""
+    item = reads.get()
+    try:
+        item[1].execute(statement, params)
+        rows = item[1].fetchone() if one else item[1].fetchall()
+    except psycopg.OperationalError:
+        reads.discard(item)
+        raise
+    except psycopg.Error:
+        reads.put(item)
+        raise
+    except BaseException:  # interrupted mid-statement: the connection's state is unknown
+        item[0].close()
+        raise
+    reads.put(item)
+    return rows

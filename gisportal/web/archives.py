@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,21 @@ def init_app(app: Flask) -> None:
             PUBLISH_LISTENERS.remove(on_publish)
             return
         if store is current.store:
-            write_archives(store, current.settings.tiles_dir)
+            # Off the request: the parcels layer of a big city takes tens of seconds; until the manifest names
+            # the new generation the map keeps the dynamic tiles, which are right.
+            threading.Thread(target=_write, args=(store, current.settings.tiles_dir), name="tile-archives",
+                             daemon=True).start()
 
     PUBLISH_LISTENERS.append(on_publish)
+
+
+#: One archive build at a time per process (publications in a row are written in turn, the last one last).
+_WRITING = threading.Lock()
+
+
+def _write(store: Any, directory: Path) -> None:
+    with _WRITING:
+        try:
+            write_archives(store, directory)
+        except Exception:  # noqa: BLE001 - logged: the map keeps the dynamic tiles
+            logger.exception("writing the tile archives to %s failed", directory)
