@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export GISPORTAL_DATA_DIR ?= instance
 DEMO := $(GISPORTAL_DATA_DIR)/gisportal.gpkg
-APT_PACKAGES := chromium postgresql-15-postgis-3 poppler-utils fonts-dejavu-core wrk gdal-bin python3-qgis
+APT_PACKAGES := chromium postgresql-15-postgis-3 poppler-utils fonts-dejavu-core wrk gdal-bin python3-qgis pgbouncer
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard gisportal/translations/*/LC_MESSAGES/messages.po))
 
 .PHONY: install serve test demo system-deps translations bench clean
