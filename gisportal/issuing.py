@@ -56,13 +56,19 @@ def signed_bytes(payload: dict[str, Any], number: str, issued_at: str) -> bytes:
     return canonical_json({"number": number, "issued_at": issued_at, "note": payload})
 
 
-def issue_note(registry: NoteRegistry, keyring: KeyRing, note: UrbanNote, lang: str) -> IssuedNote:
-    """The registered note for this content: reused when identical, else newly numbered and signed."""
+def issue_note(registry: NoteRegistry, keyring: KeyRing, note: UrbanNote, lang: str,
+               before_issue: Callable[[], None] | None = None) -> IssuedNote:
+    """The registered note for this content: reused when identical, else newly numbered and signed.
+
+    ``before_issue`` runs before a new note is numbered (a ceiling on issuance may raise there).
+    """
     payload = note_payload(note, lang)
     digest = content_hash(payload)
     existing = registry.find(digest)
     if existing is not None:
         return existing
+    if before_issue is not None:
+        before_issue()
     return registry.issue(payload, digest, lambda number, at: keyring.sign(signed_bytes(payload, number, at)))
 
 

@@ -292,3 +292,27 @@ def test_access_logs_mask_codes_and_link_tokens():
     assert mask("file=2026/0101&code=K7M2Q-9TXHB") == "file=2026/0101&code=***"
     assert mask("GET /subscriptions/confirm/abc.def HTTP/1.1") == "GET /subscriptions/confirm/*** HTTP/1.1"
     assert mask("GET /api/v1/plans?lang=fr HTTP/1.1") == "GET /api/v1/plans?lang=fr HTTP/1.1"
+
+
+def test_new_official_notes_have_a_daily_ceiling_per_parcel(tiny, tiny_writable):
+    from datetime import timedelta
+
+    from gisportal.web import create_app
+
+    app = create_app({**tiny_writable.settings, "rules_file": tiny.rules_file, "TESTING": True,
+                      "note_issue_parcel_limit": "2 per day"})
+    client = app.test_client()
+    days = [(tiny.today - timedelta(days=n)).isoformat() for n in (1, 2, 3)]
+    statuses = [client.get(f"/note.pdf?ref=TF-1001/06&lang=fr&as_of={day}").status_code for day in days]
+    assert statuses == [200, 200, 429]
+    # notes already issued are still delivered (no new number, nothing counted)
+    assert client.get(f"/note.pdf?ref=TF-1001/06&lang=fr&as_of={days[0]}").status_code == 200
+    # the page falls back to the information copy (no number) instead of failing
+    page = client.get(f"/note?ref=TF-1001/06&lang=fr&as_of={days[2]}")
+    assert page.status_code == 200 and "NRU-" not in page.get_data(as_text=True)
+    # another worker of the same machine (another app on the same data directory) sees the same counters
+    other = create_app({**tiny_writable.settings, "rules_file": tiny.rules_file, "TESTING": True,
+                        "note_issue_parcel_limit": "2 per day"})
+    assert other.test_client().get(f"/note.pdf?ref=TF-1001/06&lang=ar&as_of={days[2]}").status_code == 429
+    for each in (app, other):
+        each.extensions["gisportal"].store.close()

@@ -20,6 +20,7 @@ from gisportal.qrcodes import qr_svg_text
 from gisportal.web import portal, public_base
 from gisportal.web.i18n import current_language
 from gisportal.web.security import limit_request_size
+from gisportal.web.throttle import issuance_guard
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +78,13 @@ def require_official_note_paid(note: UrbanNote, lang: str) -> None:
                               order_url=url_for("fees", service="nru_note", parcel_ref=note.parcel.ref, lang=lang))
 
 
-def pdf_response(note: UrbanNote, lang: str) -> Response:
-    """Issue (or reuse) the note and answer its sealed PDF."""
+def pdf_response(note: UrbanNote, lang: str, throttled: bool = True) -> Response:
+    """Issue (or reuse) the note and answer its sealed PDF (``throttled``: under the day's ceilings of new notes;
+    a paid order's note is not)."""
     from gisportal.web.pdf import render_note_pdf
 
     p = portal()
-    issued = issue_note(p.registry, p.keyring, note, lang)
+    issued = issue_note(p.registry, p.keyring, note, lang, before_issue=issuance_guard(note) if throttled else None)
     body = note_pdf(p.registry, p.keyring, issued,
                     lambda: render_note_pdf(note, lang, document_context(note, issued)))
     response = Response(body, mimetype="application/pdf")

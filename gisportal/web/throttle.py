@@ -1,0 +1,44 @@
+"""Ceilings on costly work: new official notes per client address and per parcel per day.
+
+Each distinct content (another ``as_of`` date, another language) is a new numbered, signed note: without a
+ceiling anybody could make the agency issue thousands. Counters live in the limiter's storage (shared by the
+workers); signed-in staff are exempt. Reusing an already issued note costs nothing and is never counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_login import current_user
+from limits import parse_many
+from werkzeug.exceptions import TooManyRequests
+
+from gisportal.notes import UrbanNote
+from gisportal.web import portal
+from gisportal.web.auth import client_ip
+
+
+class TooManyNotes(TooManyRequests):
+    """429: the ceiling of new official notes is reached (for this address or this parcel)."""
+
+
+def issuance_guard(note: UrbanNote) -> Callable[[], None] | None:
+    """What to call before a new note is issued (raises :class:`TooManyNotes`); ``None`` for signed-in staff."""
+    if current_user.is_authenticated:
+        return None
+    settings = portal().settings
+    strategy = current_app.extensions["gisportal_limiter"].limiter
+    scopes = ((settings.note_issue_rate_limit, "note-issue-address", client_ip() or "-"),
+              (settings.note_issue_parcel_limit, "note-issue-parcel", note.parcel.ref))
+
+    def check() -> None:
+        for text, scope, key in scopes:
+            for item in parse_many(text):
+                if not strategy.hit(item, scope, key):
+                    raise TooManyNotes(_("Too many new official notes were asked for today (from your address or "
+                                         "for this parcel). Notes already issued stay available; try again "
+                                         "tomorrow."))
+
+    return check
