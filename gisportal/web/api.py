@@ -194,8 +194,14 @@ class Registry(MethodView):
         return json_response({"notes": [_issued_to_dict(n) for n in notes]})
 
 
+class PortalApi(Api):
+    """flask-smorest, documenting the error body our one handler answers (:class:`ProblemSchema`)."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+
 def init_app(app: Flask) -> None:
     """Attach flask-smorest and the API blueprint."""
-    api = Api(app, spec_kwargs={"info": {"description": "gisportal: zoning, parcels and urban-information notes."}})
+    api = PortalApi(app, spec_kwargs={"info": {"description": "gisportal: zoning, parcels and urban-information notes."}})
     api.register_blueprint(blp)
     app.extensions["gisportal_api"] = api
