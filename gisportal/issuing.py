@@ -78,10 +78,16 @@ def verification_token(issued: IssuedNote) -> str:
 
 
 def check_number(registry: NoteRegistry, keyring: KeyRing, number: str, token: str | None = None) -> IssuedNote:
-    """The issued note behind a number (and QR token), its registry signature checked."""
+    """The issued note behind a number (and QR token), its registry signature checked.
+
+    ``token=None``: no token checked (staff, the CLI); an empty token is refused (nothing of the document is shown).
+    """
     issued = registry.get(number.strip()) if number and len(number) <= 40 else None
     if issued is None:
         raise NotAuthentic(f"No note numbered '{number[:40]}' was issued by this portal.", number=number[:40])
+    if token is not None and not token:
+        raise NotAuthentic("Enter the verification code printed with the number (the QR code carries it).",
+                           number=number[:40])
     keyring.verify(signed_bytes(issued.payload, issued.number, issued.issued_at.isoformat()), issued.key_id,
                    issued.signature)
     if token is not None and token != verification_token(issued):

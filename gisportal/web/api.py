@@ -166,7 +166,9 @@ class Verify(MethodView):
         from gisportal.issuing import check_number, currency
 
         p = portal()
-        issued = check_number(p.registry, p.keyring, number, request.args.get("t"))
+        from gisportal.web.documents import verification_code
+
+        issued = check_number(p.registry, p.keyring, number, verification_code())
         state = currency(p.store, p.catalogue, issued)
         return json_response({"authentic": True, **_issued_to_dict(issued), "current": state.current,
                               "changed_plans": state.changed_plans})

@@ -100,6 +100,20 @@ def _verification_page(issued: IssuedNote | None, problem: str | None, status: i
     return Response(html, status=status, mimetype="text/html")
 
 
+def verification_code() -> str | None:
+    """The QR code's token of a verification request; ``None`` for signed-in staff, who may look any number up.
+
+    Anybody else must bring the token (``t``) printed with the number: numbers are sequential, and without it
+    the notes and receipts of other people could be read one after the other.
+    """
+    from flask_login import current_user
+
+    token = (request.args.get("t") or "").strip()[:64]
+    if token or not current_user.is_authenticated:
+        return token
+    return None
+
+
 def verify(number: str) -> Response:
     """The page a QR code opens: authentic or not, what it rests on, still current or not."""
     from gisportal.receipts import is_receipt_number
@@ -110,7 +124,7 @@ def verify(number: str) -> Response:
         return verify_receipt(number)
     p = portal()
     try:
-        issued = check_number(p.registry, p.keyring, number, request.args.get("t"))
+        issued = check_number(p.registry, p.keyring, number, verification_code())
     except NotAuthentic as exc:
         return _verification_page(None, exc.message, 404 if "No note" in exc.message else 422)
     return _verification_page(issued, None)

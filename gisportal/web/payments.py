@@ -256,7 +256,9 @@ def note_pdf(reference: str) -> Response:
 def verify_receipt(number: str) -> Response:
     """``/verify/REC-…``: the receipt is authentic, or why not."""
     try:
-        receipt = check_receipt(portal().agency, portal().keyring, number, request.args.get("t"))
+        from gisportal.web.documents import verification_code
+
+        receipt = check_receipt(portal().agency, portal().keyring, number, verification_code())
     except NotAuthentic as exc:
         status = 404 if exc.message.startswith("No receipt") else 422
         return Response(render_template("payments/verify_receipt.html", receipt=None, problem=exc.message),
