@@ -64,6 +64,9 @@ class Settings(BaseSettings):
                           "every worker of this machine; redis://host:6379 or memcached://host:11211 share it "
                           "between machines; memory:// counts per process.")
     login_rate_limit: str = Field("5 per minute", description="Sign-in attempts allowed per client address.")
+    wrong_code_rate_limit: str = Field("20 per hour;50 per day",
+                                       description="Failed checks of a complaint, order or receipt code per client "
+                                                   "address (each costs a slow hash); then 429 before any check.")
     note_issue_rate_limit: str = Field("20 per day", description="New official notes issued per client address.")
     note_issue_parcel_limit: str = Field("10 per day", description="New official notes issued per parcel (each "
                                                                    "distinct date or content is a new note).")

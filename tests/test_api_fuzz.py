@@ -25,6 +25,7 @@ def fuzz_app(request, tiny_template, tiny_rules_file, tmp_path_factory):
     app = create_app({**instance.settings, "rules_file": tiny_rules_file, "TESTING": True,
                       "form_rate_limit": "100000 per hour", "lookup_rate_limit": "100000 per hour",
                       "note_issue_rate_limit": "100000 per day", "note_issue_parcel_limit": "100000 per day",
+                      "wrong_code_rate_limit": "100000 per hour",
                       "staff_token": "fuzz-token"})
     yield app
     app.extensions["gisportal"].store.close()

@@ -316,3 +316,17 @@ def test_new_official_notes_have_a_daily_ceiling_per_parcel(tiny, tiny_writable)
     assert other.test_client().get(f"/note.pdf?ref=TF-1001/06&lang=ar&as_of={days[2]}").status_code == 429
     for each in (app, other):
         each.extensions["gisportal"].store.close()
+
+
+def test_wrong_codes_are_throttled_across_the_code_checking_views(empty_instance):
+    from gisportal.web import create_app
+
+    app = create_app({**empty_instance.settings, "TESTING": True, "wrong_code_rate_limit": "3 per hour"})
+    client = app.test_client()
+    wrong = [client.get("/api/v1/complaints/R-2026-000001", headers={"X-Tracking-Code": "AAAA"}).status_code,
+             client.get("/api/v1/orders/CMD-2026-000001", headers={"X-Access-Code": "AAAA"}).status_code,
+             client.get("/api/v1/complaints/R-2026-000002", headers={"X-Tracking-Code": "BBBB"}).status_code,
+             client.get("/api/v1/orders/CMD-2026-000002", headers={"X-Access-Code": "BBBB"}).status_code]
+    assert wrong == [404, 404, 404, 429]  # one count for every code-checking view, refused before any hash
+    assert client.get("/api/v1/plans").status_code == 200  # nothing else is limited
+    app.extensions["gisportal"].store.close()

@@ -183,7 +183,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                          sender=open_sender(settings))
 
     from gisportal.web import (admin, api, assets, auth, committees, complaints, contact, documents, errors, i18n, library,
-                               pages, payments, planning, rules_admin, security, tiles)
+                               pages, payments, planning, rules_admin, security, throttle, tiles)
 
     security.init_app(app)  # first: bounded route ids, body size limits before anything reads a body
     i18n.init_app(app)
@@ -201,6 +201,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     pages.init_app(app)
     documents.init_app(app)
     tiles.init_app(app)
+    throttle.init_app(app)  # after the services: wraps their code-checking views
     errors.init_app(app)
 
     lock_down(settings.data_dir)  # 0700/0600: personal data, keys and secrets are for the service account only

@@ -1,4 +1,4 @@
-"""Ceilings on costly work: new official notes per client address and per parcel per day.
+"""Ceilings on costly work: wrong-code checks per address, new official notes per address and per parcel per day.
 
 Each distinct content (another ``as_of`` date, another language) is a new numbered, signed note: without a
 ceiling anybody could make the agency issue thousands. Counters live in the limiter's storage (shared by the
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import current_app
+from flask import Flask, Response, current_app
 from flask_babel import gettext as _
 from flask_login import current_user
 from limits import parse_many
@@ -18,6 +18,28 @@ from werkzeug.exceptions import TooManyRequests
 from gisportal.notes import UrbanNote
 from gisportal.web import portal
 from gisportal.web.auth import client_ip
+
+
+#: Views that check a secret code from the request (a slow hash each): failures are counted per address.
+CODE_CHECKING_ENDPOINTS = ("complaints_api.ComplaintStatus", "complaints_api.ComplaintAttachment",
+                           "complaint_track_attachment", "payments_api.order_status", "payments_api.order_payment",
+                           "payment_order", "payment_invoice", "payment_receipt", "payment_note")
+
+
+def _failed_check(response: Response) -> bool:
+    return response.status_code in (403, 404, 422)
+
+
+def init_app(app: Flask) -> None:
+    """Throttle wrong-code checks (after every service registered its views)."""
+    limiter = app.extensions["gisportal_limiter"]
+    limited: set[str] = app.extensions["gisportal_limited_endpoints"]
+    shared = limiter.shared_limit(lambda: portal().settings.wrong_code_rate_limit, scope="wrong-code",
+                                  deduct_when=_failed_check, methods=["GET", "POST"])  # one count for all of them
+    for endpoint in CODE_CHECKING_ENDPOINTS:
+        if endpoint in app.view_functions:
+            app.view_functions[endpoint] = shared(app.view_functions[endpoint])
+            limited.add(endpoint)
 
 
 class TooManyNotes(TooManyRequests):
