@@ -37,13 +37,13 @@ _context.set_forkserver_preload(["gisportal.vectors"])
 
 def refuse_sql_views(path: Path) -> None:
     """Refuse a GeoPackage holding SQL views (a view may compute forever); triggers never fire on reading."""
-    if path.suffix.lower() != ".gpkg":
+    if path.suffix.lower() != ".gpkg" or not path.is_file():
         return
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
             views = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'view' LIMIT 5")]
     except sqlite3.Error as exc:
-        raise DataFileError(f"{path.name} is not a readable GeoPackage ({exc}).", file=path.name) from None
+        raise DataFileError(f"Cannot read {path.name}: not a readable GeoPackage ({exc}).", file=path.name) from None
     if views:
         raise DataFileError(f"{path.name} holds SQL views ({', '.join(views)}); export the layers as plain tables.",
                             file=path.name, views=views)
