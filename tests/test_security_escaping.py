@@ -47,3 +47,22 @@ def test_impact_csv_cells_never_start_a_formula(planner_client, tmp_path, payloa
     cells = [cell for row in rows[1:] for cell in row]
     assert any(payload.strip() in cell for cell in cells), rows  # the code is there, as text
     assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells), rows
+
+
+def test_registry_search_reads_percent_and_underscore_as_text(tiny, tiny_writable):
+    """Both backends: ``%`` and ``_`` typed in the staff registry search match only themselves."""
+    from gisportal.web import create_app
+
+    app = create_app({**tiny_writable.settings, "rules_file": tiny.rules_file, "TESTING": True,
+                      "staff_token": "t0ken"})
+    client = app.test_client()
+    assert client.get("/note.pdf?ref=TF-1001/06&lang=fr").status_code == 200
+    bearer = {"Authorization": "Bearer t0ken"}
+
+    def found(q: str) -> int:
+        return len(client.get("/api/v1/registry", query_string={"q": q}, headers=bearer).get_json()["notes"])
+
+    assert found("TF-1001") == 1 and found("NRU-") == 1
+    assert found("%") == 0 and found("_") == 0 and found("TF%1001") == 0 and found("TF_1001") == 0
+    assert found("\\") == 0
+    app.extensions["gisportal"].store.close()
