@@ -47,3 +47,26 @@ def test_complaint_texts_stay_text_on_every_page_and_in_the_pdf(site):  # noqa: 
     assert pdf.status_code == 200
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert number in text and code in text
+
+
+def test_a_full_disk_while_filing_is_a_503_and_nothing_is_recorded(site, monkeypatch):  # noqa: F811
+    import errno
+
+    import sqlalchemy as sa
+
+    from gisportal import complaint_files
+    from gisportal import complaints as model
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with site.extensions["gisportal"].agency.read() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(model.complaints)).scalar()
+    monkeypatch.setattr(complaint_files, "write_private", full)
+    client = site.test_client()
+    data = {**filing(), "attachments": [(io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "piece.pdf")]}
+    answer = client.post("/api/v1/complaints", data=data, content_type="multipart/form-data")
+    assert answer.status_code == 503 and answer.get_json()["error"] == "service_unavailable"
+    assert answer.headers["Retry-After"]
+    with site.extensions["gisportal"].agency.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(model.complaints)).scalar() == before
