@@ -45,7 +45,7 @@ FORM_LIMITS: dict[str, int] = {
 _SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
 
 
-class BoundedIntConverter(IntegerConverter):
+class BoundedIntegerConverter(IntegerConverter):
     """``<int:...>`` limited to what a database id can be (0..2⁶³-1 unless the rule says otherwise)."""
 
     def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,  # noqa: A002
@@ -131,7 +131,7 @@ def _limit_body() -> None:
 def init_app(app: Flask) -> None:
     """Attach the hardening (call first: its size check must run before anything reads a body)."""
     settings: Settings = app.extensions["gisportal"].settings
-    app.url_map.converters["int"] = BoundedIntConverter
+    app.url_map.converters["int"] = BoundedIntegerConverter
     app.config["TRUSTED_HOSTS"] = trusted_hosts(settings) if app.config.get("TRUSTED_HOSTS") is None \
         else app.config["TRUSTED_HOSTS"]
     if settings.proxy_hops:
