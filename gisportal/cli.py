@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -88,7 +89,11 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         def load(self) -> Any:
             return create_app()
 
-    click.echo(f"gisportal on http://{host}:{port}")
+    # Absolute URLs (QR codes, links in e-mails) come from configuration, never from a request's Host: without
+    # GISPORTAL_PUBLIC_URL, the address served here is the public one (set it behind a proxy).
+    if host not in ("0.0.0.0", "::", ""):  # a wildcard bind names no address: set GISPORTAL_PUBLIC_URL then
+        os.environ.setdefault("GISPORTAL_PUBLIC_URL", f"http://{host}:{port}")
+    click.echo(f"gisportal on http://{host}:{port} (public URL {os.environ.get('GISPORTAL_PUBLIC_URL', 'unset')})")
     _App().run()
 
 

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gisportal.private_files import private_dir, write_private
 from gisportal.errors import FileTooLarge, InvalidInput
 from gisportal.filetypes import DOCUMENT_TYPES, sniff_document_type
+from gisportal.private_files import private_dir, write_private
 
 logger = logging.getLogger(__name__)
 

@@ -65,17 +65,24 @@ def signed_bytes(payload: dict[str, Any], number: str, issued_at: str) -> bytes:
     return canonical_json({"number": number, "issued_at": issued_at, "note": payload})
 
 
-def issue_note(registry: NoteRegistry, keyring: KeyRing, note: UrbanNote, lang: str) -> IssuedNote:
-    """The registered note for this content: reused when identical, else newly numbered and signed."""
-    return issue_payload(registry, keyring, note_payload(note, lang))
+def issue_note(registry: NoteRegistry, keyring: KeyRing, note: UrbanNote, lang: str,
+               before_issue: Callable[[], None] | None = None) -> IssuedNote:
+    """The registered note for this content: reused when identical, else newly numbered and signed.
+
+    ``before_issue`` runs before a new note is numbered (a ceiling on issuance may raise there).
+    """
+    return issue_payload(registry, keyring, note_payload(note, lang), before_issue)
 
 
-def issue_payload(registry: NoteRegistry, keyring: KeyRing, payload: dict[str, Any]) -> IssuedNote:
+def issue_payload(registry: NoteRegistry, keyring: KeyRing, payload: dict[str, Any],
+                  before_issue: Callable[[], None] | None = None) -> IssuedNote:
     """The registered document for this payload (a parcel's or a site's note): reused when identical."""
     digest = content_hash(payload)
     existing = registry.find(digest)
     if existing is not None:
         return existing
+    if before_issue is not None:
+        before_issue()
     return registry.issue(payload, digest, lambda number, at: keyring.sign(signed_bytes(payload, number, at)))
 
 
@@ -85,10 +92,16 @@ def verification_token(issued: IssuedNote) -> str:
 
 
 def check_number(registry: NoteRegistry, keyring: KeyRing, number: str, token: str | None = None) -> IssuedNote:
-    """The issued note behind a number (and QR token), its registry signature checked."""
+    """The issued note behind a number (and QR token), its registry signature checked.
+
+    ``token=None``: no token checked (staff, the CLI); an empty token is refused (nothing of the document is shown).
+    """
     issued = registry.get(number.strip()) if number and len(number) <= 40 else None
     if issued is None:
         raise NotAuthentic(f"No note numbered '{number[:40]}' was issued by this portal.", number=number[:40])
+    if token is not None and not token:
+        raise NotAuthentic("Enter the verification code printed with the number (the QR code carries it).",
+                           number=number[:40])
     keyring.verify(signed_bytes(issued.payload, issued.number, issued.issued_at.isoformat()), issued.key_id,
                    issued.signature)
     if token is not None and token != verification_token(issued):

@@ -22,12 +22,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gisportal.private_files import private_dir, write_private
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
 from gisportal.audit import AuditLog
 from gisportal.errors import Conflict, InvalidInput, NotFound
 from gisportal.filetypes import DOCUMENT_TYPES, sniff_document_type
 from gisportal.library_text import SNIPPET_SCAN_CHARS, extract_pdf_text, index_form, query_terms
+from gisportal.private_files import private_dir, write_private
 
 logger = logging.getLogger(__name__)
 

@@ -87,10 +87,16 @@ def load_receipt(db: AgencyDB, number: str) -> Receipt | None:
 
 
 def check_receipt(db: AgencyDB, keyring: KeyRing, number: str, token: str | None) -> Receipt:
-    """The receipt behind a number and QR token, its signature checked; :class:`NotAuthentic` otherwise."""
+    """The receipt behind a number and QR token, its signature checked; :class:`NotAuthentic` otherwise.
+
+    ``token=None``: no token checked (staff); an empty token is refused (nothing of the document is shown).
+    """
     receipt = load_receipt(db, number)
     if receipt is None:
         raise NotAuthentic(f"No receipt numbered '{number[:40]}' was issued by this portal.", number=number[:40])
+    if token is not None and not token:
+        raise NotAuthentic("Enter the verification code printed with the number (the QR code carries it).",
+                           number=number[:40])
     keyring.verify(canonical_json(receipt.payload), receipt.key_id, receipt.signature)
     if token is not None and token != receipt.token:
         raise NotAuthentic("The verification code does not match this receipt number: the QR code was altered.",

@@ -25,6 +25,12 @@ logger = logging.getLogger(__name__)
 NUMBER_PREFIX = "NRU"
 
 
+def like_pattern(text: str) -> str:
+    """``%text%`` for ``LIKE … ESCAPE '\\'``, with ``%``, ``_`` and ``\\`` typed by a person matched as plain text."""
+    plain = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{plain}%"
+
+
 @dataclass(frozen=True)
 class IssuedNote:
     """One issued note as recorded."""
@@ -201,10 +207,10 @@ class SqliteRegistry(NoteRegistry):
     def search(self, text: str = "", limit: int = 50, offset: int = 0) -> list[IssuedNote]:
         if "\x00" in text:  # no number or reference holds one, and SQLite's LIKE would stop at it (match all)
             return []
-        like = f"%{text.strip()}%"
+        like = like_pattern(text)
         with self._db() as db:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM issued_notes WHERE number LIKE ? OR parcel_ref LIKE ?"
-                              " ORDER BY issued_at DESC, seq DESC LIMIT ? OFFSET ?",
+            rows = db.execute(f"SELECT {_COLUMNS} FROM issued_notes WHERE number LIKE ? ESCAPE '\\' "
+                              "OR parcel_ref LIKE ? ESCAPE '\\' ORDER BY issued_at DESC, seq DESC LIMIT ? OFFSET ?",
                               (like, like, limit, offset)).fetchall()
         return [_row(r) for r in rows]
 
@@ -288,10 +294,11 @@ class PostgresRegistry(NoteRegistry):
     def search(self, text: str = "", limit: int = 50, offset: int = 0) -> list[IssuedNote]:
         if "\x00" in text:
             return []
-        like = f"%{text.strip()}%"
+        like = like_pattern(text)
         with self._connect() as conn:
             rows = conn.execute(self._sa.text(
-                f"SELECT {_PG_COLUMNS} FROM gp_issued_notes WHERE number LIKE :q OR parcel_ref LIKE :q "
+                f"SELECT {_PG_COLUMNS} FROM gp_issued_notes WHERE number LIKE :q ESCAPE '\\' "
+                "OR parcel_ref LIKE :q ESCAPE '\\' "
                 "ORDER BY issued_at DESC, seq DESC LIMIT :l OFFSET :o"), {"q": like, "l": limit, "o": offset}).all()
         return [_pg_row(r) for r in rows]
 

@@ -78,11 +78,17 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(128 * 1024 * 1024, ge=1024,
                                    description="Largest request body (planners' uploads); forms have smaller limits.")
     staff_token: str | None = Field(None, description="Bearer token for staff API calls until accounts exist.")
-    ratelimit_storage_uri: str = Field(
-        "memory://", description="Where sign-in throttling counts attempts (memory:// is per process; "
-                                 "redis://host:6379 or memcached://host:11211 share it between processes)."
-    )
+    ratelimit_storage_uri: str | None = Field(
+        None, description="Where throttling counts attempts: by default a file in the data directory shared by "
+                          "every worker of this machine; redis://host:6379 or memcached://host:11211 share it "
+                          "between machines; memory:// counts per process.")
     login_rate_limit: str = Field("5 per minute", description="Sign-in attempts allowed per client address.")
+    wrong_code_rate_limit: str = Field("20 per hour;50 per day",
+                                       description="Failed checks of a complaint, order or receipt code per client "
+                                                   "address (each costs a slow hash); then 429 before any check.")
+    note_issue_rate_limit: str = Field("20 per day", description="New official notes issued per client address.")
+    note_issue_parcel_limit: str = Field("10 per day", description="New official notes issued per parcel (each "
+                                                                   "distinct date or content is a new note).")
     form_rate_limit: str = Field("10 per hour;30 per day",
                                  description="Public form submissions (complaints, subscriptions...) per client address.")
     lookup_rate_limit: str = Field("30 per hour;100 per day",

@@ -456,7 +456,10 @@ def _layers_of(path: Path, fmt: str, name: str, label: str) -> list[IntakeLayer]
     import pyogrio
 
     from gisportal.validation_source import codec_from_cpg
+    from gisportal.vector_child import refuse_sql_views
 
+    if fmt == "gpkg":
+        refuse_sql_views(path)  # before GDAL touches it: a view may compute forever
     try:
         infos = [(str(n), pyogrio.read_info(path, layer=str(n))) for n, kind in pyogrio.list_layers(path) if kind]
     except Exception as exc:  # GDAL raises several error classes

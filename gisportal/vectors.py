@@ -38,6 +38,9 @@ def list_layers(path: str | Path) -> list[str]:
     """Names of the layers in a vector file (several for a GeoPackage)."""
     import pyogrio
 
+    from gisportal.vector_child import refuse_sql_views  # see read_vector_layer
+
+    refuse_sql_views(Path(path))
     try:
         return [str(row[0]) for row in pyogrio.list_layers(_gdal_path(Path(path)))]
     except Exception as exc:  # pyogrio raises several GDAL error classes
@@ -51,12 +54,21 @@ def read_vector_layer(
     crs: str | None = None,
     encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read one layer of a vector file into a GeoDataFrame.
+    """Read one layer of a vector file into a GeoDataFrame, in a child process with time and memory limits
+    (:mod:`gisportal.vector_child`: the file is outside input).
 
     ``crs`` is used when the file declares none (a shapefile without .prj);
     a file that declares a CRS keeps its own. A file with no CRS and no
     ``crs`` argument is refused: guessing would misplace every feature.
     """
+    from gisportal.vector_child import read_isolated  # imports this module: a cycle at import time otherwise
+
+    return read_isolated(Path(path), layer=layer, crs=crs, encoding=encoding)
+
+
+def read_here(path: Path, *, layer: str | None = None, crs: str | None = None,
+              encoding: str | None = None) -> gpd.GeoDataFrame:
+    """:func:`read_vector_layer` in this process (the child's work)."""
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"File not found: {path}", file=str(path))

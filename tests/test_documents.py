@@ -36,6 +36,11 @@ def doc_client(doc_app):
     return doc_app.test_client()
 
 
+def qr(client, number: str) -> str:
+    """The verification token the note's QR code carries (issue #14: needed to see a note by its number)."""
+    return client.application.extensions["gisportal"].registry.get(number).signature[:16]
+
+
 def get_pdf(client, ref: str, lang: str, **extra: str):
     query = "&".join(f"{k}={v}" for k, v in {"ref": ref, "format": "pdf", "lang": lang, **extra}.items())
     response = client.get(f"/api/v1/notes?{query}")
@@ -122,11 +127,15 @@ def test_cli_note_pdf_and_verify(tiny, tiny_writable, tmp_path, monkeypatch):
 def test_verify_page_authentic_forged_and_unknown(doc_client):
     response = get_pdf(doc_client, "TF-1001/06", "fr")
     number = response.headers["X-Note-Number"]
-    issued = doc_client.get(f"/api/v1/verify/{number}").get_json()
+    issued = doc_client.get(f"/api/v1/verify/{number}?t={qr(doc_client, number)}").get_json()
     assert issued["authentic"] is True and issued["parcel_ref"] == "TF-1001/06" and issued["current"] is True
     assert issued["plan_versions"][0]["version"] == 2
-    page = doc_client.get(f"/verify/{number}?lang=en")
+    page = doc_client.get(f"/verify/{number}?lang=en&t={qr(doc_client, number)}")
     assert page.status_code == 200 and b"gp-authentic" in page.data
+    # without the QR code's token, nothing of the note is shown (numbers are sequential)
+    bare = doc_client.get(f"/verify/{number}?lang=en")
+    assert bare.status_code == 422 and b"TF-1001" not in bare.data and b"gp-not-authentic" in bare.data
+    assert doc_client.get(f"/api/v1/verify/{number}").status_code == 422
     forged = doc_client.get(f"/verify/{number}?t=AAAAAAAAAAAAAAAA&lang=en")
     assert forged.status_code == 422 and b"gp-not-authentic" in forged.data
     unknown = doc_client.get("/verify/NRU-1999-000001")
@@ -170,9 +179,9 @@ def test_registry_reuses_unchanged_notes_and_flags_outdated_ones(doc_app, doc_cl
     today = date.today()
     store.publish_plan_version(NewPlanVersion("tiny-plan", "Plan", "خطة", "Décret v3", today, today), zones)
     number = first.headers["X-Note-Number"]
-    state = doc_client.get(f"/api/v1/verify/{number}").get_json()
+    state = doc_client.get(f"/api/v1/verify/{number}?t={qr(doc_client, number)}").get_json()
     assert state["authentic"] is True and state["current"] is False and state["changed_plans"] == ["tiny-plan"]
-    page = doc_client.get(f"/verify/{number}?lang=en")
+    page = doc_client.get(f"/verify/{number}?lang=en&t={qr(doc_client, number)}")
     assert b"gp-outdated" in page.data and b"/note?ref=TF-1001" in page.data
     renewed = get_pdf(doc_client, "TF-1001/06", "fr")
     assert renewed.headers["X-Note-Number"] != number
@@ -222,7 +231,7 @@ def test_note_as_of_a_past_date_uses_the_old_version(doc_client, tiny, tmp_path)
     assert page.status_code == 200 and b"gp-banner" in page.data
     response = get_pdf(doc_client, "TF-1001/06", "fr", as_of=before_v2)
     number = response.headers["X-Note-Number"]
-    state = doc_client.get(f"/api/v1/verify/{number}").get_json()
+    state = doc_client.get(f"/api/v1/verify/{number}?t={qr(doc_client, number)}").get_json()
     assert state["historical"] is True and state["current"] is False
     assert "Décret v1" in pdf_text(response.data, tmp_path)
     assert doc_client.get("/note?ref=TF-1001/06&as_of=2019-13-45").status_code == 400

@@ -71,7 +71,7 @@ def test_only_trusted_hosts_are_answered(tiny_client, tiny):
     assert client.get("/api/v1/plans", headers={"Host": "nru.example.ma"}).status_code == 200
     assert client.get("/api/v1/plans", headers={"Host": "nru.example.ma.evil.example"}).status_code == 400
     spec = client.get("/api/v1/openapi.json", headers={"Host": "nru.example.ma"}).get_json()
-    assert all("evil" not in server.get("url", "") for server in spec.get("servers", []))
+    assert spec["servers"] == [{"url": "https://nru.example.ma"}]
 
 
 @pytest.mark.parametrize("hops, expected", [(0, "127.0.0.1"), (1, "203.0.113.9")])
@@ -292,3 +292,41 @@ def test_access_logs_mask_codes_and_link_tokens():
     assert mask("file=2026/0101&code=K7M2Q-9TXHB") == "file=2026/0101&code=***"
     assert mask("GET /subscriptions/confirm/abc.def HTTP/1.1") == "GET /subscriptions/confirm/*** HTTP/1.1"
     assert mask("GET /api/v1/plans?lang=fr HTTP/1.1") == "GET /api/v1/plans?lang=fr HTTP/1.1"
+
+
+def test_new_official_notes_have_a_daily_ceiling_per_parcel(tiny, tiny_writable):
+    from datetime import timedelta
+
+    from gisportal.web import create_app
+
+    app = create_app({**tiny_writable.settings, "rules_file": tiny.rules_file, "TESTING": True,
+                      "note_issue_parcel_limit": "2 per day"})
+    client = app.test_client()
+    days = [(tiny.today - timedelta(days=n)).isoformat() for n in (1, 2, 3)]
+    statuses = [client.get(f"/note.pdf?ref=TF-1001/06&lang=fr&as_of={day}").status_code for day in days]
+    assert statuses == [200, 200, 429]
+    # notes already issued are still delivered (no new number, nothing counted)
+    assert client.get(f"/note.pdf?ref=TF-1001/06&lang=fr&as_of={days[0]}").status_code == 200
+    # the page falls back to the information copy (no number) instead of failing
+    page = client.get(f"/note?ref=TF-1001/06&lang=fr&as_of={days[2]}")
+    assert page.status_code == 200 and "NRU-" not in page.get_data(as_text=True)
+    # another worker of the same machine (another app on the same data directory) sees the same counters
+    other = create_app({**tiny_writable.settings, "rules_file": tiny.rules_file, "TESTING": True,
+                        "note_issue_parcel_limit": "2 per day"})
+    assert other.test_client().get(f"/note.pdf?ref=TF-1001/06&lang=ar&as_of={days[2]}").status_code == 429
+    for each in (app, other):
+        each.extensions["gisportal"].store.close()
+
+
+def test_wrong_codes_are_throttled_across_the_code_checking_views(empty_instance):
+    from gisportal.web import create_app
+
+    app = create_app({**empty_instance.settings, "TESTING": True, "wrong_code_rate_limit": "3 per hour"})
+    client = app.test_client()
+    wrong = [client.get("/api/v1/complaints/R-2026-000001", headers={"X-Tracking-Code": "AAAA"}).status_code,
+             client.get("/api/v1/orders/CMD-2026-000001", headers={"X-Access-Code": "AAAA"}).status_code,
+             client.get("/api/v1/complaints/R-2026-000002", headers={"X-Tracking-Code": "BBBB"}).status_code,
+             client.get("/api/v1/orders/CMD-2026-000002", headers={"X-Access-Code": "BBBB"}).status_code]
+    assert wrong == [404, 404, 404, 429]  # one count for every code-checking view, refused before any hash
+    assert client.get("/api/v1/plans").status_code == 200  # nothing else is limited
+    app.extensions["gisportal"].store.close()

@@ -230,7 +230,8 @@ def test_the_verify_page_offers_to_follow_the_parcel(app):
     pdf = client.get("/api/v1/notes?ref=TF-1003/06&format=pdf&lang=fr")
     assert pdf.status_code == 200
     number = re.search(rb"%NRU-SEAL \{\"n\": ?\"([^\"]+)\"", pdf.data).group(1).decode()
-    page = client.get(f"/verify/{number}").get_data(as_text=True)
+    token = app.extensions["gisportal"].registry.get(number).signature[:16]
+    page = client.get(f"/verify/{number}?t={token}").get_data(as_text=True)
     offer = re.search(r'class="gp-subscribe-offer"><a href="([^"]+)"', page)
     assert offer and offer.group(1) == "/subscribe?parcel=TF-1003/06"
     form = client.get(offer.group(1)).get_data(as_text=True)

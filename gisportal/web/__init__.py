@@ -184,7 +184,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from gisportal.web import (admin, api, assets, auth, committees, complaints, contact, documents, errors, i18n, library,
                                archives, data, history, ogc, pages, payments, planning, rules_admin, security, sites,
-                               situation, tiles)
+                               situation, throttle, tiles)
 
     security.init_app(app)  # first: bounded route ids, body size limits before anything reads a body
     i18n.init_app(app)
@@ -208,6 +208,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     history.init_app(app)
     situation.init_app(app)
     archives.init_app(app)
+    throttle.init_app(app)  # after the services: wraps their code-checking views
     errors.init_app(app)
 
     lock_down(settings.data_dir)  # 0700/0600: personal data, keys and secrets are for the service account only

@@ -168,7 +168,9 @@ class Verify(MethodView):
         from gisportal.issuing import check_number, currency
 
         p = portal()
-        issued = check_number(p.registry, p.keyring, number, request.args.get("t"))
+        from gisportal.web.documents import verification_code
+
+        issued = check_number(p.registry, p.keyring, number, verification_code())
         state = currency(p.store, p.catalogue, issued, CoverLimits.from_settings(p.settings))
         return json_response({"authentic": True, **_issued_to_dict(issued), "current": state.current,
                               "changed_plans": state.changed_plans})
@@ -196,8 +198,14 @@ class Registry(MethodView):
         return json_response({"notes": [_issued_to_dict(n) for n in notes]})
 
 
+class PortalApi(Api):
+    """flask-smorest, documenting the error body our one handler answers (:class:`ProblemSchema`)."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+
 def init_app(app: Flask) -> None:
     """Attach flask-smorest and the API blueprint."""
-    api = Api(app, spec_kwargs={"info": {"description": "gisportal: zoning, parcels and urban-information notes."}})
+    api = PortalApi(app, spec_kwargs={"info": {"description": "gisportal: zoning, parcels and urban-information notes."}})
     api.register_blueprint(blp)
     app.extensions["gisportal_api"] = api

@@ -10,8 +10,9 @@
   cookie at all (nothing a third-party page could forge). Sign-out ends every
   session of the account server-side (its session version goes up).
 * Throttling: ``login_rate_limit`` failed sign-ins per client address (default
-  5 per minute), counted in ``ratelimit_storage_uri`` (``memory://`` by default:
-  per process; use redis or memcached to share it between processes).
+  5 per minute), counted in ``ratelimit_storage_uri`` (by default a SQLite file in
+  the data directory shared by the workers of the machine; redis or memcached to
+  share it between machines).
 * :func:`planner_required` / :func:`admin_required`: anonymous visitors go to
   ``/login`` (pages) or get a 401 (``/api/``); a role too low gets a 403.
 """
@@ -37,6 +38,7 @@ from wtforms.validators import DataRequired, Length
 
 from gisportal.accounts import MAX_PASSWORD_LENGTH, Accounts, User
 from gisportal.audit import AuditLog
+from gisportal.ratelimit_store import storage_uri  # registers the shared default storage
 from gisportal.errors import LoginRequired, NotAllowed
 from gisportal.web import has_cookie
 from gisportal.web.security import safe_redirect_target
@@ -310,7 +312,8 @@ def init_app(app: Flask) -> None:
             return
         csrf.protect(apply_exemptions=True)
 
-    limiter = Limiter(get_remote_address, app=app, storage_uri=settings.ratelimit_storage_uri,
+    storage = settings.ratelimit_storage_uri or storage_uri(settings.data_dir / "ratelimit.sqlite")
+    limiter = Limiter(get_remote_address, app=app, storage_uri=storage,
                       headers_enabled=True, strategy="fixed-window")
     app.extensions["gisportal_limiter"] = limiter
     # Endpoints the limiter's hooks run on; services add theirs (public forms) in their own init_app.

@@ -20,6 +20,7 @@ from gisportal.qrcodes import qr_svg_text
 from gisportal.web import portal, public_base
 from gisportal.web.i18n import current_language
 from gisportal.web.security import limit_request_size
+from gisportal.web.throttle import issuance_guard
 from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
@@ -78,12 +79,13 @@ def require_official_note_paid(note: UrbanNote, lang: str) -> None:
                               order_url=url_for("fees", service="nru_note", parcel_ref=note.parcel.ref, lang=lang))
 
 
-def pdf_response(note: UrbanNote, lang: str) -> Response:
-    """Issue (or reuse) the note and answer its sealed PDF."""
+def pdf_response(note: UrbanNote, lang: str, throttled: bool = True) -> Response:
+    """Issue (or reuse) the note and answer its sealed PDF (``throttled``: under the day's ceilings of new notes;
+    a paid order's note is not)."""
     from gisportal.web.pdf import render_note_pdf
 
     p = portal()
-    issued = issue_note(p.registry, p.keyring, note, lang)
+    issued = issue_note(p.registry, p.keyring, note, lang, before_issue=issuance_guard(note) if throttled else None)
     body = note_pdf(p.registry, p.keyring, issued,
                     lambda: render_note_pdf(note, lang, document_context(note, issued)))
     response = Response(body, mimetype="application/pdf")
@@ -99,6 +101,20 @@ def _verification_page(issued: IssuedNote | None, problem: str | None, status: i
     return Response(html, status=status, mimetype="text/html")
 
 
+def verification_code() -> str | None:
+    """The QR code's token of a verification request; ``None`` for signed-in staff, who may look any number up.
+
+    Anybody else must bring the token (``t``) printed with the number: numbers are sequential, and without it
+    the notes and receipts of other people could be read one after the other.
+    """
+    from flask_login import current_user
+
+    token = (request.args.get("t") or "").strip()[:64]
+    if token or not current_user.is_authenticated:
+        return token
+    return None
+
+
 def verify(number: str) -> Response:
     """The page a QR code opens: authentic or not, what it rests on, still current or not."""
     from gisportal.receipts import is_receipt_number
@@ -109,7 +125,7 @@ def verify(number: str) -> Response:
         return verify_receipt(number)
     p = portal()
     try:
-        issued = check_number(p.registry, p.keyring, number, request.args.get("t"))
+        issued = check_number(p.registry, p.keyring, number, verification_code())
     except NotAuthentic as exc:
         return _verification_page(None, exc.message, 404 if "No note" in exc.message else 422)
     return _verification_page(issued, None)

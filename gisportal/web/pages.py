@@ -18,6 +18,7 @@ from gisportal.web.documents import (document_context, official_note_is_free, pd
 from gisportal.web.history import change_of
 from gisportal.web.i18n import current_language
 from gisportal.web.maps import PARCEL_MIN_ZOOM, build_map
+from gisportal.web.throttle import TooManyNotes, issuance_guard
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +66,14 @@ def note_page() -> Response:
     """The full urban-information note, numbered, with its QR code and map extract; printable."""
     note, data = _note_from_args()
     p = portal()
+    document = None
     if official_note_is_free():
-        document = document_context(note, issue_note(p.registry, p.keyring, note, current_language()))
-    else:  # the agency charges for the official note: an information copy, numbered only through an order
+        try:
+            document = document_context(note, issue_note(p.registry, p.keyring, note, current_language(),
+                                                         before_issue=issuance_guard(note)))
+        except TooManyNotes:  # the day's ceiling of new notes: the information copy still shows
+            document = None
+    if document is None:  # the agency charges for the official note: an information copy, numbered via an order
         document = preview_context(note)
     return Response(render_template("note.html", note=note, data=data, document=document, changed=change_of(note)),
                     mimetype="text/html")

@@ -250,7 +250,7 @@ def note_pdf(reference: str) -> Response:
     p = portal()
     parcel = find_parcel(p.store, ParcelQuery.from_mapping({"ref": order.parcel_ref}), None)
     note = build_note(p.store, p.catalogue, parcel, limits=CoverLimits.from_settings(p.settings))
-    response = pdf_response(note, order.note_lang or "both")
+    response = pdf_response(note, order.note_lang or "both", throttled=False)
     service().orders.set_note_number(order, response.headers["X-Note-Number"])
     return response
 
@@ -258,7 +258,9 @@ def note_pdf(reference: str) -> Response:
 def verify_receipt(number: str) -> Response:
     """``/verify/REC-…``: the receipt is authentic, or why not."""
     try:
-        receipt = check_receipt(portal().agency, portal().keyring, number, request.args.get("t"))
+        from gisportal.web.documents import verification_code
+
+        receipt = check_receipt(portal().agency, portal().keyring, number, verification_code())
     except NotAuthentic as exc:
         status = 404 if exc.message.startswith("No receipt") else 422
         return Response(render_template("payments/verify_receipt.html", receipt=None, problem=exc.message),

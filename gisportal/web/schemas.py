@@ -5,7 +5,7 @@ The OpenAPI document at ``/api/v1/openapi.json`` is generated from these.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 
 class _Args(Schema):
@@ -45,8 +45,14 @@ class LayerArgs(_Args):
 
 
 class ProblemSchema(Schema):
-    error = fields.String(metadata={"description": "Machine-readable code"})
-    message = fields.String(metadata={"description": "What went wrong, for a person"})
+    """Every error answer of the API (one handler, :mod:`gisportal.web.errors`); details vary by error."""
+
+    class Meta:
+        unknown = INCLUDE  # documented as open: an error may add its details (parameter, limits, x/y...)
+
+    error = fields.String(required=True, metadata={"description": "Machine-readable code"})
+    message = fields.String(required=True, metadata={"description": "What went wrong, for a person"})
+    errors = fields.Dict(metadata={"description": "Invalid parameters, by location then name"})
 
 
 class UseSchema(Schema):

@@ -45,7 +45,7 @@ FORM_LIMITS: dict[str, int] = {
 _SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
 
 
-class BoundedIntConverter(IntegerConverter):
+class BoundedIntegerConverter(IntegerConverter):
     """``<int:...>`` limited to what a database id can be (0..2⁶³-1 unless the rule says otherwise)."""
 
     def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,  # noqa: A002
@@ -136,7 +136,7 @@ def _limit_body() -> None:
 def init_app(app: Flask) -> None:
     """Attach the hardening (call first: its size check must run before anything reads a body)."""
     settings: Settings = app.extensions["gisportal"].settings
-    app.url_map.converters["int"] = BoundedIntConverter
+    app.url_map.converters["int"] = BoundedIntegerConverter
     app.config["TRUSTED_HOSTS"] = trusted_hosts(settings) if app.config.get("TRUSTED_HOSTS") is None \
         else app.config["TRUSTED_HOSTS"]
     if settings.proxy_hops:
@@ -152,6 +152,8 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     app.config["REMEMBER_COOKIE_SECURE"] = secure
+    # the OpenAPI document's server: the configured public URL (flask-smorest reads this when the API is attached)
+    app.config.setdefault("API_SPEC_OPTIONS", {}).setdefault("servers", [{"url": public_base_of(settings)}])
     app.extensions["gisportal_form_limits"] = dict(FORM_LIMITS)
     app.before_request(_limit_body)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
