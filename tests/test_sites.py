@@ -182,10 +182,12 @@ def test_pdf_is_numbered_sealed_and_verifiable(tiny, tiny_client):
                                                            "lang": "fr"})
     assert answer.status_code == 200 and answer.data.startswith(b"%PDF")
     number = answer.headers["X-Note-Number"]
-    check = tiny_client.get(f"/api/v1/verify/{number}")
+    token = tiny_client.application.extensions["gisportal"].registry.get(number).signature[:16]  # what the QR carries
+    assert tiny_client.get(f"/api/v1/verify/{number}").status_code == 422  # not without the QR's token (issue #14)
+    check = tiny_client.get(f"/api/v1/verify/{number}?t={token}")
     assert check.status_code == 200 and check.json["authentic"] and check.json["current"] is True
     assert check.json["parcel_ref"] == "SITE TF-1001/06+TF-1007/06"
-    page = tiny_client.get(f"/verify/{number}")
+    page = tiny_client.get(f"/verify/{number}?t={token}")
     assert page.status_code == 200 and f"/api/v1/situation-plan?site={number}" in page.get_data(as_text=True)
     assert "gp-current" in page.get_data(as_text=True)  # still current: the same site today
 

@@ -85,7 +85,7 @@ def pdf_response(note: UrbanNote, lang: str, throttled: bool = True) -> Response
     from gisportal.web.pdf import render_note_pdf
 
     p = portal()
-    issued = issue_note(p.registry, p.keyring, note, lang, before_issue=issuance_guard(note) if throttled else None)
+    issued = issue_note(p.registry, p.keyring, note, lang, before_issue=issuance_guard(note.parcel.ref) if throttled else None)
     body = note_pdf(p.registry, p.keyring, issued,
                     lambda: render_note_pdf(note, lang, document_context(note, issued)))
     response = Response(body, mimetype="application/pdf")

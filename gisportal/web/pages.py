@@ -70,7 +70,7 @@ def note_page() -> Response:
     if official_note_is_free():
         try:
             document = document_context(note, issue_note(p.registry, p.keyring, note, current_language(),
-                                                         before_issue=issuance_guard(note)))
+                                                         before_issue=issuance_guard(note.parcel.ref)))
         except TooManyNotes:  # the day's ceiling of new notes: the information copy still shows
             document = None
     if document is None:  # the agency charges for the official note: an information copy, numbered via an order

@@ -33,6 +33,7 @@ from gisportal.web import portal
 from gisportal.web.api import json_response
 from gisportal.web.documents import pdf_language, qr_svg, verify_url
 from gisportal.web.i18n import current_language, format_locale, requested_language
+from gisportal.web.throttle import issuance_guard
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def site_pdf_response(note: SiteNote, lang: str) -> Response:
     from gisportal.web.pdf import pdf_from_html  # WeasyPrint: loaded on the first PDF only
 
     p = portal()
-    issued = issue_payload(p.registry, p.keyring, site_payload(note, lang))
+    issued = issue_payload(p.registry, p.keyring, site_payload(note, lang), before_issue=issuance_guard(None))
     document = site_document(note, issued)
     languages = ["fr", "ar"] if lang == "both" else [lang]
     body = note_pdf(p.registry, p.keyring, issued,

@@ -15,7 +15,6 @@ from flask_login import current_user
 from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 
-from gisportal.notes import UrbanNote
 from gisportal.web import portal
 from gisportal.web.auth import client_ip
 
@@ -46,14 +45,18 @@ class TooManyNotes(TooManyRequests):
     """429: the ceiling of new official notes is reached (for this address or this parcel)."""
 
 
-def issuance_guard(note: UrbanNote) -> Callable[[], None] | None:
-    """What to call before a new note is issued (raises :class:`TooManyNotes`); ``None`` for signed-in staff."""
+def issuance_guard(parcel_ref: str | None) -> Callable[[], None] | None:
+    """What to call before a new note is issued (raises :class:`TooManyNotes`); ``None`` for signed-in staff.
+
+    ``parcel_ref``: the parcel of a parcel's note (its own daily ceiling); ``None`` for a site note, under the
+    address's ceiling only."""
     if current_user.is_authenticated:
         return None
     settings = portal().settings
     strategy = current_app.extensions["gisportal_limiter"].limiter
-    scopes = ((settings.note_issue_rate_limit, "note-issue-address", client_ip() or "-"),
-              (settings.note_issue_parcel_limit, "note-issue-parcel", note.parcel.ref))
+    scopes = [(settings.note_issue_rate_limit, "note-issue-address", client_ip() or "-")]
+    if parcel_ref is not None:
+        scopes.append((settings.note_issue_parcel_limit, "note-issue-parcel", parcel_ref))
 
     def check() -> None:
         for text, scope, key in scopes:
