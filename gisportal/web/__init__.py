@@ -21,7 +21,8 @@ from gisportal.notifications import Sender, open_sender
 from gisportal.registry import NoteRegistry
 from gisportal.rules import RulesCatalogue, load_catalogue
 from gisportal.rulesbook import RulesBook
-from gisportal.settings import PROJECT_ROOT, Settings, load_settings
+from gisportal.resources import resource_dir
+from gisportal.settings import Settings, load_settings
 from gisportal.signing import KeyRing
 from gisportal.storage import backend_name, open_registry, open_store
 from gisportal.storage.base import Store
@@ -157,8 +158,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     overrides = {k: v for k, v in config.items() if k.islower()}
     settings = load_settings(overrides)
-    app = PortalFlask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
-                      static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static")
+    app = PortalFlask(__name__, template_folder=str(resource_dir("templates")),
+                      static_folder=str(resource_dir("static")), static_url_path="/static")
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         JSON_SORT_KEYS=False,
@@ -181,12 +182,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                pages, payments, planning, rules_admin, tiles)
 
     i18n.init_app(app)
+    api.init_app(app)  # first: the others add their blueprints to app.extensions["gisportal_api"]
     auth.init_app(app)
     admin.init_app(app)
     planning.init_app(app)
     rules_admin.init_app(app)
     assets.init_app(app)
-    api.init_app(app)  # before the services: they add their blueprints to app.extensions["gisportal_api"]
     complaints.init_app(app)
     committees.init_app(app)
     payments.init_app(app)

@@ -194,8 +194,24 @@ class Registry(MethodView):
         return json_response({"notes": [_issued_to_dict(n) for n in notes]})
 
 
+def api_docs() -> str:
+    """``GET /api/v1/docs``: the interactive API reference (Swagger UI from the package, no CDN)."""
+    return render_template("apidocs.html")
+
+
+def openapi_servers(public_url: str | None) -> list[dict[str, str]]:
+    """The document's ``servers``: the configured public URL (never the request's host), else this server."""
+    if public_url:
+        return [{"url": public_url.rstrip("/"), "description": "The agency's portal"}]
+    return [{"url": "/", "description": "This server (GISPORTAL_PUBLIC_URL is not set)"}]
+
+
 def init_app(app: Flask) -> None:
-    """Attach flask-smorest and the API blueprint."""
-    api = Api(app, spec_kwargs={"info": {"description": "gisportal: zoning, parcels and urban-information notes."}})
+    """Attach flask-smorest, the API blueprint and the API reference page."""
+    app.config["API_SPEC_OPTIONS"] = {
+        "info": {"description": "gisportal: zoning, parcels and urban-information notes."},
+        "servers": openapi_servers(app.extensions["gisportal"].settings.public_url)}
+    api = Api(app)
     api.register_blueprint(blp)
     app.extensions["gisportal_api"] = api
+    app.add_url_rule("/api/v1/docs", "api_docs", api_docs)

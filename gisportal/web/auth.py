@@ -29,6 +29,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_smorest import Blueprint
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -39,6 +40,7 @@ from gisportal.accounts import MAX_PASSWORD_LENGTH, Accounts, User
 from gisportal.audit import AuditLog
 from gisportal.errors import LoginRequired, NotAllowed
 from gisportal.web import has_cookie
+from gisportal.web.schemas import ProblemSchema
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +212,14 @@ def logout() -> Response:
     return redirect(url_for("index"), code=303)
 
 
+account_api = Blueprint("account_api", __name__, url_prefix="/api/v1", description="The signed-in agency account.")
+
+
+@account_api.route("/me", endpoint="me")
+@account_api.alt_response(401, schema=ProblemSchema, description="Nobody is signed in")
+@account_api.alt_response(403, schema=ProblemSchema, description="Planners only")
+@account_api.alt_response(200, success=True, description="User name, display name, role and the CSRF token to send "
+                                                         "as X-CSRFToken with the session cookie")
 @planner_required
 def me() -> Response:
     """``GET /api/v1/me``: the signed-in staff member (401 when nobody is signed in)."""
@@ -325,6 +335,6 @@ def init_app(app: Flask) -> None:
                                     deduct_when=_failed_sign_in)(login)
     app.add_url_rule("/login", "login", throttled_login, methods=["GET", "POST"])
     app.add_url_rule("/logout", "logout", logout, methods=["POST"])
-    app.add_url_rule("/api/v1/me", "me", me)
+    app.extensions["gisportal_api"].register_blueprint(account_api)
     app.register_error_handler(CSRFError, _csrf_error)
 
