@@ -95,33 +95,6 @@ class _SessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
-class PortalFlask(Flask):
-    """Flask, remembering which functions are plain (not ``async``).
-
-    Flask asks :meth:`ensure_sync` about every request hook, view and error handler on every request, and each
-    answer (``inspect.iscoroutinefunction``) costs a microsecond or two: a dozen a request on the API.
-    """
-
-    _PLAIN_CACHE_SIZE = 1024
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._plain: dict[Any, bool] = {}
-
-    def ensure_sync(self, func: Any) -> Any:
-        key = getattr(func, "__func__", func)  # a bound method is as plain as its function
-        try:
-            plain = self._plain[key]
-        except KeyError:
-            plain = super().ensure_sync(func) is func
-            if len(self._plain) >= self._PLAIN_CACHE_SIZE:
-                self._plain.clear()
-            self._plain[key] = plain
-        except TypeError:  # unhashable
-            return super().ensure_sync(func)
-        return func if plain else self.async_to_sync(func)
-
-
 def portal() -> Portal:
     """The current app's :class:`Portal`."""
     return current_app.extensions["gisportal"]
@@ -158,8 +131,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     overrides = {k: v for k, v in config.items() if k.islower()}
     settings = load_settings(overrides)
-    app = PortalFlask(__name__, template_folder=str(resource_dir("templates")),
-                      static_folder=str(resource_dir("static")), static_url_path="/static")
+    app = Flask(__name__, template_folder=str(resource_dir("templates")),
+                static_folder=str(resource_dir("static")), static_url_path="/static")
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         JSON_SORT_KEYS=False,
@@ -199,6 +172,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
 
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published
+    from gisportal.web.notes_wsgi import NoteFront
+
+    app.wsgi_app = NoteFront(app, app.wsgi_app)  # type: ignore[method-assign]  # anonymous note GETs: lean path
 
     logger.info("gisportal app ready: %s store, %s", backend_name(settings), store.counts())
     return app

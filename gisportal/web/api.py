@@ -21,7 +21,6 @@ from gisportal.renderers import note_to_dict, parcel_feature
 from gisportal.search import suggest
 from gisportal.storage.base import LAYERS
 from gisportal.web import portal
-from gisportal.web.apidoc import documented, query_arguments
 from gisportal.web.i18n import current_language, requested_language
 from gisportal.web.library import note_documents
 from gisportal.web.schemas import (ProblemSchema, FeatureCollectionSchema, FeatureSchema, LayerArgs, NoteArgs,
@@ -63,12 +62,12 @@ def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     return note, note_to_dict(note, catalogue, lang, note_documents(lang))
 
 
-# The busiest endpoint: documented like the others, but a plain view (no MethodView instance per request) run
-# without flask-smorest's wrappers (gisportal.web.apidoc); the endpoint keeps the name a MethodView gave it.
+# The busiest endpoint; its anonymous JSON GETs are answered by gisportal.web.notes_wsgi in front of the app,
+# with the same functions. The endpoint keeps the name a MethodView gave it.
 @blp.route("/notes", endpoint="Notes")
-@query_arguments(blp, NOTE_ARGS)
-@documented(blp.alt_response(200, schema=NoteSchema, success=True, description="The urban-information note"),
-            _document_errors)
+@blp.arguments(NOTE_ARGS, location="query")
+@blp.alt_response(200, schema=NoteSchema, success=True, description="The urban-information note")
+@_document_errors
 def notes(args: dict[str, Any]) -> Response:
     """The urban-information note of a parcel (by ``ref``, ``lon``/``lat`` or ``x``/``y``/``crs``).
 

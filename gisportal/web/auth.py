@@ -39,7 +39,6 @@ from wtforms.validators import DataRequired, Length
 from gisportal.accounts import MAX_PASSWORD_LENGTH, Accounts, User
 from gisportal.audit import AuditLog
 from gisportal.errors import LoginRequired, NotAllowed
-from gisportal.web import has_cookie
 from gisportal.web.schemas import ProblemSchema
 
 logger = logging.getLogger(__name__)
@@ -242,53 +241,6 @@ def _csrf_error(error: CSRFError) -> Response:
     return handle_http_error(error)
 
 
-def _limit_hooks_to(app: Flask, limiter: Limiter, endpoints: set[str]) -> None:
-    """Run the limiter's request hooks on ``endpoints`` only.
-
-    Only sign-in and the public forms registered in ``endpoints`` (a set later modules may add to) are
-    limited (no default limits); Flask-Limiter's app-wide hooks would otherwise cost every other request
-    (tiles, notes, map data) a check that can never apply.
-    """
-    def guarded(hook: Callable[..., Any], passthrough: bool) -> Callable[..., Any]:
-        @wraps(hook)
-        def run(*args: Any) -> Any:
-            if request.endpoint in endpoints:
-                return hook(*args)
-            return args[0] if passthrough else None
-
-        return run
-
-    for registry, passthrough in ((app.before_request_funcs, False), (app.after_request_funcs, True),
-                                  (app.teardown_request_funcs, False)):
-        hooks = registry.get(None, [])
-        for i, hook in enumerate(hooks):
-            owner = getattr(hook, "__self__", None) or next(iter(getattr(hook, "args", ())), None)
-            if owner is limiter:
-                hooks[i] = guarded(hook, passthrough)
-
-
-def _remember_hook_on_sign_in_pages(app: Flask, hook: Callable[[Response], Response]) -> None:
-    """Run Flask-Login's "remember me" after-request hook only where it can have work to do.
-
-    Sessions are never remembered here (no ``remember=True``), so the hook only matters when signing in or
-    out, or when an old remember cookie comes back. Elsewhere merely looking at the session would add
-    ``Vary: Cookie`` to every response (tiles and API answers included), defeating shared caches.
-    """
-    hooks = app.after_request_funcs.get(None, [])
-    if hook not in hooks:
-        return
-
-    @wraps(hook)
-    def run(response: Response) -> Response:
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        if req.endpoint in ("login", "logout") or has_cookie(req, app.config.get("REMEMBER_COOKIE_NAME",
-                                                                                 "remember_token")):
-            return hook(response)
-        return response
-
-    hooks[hooks.index(hook)] = run
-
-
 def init_app(app: Flask) -> None:
     """Attach sessions, CSRF protection, throttling and the sign-in routes."""
     settings = app.extensions["gisportal"].settings
@@ -300,17 +252,18 @@ def init_app(app: Flask) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = min(app.permanent_session_lifetime, timedelta(hours=12))
 
     manager = LoginManager()
-    manager.init_app(app)
+    # What LoginManager.init_app does, as its documentation says (attach the manager as app.login_manager, add the
+    # current_user template variable), but for its after-request hook, which only serves "remember me" cookies:
+    # this portal never sets one (sign-ins last the session), and the hook reads the session on every answer,
+    # which would add "Vary: Cookie" to public, cacheable ones (API, tiles) and defeat shared caches.
+    app.login_manager = manager  # type: ignore[attr-defined]
+    app.context_processor(lambda: {"current_user": current_user})
     manager.login_view = "login"
     manager.user_loader(load_user)
-    _remember_hook_on_sign_in_pages(app, manager._update_remember_cookie)
 
     csrf = CSRFProtect()
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, bearer-token calls aside
-    hooks = list(app.before_request_funcs.get(None, []))
     csrf.init_app(app)
-    # The check CSRFProtect hooks onto every request returns at once when WTF_CSRF_CHECK_DEFAULT is off: left out.
-    app.before_request_funcs[None] = [hook for hook in app.before_request_funcs.get(None, []) if hook in hooks]
     app.extensions["gisportal_csrf"] = csrf
 
     @app.before_request
@@ -323,13 +276,11 @@ def init_app(app: Flask) -> None:
             return
         csrf.protect(apply_exemptions=True)
 
+    # No default limits: sign-in and the public forms are limited where they are registered (limiter.limit on the
+    # view, or on a flask-smorest blueprint).
     limiter = Limiter(get_remote_address, app=app, storage_uri=settings.ratelimit_storage_uri,
                       headers_enabled=True, strategy="fixed-window")
     app.extensions["gisportal_limiter"] = limiter
-    # Endpoints the limiter's hooks run on; services add theirs (public forms) in their own init_app.
-    limited: set[str] = app.extensions.setdefault("gisportal_limited_endpoints", set())
-    limited.add("login")
-    _limit_hooks_to(app, limiter, limited)
     throttled_login = limiter.limit(lambda: current_app.extensions["gisportal"].settings.login_rate_limit,
                                     methods=["POST"], error_message=_too_many_attempts,
                                     deduct_when=_failed_sign_in)(login)

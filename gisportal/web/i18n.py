@@ -56,7 +56,7 @@ def select_language() -> Locale:
     """Flask-Babel locale selector (a regional locale; translations fall back to the language)."""
     settings = current_app.extensions["gisportal"].settings
     languages = settings.languages
-    req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not three
+    req = request
     # ``in`` before reading: a missing key in Werkzeug's dicts raises (and builds) a BadRequestKeyError.
     for candidate in (req.args["lang"] if "lang" in req.args else None,
                       req.cookies[COOKIE] if has_cookie(req, COOKIE) else None):
