@@ -44,7 +44,6 @@ REASONED = ("unfavourable", "adjourned")
 
 FILE_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9/_.-]{1,39}$")
 CIN = re.compile(r"^[A-Z]{1,2}[0-9]{1,6}$")
-PHONE = re.compile(r"^(?:\+212|00212|0)[5-7][0-9]{8}$")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by people
 MAX_TEXT = {"applicant_reference": 60, "conditions": 2000, "applicant_name": 120, "title": 200}
 

@@ -25,9 +25,10 @@ from sqlalchemy.engine import Connection
 
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
 from gisportal.audit import AuditLog
-from gisportal.committee_terms import (CIN, DECISIONS, FILE_NUMBER, MAX_TEXT, PHONE, PROJECT_TYPES, REASONED,
+from gisportal.committee_terms import (CIN, DECISIONS, FILE_NUMBER, MAX_TEXT, PROJECT_TYPES, REASONED,
                                        SESSION_KINDS, clean_phone, code_matches, hash_code, new_code,
                                        normalise_number)
+from gisportal.contact_details import is_phone_number
 from gisportal.errors import Conflict, InvalidInput, NotFound, RecordsInvalid
 from gisportal.parcels import ref_key
 from gisportal.storage.base import Store
@@ -235,7 +236,7 @@ class Committees:
             bad("applicant_name", "required")
         if entry.applicant_cin.strip() and not CIN.match(entry.applicant_cin.strip().upper()):
             bad("applicant_cin", "bad_cin")  # the value itself is personal data: never echoed
-        if entry.applicant_phone.strip() and not PHONE.match(clean_phone(entry.applicant_phone)):
+        if entry.applicant_phone.strip() and not is_phone_number(entry.applicant_phone, region_only="MA"):
             bad("applicant_phone", "bad_phone")
 
     @staticmethod
