@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,6 @@ logger = logging.getLogger(__name__)
 
 CATEGORIES = ("illegal_construction", "note_content", "service_delay", "other")
 DESCRIPTION_MIN, DESCRIPTION_MAX, MESSAGE_MAX = 20, 5000, 5000
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed back without doubt
 _CIN = re.compile(r"^[A-Z]{1,2}[0-9]{1,7}$")
 
 
@@ -110,17 +108,6 @@ def locate(store: Store, new: NewComplaint) -> tuple[float, float, str | None]:
     point = parcel.geometry.representative_point()
     lon, lat = to_wgs84.transform(point.x, point.y)
     return round(lon, 7), round(lat, 7), parcel.ref
-
-
-def new_code() -> str:
-    """A secret code of 12 characters (60 bits), shown as ``ABCD-EFGH-JKLM``."""
-    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
-    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
-
-
-def normalize_code(code: str | None) -> str:
-    """A code as typed (any case, spaces or dashes) in its stored form."""
-    return re.sub(r"[^0-9A-Z]", "", str(code or "").upper())[:64]
 
 
 def normalize_number(number: str | None) -> str | None:
