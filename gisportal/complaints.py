@@ -24,6 +24,7 @@ from gisportal.complaint_files import AttachmentFiles, CheckedUpload
 from gisportal.complaint_intake import (CATEGORIES, MESSAGE_MAX, NewComplaint, clean_text,
                                         normalize_number)
 from gisportal.errors import Conflict, InvalidInput, NotFound
+from gisportal.numbering import next_in_year, yearly_number
 from gisportal.secret_codes import code_matches, hash_code, new_code
 
 logger = logging.getLogger(__name__)
@@ -258,11 +259,8 @@ class ComplaintBook:
             now = utcnow()
             try:
                 with self.files.writing() as batch, self.db.write() as conn:
-                    if self.db.dialect == "postgresql":
-                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7306)"))
-                    seq = (conn.execute(sa.select(sa.func.max(complaints.c.seq))
-                                        .where(complaints.c.year == now.year)).scalar() or 0) + 1
-                    number = f"RC-{now.year}-{seq:06d}"
+                    seq = next_in_year(conn, complaints.c.seq, complaints.c.year, now.year)
+                    number = yearly_number("RC", now.year, seq)
                     complaint_id = conn.execute(sa.insert(complaints).values(
                         number=number, year=now.year, seq=seq, code_hash=code_hash, category=new.category,
                         description=new.description, status="received", lon=lon, lat=lat, parcel_ref=ref,
