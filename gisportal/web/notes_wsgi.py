@@ -5,9 +5,8 @@ sign-in, no CSRF, no rate limit, no language cookie to set, and the flask-smores
 :class:`NoteFront` wraps ``app.wsgi_app`` (Flask's documented way to add WSGI middleware) and dispatches by path:
 it answers those requests inside the app's own request context (``app.request_context``: the store, ``url_for``
 and the language work as in a view) with the view's own parts (the note schema, :func:`note_view_data`,
-:func:`json_response`). The app's after-request hooks have nothing to do for such a request (no ``?lang=`` to
-remember, no limit, no session to save) but Flask-Login's, which reads the session and so adds ``Vary: Cookie``:
-an anonymous note answer does not vary with cookies, and keeps the headers it had before this path existed.
+:func:`json_response`), then the app's ``process_response`` (its after-request hooks, e.g. headers every answer
+carries; the session, untouched, is not saved and adds no ``Vary: Cookie``).
 
 Everything else goes to the app untouched: other paths and methods, ``?lang=`` (the app remembers it in a
 cookie), other formats, a request with any cookie but ``lang`` (a session: maybe signed in), and every request
@@ -61,6 +60,6 @@ class NoteFront:
                 self.app.extensions["gisportal"].refresh()  # the app's first before-request hook
                 # As webargs loads a query: the first of repeated keys, unknown keys left out.
                 _note, data = note_view_data(NOTE_ARGS.load(args.to_dict(), unknown=EXCLUDE))
-                return json_response(data)
+                return self.app.process_response(json_response(data))  # after-request hooks, session
             except Exception:  # noqa: BLE001 - invalid input, no parcel, or a fault: the portal answers it itself
                 return None
