@@ -19,9 +19,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps --upgrade --target $(VENV)/ogctests ogctests==0.1.15
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
-# Front-end libraries not on PyPI (Leaflet.VectorGrid), from the npm registry, served by the app.
+# Front-end libraries not on PyPI (Leaflet.VectorGrid, Swagger UI, Leaflet-Geoman, PMTiles), from the npm registry; the files the app serves
+# are copied into static/vendor/ (git-ignored), so the package carries them like any static file.
 node_modules/.installed: package.json
 	npm install --no-package-lock --no-audit --no-fund --omit=dev --ignore-scripts --silent
+	rm -rf static/vendor && mkdir -p static/vendor/vectorgrid static/vendor/swagger-ui static/vendor/geoman static/vendor/pmtiles
+	cp node_modules/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js static/vendor/vectorgrid/
+	cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,LICENSE} static/vendor/swagger-ui/
+	cp node_modules/@geoman-io/leaflet-geoman-free/{dist/leaflet-geoman.css,dist/leaflet-geoman.min.js,LICENSE} static/vendor/geoman/
+	cp node_modules/pmtiles/dist/pmtiles.js static/vendor/pmtiles/
 	touch $@
 
 translations: $(MO_FILES)

@@ -4,11 +4,8 @@ formats of file numbers, CIN and phone numbers, and the applicant's personal cod
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
-import secrets
 
 logger = logging.getLogger(__name__)
 
@@ -44,38 +41,12 @@ REASONED = ("unfavourable", "adjourned")
 
 FILE_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9/_.-]{1,39}$")
 CIN = re.compile(r"^[A-Z]{1,2}[0-9]{1,6}$")
-PHONE = re.compile(r"^(?:\+212|00212|0)[5-7][0-9]{8}$")
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by people
 MAX_TEXT = {"applicant_reference": 60, "conditions": 2000, "applicant_name": 120, "title": 200}
 
 
 def normalise_number(value: str) -> str:
     """A file number as stored: trimmed, upper case, inner spaces removed."""
     return re.sub(r"\s+", "", str(value or "")).upper()
-
-
-def normalise_code(value: str) -> str:
-    """A personal code as typed (spaces, dashes, lower case allowed) -> its canonical letters."""
-    return re.sub(r"[^0-9A-Z]", "", str(value or "").upper())
-
-
-def new_code() -> str:
-    """A new personal code: ten characters (50 bits), shown as ``XXXXX-XXXXX``."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
-    return f"{raw[:5]}-{raw[5:]}"
-
-
-def hash_code(code: str, salt: str | None = None) -> str:
-    """``salt$sha256(salt + code)`` of a personal code (high-entropy: a fast hash is enough)."""
-    salt = salt or secrets.token_hex(16)
-    return f"{salt}${hashlib.sha256((salt + normalise_code(code)).encode()).hexdigest()}"
-
-
-def code_matches(code: str, stored: str | None) -> bool:
-    """Whether ``code`` is the one hashed in ``stored`` (constant time; a missing hash never matches)."""
-    salt, _, _digest = (stored or "0" * 32 + "$").partition("$")
-    candidate = hash_code(code, salt)
-    return hmac.compare_digest(candidate, stored or "-") and stored is not None
 
 
 def clean_phone(value: str) -> str:

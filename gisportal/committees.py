@@ -25,10 +25,11 @@ from sqlalchemy.engine import Connection
 
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
 from gisportal.audit import AuditLog
-from gisportal.committee_terms import (CIN, DECISIONS, FILE_NUMBER, MAX_TEXT, PHONE, PROJECT_TYPES, REASONED,
-                                       SESSION_KINDS, clean_phone, code_matches, hash_code, new_code,
-                                       normalise_number)
+from gisportal.committee_terms import (CIN, DECISIONS, FILE_NUMBER, MAX_TEXT, PROJECT_TYPES, REASONED,
+                                       SESSION_KINDS, clean_phone, normalise_number)
+from gisportal.contact_details import is_phone_number
 from gisportal.errors import Conflict, InvalidInput, NotFound, RecordsInvalid
+from gisportal.secret_codes import code_matches, hash_code, new_code
 from gisportal.parcels import ref_key
 from gisportal.storage.base import Store
 
@@ -235,7 +236,7 @@ class Committees:
             bad("applicant_name", "required")
         if entry.applicant_cin.strip() and not CIN.match(entry.applicant_cin.strip().upper()):
             bad("applicant_cin", "bad_cin")  # the value itself is personal data: never echoed
-        if entry.applicant_phone.strip() and not PHONE.match(clean_phone(entry.applicant_phone)):
+        if entry.applicant_phone.strip() and not is_phone_number(entry.applicant_phone, region_only="MA"):
             bad("applicant_phone", "bad_phone")
 
     @staticmethod
@@ -310,7 +311,7 @@ class Committees:
         if existing is None:
             parcel = self.store.parcel_by_ref(entry.parcel_ref.strip())
             lon, lat = self._lon_lat(parcel.geometry)
-            code = new_code()
+            code = new_code(10, 5)  # 50 bits, ABCDE-FGHJK
             file_id = conn.execute(sa.insert(permit_files).values(
                 number=number, applicant_reference=entry.applicant_reference.strip(), parcel_ref=parcel.ref,
                 quarter=parcel.quarter, lon=lon, lat=lat, project_type=entry.project_type,
@@ -411,7 +412,7 @@ class Committees:
 
     def reset_code(self, number: str, *, user: str, ip: str | None = None) -> str:
         """A new personal code for a file (the applicant lost theirs); the old one stops working."""
-        code = new_code()
+        code = new_code(10, 5)  # 50 bits, ABCDE-FGHJK
         with self.db.write() as conn:
             done = conn.execute(sa.update(permit_files).where(permit_files.c.number == normalise_number(number))
                                 .values(code_hash=hash_code(code))).rowcount

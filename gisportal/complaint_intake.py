@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from gisportal.contact_details import email_address, is_phone_number
 from gisportal.coords import WGS84, check_lon_lat, to_float, transformer
 from gisportal.errors import InvalidInput, NotFound
 from gisportal.lookup import check_in_territory
@@ -22,9 +22,6 @@ logger = logging.getLogger(__name__)
 
 CATEGORIES = ("illegal_construction", "note_content", "service_delay", "other")
 DESCRIPTION_MIN, DESCRIPTION_MAX, MESSAGE_MAX = 20, 5000, 5000
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed back without doubt
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_PHONE = re.compile(r"^\+?[0-9 ().-]{6,24}$")
 _CIN = re.compile(r"^[A-Z]{1,2}[0-9]{1,7}$")
 
 
@@ -63,10 +60,10 @@ def check_new_complaint(new: NewComplaint) -> NewComplaint:
     if not 2 <= len(name) <= 120:
         refuse("Give your name (2 to 120 characters).", "contact_name")
     email = clean_text(new.contact_email, 500) or None
-    if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
+    if email is not None and (len(email) > 254 or email_address(email) is None):
         refuse("This e-mail address does not look right (name@example.ma).", "contact_email")
     phone = clean_text(new.contact_phone, 100) or None
-    if phone is not None and (not _PHONE.match(phone) or not 6 <= len(re.sub(r"\D", "", phone)) <= 15):
+    if phone is not None and not is_phone_number(phone):
         refuse("This phone number does not look right (e.g. +212 6 12 34 56 78).", "contact_phone")
     if email is None and phone is None:
         refuse("Give an e-mail address or a phone number so that the agency can reach you.", "contact_phone")
@@ -111,17 +108,6 @@ def locate(store: Store, new: NewComplaint) -> tuple[float, float, str | None]:
     point = parcel.geometry.representative_point()
     lon, lat = to_wgs84.transform(point.x, point.y)
     return round(lon, 7), round(lat, 7), parcel.ref
-
-
-def new_code() -> str:
-    """A secret code of 12 characters (60 bits), shown as ``ABCD-EFGH-JKLM``."""
-    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
-    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
-
-
-def normalize_code(code: str | None) -> str:
-    """A code as typed (any case, spaces or dashes) in its stored form."""
-    return re.sub(r"[^0-9A-Z]", "", str(code or "").upper())[:64]
 
 
 def normalize_number(number: str | None) -> str | None:

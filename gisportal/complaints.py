@@ -14,18 +14,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, users, utcnow
 from gisportal.complaint_files import AttachmentFiles, CheckedUpload
-from gisportal.complaint_intake import (CATEGORIES, MESSAGE_MAX, NewComplaint, clean_text, new_code, normalize_code,
+from gisportal.complaint_intake import (CATEGORIES, MESSAGE_MAX, NewComplaint, clean_text,
                                         normalize_number)
 from gisportal.errors import Conflict, InvalidInput, NotFound
+from gisportal.numbering import next_in_year, yearly_number
+from gisportal.secret_codes import code_matches, hash_code, new_code
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ STATUSES = ("received", "assigned", "in_progress", "answered", "closed")
 #: Timeline events; the first five set the status of the same name.
 EVENTS = ("received", "assigned", "in_progress", "answered", "closed", "reopened", "citizen_info", "staff_note")
 CITIZEN = "citizen"
-_CODE_HASH = "scrypt:16384:8:1"
 NOT_FOUND_MESSAGE = "No complaint matches this number and code."
 
 complaints = sa.Table(
@@ -159,9 +158,6 @@ class Attachment:
     created_at: datetime
 
 
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return generate_password_hash("gisportal-dummy-code", method=_CODE_HASH)
 
 
 def _complaint(row: Any) -> Complaint:
@@ -206,8 +202,7 @@ class ComplaintBook:
         key = normalize_number(number)
         with self.db.read() as conn:
             row = conn.execute(sa.select(complaints).where(complaints.c.number == key)).first() if key else None
-        # check_password_hash compares in constant time; the dummy hash makes unknown numbers cost the same
-        good = check_password_hash(row.code_hash if row else _dummy_hash(), normalize_code(code))
+        good = code_matches(code, row.code_hash if row else None)  # constant time, the same for unknown numbers
         if row is None or not good:
             raise NotFound(NOT_FOUND_MESSAGE)
         return _complaint(row)
@@ -257,18 +252,15 @@ class ComplaintBook:
     def file(self, new: NewComplaint, location: tuple[float, float, str | None],
              uploads: list[CheckedUpload]) -> tuple[Complaint, str]:
         """Store a checked submission with its files in one transaction; answers the complaint and its code."""
-        code = new_code()
-        code_hash = generate_password_hash(normalize_code(code), method=_CODE_HASH)
+        code = new_code(12, 4)  # 60 bits, ABCD-EFGH-JKLM
+        code_hash = hash_code(code)
         lon, lat, ref = location
         for attempt in range(5):  # two filings at the same instant may pick the same number: try the next one
             now = utcnow()
             try:
                 with self.files.writing() as batch, self.db.write() as conn:
-                    if self.db.dialect == "postgresql":
-                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7306)"))
-                    seq = (conn.execute(sa.select(sa.func.max(complaints.c.seq))
-                                        .where(complaints.c.year == now.year)).scalar() or 0) + 1
-                    number = f"RC-{now.year}-{seq:06d}"
+                    seq = next_in_year(conn, complaints.c.seq, complaints.c.year, now.year)
+                    number = yearly_number("RC", now.year, seq)
                     complaint_id = conn.execute(sa.insert(complaints).values(
                         number=number, year=now.year, seq=seq, code_hash=code_hash, category=new.category,
                         description=new.description, status="received", lon=lon, lat=lat, parcel_ref=ref,

@@ -16,11 +16,11 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gisportal.contact_details import is_phone_number
 from gisportal.errors import GisportalError
 
 logger = logging.getLogger(__name__)
 
-_PHONE = re.compile(r"^\+?[0-9][0-9 .\-()]{5,24}$")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
 
 
@@ -55,7 +55,7 @@ class Phone(BaseModel):
     @field_validator("number")
     @classmethod
     def _number(cls, value: str) -> str:
-        if not _PHONE.match(value.strip()):
+        if not is_phone_number(value):
             raise ValueError(f"'{value}' is not a phone number (digits, spaces, dots, dashes, an optional +)")
         return value.strip()
 

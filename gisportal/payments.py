@@ -29,14 +29,13 @@ import sqlalchemy as sa
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
 from gisportal.errors import CallbackRefused, InvalidInput, NotFound
 from gisportal.fees import FeeBook, QuoteRequest
+from gisportal.numbering import next_in_year, yearly_number
 from gisportal.payment_providers import CallbackData
 
 logger = logging.getLogger(__name__)
 
 NOTE_SERVICE = "nru_note"
 NOTE_LANGS = ("fr", "ar", "both")
-#: PostgreSQL advisory lock taken while an order number is allocated.
-ORDER_NUMBER_LOCK = 0x6770_6F72_6465_7273 & 0x7FFF_FFFF_FFFF_FFFF
 _AMOUNT = sa.BigInteger
 
 orders = sa.Table(
@@ -191,12 +190,10 @@ class Orders:
         for attempt in range(20):
             try:
                 with self.db.write() as conn:
-                    if self.db.dialect == "postgresql":  # one numbering at a time (SQLite: its write lock)
-                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ORDER_NUMBER_LOCK})
-                    seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(orders.c.seq), 0) + 1)
-                                       .where(orders.c.year == now.year)).scalar_one()
+                    seq = next_in_year(conn, orders.c.seq, orders.c.year, now.year)
                     new_id = conn.execute(sa.insert(orders).values(
-                        reference=f"CMD-{now.year}-{seq:06d}", invoice_number=f"FAC-{now.year}-{seq:06d}",
+                        reference=yearly_number("CMD", now.year, seq),
+                        invoice_number=yearly_number("FAC", now.year, seq),
                         year=now.year, seq=seq, service=request.service, parcel_ref=parcel_ref, note_lang=note_lang,
                         quote=json.dumps(quote.to_dict(), ensure_ascii=False), amount=quote.total,
                         currency=quote.currency, status="pending", access_token=secrets.token_urlsafe(18),

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-logger = logging.getLogger(__name__)
+from gisportal.resources import data_file
 
-#: The project checkout (templates/, static/, data/ live beside the package).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+logger = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -25,7 +25,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GISPORTAL_", extra="ignore")
 
-    data_dir: Path = Field(Path("instance"), description="Directory holding the instance's store and keys.")
+    data_dir: Path = Field(Path("instance"), description="Directory holding the instance's store and keys; a "
+                                                          "relative one is made absolute once, when settings load.")
     storage: str | None = Field(
         None, description="Storage backend name (embedded, postgis); default postgis when database_url is set."
     )
@@ -48,7 +49,7 @@ class Settings(BaseSettings):
     crs: str | None = Field(
         None, description="Metric CRS of the instance (e.g. EPSG:26191); taken from the data when unset."
     )
-    rules_file: Path = Field(PROJECT_ROOT / "data" / "rules.yaml", description="Rules catalogue (YAML).")
+    rules_file: Path = Field(default_factory=lambda: data_file("rules.yaml"), description="Rules catalogue (YAML).")
     # NoDecode: the variable is "fr,ar,en" (split below), not JSON, which pydantic-settings would expect.
     languages: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["fr", "ar", "en"])
     default_language: str = "fr"
@@ -112,7 +113,7 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(10.0, gt=0)
     mail_from: str = Field("noreply@agence-urbaine.invalid", description="Sender address of notifications.")
     # Payments (gisportal.payments): the fee schedule file, the provider by name, its callback HMAC secret.
-    fees_file: Path = Field(PROJECT_ROOT / "data" / "fees.yaml", description="Default fee schedule (YAML).")
+    fees_file: Path = Field(default_factory=lambda: data_file("fees.yaml"), description="Default fee schedule (YAML).")
     payment_provider: str = Field("sandbox", description="Payment provider by name (sandbox).")
     payment_hmac_secret: str | None = Field(
         None, description="HMAC-SHA256 secret of payment callbacks; generated into <data_dir> when unset.")
@@ -125,7 +126,7 @@ class Settings(BaseSettings):
 
     # Document library (gisportal.library) and help/contact page (gisportal.contact).
     library_max_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest document file staff may add.")
-    contact_file: Path = Field(PROJECT_ROOT / "data" / "contact.yaml",
+    contact_file: Path = Field(default_factory=lambda: data_file("contact.yaml"),
                                description="The agency's phone lines, hours, addresses, social accounts, posters.")
 
     @field_validator("database_read_urls", mode="before")
@@ -134,6 +135,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Resolved against the working directory once, at start-up: later code (Flask's send_file, which resolves
+        # relative paths against the app's package) never sees a relative one.
+        return Path(os.path.abspath(value.expanduser()))
 
     @field_validator("languages", "trusted_hosts", mode="before")
     @classmethod

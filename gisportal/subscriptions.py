@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from gisportal.agencydb import _ID, _TIME, AgencyDB, metadata, utcnow
 from gisportal.committee_terms import DECISIONS, FILE_NUMBER, SESSION_KINDS, normalise_number
 from gisportal.committees import PublicDecision
+from gisportal.contact_details import email_address
 from gisportal.errors import InvalidInput, NotFound
 from gisportal.impact import SHARE_TOLERANCE
 from gisportal.notifications import Notification, Sender
@@ -101,10 +101,9 @@ class Subscriptions:
         Subscribing again (confirmed or not) sends a new link and changes nothing else, so the answer never
         tells whether an address was already subscribed.
         """
-        try:
-            address = validate_email(str(email or "").strip(), check_deliverability=False).normalized
-        except EmailNotValidError:
-            raise InvalidInput("This is not an e-mail address.", parameter="email") from None
+        address = email_address(str(email or ""))
+        if address is None:
+            raise InvalidInput("This is not an e-mail address.", parameter="email")
         target = self.normalise_target(kind, target)
         where = (subscriptions.c.email == address, subscriptions.c.target_kind == kind,
                  subscriptions.c.target == target)

@@ -28,7 +28,7 @@ DESKTOP = {"width": 1280, "height": 800}
 #: Every link of the former flat bar, still reachable: href -> the menu it is in now.
 FORMER_LINKS = {"/": "map", "/plans": "map", "/committees": "decisions", "/fees": "services",
                 "/complaints/new": "services", "/documents": "decisions", "/help": "help",
-                "/api/v1/openapi.json": "help"}
+                "/api/v1/docs": "help"}
 
 
 @pytest.fixture(scope="module")

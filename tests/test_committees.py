@@ -247,14 +247,14 @@ def test_unreadable_csv_files_get_a_report(app, staff, content, problem):
 
 
 def test_template_and_sample_files_are_importable(app, staff):
-    from gisportal.settings import PROJECT_ROOT
+    from gisportal.resources import data_file
 
     response = staff.get("/admin/committees/template.csv")
     assert response.status_code == 200 and response.data.decode("utf-8") == template_csv()
     assert "attachment" in response.headers["Content-Disposition"]
     from gisportal.decision_import import parse_decisions_csv
 
-    sample = parse_decisions_csv((PROJECT_ROOT / "data" / "committee_decisions_sample.csv").read_bytes())
+    sample = parse_decisions_csv(data_file("committee_decisions_sample.csv").read_bytes())
     assert not sample.findings and [e.decision for e in sample.entries] == [
         "favourable", "unfavourable", "adjourned", "favourable"]
     assert [e.project_type for e in sample.entries] == ["housing", "commercial", "subdivision", "facility"]

@@ -142,8 +142,8 @@ def test_the_app_does_not_start_with_a_bad_or_missing_contact_file(empty_instanc
 
 
 def test_the_shipped_demo_contact_file_is_valid():
-    from gisportal.settings import PROJECT_ROOT
+    from gisportal.resources import data_file
 
-    info = load_contact(PROJECT_ROOT / "data" / "contact.yaml")
+    info = load_contact(data_file("contact.yaml"))
     assert info.phones and info.hours and info.addresses and info.social
     assert {"note", "library", "help", "complaints", "committees", "payments"} <= {p.id for p in info.posters}

@@ -13,9 +13,9 @@ import yaml
 
 from gisportal.errors import FeeScheduleError, InvalidInput
 from gisportal.fees import QuoteRequest, compute_quote, load_schedule, parse_schedule, to_yaml
-from gisportal.settings import PROJECT_ROOT
+from gisportal.resources import data_file
 
-FEES = load_schedule(PROJECT_ROOT / "data" / "fees.yaml")
+FEES = load_schedule(data_file("fees.yaml"))
 ADMIN, PLANNER, PASSWORD = "fatima.admin", "omar.planner", "un-mot-de-passe-long-2026"
 
 

@@ -181,7 +181,7 @@ def test_the_header_groups_every_link_into_four_menus_and_marks_the_page(tiny_cl
         ("/", False), ("/plans", True), ("/data", False), ("/verify", False),
         ("/complaints/new", False), ("/complaints/track", False), ("/fees", False), ("/subscribe", False),
         ("/committees", False), ("/committees/lookup", False), ("/documents", False),
-        ("/help", False), ("/api/v1/openapi.json", False)]
+        ("/help", False), ("/api/v1/docs", False)]
     assert list(groups) == ["map", "services", "decisions", "help"]
     for href in ("/", "/plans", "/verify", "/complaints/new", "/complaints/track", "/fees", "/subscribe",
                  "/committees", "/committees/lookup", "/documents", "/help"):

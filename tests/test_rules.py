@@ -8,7 +8,7 @@ import pytest
 
 from gisportal.errors import RulesCatalogueError
 from gisportal.rules import ZoneRules, load_catalogue
-from gisportal.settings import PROJECT_ROOT
+from gisportal.resources import data_file
 
 HEADER = """\
 uses:
@@ -32,7 +32,7 @@ def write(tmp_path: Path, body: str, name: str = "rules.yaml") -> Path:
 
 
 def test_project_catalogue_loads():
-    catalogue = load_catalogue(PROJECT_ROOT / "data" / "rules.yaml")
+    catalogue = load_catalogue(data_file("rules.yaml"))
     assert catalogue.zones, "data/rules.yaml defines no zone"
     for code, rules in catalogue.zones.items():
         assert rules.label.fr and rules.label.ar, code

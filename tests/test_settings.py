@@ -9,7 +9,8 @@ import pytest
 import shapely
 
 from gisportal import errors
-from gisportal.settings import PROJECT_ROOT, Settings, load_settings
+from gisportal.resources import data_file
+from gisportal.settings import Settings, load_settings
 
 
 def test_defaults(tmp_path):
@@ -17,11 +18,11 @@ def test_defaults(tmp_path):
     from gisportal.storage.embedded import EmbeddedStore
 
     settings = Settings()
-    assert settings.data_dir == Path("instance")
+    assert settings.data_dir == Path.cwd() / "instance"  # made absolute once, when the settings load
     assert isinstance(open_store(load_settings({"data_dir": tmp_path})), EmbeddedStore)  # the default backend
     assert settings.languages == ["fr", "ar", "en"] and settings.default_language == "fr"
-    assert settings.rules_file == PROJECT_ROOT / "data" / "rules.yaml"
-    assert settings.store_path == Path("instance") / "gisportal.gpkg"
+    assert settings.rules_file == data_file("rules.yaml") and settings.rules_file.is_file()
+    assert settings.store_path == Path.cwd() / "instance" / "gisportal.gpkg"
     assert settings.basemap_url is None  # no tiles from the internet unless configured
 
 
@@ -113,3 +114,13 @@ def test_portal_picks_up_data_published_by_another_process(tiny, tiny_writable):
     x, y = tiny.x0 + 125, tiny.y0 + 45
     assert client.get(f"/api/v1/notes?x={x}&y={y}").get_json()["parcel"]["ref"] == "TF-5000/06"
     assert shapely.Point(x, y).within(tiny.box(120, 40, 130, 50))
+
+
+def test_relative_data_dir_is_made_absolute_once(monkeypatch, tmp_path):
+    """A relative GISPORTAL_DATA_DIR is resolved against the working directory when the settings load, so a later
+    change of directory (or Flask resolving paths against the package) does not move the instance."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GISPORTAL_DATA_DIR", "inst/../here")
+    settings = load_settings()
+    monkeypatch.chdir("/")
+    assert settings.data_dir == tmp_path / "here" and settings.store_path == tmp_path / "here" / "gisportal.gpkg"

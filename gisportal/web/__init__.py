@@ -22,7 +22,8 @@ from gisportal.private_files import lock_down, private_dir
 from gisportal.registry import NoteRegistry
 from gisportal.rules import RulesCatalogue, load_catalogue
 from gisportal.rulesbook import RulesBook
-from gisportal.settings import PROJECT_ROOT, Settings, load_settings
+from gisportal.resources import resource_dir
+from gisportal.settings import Settings, load_settings
 from gisportal.signing import KeyRing
 from gisportal.storage import backend_name, open_registry, open_store
 from gisportal.storage.base import Store
@@ -95,33 +96,6 @@ class _SessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
-class PortalFlask(Flask):
-    """Flask, remembering which functions are plain (not ``async``).
-
-    Flask asks :meth:`ensure_sync` about every request hook, view and error handler on every request, and each
-    answer (``inspect.iscoroutinefunction``) costs a microsecond or two: a dozen a request on the API.
-    """
-
-    _PLAIN_CACHE_SIZE = 1024
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._plain: dict[Any, bool] = {}
-
-    def ensure_sync(self, func: Any) -> Any:
-        key = getattr(func, "__func__", func)  # a bound method is as plain as its function
-        try:
-            plain = self._plain[key]
-        except KeyError:
-            plain = super().ensure_sync(func) is func
-            if len(self._plain) >= self._PLAIN_CACHE_SIZE:
-                self._plain.clear()
-            self._plain[key] = plain
-        except TypeError:  # unhashable
-            return super().ensure_sync(func)
-        return func if plain else self.async_to_sync(func)
-
-
 def portal() -> Portal:
     """The current app's :class:`Portal`."""
     return current_app.extensions["gisportal"]
@@ -161,8 +135,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     overrides = {k: v for k, v in config.items() if k.islower()}
     settings = load_settings(overrides)
-    app = PortalFlask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
-                      static_folder=str(PROJECT_ROOT / "static"), static_url_path="/static")
+    app = Flask(__name__, template_folder=str(resource_dir("templates")),
+                static_folder=str(resource_dir("static")), static_url_path="/static")
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         JSON_SORT_KEYS=False,
@@ -188,12 +162,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     security.init_app(app)  # first: bounded route ids, body size limits before anything reads a body
     i18n.init_app(app)
+    api.init_app(app)  # first: the others add their blueprints to app.extensions["gisportal_api"]
     auth.init_app(app)
     admin.init_app(app)
     planning.init_app(app)
     rules_admin.init_app(app)
     assets.init_app(app)
-    api.init_app(app)  # before the services: they add their blueprints to app.extensions["gisportal_api"]
     complaints.init_app(app)
     committees.init_app(app)
     payments.init_app(app)
@@ -213,6 +187,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     lock_down(settings.data_dir)  # 0700/0600: personal data, keys and secrets are for the service account only
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published
+    from gisportal.web.notes_wsgi import NoteFront
+
+    app.wsgi_app = NoteFront(app, app.wsgi_app)  # type: ignore[method-assign]  # anonymous note GETs: lean path
 
     logger.info("gisportal app ready: %s store, %s", backend_name(settings), store.counts())
     return app

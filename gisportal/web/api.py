@@ -22,7 +22,6 @@ from gisportal.renderers import note_to_dict, parcel_feature
 from gisportal.search import suggest
 from gisportal.storage.base import LAYERS
 from gisportal.web import portal
-from gisportal.web.apidoc import documented, query_arguments
 from gisportal.web.i18n import current_language, requested_language
 from gisportal.web.library import note_documents
 from gisportal.web.schemas import (ProblemSchema, FeatureCollectionSchema, FeatureSchema, LayerArgs, NoteArgs,
@@ -64,12 +63,12 @@ def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     return note, note_to_dict(note, catalogue, lang, note_documents(lang))
 
 
-# The busiest endpoint: documented like the others, but a plain view (no MethodView instance per request) run
-# without flask-smorest's wrappers (gisportal.web.apidoc); the endpoint keeps the name a MethodView gave it.
+# The busiest endpoint; its anonymous JSON GETs are answered by gisportal.web.notes_wsgi in front of the app,
+# with the same functions. The endpoint keeps the name a MethodView gave it.
 @blp.route("/notes", endpoint="Notes")
-@query_arguments(blp, NOTE_ARGS)
-@documented(blp.alt_response(200, schema=NoteSchema, success=True, description="The urban-information note"),
-            _document_errors)
+@blp.arguments(NOTE_ARGS, location="query")
+@blp.alt_response(200, schema=NoteSchema, success=True, description="The urban-information note")
+@_document_errors
 def notes(args: dict[str, Any]) -> Response:
     """The urban-information note of a parcel (by ``ref``, ``lon``/``lat`` or ``x``/``y``/``crs``).
 
@@ -204,8 +203,24 @@ class PortalApi(Api):
     ERROR_SCHEMA = ProblemSchema
 
 
+def api_docs() -> str:
+    """``GET /api/v1/docs``: the interactive API reference (Swagger UI from the package, no CDN)."""
+    return render_template("apidocs.html")
+
+
+def openapi_servers(public_url: str | None) -> list[dict[str, str]]:
+    """The document's ``servers``: the configured public URL (never the request's host), else this server."""
+    if public_url:
+        return [{"url": public_url.rstrip("/"), "description": "The agency's portal"}]
+    return [{"url": "/", "description": "This server (GISPORTAL_PUBLIC_URL is not set)"}]
+
+
 def init_app(app: Flask) -> None:
-    """Attach flask-smorest and the API blueprint."""
-    api = PortalApi(app, spec_kwargs={"info": {"description": "gisportal: zoning, parcels and urban-information notes."}})
+    """Attach flask-smorest, the API blueprint and the API reference page."""
+    app.config["API_SPEC_OPTIONS"] = {
+        "info": {"description": "gisportal: zoning, parcels and urban-information notes."},
+        "servers": openapi_servers(app.extensions["gisportal"].settings.public_url)}
+    api = PortalApi(app)
     api.register_blueprint(blp)
     app.extensions["gisportal_api"] = api
+    app.add_url_rule("/api/v1/docs", "api_docs", api_docs)

@@ -1,7 +1,8 @@
 """Front-end assets served from installed packages: nothing is fetched from the internet.
 
-Leaflet comes from the ``xstatic-leaflet`` package; the app serves its files
-under ``/vendor/leaflet/``.
+Leaflet comes from the ``xstatic-leaflet`` package; the libraries npm installs (Leaflet.VectorGrid, Swagger UI)
+are copied by ``make install`` into ``static/vendor/`` and ship inside the package with the other static files.
+The app serves each under ``/vendor/<lib>/``.
 """
 
 from __future__ import annotations
@@ -9,21 +10,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import xstatic.pkg.leaflet as leaflet
 from flask import Flask, Response, abort, redirect, send_from_directory, url_for
+
+from gisportal.resources import resource_dir
 
 logger = logging.getLogger(__name__)
 
 
 def vendor_dirs() -> dict[str, Path]:
     """Name -> directory of each vendored front-end library."""
-    import xstatic.pkg.leaflet as leaflet
-
-    from gisportal.settings import PROJECT_ROOT
-
-    return {"leaflet": Path(leaflet.BASE_DIR),
-            "vectorgrid": PROJECT_ROOT / "node_modules" / "leaflet.vectorgrid" / "dist",
-            "geoman": PROJECT_ROOT / "node_modules" / "@geoman-io" / "leaflet-geoman-free" / "dist",
-            "pmtiles": PROJECT_ROOT / "node_modules" / "pmtiles" / "dist"}
+    vendor = resource_dir("static") / "vendor"
+    return {"leaflet": Path(leaflet.BASE_DIR), "vectorgrid": vendor / "vectorgrid", "swagger-ui": vendor / "swagger-ui",
+            "geoman": vendor / "geoman", "pmtiles": vendor / "pmtiles"}
 
 
 def init_app(app: Flask) -> None:

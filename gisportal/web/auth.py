@@ -30,6 +30,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_smorest import Blueprint
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -42,6 +43,7 @@ from gisportal.ratelimit_store import storage_uri  # registers the shared defaul
 from gisportal.errors import LoginRequired, NotAllowed
 from gisportal.web import has_cookie
 from gisportal.web.security import safe_redirect_target
+from gisportal.web.schemas import ProblemSchema
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +210,14 @@ def logout() -> Response:
     return redirect(url_for("index"), code=303)
 
 
+account_api = Blueprint("account_api", __name__, url_prefix="/api/v1", description="The signed-in agency account.")
+
+
+@account_api.route("/me", endpoint="me")
+@account_api.alt_response(401, schema=ProblemSchema, description="Nobody is signed in")
+@account_api.alt_response(403, schema=ProblemSchema, description="Planners only")
+@account_api.alt_response(200, success=True, description="User name, display name, role and the CSRF token to send "
+                                                         "as X-CSRFToken with the session cookie")
 @staff_required
 def me() -> Response:
     """``GET /api/v1/me``: the signed-in member of staff, whatever the role (401 when nobody is signed in)."""
@@ -230,53 +240,6 @@ def _csrf_error(error: CSRFError) -> Response:
     return handle_http_error(error)
 
 
-def _limit_hooks_to(app: Flask, limiter: Limiter, endpoints: set[str]) -> None:
-    """Run the limiter's request hooks on ``endpoints`` only.
-
-    Only sign-in and the public forms registered in ``endpoints`` (a set later modules may add to) are
-    limited (no default limits); Flask-Limiter's app-wide hooks would otherwise cost every other request
-    (tiles, notes, map data) a check that can never apply.
-    """
-    def guarded(hook: Callable[..., Any], passthrough: bool) -> Callable[..., Any]:
-        @wraps(hook)
-        def run(*args: Any) -> Any:
-            if request.endpoint in endpoints:
-                return hook(*args)
-            return args[0] if passthrough else None
-
-        return run
-
-    for registry, passthrough in ((app.before_request_funcs, False), (app.after_request_funcs, True),
-                                  (app.teardown_request_funcs, False)):
-        hooks = registry.get(None, [])
-        for i, hook in enumerate(hooks):
-            owner = getattr(hook, "__self__", None) or next(iter(getattr(hook, "args", ())), None)
-            if owner is limiter:
-                hooks[i] = guarded(hook, passthrough)
-
-
-def _remember_hook_on_sign_in_pages(app: Flask, hook: Callable[[Response], Response]) -> None:
-    """Run Flask-Login's "remember me" after-request hook only where it can have work to do.
-
-    Sessions are never remembered here (no ``remember=True``), so the hook only matters when signing in or
-    out, or when an old remember cookie comes back. Elsewhere merely looking at the session would add
-    ``Vary: Cookie`` to every response (tiles and API answers included), defeating shared caches.
-    """
-    hooks = app.after_request_funcs.get(None, [])
-    if hook not in hooks:
-        return
-
-    @wraps(hook)
-    def run(response: Response) -> Response:
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        if req.endpoint in ("login", "logout") or has_cookie(req, app.config.get("REMEMBER_COOKIE_NAME",
-                                                                                 "remember_token")):
-            return hook(response)
-        return response
-
-    hooks[hooks.index(hook)] = run
-
-
 def init_app(app: Flask) -> None:
     """Attach sessions, CSRF protection, throttling and the sign-in routes."""
     settings = app.extensions["gisportal"].settings
@@ -285,17 +248,18 @@ def init_app(app: Flask) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = min(app.permanent_session_lifetime, timedelta(hours=12))
 
     manager = LoginManager()
-    manager.init_app(app)
+    # What LoginManager.init_app does, as its documentation says (attach the manager as app.login_manager, add the
+    # current_user template variable), but for its after-request hook, which only serves "remember me" cookies:
+    # this portal never sets one (sign-ins last the session), and the hook reads the session on every answer,
+    # which would add "Vary: Cookie" to public, cacheable ones (API, tiles) and defeat shared caches.
+    app.login_manager = manager  # type: ignore[attr-defined]
+    app.context_processor(lambda: {"current_user": current_user})
     manager.login_view = "login"
     manager.user_loader(load_user)
-    _remember_hook_on_sign_in_pages(app, manager._update_remember_cookie)
 
     csrf = CSRFProtect()
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, bearer-token calls aside
-    hooks = list(app.before_request_funcs.get(None, []))
     csrf.init_app(app)
-    # The check CSRFProtect hooks onto every request returns at once when WTF_CSRF_CHECK_DEFAULT is off: left out.
-    app.before_request_funcs[None] = [hook for hook in app.before_request_funcs.get(None, []) if hook in hooks]
     app.extensions["gisportal_csrf"] = csrf
 
     @app.before_request
@@ -312,19 +276,17 @@ def init_app(app: Flask) -> None:
             return
         csrf.protect(apply_exemptions=True)
 
+    # No default limits: sign-in and the public forms are limited where they are registered (limiter.limit on the
+    # view, or on a flask-smorest blueprint). Counters shared by the workers of this machine by default.
     storage = settings.ratelimit_storage_uri or storage_uri(settings.data_dir / "ratelimit.sqlite")
     limiter = Limiter(get_remote_address, app=app, storage_uri=storage,
                       headers_enabled=True, strategy="fixed-window")
     app.extensions["gisportal_limiter"] = limiter
-    # Endpoints the limiter's hooks run on; services add theirs (public forms) in their own init_app.
-    limited: set[str] = app.extensions.setdefault("gisportal_limited_endpoints", set())
-    limited.add("login")
-    _limit_hooks_to(app, limiter, limited)
     throttled_login = limiter.limit(lambda: current_app.extensions["gisportal"].settings.login_rate_limit,
                                     methods=["POST"], error_message=_too_many_attempts,
                                     deduct_when=_failed_sign_in)(login)
     app.add_url_rule("/login", "login", throttled_login, methods=["GET", "POST"])
     app.add_url_rule("/logout", "logout", logout, methods=["POST"])
-    app.add_url_rule("/api/v1/me", "me", me)
+    app.extensions["gisportal_api"].register_blueprint(account_api)
     app.register_error_handler(CSRFError, _csrf_error)
 

@@ -202,17 +202,13 @@ def init_app(app: Flask) -> None:
     from gisportal.web import committees_admin, subscriptions
 
     limiter = app.extensions["gisportal_limiter"]
-    limited: set[str] = app.extensions["gisportal_limited_endpoints"]
-    lookup_limit = limiter.limit(lambda: portal().settings.lookup_rate_limit, methods=["POST", "GET"])
     app.add_url_rule("/committees", "committees", decisions_page)
     app.add_url_rule("/committees/lookup", "committees_lookup",
                      limiter.limit(lambda: portal().settings.lookup_rate_limit, methods=["POST"])(lookup_page),
                      methods=["GET", "POST"])
-    limited.add("committees_lookup")
+    # The blueprint's only route is GET /api/v1/decisions: a look-up by number and code, limited like the page's.
+    limiter.limit(lambda: portal().settings.lookup_rate_limit, methods=["POST", "GET"])(blp)
     app.extensions["gisportal_api"].register_blueprint(blp)
-    endpoint = "committees_api.Decisions"
-    app.view_functions[endpoint] = lookup_limit(app.view_functions[endpoint])
-    limited.add(endpoint)
     committees_admin.init_app(app)
     subscriptions.init_app(app)
     _listen_to_publications(app)

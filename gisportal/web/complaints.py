@@ -330,23 +330,21 @@ def init_app(app: Flask) -> None:
     from gisportal.web import complaints_admin
     from gisportal.web.complaints_api import ComplaintsCollection, blp
 
+    limiter = app.extensions["gisportal_limiter"]
+    limit = limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])
+    limit(blp)  # its only POST: filing a complaint (POST /api/v1/complaints)
     app.extensions["gisportal_api"].register_blueprint(blp)
     app.extensions["gisportal_csrf"].exempt(ComplaintsCollection)
-    app.add_url_rule("/complaints/new", "complaint_new", new_complaint, methods=["GET", "POST"])
-    app.add_url_rule("/complaints/track", "complaint_track", track, methods=["GET", "POST"])
-    app.add_url_rule("/complaints/track/<number>/add", "complaint_add_information", add_information,
+    app.add_url_rule("/complaints/new", "complaint_new", limit(new_complaint), methods=["GET", "POST"])
+    app.add_url_rule("/complaints/track", "complaint_track", limit(track), methods=["GET", "POST"])
+    app.add_url_rule("/complaints/track/<number>/add", "complaint_add_information", limit(add_information),
                      methods=["POST"])
     app.add_url_rule("/complaints/track/<number>/attachments/<int:attachment_id>", "complaint_track_attachment",
                      track_attachment)
     app.add_url_rule("/complaints/receipt.pdf", "complaint_receipt_pdf", receipt_pdf, methods=["POST"])
-    limiter = app.extensions["gisportal_limiter"]
-    limited: set[str] = app.extensions["gisportal_limited_endpoints"]
     portal_settings = app.extensions["gisportal"].settings
     for endpoint in ("complaint_new", "complaint_track", "complaint_add_information",
                      "complaints_api.ComplaintsCollection"):
-        app.view_functions[endpoint] = limiter.limit(lambda: portal().settings.form_rate_limit,
-                                                     methods=["POST"])(app.view_functions[endpoint])
-        limited.add(endpoint)
         # the attachments and the form's text fields, nothing more
         limit_request_size(app, endpoint, portal_settings.complaint_attachments_max_total_bytes + 1024 * 1024)
     complaints_admin.init_app(app)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from pathlib import Path
 from urllib.parse import urlencode
 from typing import Any
 
@@ -18,6 +17,7 @@ from flask_babel import Babel, get_locale
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
+from gisportal.resources import resource_dir
 from gisportal.web import has_cookie
 from gisportal.web.security import safe_redirect_target
 
@@ -57,7 +57,7 @@ def select_language() -> Locale:
     """Flask-Babel locale selector (a regional locale; translations fall back to the language)."""
     settings = current_app.extensions["gisportal"].settings
     languages = settings.languages
-    req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not three
+    req = request
     # ``in`` before reading: a missing key in Werkzeug's dicts raises (and builds) a BadRequestKeyError.
     for candidate in (req.args["lang"] if "lang" in req.args else None,
                       req.cookies[COOKIE] if has_cookie(req, COOKIE) else None):
@@ -122,7 +122,7 @@ def init_app(app: Flask) -> None:
     """Attach Flask-Babel, the template context and the language switch."""
     Babel(app, locale_selector=select_language,
           default_locale=app.extensions["gisportal"].settings.default_language,
-          default_translation_directories=str(Path(app.root_path).parent / "translations"))
+          default_translation_directories=str(resource_dir("translations")))
     app.context_processor(_context)
     app.after_request(_remember)
 

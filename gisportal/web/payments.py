@@ -275,12 +275,10 @@ def init_app(app: Flask) -> None:
     fees = FeeBook(p.agency, load_schedule(p.settings.fees_file))
     app.extensions["gisportal_payments"] = PaymentsService(fees, Orders(p.agency, fees), hmac_secret(p.settings))
     limiter = app.extensions["gisportal_limiter"]
-    limited = app.extensions["gisportal_limited_endpoints"]
     limit = limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])
 
     app.add_url_rule("/fees", "fees", fees_page)
     app.add_url_rule("/payments/orders", "payment_order_create", limit(order_create), methods=["POST"])
-    limited.add("payment_order_create")
     app.add_url_rule("/payments/orders/<reference>", "payment_order", order_page)
     app.add_url_rule("/payments/orders/<reference>/pay", "payment_pay", order_pay, methods=["POST"])
     app.add_url_rule("/payments/orders/<reference>/invoice.pdf", "payment_invoice", invoice_pdf)
@@ -295,5 +293,5 @@ def init_app(app: Flask) -> None:
     from gisportal.web import payments_admin, payments_api, sandbox_gateway
 
     sandbox_gateway.init_app(app)
-    payments_api.init_app(app, limit)
+    payments_api.init_app(app, limiter)
     payments_admin.init_app(app)

@@ -8,13 +8,14 @@ order is rate-limited per address like the public forms.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, url_for
+from flask_limiter import Limiter
 from flask_smorest import Blueprint, abort
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from gisportal.web import portal
 from gisportal.web.api import json_response
 from gisportal.web.payments import base_url, create_order, order_url, payment_redirect, quote_request, service
 from gisportal.web.schemas import ProblemSchema
@@ -192,10 +193,9 @@ def order_payment(args: dict[str, Any], reference: str, access_code: str | None 
     return json_response({"redirect_url": payment_redirect(order)})
 
 
-def init_app(app: Flask, limit: Callable[[Any], Any]) -> None:
-    """Register the API blueprint (CSRF-exempt, order creation rate-limited)."""
+def init_app(app: Flask, limiter: Limiter) -> None:
+    """Register the API blueprint (CSRF-exempt, order creation rate-limited like the page's form)."""
+    limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])(blp)  # POST /orders...
+    limiter.exempt(order_payment)  # ...not paying an order already made (its access code is the credential)
     app.extensions["gisportal_api"].register_blueprint(blp)
     app.extensions["gisportal_csrf"].exempt(blp)
-    endpoint = "payments_api.order_create"
-    app.view_functions[endpoint] = limit(app.view_functions[endpoint])
-    app.extensions["gisportal_limited_endpoints"].add(endpoint)

@@ -18,7 +18,7 @@ from weasyprint.urls import URLFetcher, URLFetchingError
 
 from gisportal.notes import UrbanNote
 from gisportal.renderers import note_to_dict
-from gisportal.settings import PROJECT_ROOT
+from gisportal.resources import resource_dir
 from gisportal.web import portal
 from gisportal.web.history import change_of
 from gisportal.web.i18n import format_locale
@@ -47,7 +47,7 @@ def pdf_from_html(*pages: str) -> bytes:
 @lru_cache(maxsize=1)
 def inline_css() -> str:
     """The site's stylesheets, for embedding in a PDF."""
-    return "\n".join((PROJECT_ROOT / "static" / name).read_text(encoding="utf-8") for name in _CSS_FILES)
+    return "\n".join((resource_dir("static") / name).read_text(encoding="utf-8") for name in _CSS_FILES)
 
 
 def note_html(note: UrbanNote, lang: str, document: dict[str, Any] | None, pdf: bool = False) -> str:

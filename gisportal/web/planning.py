@@ -10,6 +10,7 @@ import folium
 import geopandas as gpd
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_smorest import Blueprint
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import DateField, FileField, SelectField, StringField
@@ -25,6 +26,7 @@ from gisportal.web import portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
 from gisportal.web.findings import tell_finding
 from gisportal.web.security import folium_text, nonced
+from gisportal.web.schemas import ProblemSchema
 
 logger = logging.getLogger(__name__)
 
@@ -314,12 +316,55 @@ def api_publish_draft(draft_id: int) -> Response:
                           "effective_from": version.effective_from.isoformat()}, 201)
 
 
+blp = Blueprint("planning_api", __name__, url_prefix="/api/v1",
+                description="Planners: upload a layer as a draft, read its validation report, publish it. Signed-in "
+                            "planners (session cookie, CSRF token of GET /api/v1/me as X-CSRFToken).")
+
+_DRAFT_FIELDS = {"plan_name": "Plan name, e.g. tanger-centre", "kind": "zones, overlays or parcels",
+                 "preset": "A field-mapping preset (CNIG PLU...)", "layer": "Layer of a GeoPackage or zip",
+                 "zone_field": "Field holding the zone codes", "label_field": "Field holding the labels",
+                 "label_ar_field": "Field holding the Arabic labels", "kind_field": "Field holding each overlay's kind",
+                 "kind_value": "One kind for every overlay", "crs": "CRS when the file declares none (EPSG:26191)",
+                 "encoding": "Attribute encoding (default: the .cpg, else detected)"}
+
+
+def _documented(view: Any, status: int, description: str, *errors: int, body: dict[str, Any] | None = None) -> Any:
+    """``view`` with its OpenAPI description (flask-smorest's public decorators)."""
+    for code in errors:
+        view = blp.alt_response(code, schema=ProblemSchema, description={
+            400: "A field is missing or wrong", 401: "Sign in first", 403: "Planners only", 404: "No such draft",
+            413: "File too large", 422: "The file or the publication is refused (message says why)"}[code])(view)
+    view = blp.alt_response(status, success=True, description=description)(view)
+    return blp.doc(requestBody=body)(view) if body else view
+
+
+def _route_api() -> None:
+    """Add the API's routes, documented, to the blueprint (once, at import)."""
+    multipart = {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file", "plan_name"],
+        "properties": {"file": {"type": "string", "format": "binary",
+                                "description": "Zipped shapefile, GeoPackage or GeoJSON"},
+                       **{k: {"type": "string", "description": v} for k, v in _DRAFT_FIELDS.items()}}}}}}
+    publish = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["approval_act", "approved"],
+        "properties": {"approval_act": {"type": "string", "description": "Approval decree reference"},
+                       "approved": {"type": "string", "format": "date"},
+                       "effective": {"type": "string", "format": "date", "description": "Default: approved"}}}}}}
+    blp.add_url_rule("/drafts", "api_create_draft", _documented(
+        api_create_draft, 201, "The draft, its validation report and impact", 400, 401, 403, 413, 422,
+        body=multipart), methods=["POST"])
+    blp.add_url_rule("/drafts/<int:draft_id>", "api_draft", _documented(
+        api_draft, 200, "The draft, its validation report and impact summary", 401, 403, 404))
+    blp.add_url_rule("/drafts/<int:draft_id>/publish", "api_publish_draft", _documented(
+        api_publish_draft, 201, "The new plan version", 400, 401, 403, 404, 422, body=publish), methods=["POST"])
+
+
+_route_api()
+
+
 def init_app(app: Flask) -> None:
-    """Register the planners' pages."""
-    app.add_url_rule("/api/v1/drafts", "api_create_draft", api_create_draft, methods=["POST"])
-    app.add_url_rule("/api/v1/drafts/<int:draft_id>/publish", "api_publish_draft", api_publish_draft,
-                     methods=["POST"])
-    app.add_url_rule("/api/v1/drafts/<int:draft_id>", "api_draft", api_draft)
+    """Register the planners' pages and API."""
+    app.extensions["gisportal_api"].register_blueprint(blp)
     app.add_url_rule("/admin/upload", "admin_upload", admin_upload, methods=["GET", "POST"])
     app.add_url_rule("/admin/drafts/<int:draft_id>", "admin_draft", admin_draft)
     app.add_url_rule("/admin/drafts/<int:draft_id>/impact.csv", "admin_draft_impact_csv", admin_draft_impact_csv)

@@ -110,7 +110,6 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/subscribe", "subscribe",
                      limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])(subscribe),
                      methods=["GET", "POST"])
-    app.extensions["gisportal_limited_endpoints"].add("subscribe")
     app.add_url_rule(f"{CONFIRM_PATH}<token>", "subscription_confirm", confirm)
     app.add_url_rule(f"{UNSUBSCRIBE_PATH}<token>", "subscription_unsubscribe", unsubscribe, methods=["GET", "POST"])
     # mail clients' one-click unsubscribe (RFC 8058) posts without cookies: the signed token is the credential

@@ -32,13 +32,11 @@ def _failed_check(response: Response) -> bool:
 def init_app(app: Flask) -> None:
     """Throttle wrong-code checks (after every service registered its views)."""
     limiter = app.extensions["gisportal_limiter"]
-    limited: set[str] = app.extensions["gisportal_limited_endpoints"]
     shared = limiter.shared_limit(lambda: portal().settings.wrong_code_rate_limit, scope="wrong-code",
                                   deduct_when=_failed_check, methods=["GET", "POST"])  # one count for all of them
     for endpoint in CODE_CHECKING_ENDPOINTS:
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = shared(app.view_functions[endpoint])
-            limited.add(endpoint)
 
 
 class TooManyNotes(TooManyRequests):

@@ -1,0 +1,2 @@
+"""Resource package: default catalogues (rules, fees, contact details, samples), shipped as ``gisportal.data``
+(see setup.py)."""

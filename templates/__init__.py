@@ -1,0 +1,1 @@
+"""Resource package: the page templates, shipped inside the wheel as ``gisportal.templates`` (see setup.py)."""
