@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from gisportal.notes import Buildability, OverlayOnParcel, ZoneOnParcel, _total
+from gisportal.notes import Buildability, OverlayOnParcel, ZoneOnParcel, total_buildability
 from gisportal.parcels import ParcelRecord
 from gisportal.plans import PlanVersion, VersionStatus, version_status
 from gisportal.rules import RulesCatalogue, ZoneRules
@@ -97,7 +97,8 @@ def read_version(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, 
     zone_hits, overlay_hits = store.zones_and_overlays_on(parcel.geometry, [version.id])
     overlays, encumbrance, height_cap = overlays_on(overlay_hits, in_force, area)
     zones = [z for _, z in zones_on(zone_hits, in_force, area, catalogue, encumbrance, height_cap)]
-    total = _total([z.buildability for z in zones], area, float(encumbrance.area) if encumbrance is not None else 0.0)
+    total = total_buildability([z.buildability for z in zones], area,
+                               float(encumbrance.area) if encumbrance is not None else 0.0)
     return VersionOnParcel(version, version_status(version, versions, today), tuple(zones), overlays, total)
 
 

@@ -22,8 +22,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gisportal.notes import (Buildability, OverlayOnParcel, PlanReference, ZoneOnParcel, _buildability, _in_force,
-                             _total)
+from gisportal.notes import (Buildability, OverlayOnParcel, PlanReference, ZoneOnParcel, buildability_of,
+                             plans_in_force, total_buildability)
 from gisportal.overlays import OVERLAY_KINDS, overlay_kind
 from gisportal.rules import RulesCatalogue
 from gisportal.sites.input import SiteInput, SiteLimits, SiteTooLarge
@@ -103,7 +103,7 @@ def build_site_note(store: Store, catalogue: RulesCatalogue, site: SiteInput, as
     """Build the note of ``site`` from the plan versions in force on ``as_of`` (default: today)."""
     now = now or datetime.now(timezone.utc)
     as_of = as_of or now.date()
-    context = _in_force(store.plan_versions(), as_of)
+    context = plans_in_force(store.plan_versions(), as_of)
     in_force = context.versions
     geometry = site.geometry
     area = float(geometry.area)
@@ -128,7 +128,7 @@ def build_site_note(store: Store, catalogue: RulesCatalogue, site: SiteInput, as
         geometry=geometry, crs=store.crs, area_m2=area, refs=site.refs, label=site.label,
         zones=tuple(z for _, z in zones), overlaps=tuple(overlaps),
         remainder_m2=remainder if remainder > _least(area) else 0.0, overlays=overlays,
-        buildability=_total([z.buildability for _, z in zones], area, total_encumbered),
+        buildability=total_buildability([z.buildability for _, z in zones], area, total_encumbered),
         parcels=parcels, layers=layers, plans=plans, as_of=as_of, generated_at=now, warnings=tuple(warnings))
 
 
@@ -147,7 +147,7 @@ def zones_on(zone_hits: list[ZoneHit], in_force: dict, area: float, catalogue: R
         encumbered = float(shapely.intersection(piece, encumbrance).area) if encumbrance is not None else 0.0
         zones.append((piece, ZoneOnParcel(version.plan_name, version.version, code, first.label_fr, first.label_ar,
                                           part_area, part_area / area, rules,
-                                          _buildability(part_area, encumbered, rules, height_cap))))
+                                          buildability_of(part_area, encumbered, rules, height_cap))))
     zones.sort(key=lambda pz: (-pz[1].share, pz[1].code))
     return zones
 
