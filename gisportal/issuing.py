@@ -105,7 +105,7 @@ def currency(store: Store, catalogue: RulesCatalogue, issued: IssuedNote,
              limits: CoverLimits | None = None) -> Currency:
     """Compare an issued note with the note the parcel (or the site) would get today (slivers under ``limits``)."""
     if issued.payload.get("kind") == "site":
-        today = site_payload_today(store, catalogue, issued.payload)
+        today = site_payload_today(store, catalogue, issued.payload, limits)
     else:
         parcel = store.parcel_by_ref(issued.parcel_ref)
         if parcel is None:

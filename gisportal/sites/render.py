@@ -12,11 +12,13 @@ from typing import Any
 import shapely
 
 from gisportal.overlays import overlay_kind
-from gisportal.renderers import buildability_to_dict, geometry_wgs84, pick, rounded, rules_to_dict
+from gisportal.renderers import (buildability_to_dict, geometry_wgs84, pick, rounded, rules_to_dict, signed_cover_facts,
+                                 zone_overlap_to_dict)
 from gisportal.rules import RulesCatalogue
 from gisportal.sites.input import SiteInput
 from gisportal.sites.note import SiteNote, build_site_note
 from gisportal.storage.base import Store
+from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +44,16 @@ def site_to_dict(note: SiteNote, catalogue: RulesCatalogue, lang: str = "fr") ->
                 or (z.rules.label.get(lang) if z.rules else z.code),
                 "labels": {"fr": z.label_fr, "ar": z.label_ar},
                 "share": rounded(z.share, 4), "area_m2": rounded(z.area_m2),
+                "total_area_m2": rounded(z.total_area_m2),
                 "rules": rules_to_dict(z.rules, catalogue, lang),
                 "buildability": buildability_to_dict(z.buildability),
             }
             for z in note.zones
         ],
-        "overlaps": [{"plan": o.plan, "codes": list(o.codes), "area_m2": rounded(o.area_m2)} for o in note.overlaps],
-        "remainder": {"area_m2": rounded(note.remainder_m2), "share": rounded(note.remainder_m2 / note.area_m2, 4)},
-        "unzoned_share": rounded(note.remainder_m2 / note.area_m2, 4),
+        "zone_overlaps": [zone_overlap_to_dict(o, catalogue, lang) for o in note.zone_overlaps],
+        "remainder": {"share": rounded(note.remainder_share, 4), "area_m2": rounded(note.remainder_m2),
+                      "codes": list(note.remainder_codes)},
+        "unzoned_share": rounded(note.unzoned_share, 4), "unzoned_m2": rounded(note.unzoned_m2),
         "overlays": [
             {
                 "plan": o.plan, "plan_version": o.plan_version, "kind": o.kind,
@@ -107,6 +111,7 @@ def site_payload(note: SiteNote, lang: str) -> dict[str, Any]:
         "layers": {layer.layer: layer.result for layer in note.layers},
         "plans": [{"name": p.name, "version": p.version, "approval_act": p.approval_act,
                    "approval_date": p.approval_date.isoformat()} for p in note.plans],
+        **signed_cover_facts(note),
     }
 
 
@@ -116,6 +121,9 @@ def site_of_payload(payload: dict[str, Any]) -> SiteInput:
     return SiteInput(shapely.from_wkt(site["wkt"]), tuple(site.get("refs", ())))
 
 
-def site_payload_today(store: Store, catalogue: RulesCatalogue, payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload the same site would get today (to tell whether an issued site note is still current)."""
-    return site_payload(build_site_note(store, catalogue, site_of_payload(payload)), payload["lang"])
+def site_payload_today(store: Store, catalogue: RulesCatalogue, payload: dict[str, Any],
+                       limits: CoverLimits | None = None) -> dict[str, Any]:
+    """The payload the same site would get today, slivers under ``limits`` (to tell whether an issued site note
+    is still current)."""
+    return site_payload(build_site_note(store, catalogue, site_of_payload(payload), cover_limits=limits),
+                        payload["lang"])
