@@ -266,10 +266,12 @@ def test_shares_on_the_union_of_each_code_overlaps_and_remainder(tiny, tiny_writ
     = 8,000 m² (the overlap counted once, not 4,500 × 2.0 + 1,000 × 1.0); footprint 3,500 × 0.5 + 1,000 × 0.25
     = 2,000 m². With slivers under 25 % of the site, B (20 %) is one: its land stays A's, B is named in the
     remainder (of no land: A covers it), no overlap is stated."""
+    import json
     from datetime import timedelta
 
     import geopandas as gpd
 
+    from conftest import _create_app
     from gisportal.storage.base import NewPlanVersion
 
     store = tiny_writable.open_store()
@@ -297,6 +299,16 @@ def test_shares_on_the_union_of_each_code_overlaps_and_remainder(tiny, tiny_writ
                              cover_limits=CoverLimits(min_share=0.25))
     assert [(z.code, round(z.area_m2, 6)) for z in coarse.zones] == [("A", 4500.0)] and coarse.zone_overlaps == ()
     assert coarse.remainder_codes == ("B",) and coarse.unzoned_m2 == pytest.approx(500)
+    # The instance's sliver limits, as for a parcel: on x 400..500, y 0..40, B holds 800 m², under 1,000 m².
+    body = {"geometry": lambert(tiny, square(400, 0, 500, 40)), "lang": "fr"}
+    for limit, overlaps, remainder in ((1.0, [(["A", "B"], 800.0)], []), (1000.0, [], ["B"])):
+        client = _create_app({**tiny_writable.settings, "rules_file": tiny.rules_file, "TESTING": True,
+                              "note_sliver_area_m2": limit}).test_client()
+        data = client.post("/api/v1/sites/notes", json=body).json
+        assert [(o["codes"], o["area_m2"]) for o in data["zone_overlaps"]] == overlaps
+        assert data["remainder"]["codes"] == remainder and data["unzoned_m2"] == 400.0
+        page = client.post("/sites/note", data={"geometry": json.dumps(body["geometry"])}).get_data(as_text=True)
+        assert "gp-unzoned-row" in page and ('data-codes="A+B"' in page) == bool(overlaps)
 
 
 HOSTILE = [
