@@ -179,6 +179,8 @@ def history_to_dict(history: ParcelHistory) -> dict[str, Any]:
                 "status": r.status.status,
                 "zones": [{"code": z.code, "share": round(z.share, 4), "area_m2": round(z.area_m2, 2)}
                           for z in r.zones],
+                "zone_overlaps": [{"codes": list(o.codes), "share": round(o.share, 4), "area_m2": round(o.area_m2, 2)}
+                                  for o in r.zone_overlaps],
                 "overlays": [{"kind": o.kind, "label": o.label_fr, "area_m2": round(o.area_m2, 2)} for o in r.overlays],
                 "max_floor_area_m2": _round(r.buildability.max_floor_area_m2),
                 "net_max_floor_area_m2": _round(r.buildability.net_max_floor_area_m2)}

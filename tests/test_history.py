@@ -97,3 +97,5 @@ def test_a_version_with_overlapping_zones_counts_their_land_once(tiny, tiny_writ
     assert last.buildability.max_floor_area_m2 == pytest.approx(500)
     change = history.steps[-1].changes[-1]
     assert (change.kind, change.before, change.after) == ("floor_area", 600.0, 500.0)
+    assert history_to_dict(history)["versions"][-1]["zone_overlaps"] == [
+        {"codes": ["A", "B"], "share": 0.5, "area_m2": 200.0}]
