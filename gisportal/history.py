@@ -1,7 +1,8 @@
 """A parcel's zoning history: every plan version that applied to it, and what changed on it between them.
 
 For each plan that has ever had a zone or a servitude on the parcel, every version of it (approval act, dates,
-status today) is read on the parcel alone: its zones (shares on the union of each code, as in the site note),
+status today) is read on the parcel alone, as a note reads it (:func:`gisportal.zone_cover.zone_cover`): its zones
+(land under one code, on the union of each code's features), overlaps of codes (with the stricter rules),
 its servitudes, and the rules of the catalogue in force on the version's effective date. Between consecutive
 versions, the changes are listed: zones added or removed and shares that moved, rule values (COS, CES, height,
 floors, setbacks, minimum lot, uses), servitudes added or removed, and the buildable floor area before → after.
@@ -15,12 +16,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from gisportal.notes import Buildability, OverlayOnParcel, ZoneOnParcel, _total
+from gisportal.notes import (Buildability, OverlayOnParcel, ZoneOnParcel, ZoneOverlapOnParcel, total_buildability,
+                             zones_of_cover)
 from gisportal.parcels import ParcelRecord
 from gisportal.plans import PlanVersion, VersionStatus, version_status
 from gisportal.rules import RulesCatalogue, ZoneRules
-from gisportal.sites.note import overlays_on, zones_on
+from gisportal.sites.note import overlays_on
 from gisportal.storage.base import Store
+from gisportal.zone_cover import CoverLimits, zone_cover
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,8 @@ class VersionOnParcel:
     zones: tuple[ZoneOnParcel, ...]
     overlays: tuple[OverlayOnParcel, ...]
     buildability: Buildability
+    #: Land under several zone codes at once (counted once in :attr:`buildability`, with the stricter rules).
+    zone_overlaps: tuple[ZoneOverlapOnParcel, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,29 +95,32 @@ class ParcelHistory:
 
 
 def read_version(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, version: PlanVersion,
-                 versions: list[PlanVersion], today: date) -> VersionOnParcel:
-    """What ``version`` alone puts on the parcel, with the rules of ``catalogue``."""
+                 versions: list[PlanVersion], today: date, limits: CoverLimits | None = None) -> VersionOnParcel:
+    """What ``version`` alone puts on the parcel, with the rules of ``catalogue`` (slivers under ``limits``)."""
     area = float(parcel.geometry.area)
     in_force = {version.id: version}
     zone_hits, overlay_hits = store.zones_and_overlays_on(parcel.geometry, [version.id])
     overlays, encumbrance, height_cap = overlays_on(overlay_hits, in_force, area)
-    zones = [z for _, z in zones_on(zone_hits, in_force, area, catalogue, encumbrance, height_cap)]
-    total = _total([z.buildability for z in zones], area, float(encumbrance.area) if encumbrance is not None else 0.0)
-    return VersionOnParcel(version, version_status(version, versions, today), tuple(zones), overlays, total)
+    cover = zone_cover(parcel.geometry, zone_hits, limits, area)
+    zones, zone_overlaps = zones_of_cover(cover, zone_hits, in_force, catalogue, encumbrance, height_cap)
+    total = total_buildability([z.buildability for z in zones] + [o.buildability for o in zone_overlaps], area,
+                               float(encumbrance.area) if encumbrance is not None else 0.0)
+    return VersionOnParcel(version, version_status(version, versions, today), tuple(zones), overlays, total,
+                           tuple(zone_overlaps))
 
 
 def parcel_history(store: Store, catalogue_for: Callable[[date], RulesCatalogue], parcel: ParcelRecord,
-                   today: date | None = None) -> ParcelHistory:
+                   today: date | None = None, limits: CoverLimits | None = None) -> ParcelHistory:
     """The history of ``parcel``: every version of each plan that ever had something on it.
 
     ``catalogue_for(date)`` gives the rules catalogue in force on a date (the rules of each version are those in
-    force on its effective date).
+    force on its effective date); slivers under ``limits`` as in a note.
     """
     today = today or date.today()
     versions = store.plan_versions()
-    read = {v.id: read_version(store, catalogue_for(v.effective_from), parcel, v, versions, today)
+    read = {v.id: read_version(store, catalogue_for(v.effective_from), parcel, v, versions, today, limits)
             for v in versions}
-    touching = {r.version.plan_id for r in read.values() if r.zones or r.overlays}
+    touching = {r.version.plan_id for r in read.values() if r.zones or r.zone_overlaps or r.overlays}
     ordered = sorted((r for r in read.values() if r.version.plan_id in touching),
                      key=lambda r: (r.version.plan_name, r.version.effective_from, r.version.version))
     steps = [HistoryStep(a, b, tuple(compare(a, b))) for a, b in zip(ordered, ordered[1:])
@@ -171,6 +179,8 @@ def history_to_dict(history: ParcelHistory) -> dict[str, Any]:
                 "status": r.status.status,
                 "zones": [{"code": z.code, "share": round(z.share, 4), "area_m2": round(z.area_m2, 2)}
                           for z in r.zones],
+                "zone_overlaps": [{"codes": list(o.codes), "share": round(o.share, 4), "area_m2": round(o.area_m2, 2)}
+                                  for o in r.zone_overlaps],
                 "overlays": [{"kind": o.kind, "label": o.label_fr, "area_m2": round(o.area_m2, 2)} for o in r.overlays],
                 "max_floor_area_m2": _round(r.buildability.max_floor_area_m2),
                 "net_max_floor_area_m2": _round(r.buildability.net_max_floor_area_m2)}

@@ -18,6 +18,7 @@ from gisportal.errors import NotFound
 from gisportal.notes import UrbanNote, build_note
 from gisportal.zone_cover import CoverLimits
 from gisportal.registry import IssuedNote, NoteRegistry
+from gisportal.renderers import signed_cover_facts
 from gisportal.rules import RulesCatalogue
 from gisportal.signing import KeyRing, NotAuthentic, canonical_json, seal_pdf, verify_pdf
 from gisportal.sites.render import site_payload_today
@@ -42,13 +43,7 @@ def note_payload(note: UrbanNote, lang: str) -> dict[str, Any]:
                       "area_m2": round(o.area_m2, 2)} for o in note.overlays],
         "plans": [{"name": p.name, "version": p.version, "approval_act": p.approval_act,
                    "approval_date": p.approval_date.isoformat()} for p in note.plans],
-        # Stated only when there are some: notes issued before these were stated keep their content hash.
-        **({"zone_overlaps": [{"codes": list(o.codes), "share": round(o.share, 4), "area_m2": round(o.area_m2, 2),
-                               "rules": o.rules.model_dump(mode="json") if o.rules else None,
-                               "rules_taken": dict(o.rules_taken)} for o in note.zone_overlaps]}
-           if note.zone_overlaps else {}),
-        **({"remainder": {"share": round(note.remainder_share, 4), "area_m2": round(note.remainder_m2, 2),
-                          "codes": list(note.remainder_codes)}} if note.remainder_m2 > 0 else {}),
+        **signed_cover_facts(note),
     }
 
 
@@ -123,7 +118,7 @@ def currency(store: Store, catalogue: RulesCatalogue, issued: IssuedNote,
              limits: CoverLimits | None = None) -> Currency:
     """Compare an issued note with the note the parcel (or the site) would get today (slivers under ``limits``)."""
     if issued.payload.get("kind") == "site":
-        today = site_payload_today(store, catalogue, issued.payload)
+        today = site_payload_today(store, catalogue, issued.payload, limits)
     else:
         parcel = store.parcel_by_ref(issued.parcel_ref)
         if parcel is None:

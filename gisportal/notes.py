@@ -9,6 +9,7 @@ twice. Areas are computed in the store's metric CRS.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
@@ -21,7 +22,7 @@ from gisportal.parcels import ParcelRecord
 from gisportal.plans import PlanVersion, version_status, versions_in_force
 from gisportal.rules import RulesCatalogue, ZoneRules
 from gisportal.storage.base import Store, ZoneHit
-from gisportal.zone_cover import CoverLimits, CoverPart, zone_cover
+from gisportal.zone_cover import CoverLimits, CoverPart, ZoneCover, zone_cover
 
 logger = logging.getLogger(__name__)
 
@@ -149,8 +150,10 @@ class UrbanNote:
         return self.as_of < self.generated_at.date()
 
 
-def _buildability(area: float, encumbered: float, rules: ZoneRules | None,
-                  height_cap: tuple[float, str] | None) -> Buildability:
+def buildability_of(area: float, encumbered: float, rules: ZoneRules | None,
+                    height_cap: tuple[float, str] | None) -> Buildability:
+    """What ``rules`` let be built on ``area`` m², of which ``encumbered`` m² lie under servitudes forbidding
+    building; the height capped by ``height_cap`` (metres, servitude kind) when lower."""
     net = max(area - encumbered, 0.0)
     if rules is None:
         return Buildability(area, encumbered, None, None, None, None, complete=False)
@@ -168,7 +171,9 @@ def _buildability(area: float, encumbered: float, rules: ZoneRules | None,
     )
 
 
-def _total(parts: list[Buildability], area: float, encumbered: float) -> Buildability:
+def total_buildability(parts: list[Buildability], area: float, encumbered: float) -> Buildability:
+    """The buildability of a whole area from that of its disjoint parts (unknown when any part's is)."""
+
     def add(values: list[float | None]) -> float | None:
         return None if not values or None in values else sum(values)  # type: ignore[arg-type]
 
@@ -187,7 +192,7 @@ def _parcel_facts(parcel: ParcelRecord, crs: str) -> ParcelFacts:
 
 
 @dataclass(frozen=True)
-class _InForce:
+class InForce:
     """The plan versions in force on a date and the reference a note gives to each (by version id)."""
 
     all_versions: tuple[PlanVersion, ...]  # held: while cached, their ids (the cache key) name these very objects
@@ -196,16 +201,16 @@ class _InForce:
 
 
 #: (ids of all plan versions, date) -> what is in force then: the same for every note of a day.
-_IN_FORCE: dict[tuple[tuple[int, ...], date], _InForce] = {}
+_IN_FORCE: dict[tuple[tuple[int, ...], date], InForce] = {}
 
 
-def _in_force(all_versions: list[PlanVersion], as_of: date) -> _InForce:
+def plans_in_force(all_versions: list[PlanVersion], as_of: date) -> InForce:
     """The versions in force on ``as_of`` among ``all_versions`` (cached; versions are immutable)."""
     key = (tuple(map(id, all_versions)), as_of)
     found = _IN_FORCE.get(key)
     if found is None:
         versions = {v.id: v for v in versions_in_force(all_versions, as_of)}
-        found = _InForce(tuple(all_versions), versions,
+        found = InForce(tuple(all_versions), versions,
                          {v.id: _plan_reference(v, all_versions, as_of) for v in versions.values()})
         if len(_IN_FORCE) >= 64:
             _IN_FORCE.clear()
@@ -222,6 +227,37 @@ def _encumbered(part: CoverPart, encumbrance: shapely.Geometry | None, area: flo
     return float(shapely.intersection(part.geometry(), encumbrance).area)
 
 
+def zones_of_cover(cover: ZoneCover, zone_hits: Sequence[ZoneHit], in_force: dict[int, PlanVersion],
+                   catalogue: RulesCatalogue, encumbrance: shapely.Geometry | None,
+                   height_cap: tuple[float, str] | None) -> tuple[list[ZoneOnParcel], list[ZoneOverlapOnParcel]]:
+    """The parts of ``cover`` (see :func:`gisportal.zone_cover.zone_cover`) as a note states them: land under one
+    code with its rules, overlaps with the stricter rules of their codes; each with its buildability, net of the
+    land under ``encumbrance`` (servitudes that forbid building) and with the height capped by ``height_cap``.
+    The parts are disjoint: adding their buildability never counts the same land twice."""
+    first: dict[str, ZoneHit] = {}
+    for hit in zone_hits:
+        first.setdefault(hit.code, hit)
+    zones: list[ZoneOnParcel] = []
+    zone_overlaps: list[ZoneOverlapOnParcel] = []
+    for part in cover.parts:
+        encumbered = _encumbered(part, encumbrance, cover.area_m2)
+        if not part.is_overlap:
+            hit, = (first[c] for c in part.codes)
+            version = in_force[hit.version_id]
+            rules = catalogue.rules_for(hit.code)
+            zones.append(ZoneOnParcel(version.plan_name, version.version, hit.code, hit.label_fr, hit.label_ar,
+                                      part.area_m2, part.share, rules,
+                                      buildability_of(part.area_m2, encumbered, rules, height_cap),
+                                      cover.code_areas.get(hit.code)))
+        else:
+            rules, taken = stricter_rules([(c, catalogue.rules_for(c)) for c in part.codes])
+            hits: list[ZoneHit] = [first[c] for c in part.codes]
+            zone_overlaps.append(ZoneOverlapOnParcel(
+                part.codes, tuple(h.label_fr for h in hits), tuple(h.label_ar for h in hits), part.area_m2,
+                part.share, rules, tuple(taken.items()), buildability_of(part.area_m2, encumbered, rules, height_cap)))
+    return zones, zone_overlaps
+
+
 def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as_of: date | None = None,
                now: datetime | None = None, limits: CoverLimits | None = None) -> UrbanNote:
     """Build the note of ``parcel`` from the plan versions in force on ``as_of`` (default: today).
@@ -230,7 +266,7 @@ def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as
     with the stricter rules, slivers (under ``limits``, default :class:`CoverLimits`) in a remainder."""
     now = now or datetime.now(timezone.utc)
     as_of = as_of or now.date()
-    context = _in_force(store.plan_versions(), as_of)
+    context = plans_in_force(store.plan_versions(), as_of)
     in_force = context.versions
     facts = _parcel_facts(parcel, store.crs)
     area = facts.area_m2
@@ -250,33 +286,13 @@ def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as
                 if kind.caps_height and h.max_height_m is not None]
         height_cap = min(caps) if caps else None
     cover = zone_cover(parcel.geometry, zone_hits, limits, area)
-    first = {}
-    for hit in zone_hits:
-        first.setdefault(hit.code, hit)
-    zones: list[ZoneOnParcel] = []
-    zone_overlaps: list[ZoneOverlapOnParcel] = []
-    for part in cover.parts:
-        encumbered = _encumbered(part, encumbrance, area)
-        if not part.is_overlap:
-            hit, = (first[c] for c in part.codes)
-            version = in_force[hit.version_id]
-            rules = catalogue.rules_for(hit.code)
-            zones.append(ZoneOnParcel(version.plan_name, version.version, hit.code, hit.label_fr, hit.label_ar,
-                                      part.area_m2, part.share, rules,
-                                      _buildability(part.area_m2, encumbered, rules, height_cap),
-                                      cover.code_areas.get(hit.code)))
-        else:
-            rules, taken = stricter_rules([(c, catalogue.rules_for(c)) for c in part.codes])
-            hits: list[ZoneHit] = [first[c] for c in part.codes]
-            zone_overlaps.append(ZoneOverlapOnParcel(
-                part.codes, tuple(h.label_fr for h in hits), tuple(h.label_ar for h in hits), part.area_m2,
-                part.share, rules, tuple(taken.items()), _buildability(part.area_m2, encumbered, rules, height_cap)))
+    zones, zone_overlaps = zones_of_cover(cover, zone_hits, in_force, catalogue, encumbrance, height_cap)
     total_encumbered = float(encumbrance.area) if encumbrance is not None else 0.0
     used = {h.version_id for h in zone_hits}.union(h.version_id for h in overlay_hits)
     plans = tuple(context.references[v] for v in in_force if v in used)
     note = UrbanNote(
         parcel=facts, zones=tuple(zones), overlays=overlays,
-        buildability=_total([z.buildability for z in zones] + [o.buildability for o in zone_overlaps], area,
+        buildability=total_buildability([z.buildability for z in zones] + [o.buildability for o in zone_overlaps], area,
                             total_encumbered),
         plans=plans, as_of=as_of, generated_at=now,
         unzoned_share=cover.unzoned_share,

@@ -35,7 +35,8 @@ def pick(fr: str, ar: str, lang: str, en: str | None = None) -> str:
     return fr or ar
 
 
-def _r(value: float | None, digits: int = 2) -> float | None:
+def rounded(value: float | None, digits: int = 2) -> float | None:
+    """``value`` rounded to ``digits`` decimals as the notes state it (``None`` stays ``None``)."""
     return None if value is None else round(float(value), digits)
 
 
@@ -74,7 +75,8 @@ _BUILDABILITY_FIELDS = tuple(f.name for f in fields(Buildability))
 _buildability_values = attrgetter(*_BUILDABILITY_FIELDS)
 
 
-def _buildability(b: Buildability) -> dict[str, Any]:
+def buildability_to_dict(b: Buildability) -> dict[str, Any]:
+    """A note's buildability as JSON-ready data, areas rounded to the centimetre."""
     return {k: (round(float(v), 2) if isinstance(v, float) else v)
             for k, v in zip(_BUILDABILITY_FIELDS, _buildability_values(b))}
 
@@ -84,10 +86,23 @@ def zone_overlap_to_dict(o: ZoneOverlapOnParcel, catalogue: RulesCatalogue, lang
     return {
         "codes": list(o.codes),
         "labels": [pick(fr, ar, lang) or code for code, fr, ar in zip(o.codes, o.labels_fr, o.labels_ar)],
-        "share": _r(o.share, 4), "area_m2": _r(o.area_m2),
+        "share": rounded(o.share, 4), "area_m2": rounded(o.area_m2),
         "rules": rules_to_dict(o.rules, catalogue, lang),
         "rules_taken": dict(o.rules_taken),
-        "buildability": _buildability(o.buildability),
+        "buildability": buildability_to_dict(o.buildability),
+    }
+
+
+def signed_cover_facts(note: UrbanNote | Any) -> dict[str, Any]:
+    """The zone overlaps and the sliver remainder of a note (a parcel's or a site's) as its signed payload states
+    them: only when there are some, so that notes issued before these were stated keep their content hash."""
+    return {
+        **({"zone_overlaps": [{"codes": list(o.codes), "share": round(o.share, 4), "area_m2": round(o.area_m2, 2),
+                               "rules": o.rules.model_dump(mode="json") if o.rules else None,
+                               "rules_taken": dict(o.rules_taken)} for o in note.zone_overlaps]}
+           if note.zone_overlaps else {}),
+        **({"remainder": {"share": round(note.remainder_share, 4), "area_m2": round(note.remainder_m2, 2),
+                          "codes": list(note.remainder_codes)}} if note.remainder_m2 > 0 else {}),
     }
 
 
@@ -107,9 +122,9 @@ def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
         "historical": note.is_historical,
         "generated_at": note.generated_at.isoformat(timespec="seconds"),
         "parcel": {
-            "ref": p.ref, "address": p.address, "quarter": p.quarter, "area_m2": _r(p.area_m2),
-            "centroid": {"lon": _r(p.centroid_lon, 6), "lat": _r(p.centroid_lat, 6)},
-            "centroid_metric": {"x": _r(p.centroid_x), "y": _r(p.centroid_y), "crs": p.crs},
+            "ref": p.ref, "address": p.address, "quarter": p.quarter, "area_m2": rounded(p.area_m2),
+            "centroid": {"lon": rounded(p.centroid_lon, 6), "lat": rounded(p.centroid_lat, 6)},
+            "centroid_metric": {"x": rounded(p.centroid_x), "y": rounded(p.centroid_y), "crs": p.crs},
             "geometry": geometry_wgs84(p.geometry, p.crs),
         },
         "zones": [
@@ -118,29 +133,29 @@ def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
                 "label": pick(z.label_fr, z.label_ar, lang, z.rules.label.en if z.rules else None)
                 or (z.rules.label.get(lang) if z.rules else z.code),
                 "labels": {"fr": z.label_fr, "ar": z.label_ar},
-                "share": _r(z.share, 4), "area_m2": _r(z.area_m2), "total_area_m2": _r(z.total_area_m2),
+                "share": rounded(z.share, 4), "area_m2": rounded(z.area_m2), "total_area_m2": rounded(z.total_area_m2),
                 "rules": rules_to_dict(z.rules, catalogue, lang),
-                "buildability": _buildability(z.buildability),
+                "buildability": buildability_to_dict(z.buildability),
                 "documents": [d for d in documents.get(z.plan, ()) if not d["zones"] or z.code in d["zones"]],
             }
             for z in note.zones
         ],
         "zone_overlaps": [zone_overlap_to_dict(o, catalogue, lang) for o in note.zone_overlaps],
-        "remainder": {"share": _r(note.remainder_share, 4), "area_m2": _r(note.remainder_m2),
+        "remainder": {"share": rounded(note.remainder_share, 4), "area_m2": rounded(note.remainder_m2),
                       "codes": list(note.remainder_codes)},
-        "unzoned_share": _r(note.unzoned_share, 4),
+        "unzoned_share": rounded(note.unzoned_share, 4),
         "overlays": [
             {
                 "plan": o.plan, "plan_version": o.plan_version, "kind": o.kind,
                 "kind_label": pick(kind.label_fr, kind.label_ar, lang, kind.label_en),
                 "label": pick(o.label_fr, o.label_ar, lang), "labels": {"fr": o.label_fr, "ar": o.label_ar},
                 "provision": pick(o.provision_fr, o.provision_ar, lang) or None,
-                "area_m2": _r(o.area_m2), "share": _r(o.share, 4),
+                "area_m2": rounded(o.area_m2), "share": rounded(o.share, 4),
                 "removes_buildable_area": o.removes_buildable_area, "max_height_m": o.max_height_m,
             }
             for o, kind in ((o, overlay_kind(o.kind)) for o in note.overlays)
         ],
-        "buildability": _buildability(note.buildability),
+        "buildability": buildability_to_dict(note.buildability),
         "plans": [
             {
                 "name": pl.name, "title": pick(pl.title_fr, pl.title_ar, lang), "version": pl.version,
@@ -185,7 +200,7 @@ def parcel_feature(parcel: ParcelRecord, crs: str) -> dict[str, Any]:
         "id": parcel.ref,
         "geometry": geometry_wgs84(parcel.geometry, crs),
         "properties": {"ref": parcel.ref, "address": parcel.address, "quarter": parcel.quarter,
-                       "area_m2": _r(parcel.geometry.area)},
+                       "area_m2": rounded(parcel.geometry.area)},
     }
 
 

@@ -123,6 +123,12 @@ class ZoneCover:
 DEFAULT_LIMITS = CoverLimits()
 
 
+def negligible_m2(area: float) -> float:
+    """Below this, land on an area of ``area`` m² is rounding of the geometry operations, not land (an edge or a
+    corner in common has none)."""
+    return max(1e-9 * area, 1e-6)
+
+
 def _code_unions(area_geometry: BaseGeometry, area: float,
                  pieces: Iterable[Piece]) -> dict[str, tuple[float, BaseGeometry]]:
     """Each code's land on the area (area, geometry), codes in the order first met; no geometry work where one
@@ -179,7 +185,7 @@ def zone_cover(area_geometry: BaseGeometry, pieces: Sequence[Piece], limits: Cov
     area = float(area_geometry.area) if area is None else area
     if area <= 0 or not pieces:
         return ZoneCover(area, (), {}, 0.0, (), max(area, 0.0))
-    tiny = max(1e-9 * area, 1e-6)
+    tiny = negligible_m2(area)
     if len(pieces) == 1:  # the common case (an area inside one zone, most often): nothing to cut or unite
         (one,) = pieces
         code_area = min(one.area_m2, area)

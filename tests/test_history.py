@@ -78,3 +78,24 @@ def test_api_and_page(tiny_client):
     pdf = tiny_client.get("/note.pdf?ref=TF-1001/06&lang=fr")
     text = pdfplumber.open(io.BytesIO(pdf.data)).pages[0].extract_text()
     assert "Les règles de cette parcelle ont changé le" in " ".join(text.split())
+
+
+def test_a_version_with_overlapping_zones_counts_their_land_once(tiny, tiny_writable):
+    """A version 3 puts A on x 0..105 and B on x 95..200 (y 0..100): on TF-1001/06 (x 90..110, y 10..30), A alone
+    holds x 90..95 (100 m²), B alone x 105..110 (100 m²), and both x 95..105 (200 m²), under the stricter COS
+    (B's 1.0). Floor area 100 × 2.0 + 100 × 1.0 + 200 × 1.0 = 500 m² (not 300 × 2.0 + 300 × 1.0 = 900)."""
+    store = tiny_writable.open_store()
+    start = tiny.today - timedelta(days=50)
+    zones = gpd.GeoDataFrame({"code": ["A", "B"], "label_fr": ["Zone A", "Zone B"], "label_ar": ["أ", "ب"]},
+                             geometry=[tiny.box(0, 0, 105, 100), tiny.box(95, 0, 200, 100)], crs="EPSG:26191")
+    store.publish_plan_version(NewPlanVersion("tiny-plan", "Plan", "تصميم", "Décret v3", start, start), zones)
+    catalogue = load_catalogue(tiny.rules_file)
+    history = parcel_history(store, lambda day: catalogue, store.parcel_by_ref("TF-1001/06"))
+    last = history.versions[-1]
+    assert [(z.code, round(z.area_m2, 6)) for z in last.zones] == [("A", 100.0), ("B", 100.0)]
+    assert [(o.codes, round(o.area_m2, 6)) for o in last.zone_overlaps] == [(("A", "B"), 200.0)]
+    assert last.buildability.max_floor_area_m2 == pytest.approx(500)
+    change = history.steps[-1].changes[-1]
+    assert (change.kind, change.before, change.after) == ("floor_area", 600.0, 500.0)
+    assert history_to_dict(history)["versions"][-1]["zone_overlaps"] == [
+        {"codes": ["A", "B"], "share": 0.5, "area_m2": 200.0}]

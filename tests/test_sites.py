@@ -14,6 +14,7 @@ from gisportal.rules import load_catalogue
 from gisportal.sites.input import SiteLimits, site_from_geojson, site_from_refs
 from gisportal.sites.note import DOES_NOT_INTERSECT, INTERSECTS, NO_DATA, build_site_note
 from gisportal.sites.render import site_to_dict
+from gisportal.zone_cover import CoverLimits
 
 ABS = 1e-6
 LAMBERT = {"type": "name", "properties": {"name": "EPSG:26191"}}
@@ -61,7 +62,7 @@ def test_square_site_over_two_zones_and_two_parcels(tiny, store, catalogue):
     parcels = by(note.parcels, "ref")
     assert set(parcels) == {"TF-1006/06", "TF-1007/06"}
     assert parcels["TF-1007/06"].inside_m2 == pytest.approx(800) and parcels["TF-1007/06"].share_in_site == 1.0
-    assert note.remainder_m2 == 0.0 and note.overlaps == ()
+    assert note.remainder_m2 == 0.0 and note.unzoned_m2 == 0.0 and note.zone_overlaps == ()
     layers = {la.layer: la.result for la in note.layers}
     assert layers["zones"] == INTERSECTS and layers["heritage"] == INTERSECTS and layers["parcels"] == INTERSECTS
     assert layers["road_widening"] == DOES_NOT_INTERSECT and layers["airport_easement"] == DOES_NOT_INTERSECT
@@ -260,13 +261,19 @@ def test_page_from_a_zipped_shapefile_in_utm(tiny, tiny_client, tmp_path):
 
 def test_shares_on_the_union_of_each_code_overlaps_and_remainder(tiny, tiny_writable, catalogue):
     """Another plan east of the tiny one: two A features overlapping (x 400..460 and 440..490) and a B feature
-    (x 450..470) across them, all y 0..50. The site x 400..500, y 0..50 (5,000 m²): A is the union, 4,500 m²
-    (90 %, not 3,000 + 2,500); B 1,000 m² (20 %); A and B overlap on 1,000 m²; x 490..500 is in no zone: the
-    remainder, 500 m² (10 %)."""
+    (x 450..470) across them, all y 0..50. The site x 400..500, y 0..50 (5,000 m²), cut as a parcel's note cuts
+    a parcel: A's land is the union, 4,500 m² (90 %, not 3,000 + 2,500), of which 3,500 m² (70 %) under A alone;
+    B's 1,000 m² all lie on A: the overlap A + B, 1,000 m² (20 %), under the stricter rules (B's COS 1.0 and CES
+    0.25); x 490..500 is in no zone, 500 m² (10 %): 70 + 20 + 10 = 100 %. Floor area: 3,500 × 2.0 + 1,000 × 1.0
+    = 8,000 m² (the overlap counted once, not 4,500 × 2.0 + 1,000 × 1.0); footprint 3,500 × 0.5 + 1,000 × 0.25
+    = 2,000 m². With slivers under 25 % of the site, B (20 %) is one: its land stays A's, B is named in the
+    remainder (of no land: A covers it), no overlap is stated."""
+    import json
     from datetime import timedelta
 
     import geopandas as gpd
 
+    from conftest import _create_app
     from gisportal.storage.base import NewPlanVersion
 
     store = tiny_writable.open_store()
@@ -277,11 +284,33 @@ def test_shares_on_the_union_of_each_code_overlaps_and_remainder(tiny, tiny_writ
                              geometry=[tiny.box(*b) for _, b in rows], crs="EPSG:26191")
     store.publish_plan_version(NewPlanVersion("east-plan", "Est", "شرق", "Décret E", start, start), zones)
     note = build_site_note(store, catalogue, site_from_geojson(store, lambert(tiny, square(400, 0, 500, 50))))
-    assert [(z.plan, z.code, round(z.area_m2, 6), round(z.share, 6)) for z in note.zones] == [
-        ("east-plan", "A", 4500.0, 0.9), ("east-plan", "B", 1000.0, 0.2)]
-    assert [(o.codes, round(o.area_m2, 6)) for o in note.overlaps] == [(("A", "B"), 1000.0)]
-    assert note.remainder_m2 == pytest.approx(500)
+    assert [(z.plan, z.code, round(z.area_m2, 6), round(z.share, 6), round(z.total_area_m2, 6))
+            for z in note.zones] == [("east-plan", "A", 3500.0, 0.7, 4500.0)]
+    (overlap,) = note.zone_overlaps
+    assert (overlap.codes, round(overlap.area_m2, 6), round(overlap.share, 6)) == (("A", "B"), 1000.0, 0.2)
+    assert (overlap.rules.cos, overlap.rules.ces) == (1.0, 0.25) and dict(overlap.rules_taken)["cos"] == "B"
+    assert note.unzoned_m2 == pytest.approx(500) and note.unzoned_share == pytest.approx(0.1)
+    assert note.remainder_m2 == 0.0 and note.remainder_codes == ()
+    assert note.buildability.max_floor_area_m2 == pytest.approx(8000)
+    assert note.buildability.max_footprint_m2 == pytest.approx(2000)
     assert ("zone_overlap", "A+B") in note.warnings
+    data = site_to_dict(note, catalogue, "fr")
+    assert [(o["codes"], o["area_m2"], o["share"]) for o in data["zone_overlaps"]] == [(["A", "B"], 1000.0, 0.2)]
+    assert data["unzoned_share"] == 0.1 and data["remainder"] == {"share": 0.0, "area_m2": 0.0, "codes": []}
+    coarse = build_site_note(store, catalogue, site_from_geojson(store, lambert(tiny, square(400, 0, 500, 50))),
+                             cover_limits=CoverLimits(min_share=0.25))
+    assert [(z.code, round(z.area_m2, 6)) for z in coarse.zones] == [("A", 4500.0)] and coarse.zone_overlaps == ()
+    assert coarse.remainder_codes == ("B",) and coarse.unzoned_m2 == pytest.approx(500)
+    # The instance's sliver limits, as for a parcel: on x 400..500, y 0..40, B holds 800 m², under 1,000 m².
+    body = {"geometry": lambert(tiny, square(400, 0, 500, 40)), "lang": "fr"}
+    for limit, overlaps, remainder in ((1.0, [(["A", "B"], 800.0)], []), (1000.0, [], ["B"])):
+        client = _create_app({**tiny_writable.settings, "rules_file": tiny.rules_file, "TESTING": True,
+                              "note_sliver_area_m2": limit}).test_client()
+        data = client.post("/api/v1/sites/notes", json=body).json
+        assert [(o["codes"], o["area_m2"]) for o in data["zone_overlaps"]] == overlaps
+        assert data["remainder"]["codes"] == remainder and data["unzoned_m2"] == 400.0
+        page = client.post("/sites/note", data={"geometry": json.dumps(body["geometry"])}).get_data(as_text=True)
+        assert "gp-unzoned-row" in page and ('data-codes="A+B"' in page) == bool(overlaps)
 
 
 HOSTILE = [

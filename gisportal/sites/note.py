@@ -1,34 +1,36 @@
 """The site note: what applies to a site (several parcels, or a drawn outline) on one date.
 
-The same rule as a parcel's note, applied to a larger outline: each zone code's share is taken on the union of
-that code's features within the site (two features of one code never count twice), overlaps between different
-codes are stated with their area, and what no zone covers (gaps, slivers) is the *remainder*. Every servitude is
-listed with the area it covers (the union of its features), buildability is given per zone part, gross and net
-of the servitudes that forbid building, every parcel covered is listed with the share of it inside the site, and
-every layer gets a stated result: intersects, does not intersect, or no data published for it here. A contact
-along an edge or at a corner has no area: it is not listed.
+The same rule as a parcel's note (:func:`gisportal.notes.build_note`), applied to a larger outline: the site is
+cut by :func:`gisportal.zone_cover.zone_cover` into disjoint parts, land under one zone code (the union of that
+code's features: two features of one code never count twice) and overlaps of several codes, stated with the
+stricter rules of their codes (:mod:`gisportal.overlap_rules`); digitising slivers (under the instance's
+:class:`~gisportal.zone_cover.CoverLimits`) go to a stated remainder, and land no zone covers is stated apart.
+Buildability is given per part, gross and net of the servitudes that forbid building, and totalled over the
+disjoint parts: overlapped land is counted once. Every servitude is listed with the area it covers (the union
+of its features), every parcel covered is listed with the share of it inside the site, and every layer gets a
+stated result: intersects, does not intersect, or no data published for it here. A contact along an edge or at
+a corner has no area: it is not listed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
 
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gisportal.notes import (Buildability, OverlayOnParcel, PlanReference, ZoneOnParcel, _buildability, _in_force,
-                             _total)
+from gisportal.errors import told
+from gisportal.notes import (Buildability, OverlayOnParcel, PlanReference, ZoneOnParcel, ZoneOverlapOnParcel,
+                             plans_in_force, total_buildability, zones_of_cover)
 from gisportal.overlays import OVERLAY_KINDS, overlay_kind
+from gisportal.plans import PlanVersion
 from gisportal.rules import RulesCatalogue
 from gisportal.sites.input import SiteInput, SiteLimits, SiteTooLarge
-from gisportal.errors import told
-from gisportal.storage.base import OverlayHit, Store, ZoneHit
+from gisportal.storage.base import OverlayHit, Store
+from gisportal.zone_cover import CoverLimits, negligible_m2, zone_cover
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +51,6 @@ class ParcelInSite:
 
 
 @dataclass(frozen=True)
-class ZoneOverlap:
-    """Land of the site under two zone codes at once (a fault of the plan's drawing, stated as it is)."""
-
-    plan: str
-    codes: tuple[str, str]
-    area_m2: float
-
-
-@dataclass(frozen=True)
 class LayerResult:
     """One layer's stated result on the site."""
 
@@ -68,16 +61,17 @@ class LayerResult:
 
 @dataclass(frozen=True)
 class SiteNote:
-    """Everything the site note states."""
+    """Everything the site note states (zones, overlaps, remainder and unzoned land as in a parcel's note)."""
 
     geometry: BaseGeometry
     crs: str
     area_m2: float
     refs: tuple[str, ...]
     label: str
+    #: Land under one zone code (``total_area_m2``: all the code's land on the site, overlaps included).
     zones: tuple[ZoneOnParcel, ...]
-    overlaps: tuple[ZoneOverlap, ...]
-    remainder_m2: float
+    #: Land under several zone codes at once (each counted once, with the stricter rules).
+    zone_overlaps: tuple[ZoneOverlapOnParcel, ...]
     overlays: tuple[OverlayOnParcel, ...]
     buildability: Buildability
     parcels: tuple[ParcelInSite, ...]
@@ -86,6 +80,13 @@ class SiteNote:
     as_of: date
     generated_at: datetime
     warnings: tuple[tuple[str, str], ...] = ()
+    #: Digitising slivers of zones left out of :attr:`zones` (their area, share and codes).
+    remainder_m2: float = 0.0
+    remainder_share: float = 0.0
+    remainder_codes: tuple[str, ...] = ()
+    #: Land of the site no zone covers.
+    unzoned_m2: float = 0.0
+    unzoned_share: float = 0.0
 
     @property
     def is_historical(self) -> bool:
@@ -93,84 +94,58 @@ class SiteNote:
         return self.as_of < self.generated_at.date()
 
 
-def _least(area: float) -> float:
-    """Below this, an area is rounding (the same threshold as a parcel's note)."""
-    return max(1e-9 * area, 1e-6)
-
-
 def build_site_note(store: Store, catalogue: RulesCatalogue, site: SiteInput, as_of: date | None = None,
-                    now: datetime | None = None, limits: SiteLimits = SiteLimits()) -> SiteNote:
-    """Build the note of ``site`` from the plan versions in force on ``as_of`` (default: today)."""
+                    now: datetime | None = None, limits: SiteLimits = SiteLimits(),
+                    cover_limits: CoverLimits | None = None) -> SiteNote:
+    """Build the note of ``site`` from the plan versions in force on ``as_of`` (default: today); slivers under
+    ``cover_limits`` (default :class:`CoverLimits`, as a parcel's note) go to the remainder."""
     now = now or datetime.now(timezone.utc)
     as_of = as_of or now.date()
-    context = _in_force(store.plan_versions(), as_of)
+    context = plans_in_force(store.plan_versions(), as_of)
     in_force = context.versions
     geometry = site.geometry
     area = float(geometry.area)
     parcels = _parcels(store, geometry, area, limits)
     zone_hits, overlay_hits = store.zones_and_overlays_on(geometry, list(in_force))
     overlays, encumbrance, height_cap = overlays_on(overlay_hits, in_force, area)
-    zones = zones_on(zone_hits, in_force, area, catalogue, encumbrance, height_cap)
-    overlaps = _overlaps(zones, area)
-    zoned = shapely.union_all([p for p, _ in zones]) if zones else None
-    remainder = max(0.0, area - (float(zoned.area) if zoned is not None else 0.0))
+    cover = zone_cover(geometry, zone_hits, cover_limits, area)
+    zones, zone_overlaps = zones_of_cover(cover, zone_hits, in_force, catalogue, encumbrance, height_cap)
     total_encumbered = float(encumbrance.area) if encumbrance is not None else 0.0
     used = {h.version_id for h in zone_hits}.union(h.version_id for h in overlay_hits)
     plans = tuple(context.references[v] for v in in_force if v in used)
-    layers = _layers(store, list(in_force), {h.version_id for h in zone_hits}, zones, overlays, parcels)
+    layers = _layers(store, list(in_force), {h.version_id for h in zone_hits}, area - cover.unzoned_m2, overlays,
+                     parcels)
     warnings = list(site.warnings)
-    warnings += [("rules_not_defined", z.code) for _, z in zones if z.rules is None]
-    warnings += [("zone_overlap", "+".join(o.codes)) for o in overlaps]
+    warnings += [("rules_not_defined", z.code) for z in zones if z.rules is None]
+    warnings += [("rules_not_defined", c) for c in dict.fromkeys(c for o in zone_overlaps for c in o.codes)
+                 if catalogue.rules_for(c) is None and all(z.code != c for z in zones)]
+    warnings += [("zone_overlap", "+".join(o.codes)) for o in zone_overlaps]
     warnings += [("plan_lapsed", p.name) for p in plans if p.status == "lapsed"]
-    if not zones:
+    if not zones and not zone_overlaps:
         warnings.append(("no_zone", ""))
     return SiteNote(
         geometry=geometry, crs=store.crs, area_m2=area, refs=site.refs, label=site.label,
-        zones=tuple(z for _, z in zones), overlaps=tuple(overlaps),
-        remainder_m2=remainder if remainder > _least(area) else 0.0, overlays=overlays,
-        buildability=_total([z.buildability for _, z in zones], area, total_encumbered),
-        parcels=parcels, layers=layers, plans=plans, as_of=as_of, generated_at=now, warnings=tuple(warnings))
+        zones=tuple(zones), zone_overlaps=tuple(zone_overlaps), overlays=overlays,
+        buildability=total_buildability([z.buildability for z in zones] + [o.buildability for o in zone_overlaps],
+                                        area, total_encumbered),
+        parcels=parcels, layers=layers, plans=plans, as_of=as_of, generated_at=now, warnings=tuple(warnings),
+        remainder_m2=cover.remainder_m2, remainder_share=cover.remainder_share,
+        remainder_codes=cover.remainder_codes, unzoned_m2=cover.unzoned_m2, unzoned_share=cover.unzoned_share)
 
 
-def zones_on(zone_hits: list[ZoneHit], in_force: dict, area: float, catalogue: RulesCatalogue,
-             encumbrance: BaseGeometry | None, height_cap: tuple[float, str] | None
-             ) -> list[tuple[BaseGeometry, ZoneOnParcel]]:
-    """Each zone code (per plan version) on an outline of ``area`` m²: the union of its features' pieces, its
-    share, rules and buildability (net of ``encumbrance``), largest share first."""
-    zones = []
-    for (version_id, code), (first, piece) in union_by(zone_hits, lambda h: (h.version_id, h.code)).items():
-        version = in_force[version_id]
-        part_area = float(piece.area)
-        if part_area <= _least(area):
-            continue
-        rules = catalogue.rules_for(code)
-        encumbered = float(shapely.intersection(piece, encumbrance).area) if encumbrance is not None else 0.0
-        zones.append((piece, ZoneOnParcel(version.plan_name, version.version, code, first.label_fr, first.label_ar,
-                                          part_area, part_area / area, rules,
-                                          _buildability(part_area, encumbered, rules, height_cap))))
-    zones.sort(key=lambda pz: (-pz[1].share, pz[1].code))
-    return zones
-
-
-def union_by(hits: Sequence[ZoneHit | OverlayHit],
-             key: Callable[[Any], Hashable]) -> dict[Hashable, tuple[Any, BaseGeometry]]:
-    """Hits grouped by ``key``: (first hit, union of their pieces), in the hits' order."""
-    groups: dict[Hashable, list[Any]] = defaultdict(list)
-    for hit in hits:
-        groups[key(hit)].append(hit)
-    return {k: (group[0], group[0].piece if len(group) == 1 else shapely.union_all([h.piece for h in group]))
-            for k, group in groups.items()}
-
-
-def overlays_on(hits: list[OverlayHit], in_force: dict, area: float
-              ) -> tuple[tuple[OverlayOnParcel, ...], BaseGeometry | None, tuple[float, str] | None]:
+def overlays_on(hits: list[OverlayHit], in_force: dict[int, PlanVersion], area: float
+                ) -> tuple[tuple[OverlayOnParcel, ...], BaseGeometry | None, tuple[float, str] | None]:
     """Each servitude (plan version, kind, label) with the area of the union of its features; the land under
     those that forbid building; the lowest height cap."""
-    parts = union_by(hits, lambda h: (h.version_id, h.kind, h.label_fr))
+    groups: dict[tuple[int, str, str], list[OverlayHit]] = {}
+    for hit in hits:
+        groups.setdefault((hit.version_id, hit.kind, hit.label_fr), []).append(hit)
     overlays, removing, caps = [], [], []
-    for (version_id, kind_key, _label), (h, piece) in parts.items():
+    for (version_id, kind_key, _label), group in groups.items():
+        h = group[0]
+        piece = h.piece if len(group) == 1 else shapely.union_all([g.piece for g in group])
         piece_area = float(piece.area)
-        if piece_area <= _least(area):
+        if piece_area <= negligible_m2(area):
             continue
         kind = overlay_kind(kind_key)
         version = in_force[version_id]
@@ -185,19 +160,6 @@ def overlays_on(hits: list[OverlayHit], in_force: dict, area: float
     return tuple(overlays), (shapely.union_all(removing) if removing else None), (min(caps) if caps else None)
 
 
-def _overlaps(zones: list[tuple[BaseGeometry, ZoneOnParcel]], area: float) -> list[ZoneOverlap]:
-    """Pairs of different zone codes sharing land inside the site, with its area."""
-    found = []
-    for i, (piece_a, a) in enumerate(zones):
-        for piece_b, b in zones[i + 1:]:
-            if a.code == b.code and a.plan == b.plan:
-                continue
-            shared = float(shapely.intersection(piece_a, piece_b).area)
-            if shared > _least(area):
-                found.append(ZoneOverlap(a.plan, tuple(sorted((a.code, b.code))), shared))  # type: ignore[arg-type]
-    return found
-
-
 def _parcels(store: Store, geometry: BaseGeometry, area: float, limits: SiteLimits) -> tuple[ParcelInSite, ...]:
     """The parcels sharing area with the site (an edge or a corner does not count)."""
     frame = store.features("parcels", None, geometry.bounds)
@@ -209,7 +171,7 @@ def _parcels(store: Store, geometry: BaseGeometry, area: float, limits: SiteLimi
     touching = shapely.intersects(geometry, geoms)
     inside = np.zeros(len(geoms))
     inside[touching] = shapely.area(shapely.intersection(geoms[touching], geometry))
-    keep = np.flatnonzero(inside > _least(area))
+    keep = np.flatnonzero(inside > negligible_m2(area))
     if len(keep) > limits.max_parcels:
         raise SiteTooLarge(told("The site covers %(count)s parcels; at most %(limit)s are accepted.",
                                 count=len(keep), limit=limits.max_parcels), limit=limits.max_parcels,
@@ -246,16 +208,14 @@ def published_kinds(store: Store, version_ids: list[int]) -> frozenset[str]:
     return kinds
 
 
-def _layers(store: Store, in_force_ids: list[int], covering_ids: set[int],
-            zones: list[tuple[BaseGeometry, ZoneOnParcel]], overlays: tuple[OverlayOnParcel, ...],
-            parcels: tuple[ParcelInSite, ...]) -> tuple[LayerResult, ...]:
+def _layers(store: Store, in_force_ids: list[int], covering_ids: set[int], zoned_m2: float,
+            overlays: tuple[OverlayOnParcel, ...], parcels: tuple[ParcelInSite, ...]) -> tuple[LayerResult, ...]:
     """A stated result for the zones, every kind of servitude, and the parcels.
 
     A servitude kind "does not intersect" when a plan version covering the site (one of whose zones lies on it)
     publishes that kind; otherwise nothing of that kind is published here: "no data".
     """
-    zoned = sum(z.area_m2 for _, z in zones)
-    out = [LayerResult("zones", INTERSECTS if zones else NO_DATA, zoned)]
+    out = [LayerResult("zones", INTERSECTS if zoned_m2 > 0 else NO_DATA, zoned_m2)]
     covered = {o.kind: 0.0 for o in overlays}
     for o in overlays:
         covered[o.kind] += o.area_m2

@@ -12,11 +12,13 @@ from typing import Any
 import shapely
 
 from gisportal.overlays import overlay_kind
-from gisportal.renderers import _buildability, _r, geometry_wgs84, pick, rules_to_dict
+from gisportal.renderers import (buildability_to_dict, geometry_wgs84, pick, rounded, rules_to_dict, signed_cover_facts,
+                                 zone_overlap_to_dict)
 from gisportal.rules import RulesCatalogue
 from gisportal.sites.input import SiteInput
 from gisportal.sites.note import SiteNote, build_site_note
 from gisportal.storage.base import Store
+from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 
@@ -29,40 +31,43 @@ def site_to_dict(note: SiteNote, catalogue: RulesCatalogue, lang: str = "fr") ->
         "as_of": note.as_of.isoformat(),
         "historical": note.is_historical,
         "generated_at": note.generated_at.isoformat(timespec="seconds"),
-        "site": {"area_m2": _r(note.area_m2), "refs": list(note.refs), "crs": note.crs,
-                 "bounds_metric": [_r(v) for v in note.geometry.bounds],
+        "site": {"area_m2": rounded(note.area_m2), "refs": list(note.refs), "crs": note.crs,
+                 "bounds_metric": [rounded(v) for v in note.geometry.bounds],
                  "geometry": geometry_wgs84(note.geometry, note.crs)},
-        "parcels": [{"ref": p.ref, "address": p.address, "quarter": p.quarter, "area_m2": _r(p.area_m2),
-                     "inside_m2": _r(p.inside_m2), "share_in_site": _r(p.share_in_site, 4)} for p in note.parcels],
+        "parcels": [{"ref": p.ref, "address": p.address, "quarter": p.quarter, "area_m2": rounded(p.area_m2),
+                     "inside_m2": rounded(p.inside_m2), "share_in_site": rounded(p.share_in_site, 4)}
+                    for p in note.parcels],
         "zones": [
             {
                 "plan": z.plan, "plan_version": z.plan_version, "code": z.code,
                 "label": pick(z.label_fr, z.label_ar, lang, z.rules.label.en if z.rules else None)
                 or (z.rules.label.get(lang) if z.rules else z.code),
                 "labels": {"fr": z.label_fr, "ar": z.label_ar},
-                "share": _r(z.share, 4), "area_m2": _r(z.area_m2),
+                "share": rounded(z.share, 4), "area_m2": rounded(z.area_m2),
+                "total_area_m2": rounded(z.total_area_m2),
                 "rules": rules_to_dict(z.rules, catalogue, lang),
-                "buildability": _buildability(z.buildability),
+                "buildability": buildability_to_dict(z.buildability),
             }
             for z in note.zones
         ],
-        "overlaps": [{"plan": o.plan, "codes": list(o.codes), "area_m2": _r(o.area_m2)} for o in note.overlaps],
-        "remainder": {"area_m2": _r(note.remainder_m2), "share": _r(note.remainder_m2 / note.area_m2, 4)},
-        "unzoned_share": _r(note.remainder_m2 / note.area_m2, 4),
+        "zone_overlaps": [zone_overlap_to_dict(o, catalogue, lang) for o in note.zone_overlaps],
+        "remainder": {"share": rounded(note.remainder_share, 4), "area_m2": rounded(note.remainder_m2),
+                      "codes": list(note.remainder_codes)},
+        "unzoned_share": rounded(note.unzoned_share, 4), "unzoned_m2": rounded(note.unzoned_m2),
         "overlays": [
             {
                 "plan": o.plan, "plan_version": o.plan_version, "kind": o.kind,
                 "kind_label": pick(kind.label_fr, kind.label_ar, lang, kind.label_en),
                 "label": pick(o.label_fr, o.label_ar, lang), "labels": {"fr": o.label_fr, "ar": o.label_ar},
                 "provision": pick(o.provision_fr, o.provision_ar, lang) or None,
-                "area_m2": _r(o.area_m2), "share": _r(o.share, 4),
+                "area_m2": rounded(o.area_m2), "share": rounded(o.share, 4),
                 "removes_buildable_area": o.removes_buildable_area, "max_height_m": o.max_height_m,
             }
             for o, kind in ((o, overlay_kind(o.kind)) for o in note.overlays)
         ],
-        "layers": [{"layer": layer.layer, "result": layer.result, "area_m2": _r(layer.area_m2),
+        "layers": [{"layer": layer.layer, "result": layer.result, "area_m2": rounded(layer.area_m2),
                     "label": _layer_label(layer.layer, lang)} for layer in note.layers],
-        "buildability": _buildability(note.buildability),
+        "buildability": buildability_to_dict(note.buildability),
         "plans": [
             {
                 "name": pl.name, "title": pick(pl.title_fr, pl.title_ar, lang), "version": pl.version,
@@ -106,6 +111,7 @@ def site_payload(note: SiteNote, lang: str) -> dict[str, Any]:
         "layers": {layer.layer: layer.result for layer in note.layers},
         "plans": [{"name": p.name, "version": p.version, "approval_act": p.approval_act,
                    "approval_date": p.approval_date.isoformat()} for p in note.plans],
+        **signed_cover_facts(note),
     }
 
 
@@ -115,6 +121,9 @@ def site_of_payload(payload: dict[str, Any]) -> SiteInput:
     return SiteInput(shapely.from_wkt(site["wkt"]), tuple(site.get("refs", ())))
 
 
-def site_payload_today(store: Store, catalogue: RulesCatalogue, payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload the same site would get today (to tell whether an issued site note is still current)."""
-    return site_payload(build_site_note(store, catalogue, site_of_payload(payload)), payload["lang"])
+def site_payload_today(store: Store, catalogue: RulesCatalogue, payload: dict[str, Any],
+                       limits: CoverLimits | None = None) -> dict[str, Any]:
+    """The payload the same site would get today, slivers under ``limits`` (to tell whether an issued site note
+    is still current)."""
+    return site_payload(build_site_note(store, catalogue, site_of_payload(payload), cover_limits=limits),
+                        payload["lang"])

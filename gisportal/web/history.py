@@ -16,6 +16,7 @@ from gisportal.lookup import ParcelQuery, find_parcel
 from gisportal.notes import UrbanNote
 from gisportal.web import portal
 from gisportal.web.api import json_response
+from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ def history_of(ref: str | None) -> ParcelHistory:
     if not ref:
         raise InvalidInput(told("Say which parcel: give 'ref'."), parameter="ref")
     p = portal()
-    return parcel_history(p.store, p.catalogue_for, find_parcel(p.store, ParcelQuery(ref=ref)))
+    return parcel_history(p.store, p.catalogue_for, find_parcel(p.store, ParcelQuery(ref=ref)),
+                          limits=CoverLimits.from_settings(p.settings))
 
 
 @blp.route("/parcels/history", endpoint="parcel_history_api")
@@ -49,7 +51,8 @@ def history_page() -> Response:
 def change_of(note: UrbanNote) -> HistoryStep | None:
     """The last change on the note's parcel into the plan versions the note rests on (for "changed on")."""
     p = portal()
-    history = parcel_history(p.store, p.catalogue_for, p.store.parcel_by_ref(note.parcel.ref) or _missing(note))
+    history = parcel_history(p.store, p.catalogue_for, p.store.parcel_by_ref(note.parcel.ref) or _missing(note),
+                             limits=CoverLimits.from_settings(p.settings))
     return history.last_change({(pl.name, pl.version) for pl in note.plans})
 
 

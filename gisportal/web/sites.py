@@ -34,6 +34,7 @@ from gisportal.web.api import json_response
 from gisportal.web.documents import pdf_language, qr_svg, verify_url
 from gisportal.web.i18n import current_language, format_locale, requested_language
 from gisportal.web.throttle import issuance_guard
+from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ def site_from_upload(upload: Any) -> SiteInput:
 def build(site: SiteInput, as_of: date | None) -> SiteNote:
     """The site note on ``as_of`` with the rules in force then."""
     p = portal()
-    return build_site_note(p.store, p.catalogue_for(as_of), site, as_of, limits=site_limits())
+    return build_site_note(p.store, p.catalogue_for(as_of), site, as_of, limits=site_limits(),
+                           cover_limits=CoverLimits.from_settings(p.settings))
 
 
 class _Extractable:
