@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gisportal.errors import NotFound
+from gisportal.errors import NotFound, told
 from gisportal.notes import UrbanNote, build_note
 from gisportal.registry import IssuedNote, NoteRegistry
 from gisportal.rules import RulesCatalogue
@@ -75,11 +75,12 @@ def check_number(registry: NoteRegistry, keyring: KeyRing, number: str, token: s
     """The issued note behind a number (and QR token), its registry signature checked."""
     issued = registry.get(number.strip()) if number and len(number) <= 40 else None
     if issued is None:
-        raise NotAuthentic(f"No note numbered '{number[:40]}' was issued by this portal.", number=number[:40])
+        raise NotAuthentic(told("No note numbered '%(number)s' was issued by this portal.", number=number[:40]),
+                           number=number[:40])
     keyring.verify(signed_bytes(issued.payload, issued.number, issued.issued_at.isoformat()), issued.key_id,
                    issued.signature)
     if token is not None and token != verification_token(issued):
-        raise NotAuthentic("The verification code does not match this note number: the QR code was altered.",
+        raise NotAuthentic(told("The verification code does not match this note number: the QR code was altered."),
                            number=number)
     return issued
 

@@ -18,6 +18,7 @@ from gisportal.registry import IssuedNote
 from gisportal.signing import NotAuthentic
 from gisportal.qrcodes import qr_svg_text
 from gisportal.web import portal, public_base
+from gisportal.web.errors import tell
 from gisportal.web.i18n import current_language
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def verify(number: str) -> Response:
     try:
         issued = check_number(p.registry, p.keyring, number, request.args.get("t"))
     except NotAuthentic as exc:
-        return _verification_page(None, exc.message, 404 if "No note" in exc.message else 422)
+        return _verification_page(None, tell(exc.message), 404 if "No note" in exc.message else 422)
     return _verification_page(issued, None)
 
 
@@ -126,7 +127,7 @@ def verify_upload() -> Response:
     try:
         issued = verify_document(portal().registry, portal().keyring, data)
     except NotAuthentic as exc:
-        return _verification_page(None, exc.message, 422)
+        return _verification_page(None, tell(exc.message), 422)
     return _verification_page(issued if isinstance(issued, IssuedNote) else None, None)
 
 

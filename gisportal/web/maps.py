@@ -26,6 +26,7 @@ from gisportal.overlays import overlay_kind
 from gisportal.renderers import pick
 from gisportal.tiles import LAYER_ZOOMS, MAX_NATIVE_ZOOM, PARCEL_MIN_ZOOM
 from gisportal.web import Portal
+from gisportal.web.foliumparts import header_html
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedM
         "tiles": "/tiles/{layer}/{z}/{x}/{y}.pbf" + (f"?as_of={as_of.isoformat()}" if as_of else ""),
         "maxNativeZoom": MAX_NATIVE_ZOOM, "layerZooms": LAYER_ZOOMS,
     }
-    rendered = RenderedMap(root.header.render(), root.html.render(), root.script.render(), m.get_name(), styles)
+    rendered = RenderedMap(header_html(root), root.html.render(), root.script.render(), m.get_name(), styles)
     portal.map_cache.clear()
     portal.map_cache[key] = rendered
     return rendered

@@ -30,6 +30,7 @@ from gisportal.receipts import check_receipt, receipt_signer
 from gisportal.signing import NotAuthentic
 from gisportal.web import portal, public_base
 from gisportal.web.auth import audit_log, client_ip
+from gisportal.web.errors import tell
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ def verify_receipt(number: str) -> Response:
         receipt = check_receipt(portal().agency, portal().keyring, number, request.args.get("t"))
     except NotAuthentic as exc:
         status = 404 if exc.message.startswith("No receipt") else 422
-        return Response(render_template("payments/verify_receipt.html", receipt=None, problem=exc.message),
+        return Response(render_template("payments/verify_receipt.html", receipt=None, problem=tell(exc.message)),
                         status=status, mimetype="text/html")
     return Response(render_template("payments/verify_receipt.html", receipt=receipt, problem=None),
                     mimetype="text/html")

@@ -21,9 +21,10 @@ from gisportal.errors import GisportalError
 from gisportal.plans import version_status
 from gisportal.publication import roll_back
 from gisportal.renderers import frame_to_geojson
-from gisportal.web import portal
+from gisportal.web import labels, portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
 from gisportal.web.findings import tell_finding
+from gisportal.web.foliumparts import header_html
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ def _draft_map(draft: Any, frame: Any, impact: Any = None) -> Markup | None:
     folium.LayerControl(collapsed=False).add_to(m)
     root = m.get_root()
     root.render()
-    return Markup(root.header.render() + root.html.render() + "<script>" + root.script.render() + "</script>")
+    return Markup(header_html(root) + root.html.render() + "<script>" + root.script.render() + "</script>")
 
 
 @planner_required
@@ -313,6 +314,7 @@ def api_publish_draft(draft_id: int) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the planners' pages."""
+    labels.init_app(app)
     app.add_url_rule("/api/v1/drafts", "api_create_draft", api_create_draft, methods=["POST"])
     app.add_url_rule("/api/v1/drafts/<int:draft_id>/publish", "api_publish_draft", api_publish_draft,
                      methods=["POST"])
