@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     rules_file: Path = Field(PROJECT_ROOT / "data" / "rules.yaml", description="Rules catalogue (YAML).")
     # NoDecode: the variable is "fr,ar,en" (split below), not JSON, which pydantic-settings would expect.
     languages: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["fr", "ar", "en"])
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], description="Origins whose scripts may read the public API's anonymous GET "
+                                                   "answers (comma-separated; * for any; empty for none).")
     default_language: str = "fr"
     agency_name_fr: str = "Agence urbaine"
     agency_name_ar: str = "الوكالة الحضرية"
@@ -90,7 +93,7 @@ class Settings(BaseSettings):
     contact_file: Path = Field(PROJECT_ROOT / "data" / "contact.yaml",
                                description="The agency's phone lines, hours, addresses, social accounts, posters.")
 
-    @field_validator("languages", mode="before")
+    @field_validator("languages", "cors_origins", mode="before")
     @classmethod
     def _split_languages(cls, value: object) -> object:
         if isinstance(value, str):

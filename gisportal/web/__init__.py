@@ -196,6 +196,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     documents.init_app(app)
     tiles.init_app(app)
     errors.init_app(app)
+    from gisportal.web import delivery  # compression, fingerprinted static URLs, API CORS (issue #15)
+
+    delivery.init_app(app)
 
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published
 

@@ -207,7 +207,10 @@ def payment_return(provider_name: str) -> Response | str:
         else:
             flash(_("The payment did not go through. You can try again."), "error")
         return redirect(order_url(order), code=303)
-    return render_template("payments/returned.html", reference=reference)
+    paid = order is not None and order.status == "paid"
+    payment = service().orders.receipt_payment(order) if paid else None
+    return render_template("payments/returned.html", reference=reference, paid=paid,
+                           receipt_number=payment.receipt_number if payment else None)
 
 
 def _pdf(body: bytes, filename: str) -> Response:
