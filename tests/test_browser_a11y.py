@@ -94,3 +94,79 @@ def test_every_page_fits_a_phone_and_passes_axe(site: dict[str, Any], browser_ch
     assert not errors, errors
     assert not violations and not too_wide, json.dumps({"axe violations": violations,
                                                         "wider than a 390 px phone": too_wide}, indent=1)
+
+
+def _panel_ref(page: Any) -> str | None:
+    ref = page.locator("#gp-result .gp-summary-ref")
+    return ref.inner_text().strip() if ref.count() else None
+
+
+def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, Any], browser_chromium: Any) -> None:
+    """Enter opens what is typed now (even before its suggestions came), the box is an ARIA combobox, a quarter
+    clears the panel, Enter on the focused map opens the parcel at its centre, the zoom hint zooms in, and on a
+    phone the legend starts closed."""
+    from pyproj import Transformer
+
+    from conftest import X0, Y0
+
+    base = site["base_url"]
+    context = browser_chromium.new_context(viewport={"width": 1366, "height": 900}, locale="fr")
+    context.route("**/*", lambda route: route.continue_() if _is_local(route.request.url)
+                  else route.abort("blockedbyclient"))
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{base}/?lang=fr")
+        page.wait_for_function("window.gisportal && window.gisportal.map")
+        box = page.locator("#gp-q")
+        assert box.get_attribute("role") == "combobox" and box.get_attribute("aria-expanded") == "false"
+        # Enter at once, before any suggestion arrived: the house number typed is opened
+        box.fill("1 Rue Ibn Battouta")
+        box.press("Enter")
+        page.wait_for_function("document.querySelector('#gp-result .gp-summary-ref')")
+        assert _panel_ref(page) == "TF-1001/06"
+        # suggestions of an earlier text on screen, then another number typed and Enter at once: the new one
+        box.fill("3 Rue Ibn Battouta")
+        page.wait_for_selector("#gp-suggestions li[role=option][aria-selected=true]")
+        assert box.get_attribute("aria-expanded") == "true"
+        active = box.get_attribute("aria-activedescendant")
+        assert active and page.locator(f"#{active}").get_attribute("aria-selected") == "true"
+        assert "TF-1002/06" in page.locator(f"#{active}").inner_text()
+        box.fill("5 Rue Ibn Battouta")
+        box.press("Enter")
+        page.wait_for_function("(document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
+                               " === 'TF-1005/06'")
+        assert box.get_attribute("aria-expanded") == "false" and box.get_attribute("aria-activedescendant") is None
+        # a quarter: the map moves there and the previous parcel leaves the panel
+        box.fill("Marshan")
+        page.wait_for_selector("#gp-suggestions li[role=option]")
+        box.press("Enter")
+        page.wait_for_function("!document.querySelector('#gp-result .gp-summary-ref')")
+        assert page.locator("#gp-result .gp-hint").count() == 1
+        # the keyboard's way to choose on the map: centre it on TF-1003/06 (box 150..170 x 50..70), Enter
+        lon, lat = Transformer.from_crs("EPSG:26191", "EPSG:4326", always_xy=True).transform(X0 + 160, Y0 + 60)
+        page.locator(".gp-map .leaflet-container").focus()
+        page.evaluate("([lat, lon]) => window.gisportal.map.setView([lat, lon], 18, {animate: false})", [lat, lon])
+        page.keyboard.press("Enter")
+        page.wait_for_function("(document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
+                               " === 'TF-1003/06'")
+        # below the parcels' zoom, a hint says so; it zooms in
+        hint = page.locator(".gp-zoom-hint")
+        assert hint.is_hidden()
+        page.evaluate("window.gisportal.map.setZoom(12, {animate: false})")
+        assert hint.is_visible() and hint.inner_text().strip()
+        hint.click()
+        page.wait_for_function("window.gisportal.map.getZoom() >= JSON.parse("
+                               "document.getElementById('gp-config').textContent).parcelMinZoom")
+        assert hint.is_hidden()
+        assert page.locator(".gp-legend details").get_attribute("open") is not None  # open on a desktop
+        page.screenshot(path=str(ARTIFACTS / "a11y-search-desktop.png"))
+        phone = context.new_page()
+        phone.set_viewport_size(PHONE)
+        phone.goto(f"{base}/?lang=ar")
+        phone.wait_for_function("window.gisportal && window.gisportal.map")
+        assert phone.locator(".gp-legend details").get_attribute("open") is None  # closed on a phone
+        phone.keyboard.press("Tab")  # the first Tab reaches the skip link, which leads to the content
+        assert phone.evaluate("document.activeElement.className") == "gp-skip"
+    finally:
+        context.close()

@@ -1,0 +1,102 @@
+"""The README's recipe "Your own city", followed step by step on a small town of its own in Lambert-93 (EPSG:2154).
+
+Parcels, a plan and its rules are written as GeoJSON files in EPSG:2154 (a hamlet near Annecy), imported with
+the commands the README gives, under the agency name and languages set through ``GISPORTAL_*`` variables. The
+portal then serves this town: its own name, search examples taken from its data (never Tangier's), notes whose
+areas and zone shares are computed in EPSG:2154 and checked here by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gisportal.cli import main
+
+pytestmark = pytest.mark.backends("embedded")
+
+E0, N0 = 940_000.0, 6_540_000.0  # Lambert-93 metres, near Annecy
+RULES = """\
+uses:
+  housing: {fr: Habitation, ar: السكن, en: Housing}
+zones:
+  UA:
+    label: {fr: Centre ancien, ar: المركز القديم, en: Old centre}
+    color: "#c0392b"
+    allowed_uses: [housing]
+    cos: 1.5
+    ces: 0.6
+    max_height_m: 12
+  N:
+    label: {fr: Zone naturelle, ar: منطقة طبيعية, en: Natural area}
+    color: "#27ae60"
+    allowed_uses: []
+    cos: 0.0
+    ces: 0.0
+"""
+
+
+def _rect(x0: float, y0: float, x1: float, y1: float) -> dict:
+    ring = [[E0 + x0, N0 + y0], [E0 + x1, N0 + y0], [E0 + x1, N0 + y1], [E0 + x0, N0 + y1], [E0 + x0, N0 + y0]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _geojson(path: Path, rows: list[tuple[dict, dict]]) -> Path:
+    path.write_text(json.dumps({
+        "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}},
+        "features": [{"type": "Feature", "properties": p, "geometry": g} for p, g in rows]}), encoding="utf-8")
+    return path
+
+
+def test_a_town_of_its_own_in_lambert_93_follows_the_readme_recipe(tmp_path: Path, monkeypatch) -> None:
+    data = tmp_path / "instance"
+    parcels = _geojson(tmp_path / "parcelles.geojson", [
+        ({"IDU": "74010-AB-0012", "ADRESSE": "12 rue du Lac", "QUARTIER": "Vieux bourg"}, _rect(0, 0, 20, 30)),
+        ({"IDU": "74010-AB-0013", "ADRESSE": "14 rue du Lac", "QUARTIER": "Vieux bourg"}, _rect(40, 0, 80, 30)),
+    ])
+    zones = _geojson(tmp_path / "zonage.geojson", [
+        ({"CODE": "UA", "LIBELLE": "Centre ancien"}, _rect(-10, -10, 60, 40)),
+        ({"CODE": "N", "LIBELLE": "Zone naturelle"}, _rect(60, -10, 120, 40)),
+    ])
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    for name, value in {"GISPORTAL_DATA_DIR": str(data), "GISPORTAL_RULES_FILE": str(rules),
+                        "GISPORTAL_AGENCY_NAME_FR": "Agence d'urbanisme du Lac", "GISPORTAL_LANGUAGES": "fr,en",
+                        "GISPORTAL_DEFAULT_LANGUAGE": "fr", "GISPORTAL_BASEMAP_URL": ""}.items():
+        monkeypatch.setenv(name, value)
+
+    runner = CliRunner()
+    steps = [["import-parcels", str(parcels), "--ref-field", "IDU", "--address-field", "ADRESSE",
+              "--quarter-field", "QUARTIER"],
+             ["import-plan", str(zones), "--name", "plu-lac", "--zone-field", "CODE", "--label-field", "LIBELLE",
+              "--approved", "2024-06-01", "--approval-act", "Délibération 2024-17", "--title", "PLU du Lac"]]
+    for step in steps:
+        result = runner.invoke(main, step, catch_exceptions=False)
+        assert result.exit_code == 0, (step, result.output)
+
+    from gisportal.settings import load_settings
+    from gisportal.web import create_app
+
+    app = create_app({**load_settings().model_dump(), "TESTING": True})
+    client = app.test_client()
+    assert app.extensions["gisportal"].store.crs == "EPSG:2154"
+    page = client.get("/").get_data(as_text=True)
+    assert "Agence d&#39;urbanisme du Lac" in page or "Agence d'urbanisme du Lac" in page
+    assert "TF-104523" not in page and "Marshan" not in page  # nothing of Tangier
+    assert '<bdi class="gp-example">74010-AB-00' in page and '<bdi class="gp-example">Vieux bourg</bdi>' in page
+    assert client.get("/?lang=ar").status_code == 200  # not offered: French, the default, answers
+    # parcel 0012 is 20 x 30 m = 600 m², all in UA; parcel 0013 is 40 x 30 m = 1200 m², 20 m of it in UA
+    note = client.get("/api/v1/notes?ref=74010-AB-0013").get_json()
+    assert note["parcel"]["area_m2"] == pytest.approx(1200.0, abs=0.01)
+    shares = {z["code"]: z["share"] for z in note["zones"]}
+    assert shares == pytest.approx({"UA": 0.5, "N": 0.5}, abs=1e-6)
+    ua = next(z for z in note["zones"] if z["code"] == "UA")
+    assert ua["buildability"]["max_floor_area_m2"] == pytest.approx(600 * 1.5, abs=0.01)
+    found = client.get("/api/v1/search?q=12 rue du Lac").get_json()["suggestions"]
+    assert found and found[0]["ref"] == "74010-AB-0012"
+    assert client.get("/api/v1/search?q=Vieux bourg").get_json()["suggestions"][0]["kind"] == "quarter"
+    html = client.get("/note?ref=74010-AB-0012").get_data(as_text=True)
+    assert "Centre ancien" in html and "Délibération 2024-17" in html
