@@ -100,3 +100,25 @@ def test_a_town_of_its_own_in_lambert_93_follows_the_readme_recipe(tmp_path: Pat
     assert client.get("/api/v1/search?q=Vieux bourg").get_json()["suggestions"][0]["kind"] == "quarter"
     html = client.get("/note?ref=74010-AB-0012").get_data(as_text=True)
     assert "Centre ancien" in html and "Délibération 2024-17" in html
+
+
+def test_a_layer_lying_elsewhere_is_one_blocking_finding_saying_where(tmp_path: Path) -> None:
+    """241 zones drawn 300 km east of a 1 km territory (in its own CRS): one blocking finding, not 241, with the
+    layer's extent in WGS84 and its distance (299 km, by hand) from the territory."""
+    from test_validation import LAMBERT, X0, Y0, gpkg, layer, lonlat
+
+    from gisportal.validation import BLOCKING, validate_layer
+
+    cells = [(300_000 + 10 * i, 0, 300_000 + 10 * i + 10, 10) for i in range(241)]
+    path = gpkg(tmp_path, layer(cells, CODE=["A"] * len(cells)))
+    report = validate_layer(path, zone_field="CODE", instance_crs=LAMBERT, territory=(X0, Y0, X0 + 1000, Y0 + 1000))
+    outside = [f for f in report.findings if f.code == "outside_territory"]
+    assert len(outside) == 1 and outside[0].severity == BLOCKING and report.blocking
+    finding = outside[0]
+    assert finding.details["features"] == 241
+    assert finding.details["distance_km"] == pytest.approx(299.0, abs=1e-3)  # 300,000 - 1,000 m
+    lon0, lat0 = lonlat(300_000, 0)
+    lon1, lat1 = lonlat(302_410, 10)
+    assert finding.details["extent_wgs84"] == pytest.approx([lon0, lat0, lon1, lat1], abs=1e-6)
+    assert "241 features" in finding.message and "299.0 km" in finding.message
+    assert f"{lon0:.4f}" in finding.message and f"{lat1:.4f}" in finding.message
