@@ -102,7 +102,7 @@ def test_a_town_of_its_own_in_lambert_93_follows_the_readme_recipe(tmp_path: Pat
     assert "Centre ancien" in html and "Délibération 2024-17" in html
 
 
-def test_a_layer_lying_elsewhere_is_one_blocking_finding_saying_where(tmp_path: Path) -> None:
+def test_a_layer_lying_elsewhere_is_one_blocking_finding_saying_where(tmp_path: Path, tiny_app) -> None:
     """241 zones drawn 300 km east of a 1 km territory (in its own CRS): one blocking finding, not 241, with the
     layer's extent in WGS84 and its distance (299 km, by hand) from the territory."""
     from test_validation import LAMBERT, X0, Y0, gpkg, layer, lonlat
@@ -122,3 +122,10 @@ def test_a_layer_lying_elsewhere_is_one_blocking_finding_saying_where(tmp_path: 
     assert finding.details["extent_wgs84"] == pytest.approx([lon0, lat0, lon1, lat1], abs=1e-6)
     assert "241 features" in finding.message and "299.0 km" in finding.message
     assert f"{lon0:.4f}" in finding.message and f"{lat1:.4f}" in finding.message
+    from flask_babel import force_locale
+
+    from gisportal.web.findings import tell_finding
+
+    with tiny_app.test_request_context("/"), force_locale("ar"):
+        told = tell_finding(finding.to_dict())
+    assert "241" in told and "299.0" in told and f"{lon0:.4f}" in told and "الطبقة بأكملها" in told
