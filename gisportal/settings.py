@@ -69,6 +69,8 @@ class Settings(BaseSettings):
         False, description="The official (sealed, numbered) note PDF is delivered only through a paid order; the "
                            "note page and JSON stay free for information; signed-in staff are exempt.")
     notify_sender: str = Field("log", description="How notifications leave: log or smtp.")
+    overlap_tolerance_m2: float = Field(5.0, ge=0, description="Overlaps and gaps between zones of an uploaded "
+                                                              "layer smaller than this are warnings, not blocking.")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_user: str | None = None

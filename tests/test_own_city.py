@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from gisportal.cli import main
+from test_publication import plan_store  # noqa: F401 (fixture: plan "p", zones A and B, parcels)
 
 pytestmark = pytest.mark.backends("embedded")
 
@@ -129,3 +130,27 @@ def test_a_layer_lying_elsewhere_is_one_blocking_finding_saying_where(tmp_path: 
     with tiny_app.test_request_context("/"), force_locale("ar"):
         told = tell_finding(finding.to_dict())
     assert "241" in told and "299.0" in told and f"{lon0:.4f}" in told and "الطبقة بأكملها" in told
+
+
+@pytest.mark.parametrize(("tolerance", "blocking"), [(5.0, False), (1.0, True)])
+def test_an_overlap_below_the_tolerance_set_is_a_warning(tmp_path: Path, plan_store, tolerance: float,
+                                                         blocking: bool) -> None:
+    """Zones A (0..100.02 x 0..100) and B (100..200): a 0.02 x 100 = 2 m² overlap, below 5 m² and above 1 m²."""
+    from test_publication import CRS, _token, _upload, zones
+
+    from gisportal.accounts import Accounts
+    from gisportal.web import create_app
+
+    app = create_app({"data_dir": tmp_path, "crs": CRS, "overlap_tolerance_m2": tolerance})
+    Accounts(app.extensions["gisportal"].agency).create("amina", "un-mot-de-passe-long", "planner")
+    client = app.test_client()
+    client.post("/login", data={"username": "amina", "password": "un-mot-de-passe-long",
+                                "csrf_token": _token(client.get("/login").get_data(as_text=True))})
+    path = tmp_path / "sliver.gpkg"
+    zones([("A", (0, 0, 100.02, 100)), ("B", (100, 0, 200, 100))]).to_file(path, engine="pyogrio")
+    answer = _upload(client, path, zone_field="code")
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:2000]
+    draft = client.get(answer.headers["Location"].replace("/admin/drafts/", "/api/v1/drafts/")).get_json()
+    [overlap] = [f for f in draft["report"]["findings"] if f["code"] == "zone_overlap"]
+    assert overlap["details"]["area_m2"] == pytest.approx(2.0, abs=0.01)
+    assert overlap["severity"] == ("blocking" if blocking else "warning") and draft["blocking"] is blocking

@@ -35,7 +35,8 @@ MAP_FEATURE_LIMIT = 5000
 def drafts() -> Drafts:
     """The drafts of the current instance."""
     p = portal()
-    return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts")
+    return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts",
+                  min_area_m2=p.settings.overlap_tolerance_m2)
 
 
 class UploadForm(FlaskForm):
