@@ -154,3 +154,38 @@ def test_an_overlap_below_the_tolerance_set_is_a_warning(tmp_path: Path, plan_st
     [overlap] = [f for f in draft["report"]["findings"] if f["code"] == "zone_overlap"]
     assert overlap["details"]["area_m2"] == pytest.approx(2.0, abs=0.01)
     assert overlap["severity"] == ("blocking" if blocking else "warning") and draft["blocking"] is blocking
+
+
+def test_long_finding_lists_say_how_many_more_and_page_through(tmp_path: Path, plan_store) -> None:
+    """130 copies of one zone: 129 duplicate findings counted, the first 100 kept, listed 50 a page."""
+    import re
+
+    from test_publication import CRS, _token, _upload, zones
+
+    from gisportal.accounts import Accounts
+    from gisportal.web import create_app
+
+    app = create_app({"data_dir": tmp_path, "crs": CRS, "overlap_tolerance_m2": 1.0})
+    Accounts(app.extensions["gisportal"].agency).create("amina", "un-mot-de-passe-long", "planner")
+    client = app.test_client()
+    client.post("/login", data={"username": "amina", "password": "un-mot-de-passe-long",
+                                "csrf_token": _token(client.get("/login").get_data(as_text=True))})
+    frame = zones([("A", (10, 10, 20, 20))] * 130)
+    path = tmp_path / "copies.gpkg"
+    frame.to_file(path, engine="pyogrio")
+    answer = _upload(client, path, zone_field="code")
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:2000]
+    draft_url = answer.headers["Location"]
+    report = client.get(draft_url.replace("/admin/drafts/", "/api/v1/drafts/")).get_json()["report"]
+    assert report["counts_by_code"]["duplicate_feature"] == 129 and report["omitted"]["duplicate_feature"] == 29
+    listed = len(report["findings"])
+    assert listed > 100
+    first = client.get(f"{draft_url}?lang=fr").get_data(as_text=True)
+    assert first.count('class="gp-finding ') == 50
+    assert re.search(r'data-code="duplicate_feature">29 autres constats de ce type', first)
+    assert f"Constats 1 à 50 sur {listed} listés" in first and f"Page 1 sur {-(-listed // 50)}" in first
+    pages = -(-listed // 50)
+    last = client.get(f"{draft_url}?lang=fr&findings={pages}").get_data(as_text=True)
+    assert last.count('class="gp-finding ') == listed - 50 * (pages - 1)
+    assert f"Constats {50 * (pages - 1) + 1} à {listed} sur {listed}" in last
+    assert client.get(f"{draft_url}?findings=99").status_code == 200  # past the end: the last page
