@@ -131,3 +131,13 @@ def test_a_paid_order_answers_already_paid_with_its_receipt_without_the_session(
     assert page.status_code == 200 and "déjà payée" in html and f"/verify/{receipt}" in html
     assert order["access_token"] not in html
     assert stranger.get(f"/verify/{receipt}").status_code == 200
+
+
+def test_the_404_page_speaks_the_page_language_and_the_api_keeps_english(tiny_client):
+    page = tiny_client.get("/no-such-page?lang=ar")
+    assert page.status_code == 404 and "هذه الصفحة غير موجودة" in page.get_data(as_text=True)
+    assert "requested URL" not in page.get_data(as_text=True)
+    french = tiny_client.get("/no-such-page?lang=fr").get_data(as_text=True)
+    assert "Cette page n'existe pas" in french or "Cette page n&#39;existe pas" in french
+    api = tiny_client.get("/api/v1/nothing?lang=ar")
+    assert api.status_code == 404 and "requested URL" in api.get_json()["message"]
