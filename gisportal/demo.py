@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import TYPE_CHECKING
 
 from gisportal.demo_city import generate_demo_city
+from gisportal.quarter_names import META_KEY, arabic_names
 from gisportal.storage.base import NewPlanVersion, Store
 
 if TYPE_CHECKING:
@@ -38,7 +40,8 @@ def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str
                              version.approval_date, version.approval_date)
         store.publish_plan_version(new, version.zones, version.overlays)
     store.set_meta({"territory_fr": city.territory_fr, "territory_ar": city.territory_ar,
-                    "territory_en": city.territory_fr})
+                    "territory_en": city.territory_fr,
+                    META_KEY: json.dumps(arabic_names(set(city.parcels["quarter"])), ensure_ascii=False)})
     warm_tiles(store)
     logger.info("demo loaded in %.1f s: %s", time.perf_counter() - started, store.counts())
     return store.counts()

@@ -141,3 +141,25 @@ def test_the_404_page_speaks_the_page_language_and_the_api_keeps_english(tiny_cl
     assert "Cette page n'existe pas" in french or "Cette page n&#39;existe pas" in french
     api = tiny_client.get("/api/v1/nothing?lang=ar")
     assert api.status_code == 404 and "requested URL" in api.get_json()["message"]
+
+
+def test_quarters_are_found_by_their_arabic_names(tiny_writable, tiny_rules_file):
+    import json
+
+    from conftest import _create_app
+
+    from gisportal.quarter_names import META_KEY, arabic_names
+
+    store = tiny_writable.open_store()
+    try:
+        store.set_meta({META_KEY: json.dumps(arabic_names({"Marshan", "Iberia", "Souani"}), ensure_ascii=False)})
+    finally:
+        store.close()
+    client = _create_app({**tiny_writable.settings, "rules_file": tiny_rules_file, "TESTING": True}).test_client()
+    latin = client.get("/api/v1/search", query_string={"q": "Marshan"}).get_json()["suggestions"][0]
+    for typed in ("مرشان", "مرش", "ايبيريا"):  # whole, its start, without the hamza
+        found = client.get("/api/v1/search", query_string={"q": typed}).get_json()["suggestions"]
+        assert found and found[0]["kind"] == "quarter", (typed, found)
+    found = client.get("/api/v1/search", query_string={"q": "مرشان"}).get_json()["suggestions"][0]
+    assert found["label"] == "مرشان (Marshan)" and (found["lon"], found["lat"]) == (latin["lon"], latin["lat"])
+    assert client.get("/api/v1/search", query_string={"q": "الرباط"}).get_json()["suggestions"] == []
