@@ -29,6 +29,11 @@ def warm_tiles(store: Store) -> None:
         store.tile(layer, 0, 0, 0, versions)
 
 
+#: The Arabic text of the demo plan's approval decrees (the note in Arabic shows it).
+APPROVAL_ACTS_AR = {"Décret n° 2-13-512 du 12 juin 2013": "مرسوم رقم 2.13.512 صادر في 12 يونيو 2013",
+                    "Décret n° 2-23-301 du 4 mai 2023": "مرسوم رقم 2.23.301 صادر في 4 ماي 2023"}
+
+
 def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str, int]:
     """Generate the demo district and publish both plan versions and the parcels into ``store``."""
     started = time.perf_counter()
@@ -41,7 +46,8 @@ def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str
         store.publish_plan_version(new, version.zones, version.overlays)
     store.set_meta({"territory_fr": city.territory_fr, "territory_ar": city.territory_ar,
                     "territory_en": city.territory_fr,
-                    META_KEY: json.dumps(arabic_names(set(city.parcels["quarter"])), ensure_ascii=False)})
+                    META_KEY: json.dumps(arabic_names(set(city.parcels["quarter"])), ensure_ascii=False),
+                    "approval_acts_ar": json.dumps(APPROVAL_ACTS_AR, ensure_ascii=False)})
     warm_tiles(store)
     logger.info("demo loaded in %.1f s: %s", time.perf_counter() - started, store.counts())
     return store.counts()

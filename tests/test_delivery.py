@@ -163,3 +163,20 @@ def test_quarters_are_found_by_their_arabic_names(tiny_writable, tiny_rules_file
     found = client.get("/api/v1/search", query_string={"q": "مرشان"}).get_json()["suggestions"][0]
     assert found["label"] == "مرشان (Marshan)" and (found["lon"], found["lat"]) == (latin["lon"], latin["lat"])
     assert client.get("/api/v1/search", query_string={"q": "الرباط"}).get_json()["suggestions"] == []
+
+
+def test_the_arabic_note_shows_the_arabic_text_of_the_approval_act_when_the_data_has_it(tiny_writable,
+                                                                                       tiny_rules_file):
+    import json
+
+    from conftest import _create_app
+
+    store = tiny_writable.open_store()
+    try:
+        store.set_meta({"approval_acts_ar": json.dumps({"Décret v2": "المرسوم الثاني"}, ensure_ascii=False)})
+    finally:
+        store.close()
+    client = _create_app({**tiny_writable.settings, "rules_file": tiny_rules_file, "TESTING": True}).test_client()
+    arabic = client.get("/note?ref=TF-1001/06&lang=ar").get_data(as_text=True)
+    assert "<td>المرسوم الثاني</td>" in arabic and "<td>Décret v2</td>" not in arabic
+    assert "<td>Décret v2</td>" in client.get("/note?ref=TF-1001/06&lang=fr").get_data(as_text=True)

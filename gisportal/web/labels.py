@@ -5,8 +5,10 @@ The tables keep stable English codes (``in_force``, ``draft``, ``zones``); pages
 
 from __future__ import annotations
 
+import json
+
 from babel.units import format_unit
-from flask import Flask
+from flask import Flask, current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -39,8 +41,21 @@ def file_size(size: int | float | None) -> str:
     return format_unit(value, unit, length="short", format="#,##0.#", locale=get_locale())
 
 
+def approval_act_in(act: str | None, lang: str) -> str:
+    """A plan's approval act in ``lang`` when the instance has its text in that language (store metadata
+    ``approval_acts_<lang>``: a JSON object, act as recorded -> its text), else as recorded."""
+    if not act or lang == "fr":
+        return act or ""
+    raw = current_app.extensions["gisportal"].store.meta().get(f"approval_acts_{lang}")
+    try:
+        return (json.loads(raw) if raw else {}).get(act, act)
+    except ValueError:
+        return act
+
+
 def init_app(app: Flask) -> None:
     """Make the labels available to every template."""
     app.jinja_env.filters["filesize"] = file_size
+    app.jinja_env.globals["approval_act_in"] = approval_act_in
     app.jinja_env.globals.update(plan_status_label=plan_status_label, draft_status_label=draft_status_label,
                                  layer_kind_label=layer_kind_label)
