@@ -94,7 +94,7 @@ def load_demo_library(settings: "Settings", store: Store) -> int:
                           "نشر النص القاضي بالموافقة عليه في الجريدة الرسمية.</p>").write_pdf()
         library.add(regulation, "reglement.pdf", DocumentMeta(
             "plan_regulation", f"Règlement d'aménagement — {plan.title_fr}", f"نظام التهيئة — {plan.title_ar}",
-            "Règlement", plan_name=plan.name), "demo")
+            f"RA-{plan.name}", plan_name=plan.name), "demo")  # a code, not a French word on Arabic pages
         library.add(law, "loi-12-90.pdf", DocumentMeta(
             "law", "Loi n° 12-90 relative à l'urbanisme", "القانون رقم 12.90 المتعلق بالتعمير", "12-90"), "demo")
         return library.search(limit=1)[1]
