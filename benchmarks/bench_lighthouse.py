@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,8 +69,7 @@ def a_parcel(base: str) -> str:
     """The reference of a parcel near the middle of the demo city (first suggestion of the map's own example)."""
     with urllib.request.urlopen(f"{base}/?lang=fr", timeout=60) as page:
         html = page.read().decode()
-    start = html.index('class="gp-example">') + len('class="gp-example">')
-    return html[start:html.index("<", start)]
+    return re.search(r'class="gp-example"[^>]*>([^<]+)<', html).group(1)
 
 
 def main() -> int:
