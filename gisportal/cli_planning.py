@@ -26,7 +26,8 @@ def _drafts():
     settings = load_settings()
     store = open_store(settings)
     db = open_agency(settings, store)
-    return Drafts(db, AuditLog(db), store, load_catalogue(settings.rules_file), settings.data_dir / "drafts")
+    return Drafts(db, AuditLog(db), store, load_catalogue(settings.rules_file), settings.data_dir / "drafts",
+                  min_area_m2=settings.overlap_tolerance_m2)
 
 
 def _publishing_drafts():
@@ -37,7 +38,8 @@ def _publishing_drafts():
     from gisportal.web import create_app
 
     p = create_app().extensions["gisportal"]
-    return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts")
+    return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts",
+                  min_area_m2=p.settings.overlap_tolerance_m2)
 
 
 @main.command()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import TYPE_CHECKING
 
 from gisportal.demo_city import generate_demo_city
+from gisportal.quarter_names import META_KEY, arabic_names
 from gisportal.storage.base import NewPlanVersion, Store
 
 if TYPE_CHECKING:
@@ -27,6 +29,11 @@ def warm_tiles(store: Store) -> None:
         store.tile(layer, 0, 0, 0, versions)
 
 
+#: The Arabic text of the demo plan's approval decrees (the note in Arabic shows it).
+APPROVAL_ACTS_AR = {"Décret n° 2-13-512 du 12 juin 2013": "مرسوم رقم 2.13.512 صادر في 12 يونيو 2013",
+                    "Décret n° 2-23-301 du 4 mai 2023": "مرسوم رقم 2.23.301 صادر في 4 ماي 2023"}
+
+
 def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str, int]:
     """Generate the demo district and publish both plan versions and the parcels into ``store``."""
     started = time.perf_counter()
@@ -38,7 +45,9 @@ def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str
                              version.approval_date, version.approval_date)
         store.publish_plan_version(new, version.zones, version.overlays)
     store.set_meta({"territory_fr": city.territory_fr, "territory_ar": city.territory_ar,
-                    "territory_en": city.territory_fr})
+                    "territory_en": city.territory_fr,
+                    META_KEY: json.dumps(arabic_names(set(city.parcels["quarter"])), ensure_ascii=False),
+                    "approval_acts_ar": json.dumps(APPROVAL_ACTS_AR, ensure_ascii=False)})
     warm_tiles(store)
     logger.info("demo loaded in %.1f s: %s", time.perf_counter() - started, store.counts())
     return store.counts()
@@ -85,7 +94,7 @@ def load_demo_library(settings: "Settings", store: Store) -> int:
                           "نشر النص القاضي بالموافقة عليه في الجريدة الرسمية.</p>").write_pdf()
         library.add(regulation, "reglement.pdf", DocumentMeta(
             "plan_regulation", f"Règlement d'aménagement — {plan.title_fr}", f"نظام التهيئة — {plan.title_ar}",
-            "Règlement", plan_name=plan.name), "demo")
+            f"RA-{plan.name}", plan_name=plan.name), "demo")  # a code, not a French word on Arabic pages
         library.add(law, "loi-12-90.pdf", DocumentMeta(
             "law", "Loi n° 12-90 relative à l'urbanisme", "القانون رقم 12.90 المتعلق بالتعمير", "12-90"), "demo")
         return library.search(limit=1)[1]

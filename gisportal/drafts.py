@@ -105,9 +105,10 @@ class Drafts:
     """Creating, previewing, publishing and discarding drafts."""
 
     def __init__(self, db: AgencyDB, audit: AuditLog, store: Store, catalogue: RulesCatalogue,
-                 directory: Path) -> None:
+                 directory: Path, min_area_m2: float = 1.0) -> None:
         self.db, self.audit, self.store, self.catalogue = db, audit, store, catalogue
         self.directory = Path(directory)
+        self.min_area_m2 = min_area_m2  # overlaps and gaps below it are warnings (GISPORTAL_OVERLAP_TOLERANCE_M2)
 
     # --- creating --------------------------------------------------------
     def create(self, source: bytes | str | Path | IO[bytes], filename: str | None, *, plan_name: str, kind: str,
@@ -132,7 +133,7 @@ class Drafts:
             chosen = intake.layer(layer)
             report = validate_upload(intake, chosen.name if layer else None, zone_field=zone_field, crs=crs,
                                      encoding=encoding, catalogue=self.catalogue, territory=self.store.extent(),
-                                     instance_crs=self.store.crs or None,
+                                     instance_crs=self.store.crs or None, min_area_m2=self.min_area_m2,
                                      kind=kind).to_dict()
             file_path = ""
             if not report["blocking"]:

@@ -154,3 +154,9 @@ STATUS_BY_ERROR: dict[type[GisportalError], int] = {
         FeeScheduleError, PaymentRequired, CallbackRefused,
     )
 }
+
+
+class UnknownLanguage(GisportalError):
+    """A ``lang`` the portal does not speak (the message names those it does)."""
+
+    status, code = 422, "unknown_language"

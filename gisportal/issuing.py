@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gisportal.errors import NotFound
+from gisportal.errors import NotFound, told
 from gisportal.notes import UrbanNote, build_note
 from gisportal.zone_cover import CoverLimits
 from gisportal.registry import IssuedNote, NoteRegistry
@@ -93,14 +93,15 @@ def check_number(registry: NoteRegistry, keyring: KeyRing, number: str, token: s
     """
     issued = registry.get(number.strip()) if number and len(number) <= 40 else None
     if issued is None:
-        raise NotAuthentic(f"No note numbered '{number[:40]}' was issued by this portal.", number=number[:40])
+        raise NotAuthentic(told("No note numbered '%(number)s' was issued by this portal.", number=number[:40]),
+                           number=number[:40])
     if token is not None and not token:
-        raise NotAuthentic("Enter the verification code printed with the number (the QR code carries it).",
+        raise NotAuthentic(told("Enter the verification code printed with the number (the QR code carries it)."),
                            number=number[:40])
     keyring.verify(signed_bytes(issued.payload, issued.number, issued.issued_at.isoformat()), issued.key_id,
                    issued.signature)
     if token is not None and token != verification_token(issued):
-        raise NotAuthentic("The verification code does not match this note number: the QR code was altered.",
+        raise NotAuthentic(told("The verification code does not match this note number: the QR code was altered."),
                            number=number)
     return issued
 

@@ -77,7 +77,7 @@ def render_map_extract(store: Store, catalogue: RulesCatalogue, note: UrbanNote)
     overlays = store.features("overlays", versions, bbox)
     parcels = store.features("parcels", None, bbox, limit=3000)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH:.0f} {HEIGHT:.0f}" class="gp-extract" '
-           f'font-family="DejaVu Sans, sans-serif" font-size="9" role="img">',
+           f'font-family="DejaVu Sans, sans-serif" font-size="9" role="img" aria-labelledby="gp-extract-caption">',
            f'<defs><clipPath id="gp-frame"><rect x="{MARGIN}" y="{MARGIN}" width="{inner_w}" height="{inner_h}"/>'
            '</clipPath></defs>', f'<rect x="{MARGIN}" y="{MARGIN}" width="{inner_w}" height="{inner_h}" fill="#f4f4f0"/>',
            '<g clip-path="url(#gp-frame)">']

@@ -14,6 +14,7 @@ that caused the message is already stored and must not be lost because a mail se
 from __future__ import annotations
 
 import logging
+import re
 import email.policy
 import smtplib
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from gisportal.settings import Settings
 
 logger = logging.getLogger(__name__)
+#: Web links in a message's text (what the log sender shows of it: no personal data, the links to act on).
+_LINK = re.compile(r"https?://[^\s<>\"']+")
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,12 @@ class LogSender(Sender):
         self.sent: list[Notification] = []  # kept in memory for the process (inspection, tests)
 
     def send(self, message: Notification) -> bool:
-        """Log the message's subject and topic."""
+        """Log the message's subject, topic and links (a confirmation link, say) at the WARNING level, so that a
+        fresh instance, whose server logs warnings only, still shows what it would have sent."""
         self.sent.append(message)
-        logger.info("notification to %s [%s]: %s", mask_address(message.to), message.topic, message.subject)
+        links = " ".join(dict.fromkeys(_LINK.findall(message.text)))
+        logger.warning("notification not e-mailed (GISPORTAL_NOTIFY_SENDER=log) to %s [%s]: %s%s",
+                       mask_address(message.to), message.topic, message.subject, f" — links: {links}" if links else "")
         return True
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gisportal.agencydb import AgencyDB, as_utc
+from gisportal.errors import told
 from gisportal.payment_providers import CallbackData
 from gisportal.payments import Order, ReceiptSigner, orders, payments
 from gisportal.signing import KeyRing, NotAuthentic, canonical_json
@@ -93,12 +94,13 @@ def check_receipt(db: AgencyDB, keyring: KeyRing, number: str, token: str | None
     """
     receipt = load_receipt(db, number)
     if receipt is None:
-        raise NotAuthentic(f"No receipt numbered '{number[:40]}' was issued by this portal.", number=number[:40])
+        raise NotAuthentic(told("No receipt numbered '%(number)s' was issued by this portal.", number=number[:40]),
+                           number=number[:40])
     if token is not None and not token:
-        raise NotAuthentic("Enter the verification code printed with the number (the QR code carries it).",
+        raise NotAuthentic(told("Enter the verification code printed with the number (the QR code carries it)."),
                            number=number[:40])
     keyring.verify(canonical_json(receipt.payload), receipt.key_id, receipt.signature)
     if token is not None and token != receipt.token:
-        raise NotAuthentic("The verification code does not match this receipt number: the QR code was altered.",
+        raise NotAuthentic(told("The verification code does not match this receipt number: the QR code was altered."),
                            number=receipt.number)
     return receipt

@@ -12,6 +12,7 @@ from typing import Any
 from gisportal.coords import WGS84, parse_typed_point, transformer
 from gisportal.errors import GisportalError
 from gisportal.lookup import check_in_territory
+from gisportal.quarter_names import is_arabic, matching
 from gisportal.storage.base import Store, Suggestion
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,13 @@ def suggest(store: Store, text: str, limit: int = 10) -> list[dict[str, Any]]:
             out.append({"kind": "coordinates", "label": label, "ref": None, "lon": lon, "lat": lat})
         except GisportalError:
             logger.debug("typed point %s outside territory", text)
+    if is_arabic(text):  # quarters the data name in Latin script, found by their Arabic names
+        for arabic, name in matching(store.meta(), text, limit - len(out)):
+            quarter = next((s for s in store.search(name, 5) if s.kind == "quarter" and s.label == name), None)
+            if quarter is not None:
+                lon, lat = _lonlat(store, quarter)
+                out.append({"kind": "quarter", "label": f"{arabic} ({name})", "ref": None,
+                            "lon": round(lon, 7), "lat": round(lat, 7)})
     for suggestion in store.search(text, limit - len(out)):
         lon, lat = _lonlat(store, suggestion)
         out.append({"kind": suggestion.kind, "label": suggestion.label, "ref": suggestion.ref,

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     rules_file: Path = Field(default_factory=lambda: data_file("rules.yaml"), description="Rules catalogue (YAML).")
     # NoDecode: the variable is "fr,ar,en" (split below), not JSON, which pydantic-settings would expect.
     languages: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["fr", "ar", "en"])
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], description="Origins whose scripts may read the public API's anonymous GET "
+                                                   "answers (comma-separated; * for any; empty for none).")
     default_language: str = "fr"
     agency_name_fr: str = "Agence urbaine"
     agency_name_ar: str = "الوكالة الحضرية"
@@ -105,6 +108,8 @@ class Settings(BaseSettings):
     note_sliver_area_m2: float = Field(
         1.0, ge=0, le=1000, description="Likewise for a zone covering less than this area (m²) of a parcel.")
     notify_sender: str = Field("log", description="How notifications leave: log or smtp.")
+    overlap_tolerance_m2: float = Field(5.0, ge=0, description="Overlaps and gaps between zones of an uploaded "
+                                                              "layer smaller than this are warnings, not blocking.")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_user: str | None = None
@@ -143,7 +148,7 @@ class Settings(BaseSettings):
         # relative paths against the app's package) never sees a relative one.
         return Path(os.path.abspath(value.expanduser()))
 
-    @field_validator("languages", "trusted_hosts", mode="before")
+    @field_validator("languages", "trusted_hosts", "cors_origins", mode="before")
     @classmethod
     def _split_languages(cls, value: object) -> object:
         if isinstance(value, str):

@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gisportal.errors import GisportalError
+from gisportal.errors import GisportalError, told
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def unb64(text: str) -> bytes:
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (ValueError, TypeError):
-        raise NotAuthentic("The signature is not readable.") from None
+        raise NotAuthentic(told("The signature is not readable.")) from None
 
 
 def key_id(public: Ed25519PublicKey) -> str:
@@ -138,11 +138,11 @@ class KeyRing:
             self._load()  # a key rotated by another process
             public = self._public.get(kid)
         if public is None:
-            raise NotAuthentic("The document was signed with a key this portal does not know.", key_id=kid)
+            raise NotAuthentic(told("The document was signed with a key this portal does not know."), key_id=kid)
         try:
             public.verify(unb64(signature), data)
         except InvalidSignature:
-            raise NotAuthentic("The signature does not match the document: it was changed after issue.") from None
+            raise NotAuthentic(told("The signature does not match the document: it was changed after issue.")) from None
 
 
 def canonical_json(data: object) -> bytes:
@@ -165,15 +165,15 @@ def seal_pdf(pdf: bytes, number: str, keyring: KeyRing) -> bytes:
 def read_seal(document: bytes) -> tuple[bytes, Seal]:
     """Split a sealed PDF into the signed bytes and its seal; :class:`NotAuthentic` if there is none."""
     if not document.startswith(b"%PDF-"):
-        raise NotAuthentic("This file is not a PDF.")
+        raise NotAuthentic(told("This file is not a PDF."))
     at = document.rfind(SEAL_MARK)
     if at < 0:
-        raise NotAuthentic("This PDF carries no seal of this portal.")
+        raise NotAuthentic(told("This PDF carries no seal of this portal."))
     try:
         raw = json.loads(document[at + len(SEAL_MARK):].strip())
         seal = Seal(str(raw["n"]), str(raw["k"]), str(raw["s"]))
     except (ValueError, KeyError, TypeError):
-        raise NotAuthentic("The seal of this PDF is damaged.") from None
+        raise NotAuthentic(told("The seal of this PDF is damaged.")) from None
     return document[:at], seal
 
 

@@ -221,6 +221,9 @@ def _territory(report: ValidationReport, work: np.ndarray, ids: np.ndarray, area
     doubt = np.flatnonzero(~inside) if area.equals(shapely.box(*area.bounds)) else np.arange(len(work))
     shapely.prepare(area)
     inside[doubt] = shapely.within(work[doubt], area)
+    if len(work) > 1 and not inside.any() and not shapely.intersects(work, area).any():
+        _layer_elsewhere(report, work, area)
+        return
     for i in np.flatnonzero(~inside):
         if shapely.intersects(work[i], area):
             out = shapely.area(shapely.difference(work[i], area))
@@ -232,6 +235,24 @@ def _territory(report: ValidationReport, work: np.ndarray, ids: np.ndarray, area
         else:
             report.add(BLOCKING, "outside_territory", f"Feature {ids[i]} lies entirely outside the agency's "
                        "territory; check its coordinate system or remove it.", feature_id=int(ids[i]), at=work[i])
+
+
+def _layer_elsewhere(report: ValidationReport, work: np.ndarray, area: shapely.Geometry) -> None:
+    """The whole layer lies away from the territory: one blocking finding saying where it lies (its extent in
+    WGS84 and its distance from the territory), not one per feature."""
+    x0, y0, x1, y1 = shapely.total_bounds(work)
+    extent = shapely.box(x0, y0, x1, y1)
+    distance_km = float(shapely.distance(extent, area)) / 1000
+    corners = [report.locate(shapely.Point(x, y)) if report.locate else None for x, y in ((x0, y0), (x1, y1))]
+    where = ""
+    if all(corners):
+        (lon0, lat0), (lon1, lat1) = corners
+        where = (f" Its extent in WGS84 is longitude {lon0:.4f} to {lon1:.4f}, latitude {lat0:.4f} to {lat1:.4f}.")
+    report.add(BLOCKING, "outside_territory",
+               f"The whole layer ({len(work)} features) lies outside the agency's territory, "
+               f"{distance_km:,.1f} km away from it.{where} If the layer belongs there, it is not this territory's "
+               "plan; if not, its coordinate system is wrong.", at=extent, features=len(work),
+               distance_km=round(distance_km, 3), extent_wgs84=[*corners[0], *corners[1]] if all(corners) else None)
 
 
 def _zone_codes(report: ValidationReport, frame: gpd.GeoDataFrame, zone_field: str | None, idx: np.ndarray,

@@ -31,10 +31,11 @@ CASES = [
     ("/api/v1/notes", {"y": "570000", "crs": "EPSG:26191"}, 400, "invalid_input"),
     ("/api/v1/notes", {"lon": "-5.8"}, 400, "invalid_input"),
     ("/api/v1/notes", {}, 400, "invalid_input"),
-    ("/api/v1/notes", {"foo": "bar", "lang": "zz"}, 400, "invalid_input"),
+    ("/api/v1/notes", {"foo": "bar", "lang": "fr"}, 400, "invalid_input"),
+    ("/api/v1/notes", {"foo": "bar", "lang": "zz"}, 422, "unknown_language"),  # issue #15: names the languages
     ("/api/v1/notes", {"ref": "TF-1001/06", "as_of": "yesterday"}, 422, "invalid_parameters"),
     ("/api/v1/notes", {"ref": "TF-1001/06", "format": "docx"}, 422, "invalid_parameters"),
-    ("/api/v1/notes", {"ref": "TF-1001/06", "lang": "x" * 50}, 422, "invalid_parameters"),
+    ("/api/v1/notes", {"ref": "TF-1001/06", "lang": "x" * 50}, 422, "unknown_language"),
     ("/api/v1/parcels", {"bbox": "1,2,3"}, 400, "invalid_input"),
     ("/api/v1/parcels", {"bbox": "a,b,c,d"}, 400, "invalid_input"),
     ("/api/v1/parcels", {"bbox": "-5.7,35.8,-5.8,35.7"}, 400, "invalid_input"),   # inverted

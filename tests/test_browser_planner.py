@@ -223,8 +223,11 @@ def test_planner_uploads_reads_report_and_impact_publishes_and_the_public_sees_i
         publish = page.locator("#publish form")
         publish.locator("input[name=approval_act]").fill(ACT)
         publish.locator("input[name=approved]").fill(today)
+        asked: list[str] = []  # publishing asks for confirmation first (issue #15)
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
         with page.expect_navigation():
             publish.locator("button[type=submit]").click()
+        assert len(asked) == 1 and PLAN in asked[0], asked
         assert urlsplit(page.url).path == "/admin/versions"
         new_version = plan["version"] + 1
         assert page.locator(".gp-flash-success").count() == 1

@@ -238,6 +238,6 @@ def test_note_as_of_a_past_date_uses_the_old_version(doc_client, tiny, tmp_path)
 
 
 def test_pdf_bad_input_is_4xx(doc_client):
-    assert doc_client.get("/api/v1/notes?ref=TF-1001/06&format=pdf&lang=de").status_code == 400
+    assert doc_client.get("/api/v1/notes?ref=TF-1001/06&format=pdf&lang=de").status_code == 422  # names the languages
     assert doc_client.get("/api/v1/notes?ref=NOPE&format=pdf&lang=fr").status_code == 404
     assert doc_client.get("/note.pdf?ref=TF-1001/06&lang=xx").status_code == 400

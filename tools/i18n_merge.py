@@ -44,7 +44,8 @@ def main() -> int:
                 continue
             key = message.id[0] if isinstance(message.id, tuple) else message.id
             wanted = incoming.get(key, {}).get(lang)
-            empty = not (message.string[0] if isinstance(message.string, tuple) else message.string)
+            # a plural message with any form left empty falls back to English for the numbers of that form
+            empty = not all(message.string) if isinstance(message.string, tuple) else not message.string
             if wanted and (empty or message.fuzzy):
                 message.string = tuple(wanted) if isinstance(message.id, tuple) else wanted
                 message.flags.discard("fuzzy")

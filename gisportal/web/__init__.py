@@ -184,6 +184,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     archives.init_app(app)
     throttle.init_app(app)  # after the services: wraps their code-checking views
     errors.init_app(app)
+    from gisportal.web import delivery  # compression, fingerprinted static URLs, API CORS (issue #15)
+
+    delivery.init_app(app)
 
     lock_down(settings.data_dir)  # 0700/0600: personal data, keys and secrets are for the service account only
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published

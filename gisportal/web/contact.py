@@ -18,6 +18,7 @@ from werkzeug.routing import BuildError
 
 from gisportal.contact import ContactInfo, Poster, load_contact
 from gisportal.web import portal
+from gisportal.web.foliumparts import header_html
 from gisportal.web.i18n import current_language, format_locale
 from gisportal.web.library import public_base, qr_code
 from gisportal.web.security import folium_text
@@ -52,7 +53,7 @@ def _offices_map(info: ContactInfo, lang: str) -> dict[str, str] | None:
         m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(60, 60))
     rendered = m.get_root()
     rendered.render()
-    return {"header": rendered.header.render(), "body": rendered.html.render(), "script": rendered.script.render()}
+    return {"header": header_html(rendered), "body": rendered.html.render(), "script": rendered.script.render()}
 
 
 def available_posters(info: ContactInfo) -> list[tuple[Poster, str]]:

@@ -18,6 +18,7 @@ from gisportal.registry import IssuedNote
 from gisportal.signing import NotAuthentic
 from gisportal.qrcodes import qr_svg_text
 from gisportal.web import portal, public_base
+from gisportal.web.errors import tell
 from gisportal.web.i18n import current_language
 from gisportal.web.security import limit_request_size
 from gisportal.web.throttle import issuance_guard
@@ -127,7 +128,7 @@ def verify(number: str) -> Response:
     try:
         issued = check_number(p.registry, p.keyring, number, verification_code())
     except NotAuthentic as exc:
-        return _verification_page(None, exc.message, 404 if "No note" in exc.message else 422)
+        return _verification_page(None, tell(exc.message), 404 if "No note" in exc.message else 422)
     return _verification_page(issued, None)
 
 
@@ -144,7 +145,7 @@ def verify_upload() -> Response:
     try:
         issued = verify_document(portal().registry, portal().keyring, data)
     except NotAuthentic as exc:
-        return _verification_page(None, exc.message, 422)
+        return _verification_page(None, tell(exc.message), 422)
     return _verification_page(issued if isinstance(issued, IssuedNote) else None, None)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from gisportal.errors import GisportalError, Told
@@ -101,6 +102,14 @@ def handle_domain_error(error: GisportalError) -> Response:
     return _respond(error.status, payload)
 
 
+#: What a page says for the HTTP errors Werkzeug raises (its own descriptions are in English only).
+_PAGE_MESSAGES = {
+    404: _l("This page does not exist. Check the address, or start again from the map."),
+    405: _l("This page cannot be used this way. Start again from the map."),
+    413: _l("What was sent is too large."),
+}
+
+
 def handle_http_error(error: HTTPException) -> Response:
     """Werkzeug/webargs errors (404 route, 405, 422 validation...)."""
     if isinstance(error, SecurityError):  # a Host not trusted: no URL can be built, so no page
@@ -112,6 +121,8 @@ def handle_http_error(error: HTTPException) -> Response:
     else:
         payload = {"error": (error.name or "error").lower().replace(" ", "_"),
                    "message": error.description or error.name}
+        if not _wants_json() and error.code in _PAGE_MESSAGES:  # Werkzeug's texts are English only
+            payload["message"] = str(_PAGE_MESSAGES[error.code])
     response = _respond(error.code or 500, payload)
     for key, value in (data.get("headers") or {}).items():
         response.headers[key] = value

@@ -93,6 +93,14 @@ def _overlap(f: Finding) -> str:
 
 
 def _outside(f: Finding) -> str:
+    d = f["details"]
+    if d.get("features") and d.get("extent_wgs84"):  # the whole layer lies elsewhere
+        lon0, lat0, lon1, lat1 = d["extent_wgs84"]
+        return _("The whole layer (%(n)s features) lies outside the agency's territory, %(km)s km away from it, "
+                 "between longitude %(lon0)s and %(lon1)s and latitude %(lat0)s and %(lat1)s (WGS84). If the layer "
+                 "belongs there, it is not this territory's plan; if not, its coordinate system is wrong.",
+                 n=d["features"], km=format_decimal(d["distance_km"], "#,##0.0"), lon0="%.4f" % lon0,
+                 lon1="%.4f" % lon1, lat0="%.4f" % lat0, lat1="%.4f" % lat1)
     if f["severity"] == "blocking":
         return _("Feature %(feature)s lies entirely outside the agency's territory; check its coordinate system or "
                  "remove it.", feature=_feature(f))

@@ -27,6 +27,7 @@ from gisportal.renderers import pick
 from gisportal.tiles import LAYER_ZOOMS, MAX_NATIVE_ZOOM, PARCEL_MIN_ZOOM
 from gisportal.web import Portal
 from gisportal.web.archives import archive_url_template
+from gisportal.web.foliumparts import header_html
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedM
         "maxNativeZoom": MAX_NATIVE_ZOOM, "layerZooms": LAYER_ZOOMS,
         "archives": None if as_of else archive_url_template(portal),  # PMTiles on a static host (issue #18)
     }
-    rendered = RenderedMap(root.header.render(), root.html.render(), root.script.render(), m.get_name(), styles)
+    rendered = RenderedMap(header_html(root), root.html.render(), root.script.render(), m.get_name(), styles)
     portal.map_cache.clear()
     portal.map_cache[key] = rendered
     return rendered

@@ -9,6 +9,7 @@ from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
 
 from gisportal.errors import InvalidInput
+from gisportal.examples import search_examples
 from gisportal.issuing import issue_note
 from gisportal.plans import version_status
 from gisportal.web import portal
@@ -46,14 +47,25 @@ def _ui_strings() -> dict[str, str]:
         "outside": _("This point is outside the territory covered by this portal."),
         "error": _("Something went wrong. Please try again."), "plan": _("Plan"),
         "parcel": _("Parcel"), "quarter": _("Quarter"), "street": _("Street"), "coordinates": _("Coordinates"),
-        "zoomIn": _("Zoom in"), "zoomOut": _("Zoom out"),
+        "zoomIn": _("Zoom in"), "zoomOut": _("Zoom out"), "mapLabel": _("Zoning map"),
+        "pickHint": _("Click a parcel on the map, or search for it, to see the rules that apply."),
     }
+
+
+def _search_examples() -> list[str]:
+    """The examples under the search box, from this instance's data (cached with the map)."""
+    p = portal()
+    key = ("search-examples", p.store.generation())
+    if key not in p.map_cache:
+        p.map_cache[key] = search_examples(p.store)
+    return p.map_cache[key]
 
 
 def index() -> str:
     """The map page."""
     rendered = build_map(portal(), current_language(), _as_of())
-    return render_template("map.html", folium=rendered, ui=_ui_strings(), parcel_min_zoom=PARCEL_MIN_ZOOM)
+    return render_template("map.html", folium=rendered, ui=_ui_strings(), parcel_min_zoom=PARCEL_MIN_ZOOM,
+                           search_examples=_search_examples())
 
 
 def _note_from_args():

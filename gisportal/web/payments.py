@@ -30,6 +30,7 @@ from gisportal.receipts import check_receipt, receipt_signer
 from gisportal.signing import NotAuthentic
 from gisportal.web import portal, public_base
 from gisportal.web.auth import audit_log, client_ip
+from gisportal.web.errors import tell
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +207,10 @@ def payment_return(provider_name: str) -> Response | str:
         else:
             flash(_("The payment did not go through. You can try again."), "error")
         return redirect(order_url(order), code=303)
-    return render_template("payments/returned.html", reference=reference)
+    paid = order is not None and order.status == "paid"
+    payment = service().orders.receipt_payment(order) if paid else None
+    return render_template("payments/returned.html", reference=reference, paid=paid,
+                           receipt_number=payment.receipt_number if payment else None)
 
 
 def _pdf(body: bytes, filename: str) -> Response:
@@ -263,7 +267,7 @@ def verify_receipt(number: str) -> Response:
         receipt = check_receipt(portal().agency, portal().keyring, number, verification_code())
     except NotAuthentic as exc:
         status = 404 if exc.message.startswith("No receipt") else 422
-        return Response(render_template("payments/verify_receipt.html", receipt=None, problem=exc.message),
+        return Response(render_template("payments/verify_receipt.html", receipt=None, problem=tell(exc.message)),
                         status=status, mimetype="text/html")
     return Response(render_template("payments/verify_receipt.html", receipt=receipt, problem=None),
                     mimetype="text/html")

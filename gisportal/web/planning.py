@@ -22,11 +22,12 @@ from gisportal.errors import GisportalError
 from gisportal.plans import version_status
 from gisportal.publication import roll_back
 from gisportal.renderers import frame_to_geojson
-from gisportal.web import portal
+from gisportal.web import labels, portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
 from gisportal.web.findings import tell_finding
 from gisportal.web.security import folium_text, nonced
 from gisportal.web.schemas import ProblemSchema
+from gisportal.web.foliumparts import header_html
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ MAP_FEATURE_LIMIT = 5000
 def drafts() -> Drafts:
     """The drafts of the current instance."""
     p = portal()
-    return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts")
+    return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts",
+                  min_area_m2=p.settings.overlap_tolerance_m2)
 
 
 class UploadForm(FlaskForm):
@@ -181,7 +183,7 @@ def _draft_map(draft: Any, frame: Any, impact: Any = None) -> Markup | None:
     folium.LayerControl(collapsed=False).add_to(m)
     root = m.get_root()
     root.render()
-    return nonced(root.header.render() + root.html.render() + "<script>" + root.script.render() + "</script>")
+    return nonced(header_html(root) + root.html.render() + "<script>" + root.script.render() + "</script>")
 
 
 @planner_required
@@ -365,6 +367,7 @@ _route_api()
 def init_app(app: Flask) -> None:
     """Register the planners' pages and API."""
     app.extensions["gisportal_api"].register_blueprint(blp)
+    labels.init_app(app)
     app.add_url_rule("/admin/upload", "admin_upload", admin_upload, methods=["GET", "POST"])
     app.add_url_rule("/admin/drafts/<int:draft_id>", "admin_draft", admin_draft)
     app.add_url_rule("/admin/drafts/<int:draft_id>/impact.csv", "admin_draft_impact_csv", admin_draft_impact_csv)

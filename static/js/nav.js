@@ -34,6 +34,20 @@
       if (menu.open && !menu.contains(event.target)) { menu.open = false; }
     });
   });
+
+  /* A table wider than a phone scrolls sideways in its own box: such a box takes the keyboard focus, so the
+     arrow keys can scroll it too (WCAG 2.1.1). */
+  function focusableScrollers() {
+    Array.prototype.forEach.call(document.querySelectorAll('table'), function (table) {
+      if (table.scrollWidth > table.clientWidth + 1) {
+        if (!table.hasAttribute('tabindex')) { table.setAttribute('tabindex', '0'); }
+      } else if (table.getAttribute('tabindex') === '0') {
+        table.removeAttribute('tabindex');
+      }
+    });
+  }
+  focusableScrollers();
+  window.addEventListener('resize', focusableScrollers);
 })();
 
 /* Behaviours written as data attributes, not inline handlers (the Content-Security-Policy allows no inline

@@ -130,39 +130,67 @@
   overlaysByName[styles.names.parcels] = parcelsLayer;
   L.control.layers(null, overlaysByName, {collapsed: false, position: "topright"}).addTo(map);
 
-  var suggestions = [], active = -1, timer = null;
+  /* The search box is an ARIA combobox: the list's highlighted option is announced through
+     aria-activedescendant while the focus stays in the box. Enter opens the first (or highlighted)
+     suggestion of what is typed now, asking the server at once if its answer for that text is not there yet. */
+  var suggestions = [], active = -1, timer = null, answeredFor = null;
   function renderSuggestions() {
+    var text = input.value.trim();
     if (!suggestions.length) {
-      list.innerHTML = input.value.trim() ? "<li class=\"gp-none\">" + esc(ui.noResult) + "</li>" : "";
-      list.hidden = !input.value.trim();
-      return;
+      list.innerHTML = text ? "<li class=\"gp-none\" role=\"option\" aria-disabled=\"true\">" + esc(ui.noResult) + "</li>" : "";
+      list.hidden = !text;
+    } else {
+      list.innerHTML = suggestions.map(function (s, i) {
+        return "<li role=\"option\" id=\"gp-option-" + i + "\" data-index=\"" + i + "\" aria-selected=\"" + (i === active) +
+          "\"><span class=\"gp-kind\">" + esc(ui[s.kind] || s.kind) + "</span>" + esc(s.label) + "</li>";
+      }).join("");
+      list.hidden = false;
     }
-    list.innerHTML = suggestions.map(function (s, i) {
-      return "<li role=\"option\" data-index=\"" + i + "\" aria-selected=\"" + (i === active) + "\"><span class=\"gp-kind\">" +
-        esc(ui[s.kind] || s.kind) + "</span>" + esc(s.label) + "</li>";
-    }).join("");
-    list.hidden = false;
+    input.setAttribute("aria-expanded", String(!list.hidden));
+    if (active >= 0 && !list.hidden && suggestions.length) {
+      input.setAttribute("aria-activedescendant", "gp-option-" + active);
+      var item = document.getElementById("gp-option-" + active);
+      if (item && item.scrollIntoView) { item.scrollIntoView({block: "nearest"}); }
+    } else {
+      input.removeAttribute("aria-activedescendant");
+    }
+  }
+  function closeList() {
+    list.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+  }
+  function hint() {
+    selected.clearLayers();
+    message("<p class=\"gp-hint\">" + esc(ui.pickHint || "") + "</p>");
   }
   function choose(s) {
-    list.hidden = true;
+    closeList();
     if (!s) { return; }
     input.value = s.label;
     if (s.kind === "parcel" && s.ref) { noteOf(s.ref); return; }
     var latlng = L.latLng(s.lat, s.lon);
+    if (s.kind === "coordinates") { map.setView(latlng, 18); noteAt(latlng); return; }
+    hint();  // a quarter or a street: the previous parcel is no longer what the map shows
     map.setView(latlng, s.kind === "quarter" ? 16 : 18);
-    if (s.kind === "coordinates") { noteAt(latlng); }
+  }
+  function search(text) {
+    return getJSON("/search", {q: text, limit: 10}).then(function (r) {
+      if (input.value.trim() !== text) { return null; }
+      suggestions = r.status === 200 ? r.body.suggestions : [];
+      answeredFor = text;
+      active = suggestions.length ? 0 : -1;
+      renderSuggestions();
+      return suggestions;
+    });
   }
   input.addEventListener("input", function () {
     clearTimeout(timer);
+    answeredFor = null;
     timer = setTimeout(function () {
       var text = input.value.trim();
-      if (!text) { suggestions = []; renderSuggestions(); return; }
-      getJSON("/search", {q: text, limit: 10}).then(function (r) {
-        if (input.value.trim() !== text) { return; }
-        suggestions = r.status === 200 ? r.body.suggestions : [];
-        active = suggestions.length ? 0 : -1;
-        renderSuggestions();
-      });
+      if (!text) { suggestions = []; active = -1; renderSuggestions(); return; }
+      search(text);
     }, 180);
   });
   input.addEventListener("keydown", function (e) {
@@ -173,15 +201,54 @@
       renderSuggestions();
     } else if (e.key === "Enter") {
       e.preventDefault();
-      choose(suggestions[active] || suggestions[0]);
+      var text = input.value.trim();
+      if (!text) { return; }
+      if (answeredFor === text) { choose(suggestions[active] || suggestions[0]); return; }
+      clearTimeout(timer);
+      search(text).then(function (found) { if (found) { choose(found[0]); } });
     } else if (e.key === "Escape") {
-      list.hidden = true;
+      closeList();
     }
   });
+  document.getElementById("gp-search").addEventListener("submit", function (e) { e.preventDefault(); });
   list.addEventListener("click", function (e) {
     var item = e.target.closest("li[data-index]");
     if (item) { choose(suggestions[Number(item.getAttribute("data-index"))]); }
   });
+
+  /* The keyboard's way to choose a parcel: the map takes the focus (Tab), the arrow keys move it, + and −
+     zoom, Enter or Space show the parcel under the cross at its centre. */
+  var container = map.getContainer();
+  container.setAttribute("aria-describedby", "gp-map-keys");
+  container.setAttribute("aria-label", ui.mapLabel || "");
+  container.setAttribute("role", "application");
+  container.addEventListener("keydown", function (e) {
+    if (e.target !== container) { return; }
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); noteAt(map.getCenter()); }
+  });
+
+  /* Parcels are drawn from a zoom level on: below it, a hint (a button) says so and zooms in. */
+  var ZoomHint = L.Control.extend({
+    options: {position: "topleft"},
+    onAdd: function () {
+      var button = L.DomUtil.create("button", "gp-zoom-hint");
+      button.type = "button";
+      button.textContent = ui.zoomForParcels;
+      L.DomEvent.disableClickPropagation(button);
+      L.DomEvent.on(button, "click", function () { map.setZoom(cfg.parcelMinZoom); });
+      return button;
+    }
+  });
+  var zoomHint = new ZoomHint().addTo(map);
+  function showZoomHint() {
+    zoomHint.getContainer().hidden = map.getZoom() >= cfg.parcelMinZoom;
+  }
+  map.on("zoomend", showZoomHint);
+  showZoomHint();
+
+  /* On a phone the legend starts closed: open, it would cover half the map and the layer switches. */
+  var legend = container.querySelector(".gp-legend details");
+  if (legend && window.matchMedia && window.matchMedia("(max-width: 700px)").matches) { legend.open = false; }
 
   document.getElementById("gp-locate").addEventListener("click", function () {
     map.locate({setView: true, maxZoom: 18});
