@@ -74,8 +74,9 @@ def upload(path: Path, plan_name: str, kind: str, user: str, **mapping: str | No
 @click.option("--user", required=True)
 def publish(draft_id: int, approval_act: str, approved: str, effective: str | None, user: str) -> None:
     """Publish a draft as a new version of its plan (the previous one is kept)."""
-    version = _publishing_drafts().publish(draft_id, approval_act=approval_act, approved=_date(approved) or date.today(),
-                                effective=_date(effective), user=user)
+    version = _publishing_drafts().publish(draft_id, approval_act=approval_act,
+                                           approved=_date(approved) or date.today(), effective=_date(effective),
+                                           user=user)
     click.echo(f"{version.plan_name} version {version.version} published (in effect from {version.effective_from})")
 
 

@@ -88,7 +88,7 @@ def shares_by_key(parcels: gpd.GeoDataFrame, features: gpd.GeoDataFrame, key: st
     shares = areas / shapely.area(p_geoms[p_idx])
     frame = pd.DataFrame({"parcel": p_idx, key: features[key].to_numpy()[f_idx], "share": shares})
     frame = frame[frame["share"] > 1e-9]
-    return frame.groupby(["parcel", key], as_index=False)["share"].sum()
+    return frame.groupby(["parcel", key])["share"].sum().reset_index()
 
 
 def _as_dicts(frame: pd.DataFrame, key: str, n: int) -> list[dict[str, float]]:
@@ -114,7 +114,7 @@ def preview_impact(store: Store, plan_name: str, draft: gpd.GeoDataFrame, layer:
     before = _as_dicts(shares_by_key(parcels, current, key), key, len(parcels))
     after = _as_dicts(shares_by_key(parcels, draft, key), key, len(parcels))
     changes = []
-    for ref, b, a in zip(parcels["ref"], before, after):
+    for ref, b, a in zip(parcels["ref"], before, after, strict=True):
         keys = set(b) | set(a)
         if any(abs(b.get(k, 0.0) - a.get(k, 0.0)) > SHARE_TOLERANCE for k in keys):
             changes.append(ParcelChange(str(ref), b, a))

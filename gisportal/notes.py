@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from gisportal.coords import WGS84, transformer
 from gisportal.overlays import overlay_kind
@@ -53,7 +54,7 @@ class ParcelFacts:
     centroid_y: float
     centroid_lon: float
     centroid_lat: float
-    geometry: shapely.Geometry = field(repr=False, compare=False)
+    geometry: BaseGeometry = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -205,10 +206,10 @@ def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as
             OverlayOnParcel(in_force[h.version_id].plan_name, in_force[h.version_id].version, h.kind, h.label_fr,
                             h.label_ar, h.provision_fr, h.provision_ar, h.max_height_m, h.area_m2,
                             h.area_m2 / area, kind.removes_buildable_area)
-            for h, kind in zip(overlay_hits, kinds)), key=lambda o: (-o.area_m2, o.kind)))
-        removing = [h.piece for h, kind in zip(overlay_hits, kinds) if kind.removes_buildable_area]
+            for h, kind in zip(overlay_hits, kinds, strict=True)), key=lambda o: (-o.area_m2, o.kind)))
+        removing = [h.piece for h, kind in zip(overlay_hits, kinds, strict=True) if kind.removes_buildable_area]
         encumbrance = shapely.union_all(removing) if removing else None
-        caps = [(h.max_height_m, h.kind) for h, kind in zip(overlay_hits, kinds)
+        caps = [(h.max_height_m, h.kind) for h, kind in zip(overlay_hits, kinds, strict=True)
                 if kind.caps_height and h.max_height_m is not None]
         height_cap = min(caps) if caps else None
     zones = []

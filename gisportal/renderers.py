@@ -13,8 +13,10 @@ from operator import attrgetter
 from typing import Any
 
 import geopandas as gpd
+from geopandas.array import GeometryArray
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 from shapely.geometry import mapping
 
 from gisportal.coords import WGS84, transformer
@@ -76,7 +78,7 @@ _buildability_values = attrgetter(*_BUILDABILITY_FIELDS)
 
 def _buildability(b: Buildability) -> dict[str, Any]:
     return {k: (round(float(v), 2) if isinstance(v, float) else v)
-            for k, v in zip(_BUILDABILITY_FIELDS, _buildability_values(b))}
+            for k, v in zip(_BUILDABILITY_FIELDS, _buildability_values(b), strict=True)}
 
 
 def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
@@ -140,13 +142,13 @@ def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
     }
 
 
-def to_wgs84(geometries: np.ndarray | shapely.Geometry, crs: str) -> Any:
+def to_wgs84(geometries: np.ndarray | GeometryArray | BaseGeometry, crs: str) -> Any:
     """Geometries from ``crs`` to WGS84 lon/lat (vectorised)."""
     t = transformer(crs, WGS84)
     return shapely.transform(geometries, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
-def geometry_wgs84(geometry: shapely.Geometry, crs: str) -> dict[str, Any]:
+def geometry_wgs84(geometry: BaseGeometry, crs: str) -> dict[str, Any]:
     """A geometry (metric ``crs``) as a GeoJSON geometry in WGS84: ``mapping(to_wgs84(geometry, crs))``.
 
     A parcel, a multipolygon of one polygon without holes, takes a shorter way (the same numbers): its
@@ -157,7 +159,7 @@ def geometry_wgs84(geometry: shapely.Geometry, crs: str) -> dict[str, Any]:
     if geometry.geom_type == "MultiPolygon" and not geometry.has_z:
         xy = shapely.get_coordinates(geometry)
         lon, lat = transformer(crs, WGS84).transform(xy[:, 0].copy(), xy[:, 1].copy())
-        ring = tuple(zip(lon.tolist(), lat.tolist()))
+        ring = tuple(zip(lon.tolist(), lat.tolist(), strict=True))
         if ring and ring[0] == ring[-1] and ring[0] not in ring[1:-1]:
             return {"type": "MultiPolygon", "coordinates": ((ring,),)}
     return mapping(to_wgs84(geometry, crs))

@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     )
     login_rate_limit: str = Field("5 per minute", description="Sign-in attempts allowed per client address.")
     form_rate_limit: str = Field("10 per hour;30 per day",
-                                 description="Public form submissions (complaints, subscriptions...) per client address.")
+                                 description="Public form submissions (complaints, subscriptions...) per client "
+                                             "address.")
     lookup_rate_limit: str = Field("30 per hour;100 per day",
                                    description="Look-ups of a permit file by number and personal code per client "
                                                "address (page and API).")

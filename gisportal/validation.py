@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from gisportal.errors import DataFileError, InvalidInput
 from gisportal.vectors import read_vector_layer
@@ -96,7 +97,7 @@ class ValidationReport:
     locate: Any = field(default=None, repr=False)
 
     def add(self, severity: str, code: str, message: str, *, feature_id: int | None = None,
-            at: shapely.Geometry | None = None, **details: Any) -> None:
+            at: BaseGeometry | None = None, **details: Any) -> None:
         """Record a finding; past ``max_per_code`` of one code only the counts grow."""
         if code not in CODES:
             raise ValueError(f"undocumented finding code {code!r}: add it to CODES")
@@ -162,7 +163,7 @@ class ValidationReport:
 
 def validate_layer(path: str | Path, *, layer: str | None = None, zone_field: str | None = None,
                    crs: str | None = None, encoding: str | None = None, catalogue: Any = None,
-                   territory: tuple[float, float, float, float] | shapely.Geometry | None = None,
+                   territory: tuple[float, float, float, float] | BaseGeometry | None = None,
                    instance_crs: str | None = None, kind: str = "zones", min_area_m2: float = 1.0,
                    max_per_code: int = 100) -> ValidationReport:
     """Check one layer of a vector file and report every problem found.
@@ -207,8 +208,10 @@ def validate_layer(path: str | Path, *, layer: str | None = None, zone_field: st
         warnings.filterwarnings("ignore", message="Measured \\(M\\) geometry types are not supported")
         frame = read_vector_layer(path, layer=layer, crs=None if info.get("crs") else (crs or _PLACEHOLDER_CRS),
                                   encoding=read_encoding)
-    frame = frame.set_crs(source_crs, allow_override=True) if source_crs else frame.set_crs(None,
-                                                                                         allow_override=True)
+    if source_crs:
+        frame = frame.set_crs(source_crs, allow_override=True)
+    else:  # None drops the CRS: geopandas accepts it, types-geopandas does not
+        frame = frame.set_crs(None, allow_override=True)  # type: ignore[call-overload]
     report.feature_count = len(frame)
     if not len(frame):
         report.add(BLOCKING, "no_features", "The layer holds no feature.")

@@ -11,7 +11,7 @@ import secrets
 import time
 from datetime import date
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 from flask.sessions import SecureCookieSessionInterface
@@ -26,6 +26,9 @@ from gisportal.signing import KeyRing
 from gisportal.storage import backend_name, open_registry, open_store
 from gisportal.storage.base import Store
 
+if TYPE_CHECKING:
+    from gisportal.web.maps import RenderedMap
+
 logger = logging.getLogger(__name__)
 
 
@@ -38,11 +41,11 @@ class Portal:
     catalogue: RulesCatalogue
     registry: NoteRegistry
     keyring: KeyRing
-    map_cache: dict[tuple, str] = field(default_factory=dict)
+    agency: AgencyDB  # accounts, audit log, drafts (gisportal.agencydb)
+    rules: RulesBook  # the catalogue's versions; ``catalogue`` is the one in force today
+    sender: Sender  # notifications to citizens (gisportal.notifications)
+    map_cache: dict[tuple[Any, ...], RenderedMap] = field(default_factory=dict)
     _last_check: float = field(default=0.0)
-    agency: AgencyDB | None = None  # accounts, audit log, drafts (gisportal.agencydb)
-    rules: RulesBook | None = None  # the catalogue's versions; ``catalogue`` is the one in force today
-    sender: Sender | None = None  # notifications to citizens (gisportal.notifications)
 
     def refresh(self) -> None:
         """Pick up data and rules another process published (throttled by the settings)."""
@@ -72,21 +75,21 @@ class _SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with the signing serializer built once instead of per request, and no
     cookie lookup on requests that carry no session cookie."""
 
-    def get_signing_serializer(self, app: Flask):  # type: ignore[override]
+    def get_signing_serializer(self, app: Flask):
         cached = app.extensions.get("gisportal_session_serializer")
         if cached is None:
             cached = super().get_signing_serializer(app)
             app.extensions["gisportal_session_serializer"] = cached
         return cached
 
-    def open_session(self, app: Flask, request: Any):  # type: ignore[override]
+    def open_session(self, app: Flask, request: Any):
         # Most requests carry no session cookie: answer a new session without a failed lookup (Werkzeug builds a
         # BadRequestKeyError for each key it does not find).
         if not has_cookie(request, self.get_cookie_name(app)) and self.get_signing_serializer(app) is not None:
             return self.session_class()
         return super().open_session(app, request)
 
-    def save_session(self, app: Flask, session: Any, response: Any) -> None:  # type: ignore[override]
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
         # A session nobody looked at or changed, and empty: Flask's own method would decide to do nothing, after
         # reading half a dozen cookie settings.
         if not session and not session.modified and not session.accessed:

@@ -123,7 +123,8 @@ def query_arguments(blp: Blueprint, schema: Schema) -> Callable[[Callable[..., A
         def view(*args: Any, **kwargs: Any) -> Any:
             return func(*args, loader.load(), **kwargs)
 
-        view._apidoc = getattr(blp.arguments(schema, location="query")(func), "_apidoc", {})  # type: ignore
+        # flask-smorest reads the documentation a view function carries in its _apidoc attribute
+        view._apidoc = getattr(blp.arguments(schema, location="query")(func), "_apidoc", {})  # type: ignore[attr-defined]
         return view
 
     return decorator

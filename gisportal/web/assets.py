@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask, Response, abort, redirect, send_from_directory, url_for
+from flask.typing import ResponseReturnValue
 
 logger = logging.getLogger(__name__)
 
@@ -35,5 +36,5 @@ def init_app(app: Flask) -> None:
         return send_from_directory(dirs[lib], filename, max_age=7 * 24 * 3600)
 
     @app.get("/favicon.ico")
-    def favicon() -> Response:
+    def favicon() -> ResponseReturnValue:
         return redirect(url_for("static", filename="img/favicon.svg"), code=301)

@@ -146,7 +146,8 @@ def decisions_page() -> str:
     from gisportal.web.maps import territory_map_config
 
     return render_template("committees/list.html", by_session=by_session, sessions=sessions, points=points,
-                           term=term, map_config=territory_map_config(portal()), filters=filters, years=book.decision_years(), decisions=list(DECISIONS),
+                           term=term, map_config=territory_map_config(portal()), filters=filters,
+                           years=book.decision_years(), decisions=list(DECISIONS),
                            shown=len(decided), total=total)
 
 

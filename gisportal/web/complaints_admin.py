@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
@@ -82,7 +83,7 @@ def detail(number: str) -> str:
 
 
 @staff_required
-def act(number: str, action: str) -> Response:
+def act(number: str, action: str) -> ResponseReturnValue:
     """Apply one action, audit it, and go back to the complaint."""
     complaints = book()
     complaint = complaints.get(number)
@@ -109,7 +110,7 @@ def act(number: str, action: str) -> Response:
     except GisportalError as exc:
         flash(problem_text(exc), "error")
         return redirect(url_for("admin_complaint", number=complaint.number), code=303)
-    details = {"status": updated.status}
+    details: dict[str, str | None] = {"status": updated.status}
     if action == "assign":
         details["assignee"] = updated.assignee
     audit_log().record(user, f"complaint.{action}", complaint.number, details, client_ip())

@@ -8,6 +8,7 @@ QR code to its page; services whose endpoint this instance does not have are lef
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import folium
 from flask import Flask, Response, abort, current_app, render_template, url_for
@@ -49,7 +50,7 @@ def _offices_map(info: ContactInfo, lang: str) -> dict[str, str] | None:
                                                    permanent=True)).add_to(m)
     if len(info.addresses) > 1:
         m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(60, 60))
-    rendered = m.get_root()
+    rendered = cast(folium.Figure, m.get_root())  # folium types the root as Element; a Map's root is its Figure
     rendered.render()
     return {"header": rendered.header.render(), "body": rendered.html.render(), "script": rendered.script.render()}
 

@@ -74,7 +74,7 @@ def handle_http_error(error: HTTPException) -> Response:
 
 def handle_unexpected(error: Exception) -> Response:
     """A bug: log it with its traceback, answer a plain 500."""
-    logger.exception("unexpected error on %s %s", request.method, request.path)
+    logger.error("unexpected error on %s %s", request.method, request.path, exc_info=error)
     return _respond(500, {"error": "internal_error", "message": _("Something went wrong on our side.")})
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from typing import Any
 
 from flask import Flask, Response, current_app, redirect, request
+from flask.typing import ResponseReturnValue
 from babel import Locale
 from flask_babel import Babel, get_locale
 from werkzeug.datastructures import LanguageAccept
@@ -126,7 +127,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_remember)
 
     @app.get("/lang/<code>")
-    def switch_language(code: str) -> Response:
+    def switch_language(code: str) -> ResponseReturnValue:
         target = request.args.get("next", "/")
         if not target.startswith("/") or target.startswith("//"):
             target = "/"

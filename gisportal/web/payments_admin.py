@@ -8,6 +8,7 @@ import logging
 from datetime import date, timedelta
 
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from gisportal.errors import GisportalError, InvalidInput
@@ -41,7 +42,7 @@ def _fees_page(text: str, effective: date, note: str, problem: str | None, statu
 
 
 @admin_required
-def admin_fees() -> Response | tuple[str, int]:
+def admin_fees() -> ResponseReturnValue:
     """The schedule's versions and an editor that publishes a new version from a date (never edits one)."""
     fees = service().fees
     if request.method == "GET":

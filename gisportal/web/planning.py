@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import folium
 import geopandas as gpd
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -101,7 +102,7 @@ def _mapping_from(form: UploadForm) -> dict[str, Any]:
 
 
 @planner_required
-def admin_upload() -> Response | tuple[str, int] | str:
+def admin_upload() -> ResponseReturnValue:
     """The upload form; a valid upload becomes a draft and opens its report."""
     form = UploadForm()
     if request.method == "GET":
@@ -113,7 +114,7 @@ def admin_upload() -> Response | tuple[str, int] | str:
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("admin/upload.html", form=form, plans=portal().store.plans(), problem=None), status
-    upload = request.files.get(form.file.name)
+    upload = request.files[form.file.name]  # present: the form validated it (DataRequired)
     try:
         draft = drafts().create(upload.stream, upload.filename, plan_name=form.plan_name.data, kind=form.kind.data,
                                 user=actor_name() or "?", ip=client_ip(), **_mapping_from(form))
@@ -174,7 +175,7 @@ def _draft_map(draft: Any, frame: Any, impact: Any = None) -> Markup | None:
     if bbox:
         m.fit_bounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]])
     folium.LayerControl(collapsed=False).add_to(m)
-    root = m.get_root()
+    root = cast(folium.Figure, m.get_root())  # folium types the root as Element; a Map's root is its Figure
     root.render()
     return Markup(root.header.render() + root.html.render() + "<script>" + root.script.render() + "</script>")
 
@@ -203,7 +204,7 @@ def admin_draft_impact_csv(draft_id: int) -> Response:
 
 
 @planner_required
-def admin_draft_publish(draft_id: int) -> Response | tuple[str, int]:
+def admin_draft_publish(draft_id: int) -> ResponseReturnValue:
     """Publish a draft as a new version."""
     form = PublishForm()
     if not form.validate_on_submit():
@@ -216,7 +217,7 @@ def admin_draft_publish(draft_id: int) -> Response | tuple[str, int]:
 
 
 @planner_required
-def admin_draft_discard(draft_id: int) -> Response:
+def admin_draft_discard(draft_id: int) -> ResponseReturnValue:
     """Set a draft aside."""
     if DiscardForm().validate_on_submit():
         drafts().discard(draft_id, user=actor_name() or "?", ip=client_ip())
@@ -236,7 +237,7 @@ def admin_versions() -> str:
 
 
 @planner_required
-def admin_rollback(plan: str, version: int) -> Response:
+def admin_rollback(plan: str, version: int) -> ResponseReturnValue:
     """Republish an earlier version's content as a new version."""
     form = PublishForm()
     if not form.validate_on_submit():
