@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from gisportal.errors import DataFileError, InvalidInput
+from gisportal.validation_source import codec_from_cpg
 
 logger = logging.getLogger(__name__)
 
@@ -455,8 +456,6 @@ def _read_text(path: Path, limit: int) -> str | None:
 def _layers_of(path: Path, fmt: str, name: str, label: str) -> list[IntakeLayer]:
     """The map layers GDAL sees in ``path`` (attribute-only GeoPackage tables are left out)."""
     import pyogrio
-
-    from gisportal.validation_source import codec_from_cpg
 
     try:
         infos = [(str(n), pyogrio.read_info(path, layer=str(n))) for n, kind in pyogrio.list_layers(path) if kind]

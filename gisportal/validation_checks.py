@@ -19,7 +19,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from pyproj import CRS, Transformer
 
-from gisportal.validation import BLOCKING, WARNING, ValidationReport
+from gisportal.validation_report import BLOCKING, WARNING, ValidationReport
 
 logger = logging.getLogger(__name__)
 

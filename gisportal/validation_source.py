@@ -29,7 +29,7 @@ from pyproj.exceptions import CRSError, ProjError
 
 from gisportal.coords import crs_from_user
 from gisportal.errors import InvalidInput
-from gisportal.validation import BLOCKING, WARNING, ValidationReport
+from gisportal.validation_report import BLOCKING, WARNING, ValidationReport
 
 logger = logging.getLogger(__name__)
 
