@@ -8,67 +8,24 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
-from datetime import date
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from gisportal.agencydb import AgencyDB, open_agency
-from gisportal.notifications import Sender, open_sender
-from gisportal.registry import NoteRegistry
-from gisportal.rules import RulesCatalogue, load_catalogue
+from gisportal.agencydb import open_agency
+from gisportal.notifications import open_sender
+from gisportal.rules import load_catalogue
 from gisportal.rulesbook import RulesBook
 from gisportal.settings import PROJECT_ROOT, Settings, load_settings
 from gisportal.signing import KeyRing
 from gisportal.storage import backend_name, open_registry, open_store
-from gisportal.storage.base import Store
-
-if TYPE_CHECKING:
-    from gisportal.web.maps import RenderedMap
+from gisportal.web.context import Portal as Portal
+from gisportal.web.context import has_cookie as has_cookie
+from gisportal.web.context import portal as portal
+from gisportal.web.context import public_base as public_base
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Portal:
-    """What the web layer shares between requests: settings, store, rules catalogue, registry, keys, agency tables."""
-
-    settings: Settings
-    store: Store
-    catalogue: RulesCatalogue
-    registry: NoteRegistry
-    keyring: KeyRing
-    agency: AgencyDB  # accounts, audit log, drafts (gisportal.agencydb)
-    rules: RulesBook  # the catalogue's versions; ``catalogue`` is the one in force today
-    sender: Sender  # notifications to citizens (gisportal.notifications)
-    map_cache: dict[tuple[Any, ...], RenderedMap] = field(default_factory=dict)
-    _last_check: float = field(default=0.0)
-
-    def refresh(self) -> None:
-        """Pick up data and rules another process published (throttled by the settings)."""
-        now = time.monotonic()
-        if now - self._last_check >= self.settings.reload_check_seconds:
-            self._last_check = now
-            if self.store.refresh():
-                self.map_cache.clear()
-            if self.rules is not None:
-                self.rules.refresh()
-                current = self.rules.current()
-                if current is not self.catalogue:
-                    self.catalogue = current
-                    self.map_cache.clear()
-
-    def catalogue_for(self, as_of: date | None) -> RulesCatalogue:
-        """The rules catalogue in force on ``as_of`` (today's when ``None``)."""
-        return self.rules.catalogue_for(as_of) if (self.rules is not None and as_of) else self.catalogue
-
-
-def has_cookie(req: Any, name: str) -> bool:
-    """Whether request ``req`` carries cookie ``name`` (cookies are not parsed when it carries none)."""
-    return "HTTP_COOKIE" in req.environ and name in req.cookies
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -122,22 +79,6 @@ class PortalFlask(Flask):
         except TypeError:  # unhashable
             return super().ensure_sync(func)
         return func if plain else self.async_to_sync(func)
-
-
-def portal() -> Portal:
-    """The current app's :class:`Portal`."""
-    return current_app.extensions["gisportal"]
-
-
-def public_base() -> str:
-    """The base of public URLs printed in QR codes and e-mails: the ``public_url`` setting, else the request's
-    host (``http://localhost`` outside a request)."""
-    from flask import has_request_context, request
-
-    configured = portal().settings.public_url
-    if configured:
-        return configured.rstrip("/")
-    return request.host_url.rstrip("/") if has_request_context() else "http://localhost"
 
 
 def _secret_key(settings: Settings) -> str:

@@ -39,7 +39,7 @@ from wtforms.validators import DataRequired, Length
 from gisportal.accounts import MAX_PASSWORD_LENGTH, Accounts, User
 from gisportal.audit import AuditLog
 from gisportal.errors import LoginRequired, NotAllowed
-from gisportal.web import has_cookie
+from gisportal.web.context import has_cookie
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from gisportal.committee_terms import DECISIONS, PROJECT_TYPES, SESSION_KINDS
 from gisportal.committees import Committees, PublicDecision
 from gisportal.errors import NotFound
 from gisportal.publication import PUBLISH_LISTENERS
-from gisportal.web import Portal, portal
+from gisportal.web.context import Portal, portal
 from gisportal.web.i18n import current_language
 from gisportal.web.schemas import ProblemSchema
 

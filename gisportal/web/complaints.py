@@ -28,7 +28,7 @@ from gisportal.complaint_intake import CATEGORIES, NewComplaint, check_new_compl
 from gisportal.complaints import Attachment, Complaint, ComplaintBook, ComplaintEvent
 from gisportal.errors import Conflict, FileTooLarge, GisportalError, InvalidInput, NotFound
 from gisportal.notifications import Notification
-from gisportal.web import portal, public_base
+from gisportal.web.context import portal, public_base
 from gisportal.web.i18n import current_language, format_locale
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from werkzeug.routing import BuildError
 
 from gisportal.contact import ContactInfo, Poster, load_contact
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.i18n import current_language, format_locale
 from gisportal.web.library import public_base, qr_code
 

@@ -19,7 +19,7 @@ from flask_babel import Babel, get_locale
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
-from gisportal.web import has_cookie
+from gisportal.web.context import has_cookie
 
 logger = logging.getLogger(__name__)
 

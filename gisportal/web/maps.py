@@ -26,7 +26,7 @@ from gisportal.plans import versions_in_force
 from gisportal.overlays import overlay_kind
 from gisportal.renderers import pick
 from gisportal.tiles import LAYER_ZOOMS, MAX_NATIVE_ZOOM, PARCEL_MIN_ZOOM
-from gisportal.web import Portal
+from gisportal.web.context import Portal
 
 logger = logging.getLogger(__name__)
 

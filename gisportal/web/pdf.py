@@ -19,7 +19,7 @@ from weasyprint.urls import URLFetcher, URLFetchingError
 from gisportal.notes import UrbanNote
 from gisportal.renderers import note_to_dict
 from gisportal.settings import PROJECT_ROOT
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.i18n import format_locale
 
 logger = logging.getLogger(__name__)

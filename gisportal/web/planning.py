@@ -22,7 +22,7 @@ from gisportal.errors import GisportalError
 from gisportal.plans import version_status
 from gisportal.publication import roll_back
 from gisportal.renderers import frame_to_geojson
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
 from gisportal.web.findings import tell_finding
 

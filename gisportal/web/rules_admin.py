@@ -15,7 +15,7 @@ from gisportal.audit import AuditLog
 from gisportal.errors import GisportalError, InvalidInput
 from gisportal.plans import PlanVersion
 from gisportal.rulesbook import CSV_COLUMNS, from_csv, to_csv, to_yaml, zone_from_row
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length
 
 from gisportal.errors import GisportalError
 from gisportal.subscriptions import Links, Subscriptions
-from gisportal.web import Portal, portal
+from gisportal.web.context import Portal, portal
 
 logger = logging.getLogger(__name__)
 
