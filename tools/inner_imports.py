@@ -26,9 +26,9 @@ def _module(path: Path) -> str:
 
 
 def inner_imports() -> list[tuple[str, int, str, str, str]]:
-    """(module, line, function, imported, kind) for every import statement inside a function."""
+    """(file, line, function, imported, kind) for every import statement inside a function."""
     sys.path.insert(0, str(ROOT))
-    graph = grimp.build_graph("gisportal")
+    graph = grimp.build_graph("gisportal", exclude_type_checking_imports=True)
     rows = []
     for path in sorted((ROOT / "gisportal").rglob("*.py")):
         if "migrations" in path.parts:
@@ -47,7 +47,8 @@ def inner_imports() -> list[tuple[str, int, str, str, str]]:
                 else:
                     continue
                 for target in sorted(targets):
-                    rows.append((module, node.lineno, func.name, target, _kind(graph, module, target)))
+                    rows.append((str(path.relative_to(ROOT)), node.lineno, func.name, target,
+                                 _kind(graph, module, target)))
     return rows
 
 
@@ -64,9 +65,9 @@ def _kind(graph: grimp.ImportGraph, module: str, target: str) -> str:
 def main() -> None:
     rows = inner_imports()
     print(f"{len(rows)} imports inside functions:", dict(Counter(r[4] for r in rows)))
-    for module, line, func, target, kind in rows:
+    for file, line, func, target, kind in rows:
         if "--all" in sys.argv or kind in ("no-cycle", "stdlib"):
-            print(f"{module.replace('.', '/')}.py:{line} {func}(): {target} [{kind}]")
+            print(f"{file}:{line} {func}(): {target} [{kind}]")
 
 
 if __name__ == "__main__":
