@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export GISPORTAL_DATA_DIR ?= instance
 DEMO := $(GISPORTAL_DATA_DIR)/gisportal.gpkg
-APT_PACKAGES := chromium postgresql-15-postgis-3 poppler-utils fonts-dejavu-core wrk
+APT_PACKAGES := chromium postgresql-15-postgis-3 poppler-utils fonts-dejavu-core wrk gdal-bin python3-qgis
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard gisportal/translations/*/LC_MESSAGES/messages.po))
 
 .PHONY: install serve test lint demo system-deps translations bench clean
@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-deps --upgrade --target $(VENV)/ogctests ogctests==0.1.15
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 # Front-end libraries not on PyPI (Leaflet.VectorGrid), from the npm registry, served by the app.

@@ -35,10 +35,10 @@ from _common import (BENCH_DIR, DATA_ROOT, DEFAULT_PARCELS, PG_ENV, ensure_data,
 #: bench_<name>.py scripts run by default, in this order (issue #2: lookup, http, startup; issue #3: documents;
 #: issue #4: import, postgis, tiles, load).
 BENCHMARKS = tuple(n for n in ("lookup", "http", "startup", "documents", "import", "postgis", "tiles", "load",
-                               "publication")
+                               "publication", "sites", "ogcapi")
                    if (BENCH_DIR / f"bench_{n}.py").exists())
 #: Benchmarks needing the PostgreSQL cluster (bench_import.py first: it loads the city the others use).
-NEEDS_POSTGRES = {"import", "postgis", "tiles", "load"}
+NEEDS_POSTGRES = {"import", "postgis", "tiles", "load", "ogcapi"}
 
 
 def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
@@ -119,6 +119,11 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
             ("publication: validate_layer, per 10,000 features", f"{v['per_10k_features_s']:.3f} s", "", "",
              "(reported)"),
         ]
+    r = results.get("sites")
+    if r:
+        rows.append((f"sites: site note of a {r['site_parcels']}-parcel site", f"{r['site_note_median_ms']:.1f} ms",
+                     f"{r['site_parcels']} raw STRtree lookups {r['raw_50_lookups_median_ms']:.1f} ms",
+                     f"{r['ratio']:.2f}x", f"<= 3x: {verdict(r['target_met'])}"))
     rows += issue4_rows(results)
     return rows
 
@@ -174,6 +179,15 @@ def issue4_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                          f"{lat['p50'] / 1000:.0f} ms, p95 {lat['p95'] / 1000:.0f} ms, p99 {lat['p99'] / 1000:.0f} ms)",
                          f"{run['req_per_s']:.0f} req/s", "", f"{run['errors_total']} errors",
                          f"0 errors: {verdict(run['errors_total'] == 0)}"))
+    r = results.get("ogcapi")
+    for backend in ("embedded", "postgis") if r else ():
+        page, dl = r[backend]["items_page"], r[backend]["download_gpkg"]
+        rows += [(f"ogcapi: items page of 1,000 parcels, {backend} ({r['parcels']:,} parcels)",
+                  f"{page['ours_median_ms']} ms", f"pygeoapi {page['pygeoapi_median_ms']} ms", f"{page['ratio']}x",
+                  f"<= 1.0x: {page['verdict']}"),
+                 (f"ogcapi: parcels GeoPackage download, {backend} (first, written then streamed)",
+                  f"{dl['ours_first_s']} s", f"ogr2ogr {dl['ogr2ogr_s']} s", f"{dl['ratio_first']}x",
+                  f"<= 1.5x: {dl['verdict']}")]
     return rows
 
 

@@ -208,6 +208,12 @@ class Accounts:
             raise InvalidInput("The new password must differ from the current one.", field="password")
         return self.set_password(user.username, new_password, actor=user.username, ip=ip)
 
+    def end_sessions(self, user_id: int) -> None:
+        """Sign-out: every session cookie issued to this user so far stops working (on every device)."""
+        with self.db.write() as conn:
+            conn.execute(sa.update(users).where(users.c.id == user_id).values(
+                session_version=users.c.session_version + 1))
+
     def _hash(self, user_id: int) -> str | None:
         with self.db.read() as conn:
             return conn.execute(sa.select(users.c.password_hash).where(users.c.id == user_id)).scalar()

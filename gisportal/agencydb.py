@@ -253,7 +253,7 @@ def open_agency(settings: "Settings", store: "Store | None" = None) -> AgencyDB:
 
         if not settings.database_url:
             raise InvalidInput("The postgis backend needs GISPORTAL_DATABASE_URL=postgresql://user@host:port/db.")
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, prepare=not settings.database_transaction_pooling)
         with database_errors():
             migrate(engine)
         return AgencyDB(engine)

@@ -12,6 +12,7 @@ import click
 
 from gisportal.cli_options import optional_date
 from gisportal.cli_planning import PLANNING_COMMANDS
+from gisportal.cli_sites import SITES_COMMANDS
 from gisportal.errors import GisportalError
 from gisportal.settings import load_settings
 
@@ -54,7 +55,9 @@ def main(verbose: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker (gthread): slow clients hold a thread, not a worker.")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the portal with gunicorn (data loaded once, shared by the workers)."""
     from gunicorn.app.base import BaseApplication
 
@@ -66,6 +69,14 @@ def serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("preload_app", True)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("logger_class", "gisportal.accesslog.MaskingLogger")  # no access codes in the log
+            # threads: a slow client holds one thread, not a whole worker; timeouts bound what it can hold
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("keepalive", 5)
+            self.cfg.set("limit_request_line", 8190)
+            self.cfg.set("limit_request_fields", 100)
 
         def load(self) -> Any:
             return create_app()
@@ -124,17 +135,25 @@ def _with_layer_options(f: Any) -> Any:
 @click.option("--approved", default=None, help="Approval date YYYY-MM-DD (default today).")
 @click.option("--approval-act", default=None, help="Approval decree reference.")
 @click.option("--title", default=None, help="Plan title (French).")
+@click.option("--accept-blocking", is_flag=True,
+              help="Publish even with blocking findings (recorded with the version).")
 @_with_layer_options
 def import_plan(path: Path, name: str, zone_field: str, label_field: str | None, label_ar_field: str | None,
-                approved: str | None, approval_act: str | None, title: str | None, layer: str | None,
-                crs: str | None, encoding: str | None) -> None:
-    """Publish the zones in PATH as the new current version of plan NAME."""
+                approved: str | None, approval_act: str | None, title: str | None, accept_blocking: bool,
+                layer: str | None, crs: str | None, encoding: str | None) -> None:
+    """Check the zones in PATH as an upload is checked, then publish them as the new version of plan NAME."""
+    from gisportal.import_checks import check_import, record_acceptance
     from gisportal.imports import import_plan as run
 
-    version, report = run(_store(), path, name=name, zone_field=zone_field, label_field=label_field,
+    store = _store()
+    check = check_import(path, command="import-plan", kind="zones", settings=load_settings(), store=store,
+                         layer=layer, zone_field=zone_field, crs=crs, encoding=encoding,
+                         accept_blocking=accept_blocking)
+    version, report = run(store, path, name=name, zone_field=zone_field, label_field=label_field,
                           label_ar_field=label_ar_field, layer=layer, crs=crs, encoding=encoding,
-                          approved=optional_date(approved), approval_act=approval_act, title_fr=title)
-    click.echo(f"plan {version.plan_name} version {version.version} published", err=True)
+                          approved=optional_date(approved), approval_act=approval_act, title_fr=title, origin=check.origin)
+    record_acceptance(load_settings(), store, check, command="import-plan", plan=name, version=version.version)
+    click.echo(f"plan {version.plan_name} version {version.version} published (origin {check.origin})", err=True)
     _print_report(report)
 
 
@@ -144,14 +163,22 @@ def import_plan(path: Path, name: str, zone_field: str, label_field: str | None,
 @click.option("--kind", default=None, help="One kind for every feature, e.g. road_widening.")
 @click.option("--kind-field", default=None, help="Field holding each feature's kind.")
 @click.option("--label-field", default=None)
+@click.option("--accept-blocking", is_flag=True, help="Attach them even with blocking findings (logged).")
 @_with_layer_options
 def import_overlays(path: Path, plan: str, kind: str | None, kind_field: str | None, label_field: str | None,
-                    layer: str | None, crs: str | None, encoding: str | None) -> None:
-    """Attach the servitudes in PATH to the current version of PLAN."""
+                    accept_blocking: bool, layer: str | None, crs: str | None, encoding: str | None) -> None:
+    """Check the servitudes in PATH as an upload is checked, then attach them to the current version of PLAN."""
+    from gisportal.import_checks import check_import, record_acceptance
     from gisportal.imports import import_overlays as run
 
-    version, report = run(_store(), path, plan=plan, kind=kind, kind_field=kind_field, label_field=label_field,
+    store = _store()
+    check = check_import(path, command="import-overlays", kind="overlays", settings=load_settings(), store=store,
+                         layer=layer, crs=crs, encoding=encoding, accept_blocking=accept_blocking)
+    if check.accepted:
+        click.echo(f"blocking findings accepted: {check.accepted}", err=True)
+    version, report = run(store, path, plan=plan, kind=kind, kind_field=kind_field, label_field=label_field,
                           layer=layer, crs=crs, encoding=encoding)
+    record_acceptance(load_settings(), store, check, command="import-overlays", plan=plan, version=version.version)
     click.echo(f"overlays attached to {version.plan_name} version {version.version}", err=True)
     _print_report(report)
 
@@ -169,6 +196,20 @@ def import_parcels(path: Path, ref_field: str, address_field: str | None, quarte
 
     _print_report(run(_store(), path, ref_field=ref_field, address_field=address_field,
                       quarter_field=quarter_field, layer=layer, crs=crs, encoding=encoding))
+
+
+@main.command("write-tiles")
+@click.option("--to", "directory", type=click.Path(path_type=Path), default=None,
+              help="Directory of the archives (default GISPORTAL_TILES_DIR).")
+def write_tiles(directory: Path | None) -> None:
+    """Write the tiles of the versions in force as PMTiles archives, one per layer, for a static host."""
+    from gisportal.archives import write_archives
+
+    target = directory or load_settings().tiles_dir
+    if target is None:
+        raise click.UsageError("give --to DIRECTORY or set GISPORTAL_TILES_DIR")
+    counts = write_archives(_store(), target)
+    click.echo(json.dumps({"directory": str(target), "features": counts}))
 
 
 @main.command("validate")
@@ -420,8 +461,8 @@ def user_list() -> None:
         last = u.last_login_at.isoformat() if u.last_login_at else "-"
         click.echo(f"{u.username}\t{u.role}\t{'active' if u.active else 'disabled'}\t{last}\t{u.display_name}")
 
-# The planners' commands (upload, publish, rollback, drafts), from gisportal.cli_planning.
-for _command in PLANNING_COMMANDS:
+# The planners' commands (upload, publish, rollback, drafts) and the site note, from their modules.
+for _command in (*PLANNING_COMMANDS, *SITES_COMMANDS):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

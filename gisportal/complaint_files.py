@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gisportal.private_files import private_dir, write_private
 from gisportal.errors import FileTooLarge, InvalidInput
 from gisportal.filetypes import DOCUMENT_TYPES, sniff_document_type
 
@@ -92,12 +93,11 @@ class FileBatch:
 
     def write(self, upload: CheckedUpload) -> str:
         """Write one checked upload under a new random name; answers the stored name."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         stored = f"{secrets.token_hex(16)}.{upload.extension}"
         path = self.root / stored
-        with open(path, "xb") as out:
-            self.written.append(path)
-            out.write(upload.data)
+        self.written.append(path)
+        write_private(path, upload.data, exclusive=True)  # 0600: personal data
         return stored
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisportal.csvsafe import safe_row
 from gisportal.plans import versions_in_force
 from gisportal.storage.base import Store
 
@@ -67,7 +68,7 @@ class ImpactReport:
         writer = csv.writer(out)
         writer.writerow(["ref", "change", "before", "after"])
         for c in self.changes:
-            writer.writerow([c.ref, c.change, _fmt(c.before), _fmt(c.after)])
+            writer.writerow(safe_row([c.ref, c.change, _fmt(c.before), _fmt(c.after)]))  # refs and codes: outside text
         return out.getvalue()
 
 
@@ -76,7 +77,8 @@ def _fmt(shares: dict[str, float]) -> str:
 
 
 def shares_by_key(parcels: gpd.GeoDataFrame, features: gpd.GeoDataFrame, key: str) -> pd.DataFrame:
-    """Per parcel (positional index) and key value: the share of the parcel's area (vectorised)."""
+    """Per parcel (positional index) and key value: the share of the parcel's area (vectorised) under the union of
+    the features with that value (overlapping features of one code are not counted twice, as on the note)."""
     if not len(parcels) or not len(features):
         return pd.DataFrame({"parcel": pd.Series(dtype="int64"), key: pd.Series(dtype=object),
                              "share": pd.Series(dtype="float64")})
@@ -84,11 +86,19 @@ def shares_by_key(parcels: gpd.GeoDataFrame, features: gpd.GeoDataFrame, key: st
     f_geoms = np.asarray(features.geometry.values, dtype=object)
     tree = shapely.STRtree(f_geoms)
     p_idx, f_idx = tree.query(p_geoms, predicate="intersects")
-    areas = shapely.area(shapely.intersection(p_geoms[p_idx], f_geoms[f_idx]))
-    shares = areas / shapely.area(p_geoms[p_idx])
-    frame = pd.DataFrame({"parcel": p_idx, key: features[key].to_numpy()[f_idx], "share": shares})
+    pieces = shapely.intersection(p_geoms[p_idx], f_geoms[f_idx])
+    shares = shapely.area(pieces) / shapely.area(p_geoms[p_idx])
+    frame = pd.DataFrame({"parcel": p_idx, key: features[key].to_numpy()[f_idx], "share": shares,
+                          "piece": np.arange(len(pieces))})
     frame = frame[frame["share"] > 1e-9]
-    return frame.groupby(["parcel", key])["share"].sum().reset_index()
+    several = frame.duplicated(["parcel", key], keep=False).to_numpy()
+    summed = frame[~several].drop(columns="piece")
+    if not several.any():
+        return summed.reset_index(drop=True)
+    unions = [(parcel, value, float(shapely.union_all(pieces[rows["piece"].to_numpy()]).area
+                                    / p_geoms[parcel].area))
+              for (parcel, value), rows in frame[several].groupby(["parcel", key])]
+    return pd.concat([summed, pd.DataFrame(unions, columns=["parcel", key, "share"])], ignore_index=True)
 
 
 def _as_dicts(frame: pd.DataFrame, key: str, n: int) -> list[dict[str, float]]:

@@ -140,8 +140,10 @@ def _require_rows(frame: gpd.GeoDataFrame, report: ImportReport) -> None:
 def import_plan(store: Store, path: Path, *, name: str, zone_field: str, label_field: str | None = None,
                 label_ar_field: str | None = None, layer: str | None = None, crs: str | None = None,
                 encoding: str | None = None, approved: date | None = None, approval_act: str | None = None,
-                title_fr: str | None = None, title_ar: str | None = None) -> tuple[PlanVersion, ImportReport]:
-    """Publish the zones in ``path`` as the new current version of plan ``name``."""
+                title_fr: str | None = None, title_ar: str | None = None,
+                origin: str | None = None) -> tuple[PlanVersion, ImportReport]:
+    """Publish the zones in ``path`` as the new current version of plan ``name`` (``origin``: recorded with it,
+    see :mod:`gisportal.import_checks`)."""
     if not name.strip():
         raise InvalidInput("A plan needs a name.")
     frame, report, ids = _read(Path(path), layer, crs, encoding)
@@ -159,7 +161,7 @@ def import_plan(store: Store, path: Path, *, name: str, zone_field: str, label_f
     existing = next((p for p in store.plans() if p.name == name), None)
     new = NewPlanVersion(name, title_fr or (existing.title_fr if existing else name),
                          title_ar or (existing.title_ar if existing else name),
-                         approval_act or f"Approved {approved.isoformat()}", approved, approved)
+                         approval_act or f"Approved {approved.isoformat()}", approved, approved, origin=origin)
     version = store.publish_plan_version(new, _metric(store, frame[["code", "label_fr", "label_ar", "geometry"]]))
     report.imported = len(frame)
     logger.info("plan %s version %d published from %s", name, version.version, report.source)

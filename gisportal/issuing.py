@@ -16,9 +16,11 @@ from typing import Any
 
 from gisportal.errors import NotFound
 from gisportal.notes import UrbanNote, build_note
+from gisportal.zone_cover import CoverLimits
 from gisportal.registry import IssuedNote, NoteRegistry
 from gisportal.rules import RulesCatalogue
 from gisportal.signing import KeyRing, NotAuthentic, canonical_json, seal_pdf, verify_pdf
+from gisportal.sites.render import site_payload_today
 from gisportal.storage.base import Store
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,13 @@ def note_payload(note: UrbanNote, lang: str) -> dict[str, Any]:
                       "area_m2": round(o.area_m2, 2)} for o in note.overlays],
         "plans": [{"name": p.name, "version": p.version, "approval_act": p.approval_act,
                    "approval_date": p.approval_date.isoformat()} for p in note.plans],
+        # Stated only when there are some: notes issued before these were stated keep their content hash.
+        **({"zone_overlaps": [{"codes": list(o.codes), "share": round(o.share, 4), "area_m2": round(o.area_m2, 2),
+                               "rules": o.rules.model_dump(mode="json") if o.rules else None,
+                               "rules_taken": dict(o.rules_taken)} for o in note.zone_overlaps]}
+           if note.zone_overlaps else {}),
+        **({"remainder": {"share": round(note.remainder_share, 4), "area_m2": round(note.remainder_m2, 2),
+                          "codes": list(note.remainder_codes)}} if note.remainder_m2 > 0 else {}),
     }
 
 
@@ -58,7 +67,11 @@ def signed_bytes(payload: dict[str, Any], number: str, issued_at: str) -> bytes:
 
 def issue_note(registry: NoteRegistry, keyring: KeyRing, note: UrbanNote, lang: str) -> IssuedNote:
     """The registered note for this content: reused when identical, else newly numbered and signed."""
-    payload = note_payload(note, lang)
+    return issue_payload(registry, keyring, note_payload(note, lang))
+
+
+def issue_payload(registry: NoteRegistry, keyring: KeyRing, payload: dict[str, Any]) -> IssuedNote:
+    """The registered document for this payload (a parcel's or a site's note): reused when identical."""
     digest = content_hash(payload)
     existing = registry.find(digest)
     if existing is not None:
@@ -93,12 +106,16 @@ class Currency:
     changed_content: bool
 
 
-def currency(store: Store, catalogue: RulesCatalogue, issued: IssuedNote) -> Currency:
-    """Compare an issued note with the note the parcel would get today."""
-    parcel = store.parcel_by_ref(issued.parcel_ref)
-    if parcel is None:
-        return Currency(False, [], True)
-    today = note_payload(build_note(store, catalogue, parcel), issued.lang)
+def currency(store: Store, catalogue: RulesCatalogue, issued: IssuedNote,
+             limits: CoverLimits | None = None) -> Currency:
+    """Compare an issued note with the note the parcel (or the site) would get today (slivers under ``limits``)."""
+    if issued.payload.get("kind") == "site":
+        today = site_payload_today(store, catalogue, issued.payload)
+    else:
+        parcel = store.parcel_by_ref(issued.parcel_ref)
+        if parcel is None:
+            return Currency(False, [], True)
+        today = note_payload(build_note(store, catalogue, parcel, limits=limits), issued.lang)
     before = {(p["name"], p["version"]) for p in issued.plan_versions}
     now = {(p["name"], p["version"]) for p in today["plans"]}
     changed = sorted({name for name, _ in before ^ now})

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from gisportal.private_files import private_dir, write_private
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, inserted_id, metadata, utcnow
 from gisportal.audit import AuditLog
 from gisportal.errors import Conflict, InvalidInput, NotFound
@@ -243,9 +244,9 @@ class Library:
         path = self.files_dir / digest[:2] / f"{digest}.{MEDIA_TYPES[media_type]}"
         written = not path.exists()
         if written:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             temporary = path.with_suffix(".part")
-            temporary.write_bytes(data)
+            write_private(temporary, data)
             temporary.replace(path)
         now = utcnow()
         row = {**self._meta_row(meta), "file_sha256": digest, "media_type": media_type, "file_size": len(data),

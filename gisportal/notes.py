@@ -16,11 +16,13 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gisportal.coords import WGS84, transformer
+from gisportal.overlap_rules import stricter_rules
 from gisportal.overlays import overlay_kind
 from gisportal.parcels import ParcelRecord
 from gisportal.plans import PlanVersion, version_status, versions_in_force
 from gisportal.rules import RulesCatalogue, ZoneRules
-from gisportal.storage.base import Store
+from gisportal.storage.base import Store, ZoneHit
+from gisportal.zone_cover import CoverLimits, CoverPart, zone_cover
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +61,8 @@ class ParcelFacts:
 
 @dataclass(frozen=True)
 class ZoneOnParcel:
-    """One zone touching the parcel, with its share and rules."""
+    """One zone code on the parcel: the land under it alone (its overlaps with other codes are stated apart, see
+    :class:`ZoneOverlapOnParcel`), its share and rules."""
 
     plan: str
     plan_version: int
@@ -69,6 +72,23 @@ class ZoneOnParcel:
     area_m2: float
     share: float
     rules: ZoneRules | None
+    buildability: Buildability
+    #: All the code's land on the parcel (the union of its features), overlaps with other codes included.
+    total_area_m2: float | None = None
+
+
+@dataclass(frozen=True)
+class ZoneOverlapOnParcel:
+    """Land of the parcel under zones of several codes at once, with the stricter rules of those codes."""
+
+    codes: tuple[str, ...]
+    labels_fr: tuple[str, ...]
+    labels_ar: tuple[str, ...]
+    area_m2: float
+    share: float
+    rules: ZoneRules | None
+    #: (rule, code) pairs: which code each stricter rule was taken from (see :mod:`gisportal.overlap_rules`).
+    rules_taken: tuple[tuple[str, str], ...]
     buildability: Buildability
 
 
@@ -117,6 +137,12 @@ class UrbanNote:
     generated_at: datetime
     unzoned_share: float
     warnings: tuple[tuple[str, str], ...] = ()
+    #: Land under several zone codes at once (each counted once, with the stricter rules).
+    zone_overlaps: tuple[ZoneOverlapOnParcel, ...] = ()
+    #: Digitising slivers of zones left out of :attr:`zones` (their share, area and codes).
+    remainder_share: float = 0.0
+    remainder_m2: float = 0.0
+    remainder_codes: tuple[str, ...] = ()
 
     @property
     def is_historical(self) -> bool:
@@ -188,9 +214,21 @@ def _in_force(all_versions: list[PlanVersion], as_of: date) -> _InForce:
     return found
 
 
+def _encumbered(part: CoverPart, encumbrance: shapely.Geometry | None, area: float) -> float:
+    """The part's land under servitudes that forbid building (no geometry work for a part that is the parcel)."""
+    if encumbrance is None:
+        return 0.0
+    if part.area_m2 >= area * (1 - 1e-9):
+        return float(encumbrance.area)
+    return float(shapely.intersection(part.geometry(), encumbrance).area)
+
+
 def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as_of: date | None = None,
-               now: datetime | None = None) -> UrbanNote:
-    """Build the note of ``parcel`` from the plan versions in force on ``as_of`` (default: today)."""
+               now: datetime | None = None, limits: CoverLimits | None = None) -> UrbanNote:
+    """Build the note of ``parcel`` from the plan versions in force on ``as_of`` (default: today).
+
+    Shares follow :func:`gisportal.zone_cover.zone_cover`: union per zone code, overlaps of codes stated apart
+    with the stricter rules, slivers (under ``limits``, default :class:`CoverLimits`) in a remainder."""
     now = now or datetime.now(timezone.utc)
     as_of = as_of or now.date()
     context = _in_force(store.plan_versions(), as_of)
@@ -212,25 +250,40 @@ def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as
         caps = [(h.max_height_m, h.kind) for h, kind in zip(overlay_hits, kinds, strict=True)
                 if kind.caps_height and h.max_height_m is not None]
         height_cap = min(caps) if caps else None
-    zones = []
+    cover = zone_cover(parcel.geometry, zone_hits, limits, area)
+    first = {}
     for hit in zone_hits:
-        version = in_force[hit.version_id]
-        rules = catalogue.rules_for(hit.code)
-        encumbered = float(shapely.intersection(hit.piece, encumbrance).area) if encumbrance is not None else 0.0
-        zones.append(ZoneOnParcel(version.plan_name, version.version, hit.code, hit.label_fr, hit.label_ar,
-                                  hit.area_m2, hit.area_m2 / area, rules,
-                                  _buildability(hit.area_m2, encumbered, rules, height_cap)))
-    if len(zones) > 1:
-        zones.sort(key=lambda z: (-z.share, z.code))
+        first.setdefault(hit.code, hit)
+    zones: list[ZoneOnParcel] = []
+    zone_overlaps: list[ZoneOverlapOnParcel] = []
+    for part in cover.parts:
+        encumbered = _encumbered(part, encumbrance, area)
+        if not part.is_overlap:
+            hit, = (first[c] for c in part.codes)
+            version = in_force[hit.version_id]
+            rules = catalogue.rules_for(hit.code)
+            zones.append(ZoneOnParcel(version.plan_name, version.version, hit.code, hit.label_fr, hit.label_ar,
+                                      part.area_m2, part.share, rules,
+                                      _buildability(part.area_m2, encumbered, rules, height_cap),
+                                      cover.code_areas.get(hit.code)))
+        else:
+            rules, taken = stricter_rules([(c, catalogue.rules_for(c)) for c in part.codes])
+            hits: list[ZoneHit] = [first[c] for c in part.codes]
+            zone_overlaps.append(ZoneOverlapOnParcel(
+                part.codes, tuple(h.label_fr for h in hits), tuple(h.label_ar for h in hits), part.area_m2,
+                part.share, rules, tuple(taken.items()), _buildability(part.area_m2, encumbered, rules, height_cap)))
     total_encumbered = float(encumbrance.area) if encumbrance is not None else 0.0
     used = {h.version_id for h in zone_hits}.union(h.version_id for h in overlay_hits)
     plans = tuple(context.references[v] for v in in_force if v in used)
     note = UrbanNote(
         parcel=facts, zones=tuple(zones), overlays=overlays,
-        buildability=_total([z.buildability for z in zones], area, total_encumbered),
+        buildability=_total([z.buildability for z in zones] + [o.buildability for o in zone_overlaps], area,
+                            total_encumbered),
         plans=plans, as_of=as_of, generated_at=now,
-        unzoned_share=max(0.0, 1.0 - sum(z.share for z in zones)),
-        warnings=tuple(_warnings(zones, plans, area)),
+        unzoned_share=cover.unzoned_share,
+        warnings=tuple(_warnings(zones, zone_overlaps, plans, area, catalogue)),
+        zone_overlaps=tuple(zone_overlaps), remainder_share=cover.remainder_share, remainder_m2=cover.remainder_m2,
+        remainder_codes=cover.remainder_codes,
     )
     return note
 
@@ -242,15 +295,18 @@ def _plan_reference(version: PlanVersion, versions: list[PlanVersion], as_of: da
                          status.effective_to, status.status)
 
 
-def _warnings(zones: list[ZoneOnParcel], plans: tuple[PlanReference, ...], area: float) -> list[tuple[str, str]]:
+def _warnings(zones: list[ZoneOnParcel], zone_overlaps: list[ZoneOverlapOnParcel], plans: tuple[PlanReference, ...],
+              area: float, catalogue: RulesCatalogue) -> list[tuple[str, str]]:
     """Warnings as (code, argument) pairs; renderers word them in the reader's language."""
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str]] = [("zones_overlap", " + ".join(o.codes)) for o in zone_overlaps]
+    undefined = [c for c in dict.fromkeys(c for o in zone_overlaps for c in o.codes) if catalogue.rules_for(c) is None]
     for zone in zones:
         if zone.rules is None:
             found.append(("rules_not_defined", zone.code))
         elif zone.rules.min_lot_area_m2 and zone.share > 0.5 and area < zone.rules.min_lot_area_m2:
             found.append(("below_min_lot_area", zone.code))
     found += [("plan_lapsed", p.name) for p in plans if p.status == "lapsed"]
-    if not zones:
+    found += [("rules_not_defined", c) for c in undefined if all(z.code != c for z in zones)]
+    if not zones and not zone_overlaps:
         found.append(("no_zone", ""))
     return found

@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.geometry import mapping
 
 from gisportal.coords import WGS84, transformer
-from gisportal.notes import Buildability, UrbanNote
+from gisportal.notes import Buildability, UrbanNote, ZoneOverlapOnParcel
 from gisportal.overlays import overlay_kind
 from gisportal.parcels import ParcelRecord
 from gisportal.rules import RulesCatalogue, ZoneRules
@@ -81,6 +81,18 @@ def _buildability(b: Buildability) -> dict[str, Any]:
             for k, v in zip(_BUILDABILITY_FIELDS, _buildability_values(b), strict=True)}
 
 
+def zone_overlap_to_dict(o: ZoneOverlapOnParcel, catalogue: RulesCatalogue, lang: str) -> dict[str, Any]:
+    """Land under several zone codes: codes, labels, area, the stricter rules and which code each came from."""
+    return {
+        "codes": list(o.codes),
+        "labels": [pick(fr, ar, lang) or code for code, fr, ar in zip(o.codes, o.labels_fr, o.labels_ar)],
+        "share": _r(o.share, 4), "area_m2": _r(o.area_m2),
+        "rules": rules_to_dict(o.rules, catalogue, lang),
+        "rules_taken": dict(o.rules_taken),
+        "buildability": _buildability(o.buildability),
+    }
+
+
 def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
                  documents: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """The note as JSON-ready data, labels in ``lang`` (all languages kept under ``labels``).
@@ -108,13 +120,16 @@ def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
                 "label": pick(z.label_fr, z.label_ar, lang, z.rules.label.en if z.rules else None)
                 or (z.rules.label.get(lang) if z.rules else z.code),
                 "labels": {"fr": z.label_fr, "ar": z.label_ar},
-                "share": _r(z.share, 4), "area_m2": _r(z.area_m2),
+                "share": _r(z.share, 4), "area_m2": _r(z.area_m2), "total_area_m2": _r(z.total_area_m2),
                 "rules": rules_to_dict(z.rules, catalogue, lang),
                 "buildability": _buildability(z.buildability),
                 "documents": [d for d in documents.get(z.plan, ()) if not d["zones"] or z.code in d["zones"]],
             }
             for z in note.zones
         ],
+        "zone_overlaps": [zone_overlap_to_dict(o, catalogue, lang) for o in note.zone_overlaps],
+        "remainder": {"share": _r(note.remainder_share, 4), "area_m2": _r(note.remainder_m2),
+                      "codes": list(note.remainder_codes)},
         "unzoned_share": _r(note.unzoned_share, 4),
         "overlays": [
             {

@@ -30,6 +30,21 @@ class Settings(BaseSettings):
         None, description="Storage backend name (embedded, postgis); default postgis when database_url is set."
     )
     database_url: str | None = Field(None, description="Database URL for a database backend.")
+    # Scaling out (gisportal.storage.postgis_replicas): anonymous reads on streaming replicas, writes on the primary.
+    database_read_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Streaming replicas of the primary, comma-separated URLs (reads only).")
+    database_transaction_pooling: bool = Field(
+        False, description="The database URLs go through a pooler in transaction mode (PgBouncer "
+                           "pool_mode=transaction): no server-side prepared statements.")
+    database_read_max_lag_seconds: float = Field(
+        5.0, gt=0, description="A replica behind the last write seen for longer than this is reported lagging.")
+    database_read_retry_seconds: float = Field(
+        10.0, ge=0, description="How long a replica that failed is left aside before it is tried again.")
+    # Static vector tiles (gisportal.archives): PMTiles archives of the versions in force on a static host.
+    tiles_dir: Path | None = Field(None, description="Where the app writes the PMTiles archives after each "
+                                                     "publication (off when unset).")
+    tiles_url: str | None = Field(None, description="Base URL the archives are served from (by range requests); "
+                                                    "the map reads them instead of /tiles/ when set.")
     crs: str | None = Field(
         None, description="Metric CRS of the instance (e.g. EPSG:26191); taken from the data when unset."
     )
@@ -45,11 +60,23 @@ class Settings(BaseSettings):
     )
     basemap_attribution: str = ""
     max_features_per_request: int = Field(3000, ge=1)
+    open_data_licence: str = Field("CC-BY-4.0", description="Licence of the downloadable plans and OGC API data.")
+    site_max_parcels: int = Field(500, ge=1, description="Most parcels a site note may cover.")
+    site_max_vertices: int = Field(10_000, ge=4, description="Most vertices of a drawn or uploaded site.")
+    site_max_area_m2: float = Field(2_000_000.0, gt=0, description="Largest site area (m²) a site note accepts.")
     reload_check_seconds: float = Field(1.0, ge=0, description="How often a server checks the store for changes.")
     secret_key: str | None = None
     public_url: str | None = Field(
         None, description="Public base URL printed in QR codes (e.g. https://nru.example.ma); request host when unset."
     )
+    # Hardening (gisportal.web.security): hosts answered, proxies trusted, request sizes.
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names answered (comma-separated); default: the public URL's host "
+                                          "and localhost. Requests for any other Host get a 400.")
+    proxy_hops: int = Field(0, ge=0, le=5, description="Reverse proxies in front of the app whose X-Forwarded-For "
+                                                       "and X-Forwarded-Proto are trusted (0: none, no ProxyFix).")
+    max_request_bytes: int = Field(128 * 1024 * 1024, ge=1024,
+                                   description="Largest request body (planners' uploads); forms have smaller limits.")
     staff_token: str | None = Field(None, description="Bearer token for staff API calls until accounts exist.")
     ratelimit_storage_uri: str = Field(
         "memory://", description="Where sign-in throttling counts attempts (memory:// is per process; "
@@ -66,6 +93,11 @@ class Settings(BaseSettings):
     note_requires_payment: bool = Field(
         False, description="The official (sealed, numbered) note PDF is delivered only through a paid order; the "
                            "note page and JSON stay free for information; signed-in staff are exempt.")
+    note_sliver_share: float = Field(
+        0.001, ge=0, le=0.1, description="A zone covering less than this share of a parcel is a digitising sliver: "
+                                         "left out of the note's zones, counted in its stated remainder.")
+    note_sliver_area_m2: float = Field(
+        1.0, ge=0, le=1000, description="Likewise for a zone covering less than this area (m²) of a parcel.")
     notify_sender: str = Field("log", description="How notifications leave: log or smtp.")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(25, ge=1, le=65535)
@@ -91,7 +123,14 @@ class Settings(BaseSettings):
     contact_file: Path = Field(PROJECT_ROOT / "data" / "contact.yaml",
                                description="The agency's phone lines, hours, addresses, social accounts, posters.")
 
-    @field_validator("languages", mode="before")
+    @field_validator("database_read_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("languages", "trusted_hosts", mode="before")
     @classmethod
     def _split_languages(cls, value: object) -> object:
         if isinstance(value, str):

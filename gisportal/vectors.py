@@ -17,7 +17,7 @@ from gisportal.errors import DataFileError
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = {".shp", ".zip", ".gpkg", ".geojson", ".json"}
+SUPPORTED_SUFFIXES = {".shp", ".zip", ".gpkg", ".geojson", ".json", ".kml"}
 
 
 def _gdal_path(path: Path) -> str:

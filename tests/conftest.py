@@ -44,7 +44,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from instances import BACKENDS, Instance, PgDatabases, new_instance
+from instances import BACKENDS, Instance, PgDatabases, ReplicatedDatabases, new_instance
 
 TINY_CRS = "EPSG:26191"
 X0, Y0 = 460000.0, 570000.0
@@ -181,6 +181,17 @@ def pg_cluster():
 def pg(pg_cluster) -> PgDatabases:
     """Databases on the session's cluster (templates and clones)."""
     return PgDatabases(pg_cluster)
+
+
+@pytest.fixture(scope="session")
+def pg_replicated() -> ReplicatedDatabases:
+    """A primary, its streaming replica and a PgBouncer in front of each (the ``replicated`` backend)."""
+    try:
+        databases = ReplicatedDatabases()
+    except RuntimeError as exc:
+        pytest.fail(f"the replicated backend needs PostgreSQL and PgBouncer: {exc}", pytrace=False)
+    yield databases
+    databases.destroy()
 
 
 @pytest.fixture

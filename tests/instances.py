@@ -22,6 +22,9 @@ from typing import Any
 import pytest
 
 BACKENDS = ("embedded", "postgis")
+#: PostGIS on a primary and a streaming replica, both through PgBouncer in transaction mode (issue #18): a
+#: backend id of the tests (``[replicated]``), the ``postgis`` store configured with read replicas.
+REPLICATED = "replicated"
 
 #: Every table of the PostGIS schema (the Alembic version table included).
 PG_TABLES = ("gp_meta", "gp_plans", "gp_plan_versions", "gp_version_origins", "gp_zones", "gp_overlays",
@@ -51,6 +54,31 @@ class PgDatabases:
         self.cluster.drop_database(name)
 
 
+class ReplicatedDatabases(PgDatabases):
+    """Databases on a primary with a streaming replica (``pg_basebackup -R``), each behind its own PgBouncer in
+    transaction pooling mode: ``url(db)`` reaches the primary, ``read_url(db)`` the replica, both pooled."""
+
+    def __init__(self) -> None:
+        from pgbouncer import PgBouncer
+        from pgcluster import PgCluster
+
+        super().__init__(PgCluster())
+        self.replica = PgCluster(replica_of=self.cluster)
+        self.bouncers = [PgBouncer(self.cluster), PgBouncer(self.replica, query_wait_timeout=2)]
+
+    def url(self, name: str) -> str:
+        return self.bouncers[0].url(name)
+
+    def read_url(self, name: str) -> str:
+        return self.bouncers[1].url(name)
+
+    def destroy(self) -> None:
+        for bouncer in self.bouncers:
+            bouncer.stop()
+        self.replica.destroy()
+        self.cluster.destroy()
+
+
 @dataclass
 class Instance:
     """One portal instance on one backend."""
@@ -59,20 +87,27 @@ class Instance:
     data_dir: Path
     database_name: str | None = None
     database_url: str | None = None
+    read_urls: list[str] = field(default_factory=list)  # replicated: the replica, through PgBouncer
     _stores: list = field(default_factory=list, repr=False)
     _pg: PgDatabases | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> dict[str, Any]:
         """Settings overrides for ``create_app`` / ``load_settings``."""
+        if self.backend == REPLICATED:
+            return {"data_dir": self.data_dir, "storage": "postgis", "database_url": self.database_url,
+                    "database_read_urls": self.read_urls, "database_transaction_pooling": True}
         return {"data_dir": self.data_dir, "storage": self.backend, "database_url": self.database_url}
 
     @property
     def env(self) -> dict[str, str]:
         """The same as ``GISPORTAL_*`` environment variables (command line, server processes)."""
-        env = {"GISPORTAL_DATA_DIR": str(self.data_dir), "GISPORTAL_STORAGE": self.backend}
+        env = {"GISPORTAL_DATA_DIR": str(self.data_dir), "GISPORTAL_STORAGE": self.settings["storage"]}
         if self.database_url:
             env["GISPORTAL_DATABASE_URL"] = self.database_url
+        if self.read_urls:
+            env["GISPORTAL_DATABASE_READ_URLS"] = ",".join(self.read_urls)
+            env["GISPORTAL_DATABASE_TRANSACTION_POOLING"] = "true"
         return env
 
     @property
@@ -136,6 +171,10 @@ def new_instance(request: pytest.FixtureRequest, backend: str, data_dir: Path,
         pg: PgDatabases = request.getfixturevalue("pg")
         name = pg.create(template.database_name if template is not None else None)
         instance = Instance("postgis", data_dir, name, pg.cluster.url(name), _pg=pg)
+    elif backend == REPLICATED:
+        rpg: ReplicatedDatabases = request.getfixturevalue("pg_replicated")
+        name = rpg.create(template.database_name if template is not None else None)
+        instance = Instance(REPLICATED, data_dir, name, rpg.url(name), [rpg.read_url(name)], _pg=rpg)
     else:
         raise ValueError(f"unknown backend {backend!r}")
     request.addfinalizer(instance.discard)

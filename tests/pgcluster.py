@@ -24,9 +24,13 @@ def _free_port() -> int:
 
 
 class PgCluster:
-    """initdb + pg_ctl on a free port; ``url(db)`` for each database created."""
+    """initdb + pg_ctl on a free port; ``url(db)`` for each database created.
 
-    def __init__(self) -> None:
+    ``replica_of``: a streaming replica of that (running) cluster instead, made with ``pg_basebackup -R``
+    (read only: the hot standby refuses writes, which its log then records).
+    """
+
+    def __init__(self, replica_of: "PgCluster | None" = None) -> None:
         if not (BIN / "initdb").exists():
             raise RuntimeError("PostgreSQL 15 is not installed: run `make test` (it installs postgresql-15-postgis-3)")
         self.root = Path(tempfile.mkdtemp(prefix="gisportal-pg-"))
@@ -35,8 +39,12 @@ class PgCluster:
         self._as_postgres = os.geteuid() == 0
         if self._as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
-        self._run([str(BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync",
-                   "-E", "UTF8", "--locale=C.UTF-8"])
+        if replica_of is None:
+            self._run([str(BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync",
+                       "-E", "UTF8", "--locale=C.UTF-8"])
+        else:
+            self._run([str(BIN / "pg_basebackup"), "-D", str(self.data), "-R", "-X", "stream", "-c", "fast",
+                       "--no-sync", "-h", "127.0.0.1", "-p", str(replica_of.port), "-U", "postgres"])
         self.start()
 
     def _run(self, args: list[str]) -> str:
@@ -50,7 +58,8 @@ class PgCluster:
     def start(self) -> None:
         """Start (or restart) the server."""
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+                   "-c wal_receiver_status_interval=1 -c hot_standby_feedback=on")
         self._run([str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
                    "-w", "start"])
 
@@ -86,6 +95,10 @@ class PgCluster:
     def drop_database(self, name: str) -> None:
         """Drop a database, closing its sessions."""
         self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def log(self) -> str:
+        """The server's log so far."""
+        return (self.root / "log").read_text(errors="replace")
 
     def url(self, name: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"

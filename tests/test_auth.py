@@ -329,7 +329,7 @@ def test_public_answers_do_not_vary_on_the_session(client):
     assert "Cookie" in client.get("/admin").headers["Vary"]
 
 
-def test_bearer_token_calls_need_no_csrf_token(empty_instance):
+def test_bearer_token_calls_need_no_csrf_token_but_cookie_sessions_always_do(empty_instance):
     from gisportal.web import create_app
 
     app = create_app({**empty_instance.settings, "TESTING": True})
@@ -337,7 +337,10 @@ def test_bearer_token_calls_need_no_csrf_token(empty_instance):
     client = app.test_client()
     token(client)  # the client holds a session cookie, as a signed-in browser would
     assert client.post("/api/v1/test-echo", json={}).status_code == 400
-    assert client.post("/api/v1/test-echo", json={}, headers={"Authorization": "Bearer s3cret"}).get_json() == {
+    # a forged page cannot add headers that lift the check from a cookie-authenticated call
+    assert client.post("/api/v1/test-echo", json={}, headers={"Authorization": "Bearer s3cret"}).status_code == 400
+    no_cookie = app.test_client()  # a script with its bearer token and no cookie: nothing to forge
+    assert no_cookie.post("/api/v1/test-echo", json={}, headers={"Authorization": "Bearer s3cret"}).get_json() == {
         "ok": True}
     app.extensions["gisportal"].store.close()
 

@@ -119,8 +119,8 @@ _SELECTED_OUTLINES_JS = """() => {
 def _open_map(page: Any, url: str) -> None:
     """Open the map page and wait until Leaflet, our script and the zones layer are there."""
     page.goto(url)
-    page.wait_for_function("typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
-    page.wait_for_function(f"({_ZONE_LAYERS_JS})() > 0")
+    page.wait_for_function("() => typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
+    page.wait_for_function(f"() => ({_ZONE_LAYERS_JS})() > 0")
 
 
 def _click_latlng(page: Any, lat: float, lon: float) -> None:
@@ -222,9 +222,19 @@ def _serving(app: Any) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
     thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    # Absolute URLs (QR codes, payment returns) come from the configured public URL, never from the request:
+    # the deployment here is this server.
+    portal = getattr(app, "extensions", {}).get("gisportal")  # a plain WSGI app (a static host) has none
+    if portal is None:
+        yield base
+        return
+    settings = portal.settings
+    configured, settings.public_url = settings.public_url, settings.public_url or base
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield base
     finally:
+        settings.public_url = configured
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
@@ -391,9 +401,14 @@ def browser_artifacts() -> Path:
 def test_request_guard_blocks_and_records_internet_requests(browser_session: BrowserSession) -> None:
     """The guard the other tests rely on: an outside request is aborted at once, and recorded."""
     page = browser_session.new_page()
+    fetch = """() => fetch('https://tile.openstreetmap.org/1/1/1.png')
+        .then(() => 'fetched', e => 'blocked: ' + e.name)"""
     page.goto(browser_session.base_url + "/plans")
-    outcome = page.evaluate("""() => fetch('https://tile.openstreetmap.org/1/1/1.png')
-        .then(() => 'fetched', e => 'blocked: ' + e.name)""")
+    # on the app's pages the Content-Security-Policy stops it before it is even requested (issue #14)
+    assert page.evaluate(fetch).startswith("blocked")
+    assert [url for url in browser_session.requests if not _is_local(url)] == []
+    page.goto("about:blank")  # no policy here: the guard itself must stop it
+    outcome = page.evaluate(fetch)
     assert outcome.startswith("blocked"), outcome
     leaks = [url for url in browser_session.requests if not _is_local(url)]
     assert leaks == ["https://tile.openstreetmap.org/1/1/1.png"]
@@ -517,8 +532,8 @@ def test_arabic_is_right_to_left_and_the_map_still_works(browser_session: Browse
 
     with page.expect_navigation():
         page.locator('header a[data-lang="ar"]').click()
-    page.wait_for_function("typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
-    page.wait_for_function(f"({_ZONE_LAYERS_JS})() > 0")
+    page.wait_for_function("() => typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
+    page.wait_for_function(f"() => ({_ZONE_LAYERS_JS})() > 0")
     assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
     assert json.loads(page.locator("#gp-config").text_content())["lang"] == "ar"
     assert page.locator('header strong[lang="ar"]').count() == 1  # the current language is marked

@@ -80,7 +80,7 @@ def test_a_menu_opened_with_the_keyboard_on_a_phone_leads_to_its_page(nav_site: 
         page = session.new_page()
         page.set_viewport_size(PHONE)
         page.goto(f"{nav_site}/?lang={lang}")
-        page.wait_for_function("typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
+        page.wait_for_function("() => typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
         assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == [lang, direction]
         assert _open_menus(page) == []
         assert page.locator("nav.gp-nav a[href='/complaints/track']").is_hidden()  # closed menus hide their links
@@ -132,7 +132,7 @@ def test_on_a_desktop_menus_open_under_their_button_from_the_reading_side(nav_si
         page = session.new_page()
         page.set_viewport_size(DESKTOP)
         page.goto(f"{nav_site}/?lang={lang}")
-        page.wait_for_function("typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
+        page.wait_for_function("() => typeof L !== 'undefined' && window.gisportal && window.gisportal.map")
         summaries = [page.locator(f"#gp-menu-{key}").bounding_box() for key in MENUS]
         assert len({round(s["y"]) for s in summaries}) == 1, summaries  # one row
         xs = [s["x"] for s in summaries]

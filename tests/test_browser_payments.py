@@ -56,7 +56,11 @@ def payments_session(browser_chromium: Any, payments_site: dict[str, Any]) -> It
 def test_the_request_guard_aborts_outside_requests(payments_session: BrowserSession) -> None:
     page = payments_session.new_page()
     page.goto(f"{payments_session.base_url}/fees")
-    outcome = page.evaluate("() => fetch('https://example.com/x').then(() => 'reached', () => 'blocked')")
+    fetch = "() => fetch('https://example.com/x').then(() => 'reached', () => 'blocked')"
+    # the page's Content-Security-Policy (issue #14) stops it before it is requested; the guard on a blank page
+    assert page.evaluate(fetch) == "blocked" and "https://example.com/x" not in payments_session.requests
+    page.goto("about:blank")
+    outcome = page.evaluate(fetch)
     assert outcome == "blocked" and "https://example.com/x" in payments_session.requests
     payments_session.requests.remove("https://example.com/x")
     payments_session.assert_stayed_local()

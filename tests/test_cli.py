@@ -197,8 +197,9 @@ def test_import_plan_without_zone_codes_anywhere(imported, tiny, tmp_path):
     boxes(tiny, [(0, 0, 10, 10), (10, 0, 20, 10)], CODE=[None, "  "]).to_file(path)
     before = imported.snapshot()
     result = run("import-plan", path, "--name", "cli-plan", "--zone-field", "CODE", code=2)
-    assert "no usable feature" in result.stderr
-    assert json.loads(result.stderr.split("\n", 1)[1])["skipped"]["no_zone_code"]["count"] == 2
+    assert "no_zone_code block publication" in result.stderr  # the upload's validation, run by the CLI too
+    report = json.loads(result.stderr.split("\n", 1)[1])
+    assert report["blocking"] and report["findings"][0]["details"] == {"features": 2}
     assert imported.snapshot() == before
 
 
@@ -211,7 +212,7 @@ def test_unreadable_input_exits_2_and_leaves_the_store_alone(imported, tiny, tmp
         args, says = ["import-parcels", path, "--ref-field", "REF"], "Cannot read parcels.gpkg"
     elif case == "not-a-zip":
         (path := tmp_path / "zonage.zip").write_bytes(b"this is a text file")
-        args, says = ["import-plan", path, "--name", "x", "--zone-field", "CODE"], "not a valid zip archive"
+        args, says = ["import-plan", path, "--name", "x", "--zone-field", "CODE"], "not a zip archive"
     elif case == "shapefile-without-prj":
         boxes(tiny, [(0, 0, 5, 5)], REF=["TF-9/06"]).to_file(tmp_path / "noprj.shp", engine="pyogrio")
         (tmp_path / "noprj.prj").unlink()

@@ -147,7 +147,10 @@ def test_api_lookup_by_number_and_code(app, staff):
     assert client.get("/api/v1/decisions?file=" + "9" * 41 + "&code=x").status_code == 422
     spec = client.get("/api/v1/openapi.json").get_json()
     params = {p["name"] for p in spec["paths"]["/api/v1/decisions"]["get"]["parameters"]}
-    assert params == {"file", "code"}
+    assert params == {"file", "code", "X-Personal-Code"}
+    # the code may travel in a header instead (issue #14: never required in URLs, which access logs keep)
+    by_header = client.get(f"/api/v1/decisions?file={FILE}", headers={"X-Personal-Code": "AAAAA-AAAAA"})
+    assert by_header.status_code == 404 and by_header.get_json() == wrong.get_json()
 
 
 def test_lookup_page_and_a_new_code(app, staff):

@@ -178,7 +178,7 @@ def test_the_header_groups_every_link_into_four_menus_and_marks_the_page(tiny_cl
     groups, marked, shown = _nav(html_of(tiny_client, "/plans", lang=lang))
     assert shown == titles and marked == ["map"]
     assert [(href, current) for key in groups for href, _, current in groups[key]] == [
-        ("/", False), ("/plans", True), ("/verify", False),
+        ("/", False), ("/plans", True), ("/data", False), ("/verify", False),
         ("/complaints/new", False), ("/complaints/track", False), ("/fees", False), ("/subscribe", False),
         ("/committees", False), ("/committees/lookup", False), ("/documents", False),
         ("/help", False), ("/api/v1/openapi.json", False)]

@@ -27,7 +27,10 @@ def _postgis(settings: Settings) -> Store:
 
     if not settings.database_url:
         raise InvalidInput("The postgis backend needs GISPORTAL_DATABASE_URL=postgresql://user@host:port/db.")
-    return PostgisStore(settings.database_url, crs=settings.crs)
+    return PostgisStore(settings.database_url, crs=settings.crs, read_urls=settings.database_read_urls,
+                        prepare=not settings.database_transaction_pooling,
+                        max_lag_seconds=settings.database_read_max_lag_seconds,
+                        retry_seconds=settings.database_read_retry_seconds)
 
 
 #: Backend name -> factory.

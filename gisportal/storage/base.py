@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gisportal.parcels import ParcelRecord
 from gisportal.plans import Plan, PlanVersion
+from gisportal.storage.featurequery import FeaturePage, FeatureQuery
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,14 @@ class Store(ABC):
     def features(self, layer: str, version_ids: list[int] | None, bbox: tuple[float, float, float, float] | None,
                  limit: int | None = None) -> gpd.GeoDataFrame:
         """Features of ``layer`` (one of :data:`LAYERS`) in a metric bbox, for the map."""
+
+    def feature_page(self, query: FeatureQuery) -> FeaturePage:
+        """The features ``query`` asks for, in stored order, with their ids and the number matching in all."""
+        raise NotImplementedError(f"{type(self).__name__} cannot answer feature queries")
+
+    def feature_by_id(self, layer: str, feature_id: int) -> gpd.GeoDataFrame:
+        """The feature of ``layer`` with this id (columns as :meth:`feature_page`'s), or an empty frame."""
+        raise NotImplementedError(f"{type(self).__name__} cannot answer feature queries")
 
     @abstractmethod
     def search(self, text: str, limit: int = 10) -> list[Suggestion]:

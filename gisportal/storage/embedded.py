@@ -35,6 +35,8 @@ from gisportal.errors import InvalidInput, NotFound
 from gisportal.parcels import ParcelRecord, ref_key, ref_key_candidates, search_text
 from gisportal.plans import Plan, PlanVersion
 from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
+from gisportal.storage.featurefilter import filter_mask
+from gisportal.storage.featurequery import LAYER_COLUMNS, FeaturePage, FeatureQuery
 from gisportal.storage.indexing import match_places
 from gisportal.storage.inforce import PlanLayers, Predicate, query_one
 from gisportal.tilesets import TileCache
@@ -207,6 +209,38 @@ class EmbeddedStore(Store):
             idx = idx[np.isin(versions[idx], version_ids)]
         idx = np.sort(idx)[:limit] if limit is not None else np.sort(idx)
         return data.frame.iloc[idx].drop(columns=["ref_key"], errors="ignore")
+
+    def _layer(self, layer: str) -> _Layer:
+        if layer not in self.layers:
+            raise NotFound(f"Unknown layer '{layer}'. Layers: {', '.join(self.layers)}.", layer=layer)
+        return self.layers[layer]
+
+    def feature_page(self, query: FeatureQuery) -> FeaturePage:
+        """Candidates from the STRtree (or all rows), then versions and filter as vectorised masks."""
+        data = self._layer(query.layer)
+        first = query.after_id or 0  # ids are positions + 1: those after ``after_id`` start at position after_id
+        idx = (np.sort(data.candidates(shapely.box(*query.bbox))) if query.bbox
+               else np.arange(min(first, len(data.frame)), len(data.frame)))
+        idx = idx[idx >= first] if query.bbox and first else idx
+        if query.version_ids is not None and query.layer != "parcels":
+            idx = idx[np.isin(self._plan_layers.layer_versions(query.layer)[idx], query.version_ids)]
+        if query.where is not None and len(idx):
+            frame = data.frame
+            columns = {name: frame[name].iloc[idx].reset_index(drop=True) for name in LAYER_COLUMNS[query.layer]}
+            idx = idx[filter_mask(query.where, columns, data.geoms[idx])]
+        end = None if query.limit is None else query.offset + query.limit
+        return FeaturePage(self._rows(query.layer, idx[query.offset:end]), len(idx))
+
+    def feature_by_id(self, layer: str, feature_id: int) -> gpd.GeoDataFrame:
+        data = self._layer(layer)
+        found = [feature_id - 1] if 0 < feature_id <= len(data.frame) else []
+        return self._rows(layer, np.array(found, dtype=np.int64))
+
+    def _rows(self, layer: str, idx: np.ndarray) -> gpd.GeoDataFrame:
+        """Rows at positions ``idx`` with their ids (position + 1, the GeoPackage's feature id)."""
+        frame = self.layers[layer].frame.iloc[idx]
+        frame = frame[list(LAYER_COLUMNS[layer]) + ["geometry"]]
+        return frame.set_axis(range(len(frame))).assign(id=idx + 1)
 
     def search(self, text: str, limit: int = 10) -> list[Suggestion]:
         words = search_text(text).split()

@@ -31,8 +31,11 @@ from gisportal.errors import InvalidInput, NotFound
 from gisportal.parcels import ParcelRecord, ref_key_candidates, ref_keys, search_text
 from gisportal.plans import Plan, PlanVersion
 from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
+from gisportal.storage.featurequery import LAYER_COLUMNS, FeaturePage, FeatureQuery
+from gisportal.storage import postgis_features
 from gisportal.storage.indexing import address_parts, match_places, place_rows
 from gisportal.storage.postgis_db import ReadConnections, database_errors, declare_srid, make_engine, migrate
+from gisportal.storage.postgis_replicas import PRIMARY_LSN_SQL, ReadRouter, connector, safe_url
 from gisportal.storage.postgis_load import (CHUNK_ROWS, FLOAT8, INT4, MULTIPOLYGON, TEXT, TEXT_OR_NULL,
                                             bulk_indexes, copy_chunks, copy_frame)
 from gisportal.storage.postgis_sql import (FEATURES_SQL, HITS_SQL, PARCEL_AT_SQL, PARCEL_POINTS_SQL,
@@ -63,10 +66,14 @@ def _concat(arrays: list) -> Any:
 class PostgisStore(Store):
     """A store in PostgreSQL + PostGIS."""
 
-    def __init__(self, url: str, crs: str | None = None) -> None:
-        self.engine = make_engine(url)
-        cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)  # as the engine connects
-        self._reads = ReadConnections(lambda: psycopg.connect(*cargs, **cparams, autocommit=True))
+    def __init__(self, url: str, crs: str | None = None, read_urls: list[str] | tuple[str, ...] = (),
+                 prepare: bool = True, max_lag_seconds: float = 5.0, retry_seconds: float = 10.0) -> None:
+        """``url``: the primary; ``read_urls``: its streaming replicas (:mod:`postgis_replicas`);
+        ``prepare=False`` behind a pooler in transaction mode (no server-side prepared statements)."""
+        self.engine = make_engine(url, prepare=prepare)
+        self._router = ReadRouter.build(connector(self.engine, prepare=prepare),
+                                        {safe_url(u): connector(self.engine, u, prepare) for u in read_urls},
+                                        max_lag_seconds, retry_seconds)
         with self._errors():
             migrate(self.engine)
         self._configured_crs = crs
@@ -96,9 +103,17 @@ class PostgisStore(Store):
         statement = _PSYCOPG_SQL.get(sql)
         if statement is None:
             statement = _PSYCOPG_SQL[sql] = str(sa.text(sql).compile(dialect=self.engine.dialect))
+        server = self._router.choose()
+        while not server.is_primary:  # a replica that fails is left aside, the read made elsewhere
+            try:
+                return self._fetch_on(server.reads, statement, params, one)
+            except psycopg.OperationalError as exc:
+                self._router.failed(server, exc)
+                server = self._router.choose()
+        reads = server.reads
         for attempt in (1, 2):
             try:
-                item = self._reads.get()
+                item = reads.get()
             except psycopg.Error as exc:  # cannot connect: a 503
                 with self._errors():
                     raise sa.exc.DBAPIError.instance(None, None, exc, psycopg.Error) from exc
@@ -110,20 +125,40 @@ class PostgisStore(Store):
                 # psycopg's Error and Connection are the DBAPI ones SQLAlchemy types as protocols it cannot match
                 dropped = self.engine.dialect.is_disconnect(exc, conn, None)  # type: ignore[arg-type]
                 if dropped:
-                    self._reads.discard(item)
+                    reads.discard(item)
                     if attempt == 1:
                         continue
                 else:
-                    self._reads.put(item)
+                    reads.put(item)
                 with self._errors():
                     raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error,
                                                      connection_invalidated=dropped) from exc
             except BaseException:  # interrupted mid-statement: the connection's state is unknown
                 conn.close()
                 raise
-            self._reads.put(item)
+            reads.put(item)
             return rows
         raise AssertionError("unreachable")
+
+    def _fetch_on(self, reads: ReadConnections, statement: str, params: dict, one: bool) -> Any:
+        """One statement on a replica: its driver's ``OperationalError`` (down, dropped, a recovery conflict)
+        for the caller to go elsewhere; any other error as on the primary."""
+        item = reads.get()
+        try:
+            item[1].execute(statement, params)
+            rows = item[1].fetchone() if one else item[1].fetchall()
+        except psycopg.OperationalError:
+            reads.discard(item)
+            raise
+        except psycopg.Error as exc:
+            reads.put(item)
+            with self._errors():
+                raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
+        except BaseException:
+            item[0].close()
+            raise
+        reads.put(item)
+        return rows
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -139,10 +174,13 @@ class PostgisStore(Store):
 
     def refresh(self) -> bool:
         """Reload cached plan versions, places and extent when another process wrote."""
-        with self._read() as conn:
-            generation = conn.execute(sa.text("SELECT value FROM gp_meta WHERE key = 'generation'")).scalar_one()
+        with self._read() as conn:  # on the primary (the replicas may lag)
+            generation, lsn = conn.execute(sa.text(
+                f"SELECT value, {PRIMARY_LSN_SQL if self._router.replicas else '0'} FROM gp_meta "
+                "WHERE key = 'generation'")).one()
             if generation == self._generation:
                 return False
+            self._router.require(int(lsn))  # reads now need what the primary had when it was at this generation
             self._meta = dict(conn.execute(sa.text("SELECT key, value FROM gp_meta WHERE key <> 'generation'")).all())
             self.crs = self._configured_crs or self._meta.get("crs", "")
             self._plans = [Plan(*r) for r in conn.execute(sa.text("SELECT id, name, title_fr, title_ar FROM gp_plans"))]
@@ -189,11 +227,9 @@ class PostgisStore(Store):
         keys = ref_key_candidates(ref)
         if not keys:
             return None
-        with self._read() as conn:
-            row = conn.execute(sa.text("SELECT ref, address, quarter, ST_AsBinary(geom) FROM gp_parcels "
-                                       "WHERE ref_key = ANY(:k) ORDER BY ref_key = :k0 DESC LIMIT 1"),
-                               {"k": keys, "k0": keys[0]}).first()
-        return self._parcel(row)
+        return self._parcel(self._fetch("SELECT ref, address, quarter, ST_AsBinary(geom) FROM gp_parcels "
+                                        "WHERE ref_key = ANY(:k) ORDER BY ref_key = :k0 DESC LIMIT 1",
+                                        {"k": keys, "k0": keys[0]}, one=True))
 
     def parcel_at(self, x: float, y: float) -> ParcelRecord | None:
         return self._parcel(self._fetch(PARCEL_AT_SQL, {"x": x, "y": y, "srid": self.srid}, one=True))
@@ -232,12 +268,35 @@ class PostgisStore(Store):
             params["v"] = list(version_ids)
         sql = FEATURES_SQL.format(columns=columns[layer], table=f"gp_{layer}", where=" AND ".join(where),
                                   limit=f"LIMIT {int(limit)}" if limit else "")
-        with self._read() as conn:
-            frame = pd.DataFrame(conn.execute(sa.text(sql), params).mappings().all())
-        if frame.empty:
-            frame = pd.DataFrame(columns=[c.strip() for c in columns[layer].split(",")] + ["wkb"])
+        names = [c.strip() for c in columns[layer].split(",")] + ["wkb"]
+        frame = pd.DataFrame(self._fetch(sql, params), columns=names)
         geometry: np.ndarray | list[BaseGeometry] = shapely.from_wkb(frame.pop("wkb").to_numpy()) if len(frame) else []
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=self.crs or None), crs=self.crs or None)
+
+    def feature_page(self, query: FeatureQuery) -> FeaturePage:
+        """Box, versions, filter, order and page in one statement; the count in another (cached when unfiltered)."""
+        if query.layer not in LAYER_COLUMNS:
+            raise NotFound(f"Unknown layer '{query.layer}'.", layer=query.layer)
+        with self._read() as conn:
+            try:
+                rows = conn.execute(postgis_features.page_select(query, self.srid)).all()
+            except (sa.exc.DataError, sa.exc.ProgrammingError, sa.exc.InternalError) as exc:  # e.g. text vs number
+                raise InvalidInput("The filter cannot be applied: " + str(exc.orig).splitlines()[0][:200],
+                                   parameter="filter") from None
+            if not query.count or (query.offset == 0 and (query.limit is None or len(rows) < query.limit)):
+                matched = len(rows)
+            elif postgis_features.is_unfiltered(query):
+                matched = self._counts[query.layer]
+            else:
+                matched = conn.execute(postgis_features.count_select(query, self.srid)).scalar_one()
+        return FeaturePage(postgis_features.frame(rows, query.layer, self.crs), int(matched))
+
+    def feature_by_id(self, layer: str, feature_id: int) -> gpd.GeoDataFrame:
+        if layer not in LAYER_COLUMNS:
+            raise NotFound(f"Unknown layer '{layer}'.", layer=layer)
+        with self._read() as conn:
+            rows = conn.execute(postgis_features.by_id_select(layer, feature_id, self.srid)).all()
+        return postgis_features.frame(rows, layer, self.crs)
 
     def search(self, text: str, limit: int = 10) -> list[Suggestion]:
         """Places, then parcels by reference prefix (``TF-100`` -> TF-1001/06...), then by street and house
@@ -255,11 +314,10 @@ class PostgisStore(Store):
         sql, params = parcel_search_sql(ref_key_candidates(text), streets, numbers[0] if numbers else None,
                                         limit - len(found))
         seen: set[str] = set()
-        with self._read() as conn:
-            for ref, address, x, y in conn.execute(sa.text(sql), params):
-                if ref not in seen:
-                    seen.add(ref)
-                    found.append(Suggestion("parcel", f"{ref} — {address}" if address else ref, ref, x, y))
+        for ref, address, x, y in self._fetch(sql, params):
+            if ref not in seen:
+                seen.add(ref)
+                found.append(Suggestion("parcel", f"{ref} — {address}" if address else ref, ref, x, y))
         return found
 
     def counts(self) -> dict[str, int]:
@@ -389,4 +447,4 @@ class PostgisStore(Store):
 
     def close(self) -> None:
         self.engine.dispose()
-        self._reads.close()
+        self._router.close()

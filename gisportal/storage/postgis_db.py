@@ -24,15 +24,18 @@ logger = logging.getLogger(__name__)
 _LOCK_KEY = 7_301_924  # advisory lock for migrations
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, prepare: bool = True) -> Engine:
     """An engine on psycopg 3 with a pre-ping pool (survives database restarts).
 
     The pool is fork-safe: a process forked after connecting (a gunicorn worker of a preloaded app) never
-    uses the connections it inherited, which would share one socket between processes.
+    uses the connections it inherited, which would share one socket between processes. ``prepare=False``
+    (a pooler in transaction mode in between, where a prepared statement lives on a server connection the
+    next transaction may not get) turns psycopg's automatic server-side prepared statements off.
     """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800)
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=1800,
+                              connect_args={} if prepare else {"prepare_threshold": None})
 
     @sa.event.listens_for(engine, "connect")
     def _remember_pid(dbapi_connection, record) -> None:  # noqa: ANN001

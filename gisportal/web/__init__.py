@@ -15,6 +15,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from gisportal.agencydb import open_agency
 from gisportal.notifications import open_sender
+from gisportal.private_files import lock_down, private_dir
 from gisportal.rules import load_catalogue
 from gisportal.rulesbook import RulesBook
 from gisportal.settings import PROJECT_ROOT, Settings, load_settings
@@ -24,6 +25,7 @@ from gisportal.web.context import Portal as Portal
 from gisportal.web.context import has_cookie as has_cookie
 from gisportal.web.context import portal as portal
 from gisportal.web.context import public_base as public_base
+from gisportal.web.context import public_base_of as public_base_of
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +116,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in config.items() if k.isupper()})
     app.session_interface = _SessionInterface()
+    private_dir(settings.data_dir)
     store = open_store(settings)
     agency = open_agency(settings, store)
     rules = RulesBook(agency, load_catalogue(settings.rules_file))
@@ -122,8 +125,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                          sender=open_sender(settings))
 
     from gisportal.web import (admin, api, assets, auth, committees, complaints, contact, documents, errors, i18n, library,
-                               pages, payments, planning, rules_admin, tiles)
+                               archives, data, history, ogc, pages, payments, planning, rules_admin, security, sites,
+                               situation, tiles)
 
+    security.init_app(app)  # first: bounded route ids, body size limits before anything reads a body
     i18n.init_app(app)
     auth.init_app(app)
     admin.init_app(app)
@@ -139,8 +144,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     pages.init_app(app)
     documents.init_app(app)
     tiles.init_app(app)
+    ogc.init_app(app)
+    data.init_app(app)
+    sites.init_app(app)
+    history.init_app(app)
+    situation.init_app(app)
+    archives.init_app(app)
     errors.init_app(app)
 
+    lock_down(settings.data_dir)  # 0700/0600: personal data, keys and secrets are for the service account only
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published
 
     logger.info("gisportal app ready: %s store, %s", backend_name(settings), store.counts())

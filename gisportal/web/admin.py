@@ -165,7 +165,7 @@ def admin_audit() -> str:
                         action=request.args.get("action", "").strip()[:64] or None,
                         since=_date_arg("since"), until=_date_arg("until"))
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        page = min(max(1, int(request.args.get("page") or 1)), 10**9)  # a database offset stays in 64 bits
     except ValueError:
         raise InvalidInput(_("The page number must be a whole number."), parameter="page") from None
     log = audit_log()

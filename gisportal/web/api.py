@@ -16,6 +16,7 @@ from gisportal.errors import InvalidInput, NotFound, StaffOnly
 from gisportal.lookup import ParcelQuery, find_parcel
 from gisportal.mapdata import layer_geojson, parse_bbox
 from gisportal.notes import build_note
+from gisportal.zone_cover import CoverLimits
 from gisportal.plans import version_status
 from gisportal.renderers import note_to_dict, parcel_feature
 from gisportal.search import suggest
@@ -58,7 +59,7 @@ def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     as_of: date | None = args.get("as_of")
     parcel = find_parcel(p.store, ParcelQuery.from_mapping(args), as_of)
     catalogue = p.catalogue_for(as_of)
-    note = build_note(p.store, catalogue, parcel, as_of)
+    note = build_note(p.store, catalogue, parcel, as_of, limits=CoverLimits.from_settings(p.settings))
     lang = requested_language()  # the labels' language; the note itself translates nothing
     return note, note_to_dict(note, catalogue, lang, note_documents(lang))
 
@@ -145,7 +146,8 @@ class Plans(MethodView):
             rows.append({"plan": v.plan_name, "title_fr": v.title_fr, "title_ar": v.title_ar, "version": v.version,
                          "approval_act": v.approval_act, "approval_date": v.approval_date.isoformat(),
                          "effective_from": v.effective_from.isoformat(), "status": status.status,
-                         "effective_to": status.effective_to.isoformat() if status.effective_to else None})
+                         "effective_to": status.effective_to.isoformat() if status.effective_to else None,
+                         "origin": v.origin})
         return json_response({"plans": rows})
 
 
@@ -167,7 +169,7 @@ class Verify(MethodView):
 
         p = portal()
         issued = check_number(p.registry, p.keyring, number, request.args.get("t"))
-        state = currency(p.store, p.catalogue, issued)
+        state = currency(p.store, p.catalogue, issued, CoverLimits.from_settings(p.settings))
         return json_response({"authentic": True, **_issued_to_dict(issued), "current": state.current,
                               "changed_plans": state.changed_plans})
 
@@ -187,7 +189,7 @@ class Registry(MethodView):
             raise StaffOnly("Staff only: send the staff token as 'Authorization: Bearer <token>'.")
         try:
             limit = min(max(int(request.args.get("limit", 50)), 1), 500)
-            offset = max(int(request.args.get("offset", 0)), 0)
+            offset = min(max(int(request.args.get("offset", 0)), 0), 10**12)  # bound: an SQL offset is 64-bit
         except ValueError:
             raise InvalidInput("limit and offset must be whole numbers.") from None
         notes = p.registry.search(request.args.get("q", "")[:64], limit, offset)

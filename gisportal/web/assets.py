@@ -22,7 +22,9 @@ def vendor_dirs() -> dict[str, Path]:
     from gisportal.settings import PROJECT_ROOT
 
     return {"leaflet": Path(leaflet.BASE_DIR),
-            "vectorgrid": PROJECT_ROOT / "node_modules" / "leaflet.vectorgrid" / "dist"}
+            "vectorgrid": PROJECT_ROOT / "node_modules" / "leaflet.vectorgrid" / "dist",
+            "geoman": PROJECT_ROOT / "node_modules" / "@geoman-io" / "leaflet-geoman-free" / "dist",
+            "pmtiles": PROJECT_ROOT / "node_modules" / "pmtiles" / "dist"}
 
 
 def init_app(app: Flask) -> None:

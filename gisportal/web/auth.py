@@ -6,8 +6,9 @@
   session version: a disabled user, or one whose password changed, is signed out
   on the next request, for good. A sign-in lasts at most 12 hours.
 * CSRF: every ``POST``/``PUT``/``PATCH``/``DELETE`` needs the form's token (or an
-  ``X-CSRFToken`` header), except calls carrying ``Authorization: Bearer`` (no
-  cookie, so nothing a third-party page could forge).
+  ``X-CSRFToken`` header), except calls carrying ``Authorization: Bearer`` and no
+  cookie at all (nothing a third-party page could forge). Sign-out ends every
+  session of the account server-side (its session version goes up).
 * Throttling: ``login_rate_limit`` failed sign-ins per client address (default
   5 per minute), counted in ``ratelimit_storage_uri`` (``memory://`` by default:
   per process; use redis or memcached to share it between processes).
@@ -22,7 +23,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -40,6 +40,7 @@ from gisportal.accounts import MAX_PASSWORD_LENGTH, Accounts, User
 from gisportal.audit import AuditLog
 from gisportal.errors import LoginRequired, NotAllowed
 from gisportal.web.context import has_cookie
+from gisportal.web.security import safe_redirect_target
 
 logger = logging.getLogger(__name__)
 
@@ -114,14 +115,8 @@ def load_user(session_id: str) -> SessionUser | None:
     return SessionUser(user)
 
 
-def safe_next(target: str | None, default: str) -> str:
-    """``target`` when it is a path on this site, else ``default`` (no open redirects)."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    return target
+#: ``target`` when it is a path on this site, else ``default`` (no open redirects).
+safe_next = safe_redirect_target
 
 
 def wants_json() -> bool:
@@ -204,6 +199,7 @@ def logout() -> ResponseReturnValue:
     """Sign out (POST with the CSRF token) and go back to the map."""
     user = signed_in_user()
     if user is not None:
+        accounts().end_sessions(user.id)  # a copy of the session cookie is worth nothing from now on
         audit_log().record(user.username, "logout", user.username, None, client_ip())
         logger.info("%s signed out", user.username)
     logout_user()
@@ -211,9 +207,9 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for("index"), code=303)
 
 
-@planner_required
+@staff_required
 def me() -> Response:
-    """``GET /api/v1/me``: the signed-in staff member (401 when nobody is signed in)."""
+    """``GET /api/v1/me``: the signed-in member of staff, whatever the role (401 when nobody is signed in)."""
     from gisportal.web.api import json_response
 
     user = signed_in_user()
@@ -283,9 +279,6 @@ def _remember_hook_on_sign_in_pages(app: Flask, hook: Callable[[Response], Respo
 def init_app(app: Flask) -> None:
     """Attach sessions, CSRF protection, throttling and the sign-in routes."""
     settings = app.extensions["gisportal"].settings
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", bool(settings.public_url and
-                                                        settings.public_url.startswith("https://")))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)  # a form left open for a working day still works
     # Signed session cookies are refused this long after they were written (sign-in): staff sign in daily.
     app.config["PERMANENT_SESSION_LIFETIME"] = min(app.permanent_session_lifetime, timedelta(hours=12))
@@ -310,7 +303,11 @@ def init_app(app: Flask) -> None:
             return
         if request.method not in app.config["WTF_CSRF_METHODS"]:  # GET, HEAD...: nothing to check
             return
-        if request.headers.get("Authorization", "").startswith("Bearer "):
+        # A bearer-token call carrying no cookie has nothing a third-party page could forge; with a session
+        # cookie, the token is checked whatever other headers come along.
+        if request.headers.get("Authorization", "").startswith("Bearer ") and not any(
+                has_cookie(request, name) for name in (app.config["SESSION_COOKIE_NAME"],
+                                                       app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))):
             return
         csrf.protect(apply_exemptions=True)
 

@@ -13,9 +13,9 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint, abort
 from flask_wtf import FlaskForm
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
@@ -59,8 +59,17 @@ def decision_dict(d: PublicDecision) -> dict[str, Any]:
 class DecisionArgs(Schema):
     file = fields.String(required=True, validate=validate.Length(min=1, max=40),
                          metadata={"description": "Permit file number, e.g. 2026/0101"})
-    code = fields.String(required=True, validate=validate.Length(min=1, max=40),
-                         metadata={"description": "The applicant's personal code, e.g. K7M2Q-9TXHB"})
+    code = fields.String(required=False, validate=validate.Length(min=1, max=40),
+                         metadata={"description": "The applicant's personal code, e.g. K7M2Q-9TXHB; better sent in "
+                                                  "the X-Personal-Code header, which access logs do not keep"})
+
+
+class CodeHeader(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    personal_code = fields.String(data_key="X-Personal-Code", validate=validate.Length(min=1, max=40),
+                                  metadata={"description": "The applicant's personal code (instead of ``code``)"})
 
 
 class DecisionItemSchema(Schema):
@@ -89,10 +98,11 @@ def lookup_dict(found: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/decisions")
 class Decisions(MethodView):
     @blp.arguments(DecisionArgs(), location="query")
+    @blp.arguments(CodeHeader(), location="headers", as_kwargs=True)
     @blp.alt_response(200, schema=FileDecisionsSchema, success=True, description="The file and its decisions")
     @blp.alt_response(404, schema=ProblemSchema, description="No file matches this number and code")
     @blp.alt_response(429, schema=ProblemSchema, description="Too many look-ups from this address")
-    def get(self, args: dict[str, Any]) -> Response:
+    def get(self, args: dict[str, Any], personal_code: str | None = None) -> Response:
         """The committee decisions on a permit file, for its applicant (file number + personal code).
 
         A wrong code and an unknown file number give the same 404. Look-ups are rate-limited per address.
@@ -100,7 +110,10 @@ class Decisions(MethodView):
         """
         from gisportal.web.api import json_response
 
-        return json_response(lookup_dict(committees_of().lookup(args["file"], args["code"])))
+        code = personal_code or args.get("code")
+        if not code:
+            abort(422, messages={"query": {"code": ["Missing: send it in the X-Personal-Code header (or as code)."]}})
+        return json_response(lookup_dict(committees_of().lookup(args["file"], code)))
 
 
 # --- pages --------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from gisportal.complaints import Attachment, Complaint, ComplaintBook, Complaint
 from gisportal.errors import Conflict, FileTooLarge, GisportalError, InvalidInput, NotFound
 from gisportal.notifications import Notification
 from gisportal.web.context import portal, public_base
+from gisportal.web.security import limit_request_size
 from gisportal.web.i18n import current_language, format_locale
 
 logger = logging.getLogger(__name__)
@@ -341,9 +342,12 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/complaints/receipt.pdf", "complaint_receipt_pdf", receipt_pdf, methods=["POST"])
     limiter = app.extensions["gisportal_limiter"]
     limited: set[str] = app.extensions["gisportal_limited_endpoints"]
+    portal_settings = app.extensions["gisportal"].settings
     for endpoint in ("complaint_new", "complaint_track", "complaint_add_information",
                      "complaints_api.ComplaintsCollection"):
         app.view_functions[endpoint] = limiter.limit(lambda: portal().settings.form_rate_limit,
                                                      methods=["POST"])(app.view_functions[endpoint])
         limited.add(endpoint)
+        # the attachments and the form's text fields, nothing more
+        limit_request_size(app, endpoint, portal_settings.complaint_attachments_max_total_bytes + 1024 * 1024)
     complaints_admin.init_app(app)

@@ -21,6 +21,7 @@ from gisportal.contact import ContactInfo, Poster, load_contact
 from gisportal.web.context import portal
 from gisportal.web.i18n import current_language, format_locale
 from gisportal.web.library import public_base, qr_code
+from gisportal.web.security import folium_text
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ def _offices_map(info: ContactInfo, lang: str) -> dict[str, str] | None:
     for office in info.addresses:
         # a tooltip, not a popup: folium's popups need jQuery, which the page does not load
         folium.CircleMarker([office.lat, office.lon], radius=9, color="#8a1c1c", fill=True, fill_opacity=0.8,
-                            tooltip=folium.Tooltip(f"<b>{Markup.escape(office.name.get(lang))}</b><br>"
-                                                   f"{Markup.escape(office.address.get(lang))}",
+                            tooltip=folium.Tooltip(f"<b>{folium_text(office.name.get(lang))}</b><br>"
+                                                   f"{folium_text(office.address.get(lang))}",
                                                    permanent=True)).add_to(m)
     if len(info.addresses) > 1:
         m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(60, 60))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 
 from gisportal.agencydb import AgencyDB
 from gisportal.notifications import Sender
@@ -70,10 +70,15 @@ def portal() -> Portal:
     return current_app.extensions["gisportal"]
 
 
+def public_base_of(settings: Settings) -> str:
+    """The base of absolute URLs (QR codes, printed links, e-mails, API links): the ``public_url`` setting, else
+    ``http://`` and the first trusted host (``localhost`` by default). Never the request's ``Host``."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = settings.trusted_hosts[0] if settings.trusted_hosts else "localhost"
+    return f"http://{host.lstrip('.')}"
+
+
 def public_base() -> str:
-    """The base of public URLs printed in QR codes and e-mails: the ``public_url`` setting, else the request's
-    host (``http://localhost`` outside a request)."""
-    configured = portal().settings.public_url
-    if configured:
-        return configured.rstrip("/")
-    return request.host_url.rstrip("/") if has_request_context() else "http://localhost"
+    """:func:`public_base_of` the current app's settings."""
+    return public_base_of(portal().settings)

@@ -19,6 +19,8 @@ from gisportal.signing import NotAuthentic
 from gisportal.qrcodes import qr_svg_text
 from gisportal.web.context import portal, public_base
 from gisportal.web.i18n import current_language
+from gisportal.web.security import limit_request_size
+from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ def pdf_response(note: UrbanNote, lang: str) -> Response:
 
 def _verification_page(issued: IssuedNote | None, problem: str | None, status: int = 200) -> Response:
     p = portal()
-    state = currency(p.store, p.catalogue, issued) if issued else None
+    state = currency(p.store, p.catalogue, issued, CoverLimits.from_settings(p.settings)) if issued else None
     html = render_template("verify.html", issued=issued, problem=problem, state=state)
     return Response(html, status=status, mimetype="text/html")
 
@@ -150,7 +152,7 @@ def public_key(kid: str) -> Response:
 def init_app(app: Flask) -> None:
     """Register the verification and key routes."""
     app.jinja_env.globals["official_note_is_free"] = official_note_is_free
-    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_UPLOAD + 1024 * 1024)
+    limit_request_size(app, "verify_upload", MAX_UPLOAD + 1024 * 1024)
     app.add_url_rule("/verify/<number>", "verify", verify)
     app.add_url_rule("/verify", "verify_upload", verify_upload, methods=["GET", "POST"])
     app.add_url_rule("/keys", "public_keys", public_keys)

@@ -20,6 +20,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from gisportal.web.context import has_cookie
+from gisportal.web.security import safe_redirect_target
 
 logger = logging.getLogger(__name__)
 
@@ -128,10 +129,7 @@ def init_app(app: Flask) -> None:
 
     @app.get("/lang/<code>")
     def switch_language(code: str) -> ResponseReturnValue:
-        target = request.args.get("next", "/")
-        if not target.startswith("/") or target.startswith("//"):
-            target = "/"
-        response = redirect(target)
+        response = redirect(safe_redirect_target(request.args.get("next"), "/"))
         if code in _languages():
             response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax")
         return response

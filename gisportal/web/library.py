@@ -311,9 +311,9 @@ def document_to_dict(document: LibraryDocument, hit: SearchHit | None = None) ->
             "issued_on": document.issued_on,
             "plan": document.plan_name, "zones": list(document.zone_codes), "media_type": document.media_type,
             "superseded_by": document.superseded_by,
-            "url": url_for("library_document", doc_id=document.id, _external=True),
-            "file_url": url_for("library_document_file", doc_id=document.id, _external=True),
-            "qr_url": url_for("library_document_qr", doc_id=document.id, fmt="svg", _external=True)}
+            "url": public_base() + url_for("library_document", doc_id=document.id),
+            "file_url": public_base() + url_for("library_document_file", doc_id=document.id),
+            "qr_url": public_base() + url_for("library_document_qr", doc_id=document.id, fmt="svg")}
     if hit is not None:
         data["snippet"], data["rank"] = str(_snippet(hit)), round(hit.rank, 6)
     return data

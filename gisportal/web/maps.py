@@ -27,6 +27,7 @@ from gisportal.overlays import overlay_kind
 from gisportal.renderers import pick
 from gisportal.tiles import LAYER_ZOOMS, MAX_NATIVE_ZOOM, PARCEL_MIN_ZOOM
 from gisportal.web.context import Portal
+from gisportal.web.archives import archive_url_template
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +126,9 @@ def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedM
     m.default_js = [("leaflet", url_for("vendor", lib="leaflet", filename="leaflet.js")),
                     ("vectorgrid", url_for("vendor", lib="vectorgrid", filename="Leaflet.VectorGrid.bundled.min.js"))]
     m.default_css = [("leaflet_css", url_for("vendor", lib="leaflet", filename="leaflet.css"))]
+    if settings.tiles_url:
+        m.default_js += [("pmtiles", url_for("vendor", lib="pmtiles", filename="pmtiles.js")),
+                         ("archives", url_for("static", filename="js/archives.js"))]
     if settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr=settings.basemap_attribution or " ",
                          name=_("Base map"), overlay=False, show=True, max_zoom=20).add_to(m)
@@ -140,6 +144,7 @@ def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedM
         "names": {"zones": _("Zoning"), "overlays": _("Servitudes"), "parcels": _("Parcels")},
         "tiles": "/tiles/{layer}/{z}/{x}/{y}.pbf" + (f"?as_of={as_of.isoformat()}" if as_of else ""),
         "maxNativeZoom": MAX_NATIVE_ZOOM, "layerZooms": LAYER_ZOOMS,
+        "archives": None if as_of else archive_url_template(portal),  # PMTiles on a static host (issue #18)
     }
     rendered = RenderedMap(root.header.render(), root.html.render(), root.script.render(), m.get_name(), styles)
     portal.map_cache.clear()

@@ -17,6 +17,7 @@ from gisportal.web.context import portal
 from gisportal.web.api import note_view_data
 from gisportal.web.documents import (document_context, official_note_is_free, pdf_language, pdf_response,
                                       preview_context, require_official_note_paid)
+from gisportal.web.history import change_of
 from gisportal.web.i18n import current_language
 from gisportal.web.maps import build_map
 
@@ -70,7 +71,8 @@ def note_page() -> Response:
         document = document_context(note, issue_note(p.registry, p.keyring, note, current_language()))
     else:  # the agency charges for the official note: an information copy, numbered only through an order
         document = preview_context(note)
-    return Response(render_template("note.html", note=note, data=data, document=document), mimetype="text/html")
+    return Response(render_template("note.html", note=note, data=data, document=document, changed=change_of(note)),
+                    mimetype="text/html")
 
 
 def note_pdf_page() -> Response:

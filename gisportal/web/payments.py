@@ -241,6 +241,7 @@ def note_pdf(reference: str) -> Response:
     from gisportal.lookup import ParcelQuery, find_parcel
     from gisportal.notes import build_note
     from gisportal.web.documents import pdf_response
+    from gisportal.zone_cover import CoverLimits
 
     order = open_order(reference)
     if order.service != NOTE_SERVICE or not order.parcel_ref:
@@ -249,7 +250,8 @@ def note_pdf(reference: str) -> Response:
         raise PaymentRequired(_("The note is released once the order is paid."), reference=order.reference)
     p = portal()
     parcel = find_parcel(p.store, ParcelQuery.from_mapping({"ref": order.parcel_ref}), None)
-    response = pdf_response(build_note(p.store, p.catalogue, parcel), order.note_lang or "both")
+    note = build_note(p.store, p.catalogue, parcel, limits=CoverLimits.from_settings(p.settings))
+    response = pdf_response(note, order.note_lang or "both")
     service().orders.set_note_number(order, response.headers["X-Note-Number"])
     return response
 

@@ -11,6 +11,7 @@ from flask import Flask, Response, flash, redirect, render_template, request, ur
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from gisportal.csvsafe import safe_cell
 from gisportal.errors import GisportalError, InvalidInput
 from gisportal.fees import to_yaml
 from gisportal.payments import RECONCILIATION_COLUMNS, reconciliation
@@ -74,9 +75,8 @@ def admin_reconciliation() -> str:
                            previous=day - timedelta(days=1), following=day + timedelta(days=1))
 
 
-def _cell(value: object) -> object:
-    """A CSV cell a spreadsheet will not run as a formula (values from callbacks are outside input)."""
-    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+#: A CSV cell a spreadsheet will not run as a formula (values from callbacks are outside input).
+_cell = safe_cell
 
 
 @staff_required

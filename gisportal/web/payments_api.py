@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, url_for
-from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from flask_smorest import Blueprint, abort
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from gisportal.web.api import json_response
 from gisportal.web.payments import base_url, create_order, order_url, payment_redirect, quote_request, service
@@ -48,8 +48,25 @@ class OrderArgs(QuoteArgs):
 
 
 class TokenArgs(Schema):
-    t = fields.String(required=True, validate=validate.Length(min=1, max=64),
-                      metadata={"description": "The order's access code (given when the order is created)"})
+    t = fields.String(required=False, validate=validate.Length(min=1, max=64),
+                      metadata={"description": "The order's access code (given when the order is created); better "
+                                               "sent in the X-Access-Code header, which access logs do not keep"})
+
+
+class AccessHeader(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    access_code = fields.String(data_key="X-Access-Code", validate=validate.Length(min=1, max=64),
+                                metadata={"description": "The order's access code (instead of ``t``)"})
+
+
+def code_of(args: dict[str, Any], header: str | None) -> str:
+    """The order's access code: the ``X-Access-Code`` header, else the ``t`` parameter."""
+    code = header or args.get("t")
+    if not code:
+        abort(422, messages={"query": {"t": ["Missing: send it in the X-Access-Code header (or as t)."]}})
+    return code
 
 
 class QuoteLineSchema(Schema):
@@ -156,20 +173,23 @@ def order_create(args: dict[str, Any]) -> Response:
 
 @blp.route("/orders/<reference>", endpoint="order_status")
 @blp.arguments(TokenArgs(), location="query")
+@blp.arguments(AccessHeader(), location="headers", as_kwargs=True)
 @blp.alt_response(200, schema=OrderSchema, success=True, description="The order and its payments")
 @_errors
-def order_status(args: dict[str, Any], reference: str) -> Response:
-    """An order's status and payments (with its access code ``t``)."""
-    return json_response(_order_json(service().orders.open(reference, args["t"])))
+def order_status(args: dict[str, Any], reference: str, access_code: str | None = None) -> Response:
+    """An order's status and payments (with its access code: ``X-Access-Code`` header or ``t``)."""
+    return json_response(_order_json(service().orders.open(reference, code_of(args, access_code))))
 
 
 @blp.route("/orders/<reference>/payment", methods=["POST"], endpoint="order_payment")
 @blp.arguments(TokenArgs(), location="query")
+@blp.arguments(AccessHeader(), location="headers", as_kwargs=True)
 @blp.alt_response(200, schema=PaymentStartSchema, success=True, description="Where to pay")
 @_errors
-def order_payment(args: dict[str, Any], reference: str) -> Response:
+def order_payment(args: dict[str, Any], reference: str, access_code: str | None = None) -> Response:
     """Start paying an order: the provider's payment page to send the person to."""
-    return json_response({"redirect_url": payment_redirect(service().orders.open(reference, args["t"]))})
+    order = service().orders.open(reference, code_of(args, access_code))
+    return json_response({"redirect_url": payment_redirect(order)})
 
 
 def init_app(app: Flask, limit: Callable[[Any], Any]) -> None:

@@ -20,6 +20,7 @@ from gisportal.notes import UrbanNote
 from gisportal.renderers import note_to_dict
 from gisportal.settings import PROJECT_ROOT
 from gisportal.web.context import portal
+from gisportal.web.history import change_of
 from gisportal.web.i18n import format_locale
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def note_html(note: UrbanNote, lang: str, document: dict[str, Any] | None, pdf: 
 
         data = note_to_dict(note, portal().catalogue, lang, note_documents(lang))
         return render_template("note.html", note=note, data=data, document=document, pdf=pdf,
-                               inline_css=inline_css() if pdf else "")
+                               inline_css=inline_css() if pdf else "", changed=change_of(note))
 
 
 def render_note_pdf(note: UrbanNote, lang: str, document: dict[str, Any]) -> bytes:

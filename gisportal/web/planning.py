@@ -25,6 +25,7 @@ from gisportal.renderers import frame_to_geojson
 from gisportal.web.context import portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
 from gisportal.web.findings import tell_finding
+from gisportal.web.security import folium_text, nonced
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,8 @@ def _changed_parcels(impact: Any) -> dict[str, Any] | None:
         parcel = p.store.parcel_by_ref(change.ref)
         if parcel is not None:
             rows.append({"ref": change.ref, "change": change.change, "geometry": parcel.geometry,
-                         "what": f"{change.ref}: {titles.get(change.change, change.change)}"})
+                         # folium's tooltips put properties into the page as HTML: escaped here
+                         "what": folium_text(f"{change.ref}: {titles.get(change.change, change.change)}")})
     if not rows:
         return None
     return frame_to_geojson(gpd.GeoDataFrame(rows, geometry="geometry", crs=p.store.crs or None), p.store.crs)
@@ -171,13 +173,14 @@ def _draft_map(draft: Any, frame: Any, impact: Any = None) -> Markup | None:
             lon, lat = finding["location"]
             colour = "#b42318" if finding["severity"] == "blocking" else "#b26b00"
             folium.CircleMarker([lat, lon], radius=6, color=colour, fill=True,
-                                tooltip=f"{finding['code']}: {finding['message']}"[:300]).add_to(m)
+                                tooltip=folium.Tooltip(folium_text(f"{finding['code']}: {finding['message']}"[:300]))
+                                ).add_to(m)
     if bbox:
         m.fit_bounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]])
     folium.LayerControl(collapsed=False).add_to(m)
     root = cast(folium.Figure, m.get_root())  # folium types the root as Element; a Map's root is its Figure
     root.render()
-    return Markup(root.header.render() + root.html.render() + "<script>" + root.script.render() + "</script>")
+    return nonced(root.header.render() + root.html.render() + "<script>" + root.script.render() + "</script>")
 
 
 @planner_required

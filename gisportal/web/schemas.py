@@ -86,10 +86,28 @@ class ZoneSchema(Schema):
     plan_version = fields.Integer()
     code = fields.String()
     label = fields.String()
-    share = fields.Float()
-    area_m2 = fields.Float()
+    share = fields.Float(metadata={"description": "Share of the parcel under this code alone"})
+    area_m2 = fields.Float(metadata={"description": "Land under this code alone (overlaps are in zone_overlaps)"})
+    total_area_m2 = fields.Float(metadata={"description": "All the code's land on the parcel, overlaps included"})
     rules = fields.Nested(RulesSchema, allow_none=True)
     buildability = fields.Nested(BuildabilitySchema)
+
+
+class ZoneOverlapSchema(Schema):
+    codes = fields.List(fields.String())
+    labels = fields.List(fields.String())
+    share = fields.Float()
+    area_m2 = fields.Float()
+    rules = fields.Nested(RulesSchema, allow_none=True,
+                          metadata={"description": "The stricter rule of the codes, rule by rule"})
+    rules_taken = fields.Dict(metadata={"description": "Which code each stricter rule was taken from"})
+    buildability = fields.Nested(BuildabilitySchema)
+
+
+class RemainderSchema(Schema):
+    share = fields.Float()
+    area_m2 = fields.Float()
+    codes = fields.List(fields.String(), metadata={"description": "Codes of the digitising slivers left out"})
 
 
 class OverlaySchema(Schema):
@@ -133,6 +151,9 @@ class NoteSchema(Schema):
     generated_at = fields.DateTime()
     parcel = fields.Nested(NoteParcelSchema)
     zones = fields.List(fields.Nested(ZoneSchema))
+    zone_overlaps = fields.List(fields.Nested(ZoneOverlapSchema),
+                                metadata={"description": "Land under zones of several codes, counted once"})
+    remainder = fields.Nested(RemainderSchema, metadata={"description": "Digitising slivers left out of zones"})
     unzoned_share = fields.Float()
     overlays = fields.List(fields.Nested(OverlaySchema))
     buildability = fields.Nested(BuildabilitySchema)

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, has_request_context, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length
 
 from gisportal.errors import GisportalError
 from gisportal.subscriptions import Links, Subscriptions
-from gisportal.web.context import Portal, portal
+from gisportal.web.context import Portal, portal, public_base_of
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +26,9 @@ UNSUBSCRIBE_PATH = "/subscriptions/unsubscribe/"
 
 
 def subscriptions_of(p: Portal | None = None, secret: str | None = None) -> Subscriptions:
-    """The subscriptions service, its links based on ``public_url`` (or the request's host)."""
+    """The subscriptions service, its links based on the configured public URL (never the request's host)."""
     p = p or portal()
-    base = p.settings.public_url or (request.url_root if has_request_context() else "http://localhost/")
-    base = base.rstrip("/")
+    base = public_base_of(p.settings)
     links = Links(confirm=lambda token: f"{base}{CONFIRM_PATH}{token}",
                   unsubscribe=lambda token: f"{base}{UNSUBSCRIBE_PATH}{token}")
     return Subscriptions(p.agency, p.store, secret or current_app.config["SECRET_KEY"], p.sender, links)

@@ -35,3 +35,23 @@
     });
   });
 })();
+
+/* Behaviours written as data attributes, not inline handlers (the Content-Security-Policy allows no inline
+   script without the response's nonce): a print button, a form the page's script handles, a form that goes to
+   a path built from its "code" field. */
+(function () {
+  'use strict';
+  document.addEventListener('click', function (event) {
+    var button = event.target.closest && event.target.closest('[data-gp-print]');
+    if (button) { window.print(); }
+  });
+  document.addEventListener('submit', function (event) {
+    var form = event.target;
+    if (form.hasAttribute('data-gp-nosubmit')) { event.preventDefault(); }
+    var base = form.getAttribute('data-gp-goto');
+    if (base !== null) {
+      event.preventDefault();
+      location.href = base + encodeURIComponent(form.elements.code.value);
+    }
+  });
+})();

@@ -63,6 +63,7 @@
       "<div>" + esc(ui.maxFloorArea) + ": <b>" + qty(b.max_floor_area_m2, "m²", 0) + "</b></div>" +
       "<a class=\"gp-open-note\" href=\"" + esc(url) + "\" target=\"_blank\" rel=\"noopener\">" + esc(ui.openNote) + "</a>" +
       "</div>");
+    document.dispatchEvent(new CustomEvent("gisportal:note", {detail: note}));  // static/js/sites.js listens
   }
 
   function showProblem(response) {
@@ -94,7 +95,11 @@
     });
   }
 
-  map.on("click", function (e) { noteAt(e.latlng); });
+  map.on("click", function (e) {
+    // a shift-click adds to the site selection, a click while drawing is a vertex (static/js/sites.js)
+    if (window.gisportalSites && window.gisportalSites.takesClick(e)) { return; }
+    noteAt(e.latlng);
+  });
 
   /* Zones, servitudes and parcels as vector tiles of the versions in force. The tiles take no
      pointer events: a click anywhere goes to the map, and the note is looked up by point. */
@@ -105,6 +110,9 @@
       minZoom: styles.layerZooms[layer][0], maxZoom: 22, vectorTileLayerStyles: {}
     };
     options.vectorTileLayerStyles[layer] = style;
+    if (styles.archives && L.vectorGrid.pmtiles) {  /* PMTiles archives on a static host (issue #18) */
+      return L.vectorGrid.pmtiles(styles.archives.replace("{layer}", layer), options);
+    }
     return L.vectorGrid.protobuf(tileUrl(layer), options);
   }
   var zonesLayer = vectorLayer("zones", function (p) {

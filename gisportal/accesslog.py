@@ -1,0 +1,35 @@
+"""Access logs that do not keep secrets: access codes, personal codes and link tokens are masked.
+
+Codes are accepted in headers and POST bodies, but links printed on paper and sent by e-mail still carry some
+(``?t=``, ``/subscriptions/confirm/<token>``); the web server's access log must not become a list of them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+#: Query parameters whose values are secrets.
+SECRET_PARAMETERS = ("t", "code", "token", "access_code", "personal_code", "key")
+_QUERY_SECRET = re.compile(r"(?P<key>(?:^|[?&;])(?:%s)=)[^&;\s]*" % "|".join(SECRET_PARAMETERS), re.IGNORECASE)
+_PATH_SECRET = re.compile(r"(/subscriptions/(?:confirm|unsubscribe)/)[^/?\s]+")
+MASK = "***"
+
+
+def mask(text: str) -> str:
+    """``text`` (a request line, a path or a query string) with the secrets in it replaced by ``***``."""
+    text = _QUERY_SECRET.sub(lambda m: m.group("key") + MASK, text)
+    return _PATH_SECRET.sub(lambda m: m.group(1) + MASK, text)
+
+
+class MaskingLogger(Logger):
+    """gunicorn's logger, masking secrets in the request line, path and query of each access-log line."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict, request_time: Any) -> dict:  # noqa: D102
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "q", "U"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = mask(atoms[key])
+        return atoms

@@ -1,0 +1,120 @@
+"""The site note as JSON-ready data (the parcel note's keys where they mean the same) and as signed payload.
+
+The signed payload keeps the site's outline (metric CRS, WKT to the centimetre): a site note can be checked for
+currency and its situation plan drawn from its number alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import shapely
+
+from gisportal.overlays import overlay_kind
+from gisportal.renderers import _buildability, _r, geometry_wgs84, pick, rules_to_dict
+from gisportal.rules import RulesCatalogue
+from gisportal.sites.input import SiteInput
+from gisportal.sites.note import SiteNote, build_site_note
+from gisportal.storage.base import Store
+
+logger = logging.getLogger(__name__)
+
+
+def site_to_dict(note: SiteNote, catalogue: RulesCatalogue, lang: str = "fr") -> dict[str, Any]:
+    """The site note as JSON-ready data, labels in ``lang``."""
+    return {
+        "kind": "site",
+        "language": lang,
+        "as_of": note.as_of.isoformat(),
+        "historical": note.is_historical,
+        "generated_at": note.generated_at.isoformat(timespec="seconds"),
+        "site": {"area_m2": _r(note.area_m2), "refs": list(note.refs), "crs": note.crs,
+                 "bounds_metric": [_r(v) for v in note.geometry.bounds],
+                 "geometry": geometry_wgs84(note.geometry, note.crs)},
+        "parcels": [{"ref": p.ref, "address": p.address, "quarter": p.quarter, "area_m2": _r(p.area_m2),
+                     "inside_m2": _r(p.inside_m2), "share_in_site": _r(p.share_in_site, 4)} for p in note.parcels],
+        "zones": [
+            {
+                "plan": z.plan, "plan_version": z.plan_version, "code": z.code,
+                "label": pick(z.label_fr, z.label_ar, lang, z.rules.label.en if z.rules else None)
+                or (z.rules.label.get(lang) if z.rules else z.code),
+                "labels": {"fr": z.label_fr, "ar": z.label_ar},
+                "share": _r(z.share, 4), "area_m2": _r(z.area_m2),
+                "rules": rules_to_dict(z.rules, catalogue, lang),
+                "buildability": _buildability(z.buildability),
+            }
+            for z in note.zones
+        ],
+        "overlaps": [{"plan": o.plan, "codes": list(o.codes), "area_m2": _r(o.area_m2)} for o in note.overlaps],
+        "remainder": {"area_m2": _r(note.remainder_m2), "share": _r(note.remainder_m2 / note.area_m2, 4)},
+        "unzoned_share": _r(note.remainder_m2 / note.area_m2, 4),
+        "overlays": [
+            {
+                "plan": o.plan, "plan_version": o.plan_version, "kind": o.kind,
+                "kind_label": pick(kind.label_fr, kind.label_ar, lang, kind.label_en),
+                "label": pick(o.label_fr, o.label_ar, lang), "labels": {"fr": o.label_fr, "ar": o.label_ar},
+                "provision": pick(o.provision_fr, o.provision_ar, lang) or None,
+                "area_m2": _r(o.area_m2), "share": _r(o.share, 4),
+                "removes_buildable_area": o.removes_buildable_area, "max_height_m": o.max_height_m,
+            }
+            for o, kind in ((o, overlay_kind(o.kind)) for o in note.overlays)
+        ],
+        "layers": [{"layer": layer.layer, "result": layer.result, "area_m2": _r(layer.area_m2),
+                    "label": _layer_label(layer.layer, lang)} for layer in note.layers],
+        "buildability": _buildability(note.buildability),
+        "plans": [
+            {
+                "name": pl.name, "title": pick(pl.title_fr, pl.title_ar, lang), "version": pl.version,
+                "approval_act": pl.approval_act, "approval_date": pl.approval_date.isoformat(),
+                "effective_from": pl.effective_from.isoformat(),
+                "effective_to": pl.effective_to.isoformat() if pl.effective_to else None, "status": pl.status,
+            }
+            for pl in note.plans
+        ],
+        "warnings": [{"code": code, "subject": subject} for code, subject in note.warnings],
+    }
+
+
+_LAYER_LABELS = {"zones": {"fr": "Zonage", "ar": "التنطيق", "en": "Zoning"},
+                 "parcels": {"fr": "Parcelles", "ar": "القطع الأرضية", "en": "Parcels"}}
+
+
+def _layer_label(layer: str, lang: str) -> str:
+    if layer in _LAYER_LABELS:
+        return _LAYER_LABELS[layer].get(lang, _LAYER_LABELS[layer]["fr"])
+    kind = overlay_kind(layer)
+    return pick(kind.label_fr, kind.label_ar, lang, kind.label_en)
+
+
+def site_payload(note: SiteNote, lang: str) -> dict[str, Any]:
+    """The facts a site note states, as signed (the registry files it under the site's label)."""
+    return {
+        "kind": "site",
+        "lang": lang,
+        "as_of": note.as_of.isoformat(),
+        "historical": note.is_historical,
+        "parcel": {"ref": note.label, "area_m2": round(note.area_m2, 2)},
+        "site": {"area_m2": round(note.area_m2, 2), "crs": note.crs, "refs": list(note.refs),
+                 "wkt": shapely.to_wkt(note.geometry, rounding_precision=-1)},
+        "parcels": [{"ref": p.ref, "inside_m2": round(p.inside_m2, 2)} for p in note.parcels],
+        "zones": [{"plan": z.plan, "version": z.plan_version, "code": z.code, "share": round(z.share, 4),
+                   "area_m2": round(z.area_m2, 2),
+                   "rules": z.rules.model_dump(mode="json") if z.rules else None} for z in note.zones],
+        "overlays": [{"plan": o.plan, "version": o.plan_version, "kind": o.kind, "label": o.label_fr,
+                      "area_m2": round(o.area_m2, 2)} for o in note.overlays],
+        "layers": {layer.layer: layer.result for layer in note.layers},
+        "plans": [{"name": p.name, "version": p.version, "approval_act": p.approval_act,
+                   "approval_date": p.approval_date.isoformat()} for p in note.plans],
+    }
+
+
+def site_of_payload(payload: dict[str, Any]) -> SiteInput:
+    """The site an issued site note was made for (its signed outline)."""
+    site = payload["site"]
+    return SiteInput(shapely.from_wkt(site["wkt"]), tuple(site.get("refs", ())))
+
+
+def site_payload_today(store: Store, catalogue: RulesCatalogue, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload the same site would get today (to tell whether an issued site note is still current)."""
+    return site_payload(build_site_note(store, catalogue, site_of_payload(payload)), payload["lang"])

@@ -1,0 +1,148 @@
+"""Read replicas behind PgBouncer (issue #18): a primary, a streaming replica made with ``pg_basebackup -R``, and
+a PgBouncer in transaction pooling mode in front of each (``pg_replicated``, the ``[replicated]`` backend).
+
+* Reads go to the replica: with its replay paused, a store that has not yet seen a write does not see it either
+  (it reads the replica); once the store knows of the write (``refresh``), it is served at once from the
+  primary while the replica lags, with one warning in the log; replay resumed, reads return to the replica.
+* A publication through one app instance is served by another instance at once, and the other instance is back
+  on the replica as soon as it has replayed the publication.
+* The replica stopped in the middle of a stream of requests fails none of them (a warning; reads on the primary).
+* Writes never reach the replica: its log never says "cannot execute ... in a read-only transaction".
+
+Store-level behaviour on the same setup: ``tests/test_store.py`` runs whole on the ``replicated`` backend too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import date
+
+import geopandas as gpd
+import psycopg
+import pytest
+
+from conftest import _create_app
+from gisportal.publication import publish_zones
+
+pytestmark = pytest.mark.backends("replicated")
+
+CRS = "EPSG:26191"
+
+
+def replica_sql(pg_replicated, sql: str):
+    """One statement on the replica itself (not through the bouncer)."""
+    with psycopg.connect(pg_replicated.replica.url("postgres"), autocommit=True) as conn:
+        cur = conn.execute(sql)
+        return cur.fetchone()[0] if cur.description else None
+
+
+def wait_replayed(pg_replicated, timeout: float = 20) -> None:
+    """Until the replica has replayed everything the primary had written when asked."""
+    target = pg_replicated.cluster.psql("SELECT pg_current_wal_insert_lsn()").strip()
+    deadline = time.monotonic() + timeout
+    while replica_sql(pg_replicated, f"SELECT pg_last_wal_replay_lsn() >= '{target}'") is not True:
+        assert time.monotonic() < deadline, "the replica did not catch up"
+        time.sleep(0.05)
+
+
+def parcels(tiny, ref: str, at: tuple) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"ref": [ref], "address": ["9 Rue Neuve"], "quarter": ["Neuf"]},
+                            geometry=[tiny.box(*at)], crs=CRS)
+
+
+def test_reads_go_to_the_replica_unless_it_lags(tiny_writable, tiny, pg_replicated, caplog):
+    writer = tiny_writable.open_store()
+    reader = tiny_writable.open_store()
+    reader._router.max_lag_seconds = 0.3
+    wait_replayed(pg_replicated)
+    assert reader.parcel_by_ref("TF-1001/06") is not None
+    assert not reader._router.choose().is_primary  # the replica has replayed everything the reader knows of
+    replica_sql(pg_replicated, "SELECT pg_wal_replay_pause()")
+    try:
+        writer.put_parcels(parcels(tiny, "TF-5000/06", (0, 500, 10, 510)))
+        # The reader has not seen the write: it reads the paused replica, which has not replayed it.
+        assert reader.parcel_by_ref("TF-5000/06") is None
+        # The writer knows its own write: the replica lags, so the primary answers.
+        assert writer.parcel_by_ref("TF-5000/06").ref == "TF-5000/06"
+        assert reader.refresh() is True  # now the reader knows of it too
+        caplog.set_level(logging.WARNING, logger="gisportal.storage.postgis_replicas")
+        time.sleep(0.4)
+        for _ in range(3):
+            assert reader.parcel_by_ref("TF-5000/06").ref == "TF-5000/06"
+            assert [s.ref for s in reader.search("TF-5000")] == ["TF-5000/06"]
+        assert reader._router.choose().is_primary
+        lagging = [r for r in caplog.records if "lags more than" in r.getMessage()]
+        assert len(lagging) == 1  # once, not per read
+    finally:
+        replica_sql(pg_replicated, "SELECT pg_wal_replay_resume()")
+    wait_replayed(pg_replicated)
+    time.sleep(0.1)  # past the probe interval
+    assert not reader._router.choose().is_primary
+    assert reader.parcel_by_ref("TF-5000/06").ref == "TF-5000/06"
+
+
+def _zones(tiny, code: str) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"code": [code], "label_fr": [f"Zone {code}"], "label_ar": [f"المنطقة {code}"]},
+                            geometry=[tiny.box(0, 0, 300, 100)], crs=CRS)
+
+
+def test_publication_on_one_instance_is_served_by_another_at_once(tiny_writable, tiny, pg_replicated):
+    config = {**tiny_writable.settings, "rules_file": tiny.rules_file, "TESTING": True, "reload_check_seconds": 0}
+    one, other = _create_app(config), _create_app(config)
+    client = other.test_client()
+
+    def zone_codes() -> list[str]:
+        response = client.get("/api/v1/notes", query_string={"ref": "TF-1003/06"})
+        assert response.status_code == 200
+        return [z["code"] for z in response.get_json()["zones"]]
+
+    assert zone_codes() == ["B"]
+    for code in ("A", "C", "B"):
+        publish_zones(one.extensions["gisportal"].store, "tiny-plan", _zones(tiny, code), approval_act=f"v-{code}",
+                      approved=date.today(), effective=date.today())
+        assert zone_codes() == [code]  # at once, whether the replica has replayed the publication yet or not
+    wait_replayed(pg_replicated)
+    time.sleep(0.1)
+    store = other.extensions["gisportal"].store
+    assert zone_codes() == ["B"]
+    assert not store._router.choose().is_primary  # and the replica serves it again once it has caught up
+
+
+def test_replica_stopped_mid_run_fails_no_request(tiny, pg_replicated, caplog):
+    app = _create_app({**tiny.settings, "rules_file": tiny.rules_file, "TESTING": True,
+                       "database_read_retry_seconds": 60})
+    client = app.test_client()
+    paths = ["/api/v1/notes?ref=TF-1001/06", "/api/v1/search?q=TF-100", "/tiles/zones/15/15852/12897.pbf",
+             "/tiles/parcels/15/15852/12897.pbf", "/api/v1/parcels?ref=TF-1002/06"]
+    wait_replayed(pg_replicated)
+    statuses: list[tuple[str, int]] = []
+    slowest = 0.0
+    caplog.set_level(logging.WARNING, logger="gisportal.storage.postgis_replicas")
+    stopper = threading.Thread(target=lambda: (time.sleep(0.3), pg_replicated.replica.stop("immediate")))
+    try:
+        stopper.start()
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            for path in paths:
+                started = time.monotonic()
+                statuses.append((path, client.get(path).status_code))
+                slowest = max(slowest, time.monotonic() - started)
+        stopper.join()
+        for path in paths:  # the replica is down now
+            statuses.append((path, client.get(path).status_code))
+    finally:
+        stopper.join()
+        pg_replicated.replica.start()
+    assert len(statuses) > 20
+    assert slowest < 5  # the reads waiting for the replica when it went down: PgBouncer's query_wait_timeout
+    assert [s for s in statuses if s[1] != 200] == []
+    assert any("skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_writes_never_reached_the_replica(pg_replicated):
+    """Runs after the others of this module (and of test_store.py when run together)."""
+    log = pg_replicated.replica.log()
+    assert "database system is ready to accept read-only connections" in log  # the log is the replica's
+    assert "read-only transaction" not in log
