@@ -151,7 +151,8 @@ def import_plan(path: Path, name: str, zone_field: str, label_field: str | None,
                          accept_blocking=accept_blocking)
     version, report = run(store, path, name=name, zone_field=zone_field, label_field=label_field,
                           label_ar_field=label_ar_field, layer=layer, crs=crs, encoding=encoding,
-                          approved=optional_date(approved), approval_act=approval_act, title_fr=title, origin=check.origin)
+                          approved=optional_date(approved), approval_act=approval_act, title_fr=title,
+                          origin=check.origin)
     record_acceptance(load_settings(), store, check, command="import-plan", plan=name, version=version.version)
     click.echo(f"plan {version.plan_name} version {version.version} published (origin {check.origin})", err=True)
     _print_report(report)

@@ -85,7 +85,7 @@ def zone_overlap_to_dict(o: ZoneOverlapOnParcel, catalogue: RulesCatalogue, lang
     """Land under several zone codes: codes, labels, area, the stricter rules and which code each came from."""
     return {
         "codes": list(o.codes),
-        "labels": [pick(fr, ar, lang) or code for code, fr, ar in zip(o.codes, o.labels_fr, o.labels_ar)],
+        "labels": [pick(fr, ar, lang) or code for code, fr, ar in zip(o.codes, o.labels_fr, o.labels_ar, strict=True)],
         "share": _r(o.share, 4), "area_m2": _r(o.area_m2),
         "rules": rules_to_dict(o.rules, catalogue, lang),
         "rules_taken": dict(o.rules_taken),
