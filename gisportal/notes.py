@@ -214,7 +214,7 @@ def _in_force(all_versions: list[PlanVersion], as_of: date) -> _InForce:
     return found
 
 
-def _encumbered(part: CoverPart, encumbrance: shapely.Geometry | None, area: float) -> float:
+def _encumbered(part: CoverPart, encumbrance: BaseGeometry | None, area: float) -> float:
     """The part's land under servitudes that forbid building (no geometry work for a part that is the parcel)."""
     if encumbrance is None:
         return 0.0

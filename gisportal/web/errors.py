@@ -44,7 +44,7 @@ def _flatten(problems: Any) -> str:
 
 def _validation_message(messages: Any) -> str:
     """One readable line from webargs' messages, whatever their shape (location -> field -> problems usually)."""
-    parts = []
+    parts: list[str] = []
     if isinstance(messages, dict):
         for _location, fields in messages.items():
             if isinstance(fields, dict):
