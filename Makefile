@@ -8,7 +8,7 @@ DEMO := $(GISPORTAL_DATA_DIR)/gisportal.gpkg
 APT_PACKAGES := chromium postgresql-15-postgis-3 poppler-utils fonts-dejavu-core wrk gdal-bin python3-qgis pgbouncer
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard gisportal/translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: install serve test demo system-deps translations bench clean
+.PHONY: install serve test lint demo system-deps translations bench clean
 
 install: $(STAMP) translations node_modules/.installed
 
@@ -52,7 +52,13 @@ system-deps:
 	  else echo "missing system packages:$$missing (run make test as root, or install them)"; exit 1; fi; \
 	fi
 
-test: install system-deps
+# Quality gates: lint (ruff), types (mypy on gisportal/), layering (import-linter contracts in pyproject.toml).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: install system-deps lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: install system-deps

@@ -108,7 +108,9 @@ def main() -> None:
                    "ours_per_page": round(median(rows["ours"]) * 1000 / per_page, 1),
                    "issue_new_median_ar": round(median(rows["issue_new"]) * 1000, 1),
                    "reissue_from_registry_median": round(median(rows["reissue"]) * 1000, 2)},
-        "pdf_ratio": round(pdf_ratio, 3), "pdf_ratio_of_medians": round(median(rows["ours"]) / median(rows["weasyprint"]), 3), "pdf_target": 1.2, "pdf_verdict": verdict(pdf_ratio <= 1.2),
+        "pdf_ratio": round(pdf_ratio, 3),
+        "pdf_ratio_of_medians": round(median(rows["ours"]) / median(rows["weasyprint"]), 3), "pdf_target": 1.2,
+        "pdf_verdict": verdict(pdf_ratio <= 1.2),
         "verify_us": {"ours_median": round(median(ours_v) * 1e6, 1), "raw_median": round(median(raw_v) * 1e6, 1)},
         "verify_ratio": round(verify_ratio, 3), "verify_target": 1.2, "verify_verdict": verdict(verify_ratio <= 1.2),
     }

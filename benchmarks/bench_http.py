@@ -157,8 +157,8 @@ def request_files(store: Path, work: Path, n: int) -> dict[str, Path]:
 
     work.mkdir(parents=True, exist_ok=True)
     files = {
-        "parcel_points": [f"/api/v1/notes?lon={a:.7f}&lat={b:.7f}" for a, b in zip(lon, lat)],
-        "random_points": [f"/api/v1/notes?lon={a:.7f}&lat={b:.7f}" for a, b in zip(rx, ry)],
+        "parcel_points": [f"/api/v1/notes?lon={a:.7f}&lat={b:.7f}" for a, b in zip(lon, lat, strict=True)],
+        "random_points": [f"/api/v1/notes?lon={a:.7f}&lat={b:.7f}" for a, b in zip(rx, ry, strict=True)],
         "refs": [f"/api/v1/notes?ref={quote(r)}" for r in frame["ref"]],
         "trivial": ["/ok"],
         "plans": ["/api/v1/plans"],
@@ -228,7 +228,7 @@ def main() -> dict:
         for name, runs in rounds.items():
             results["runs"][name] = combine(runs)
             if name != "trivial":
-                per = [run["req_per_s"] / base["req_per_s"] for run, base in zip(runs, rounds["trivial"])]
+                per = [run["req_per_s"] / base["req_per_s"] for run, base in zip(runs, rounds["trivial"], strict=True)]
                 results["runs"][name]["round_ratios"] = [round(v, 3) for v in per]
         results["memory_ours"] = memory(servers["ours"].pid)
         results["memory_trivial"] = memory(servers["trivial"].pid)

@@ -119,7 +119,7 @@ def main() -> dict:
 
     # Same answers from both sides before timing anything.
     mismatches = 0
-    for x, y in zip(xs[:500], ys[:500]):
+    for x, y in zip(xs[:500], ys[:500], strict=True):
         parcel, zones, overlays = ours_lookup(x, y)
         ref, z, z_area, o, o_area = raw.lookup(x, y)
         if (parcel.ref if parcel else None) != ref:

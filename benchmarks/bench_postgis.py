@@ -129,7 +129,8 @@ def main() -> dict:
 
         minx, miny, maxx, maxy = store.extent()
         rng = np.random.default_rng(SEED)
-        points = list(zip(rng.uniform(minx, maxx, args.points).tolist(), rng.uniform(miny, maxy, args.points).tolist()))
+        points = list(zip(rng.uniform(minx, maxx, args.points).tolist(), rng.uniform(miny, maxy, args.points).tolist(),
+                          strict=True))
 
         # Same answers: parcel, and zone / overlay pieces with their areas (the store drops slivers).
         mismatches = 0

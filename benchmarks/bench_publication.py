@@ -380,7 +380,8 @@ def main() -> dict:
     ratio_a = ours["import_total_s"] / peer["total_s"]
     ratio_b = ours["import_without_validation_s"] / peer["total_s"]
     # the same ratio per repeat (ours and the peer run next to each other in time)
-    pairs_b = [round(o["import_without_validation_s"] / q["total_s"], 3) for o, q in zip(runs["ours"], runs["peer"])]
+    pairs_b = [round(o["import_without_validation_s"] / q["total_s"], 3)
+               for o, q in zip(runs["ours"], runs["peer"], strict=True)]
     results.update({
         "features": n, "file": str(path.relative_to(ROOT)), "file_mb": round(path.stat().st_size / 2**20, 1),
         "repeat": args.repeat, "ours_median": ours, "peer_median": peer,

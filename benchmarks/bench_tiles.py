@@ -72,12 +72,13 @@ def build_tilesets(store: EmbeddedStore, versions: list[int], work: Path) -> dic
         low = LAYER_ZOOMS[layer][0]
         rec: dict = {}
 
-        def ours() -> None:
+        # (each step runs within its own iteration: the defaults bind this layer's values all the same)
+        def ours(layer: str = layer, low: int = low, rec: dict = rec) -> None:
             started = time.perf_counter()
             store.tile(layer, low, 0, 0, versions)
             rec["ours_s"] = time.perf_counter() - started
 
-        def peer() -> None:
+        def peer(layer: str = layer, rec: dict = rec) -> None:
             source = work / f"{layer}.geojsonl"
             started = time.perf_counter()
             frame = store.features(layer, versions if layer != "parcels" else None, None)
@@ -284,7 +285,7 @@ def main() -> dict:
         else:
             store._tiles = TileCache(data_dir(args.parcels) / "tiles")  # built beforehand (or now, untimed)
         if "read" not in skip:
-            calls = {"ours": lambda layer, z, x, y: store.tile(layer, z, x, y, versions), "bare": bare.tile}
+            calls = {"ours": lambda layer, z, x, y, s=store: s.tile(layer, z, x, y, versions), "bare": bare.tile}
             for t in tiles:  # the tilesets exist: nothing is built while timing
                 store.tile(t[0], t[1], t[2], t[3], versions)
             times = timed_pairs(calls, tiles, args.rounds, 20)

@@ -193,12 +193,12 @@ def issue4_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
 
 def print_table(rows: list[tuple[str, ...]]) -> None:
     head = ("measure", "ours", "peer", "ratio", "target")
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    line = " | ".join(h.ljust(w) for h, w in zip(head, widths))
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+    line = " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
     print(line)
     print("-+-".join("-" * w for w in widths))
     for row in rows:
-        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 def main() -> None:
@@ -235,7 +235,7 @@ def main() -> None:
         if cluster is not None:
             cluster.close()
             os.environ.pop(PG_ENV, None)
-    results["summary"] = [dict(zip(("measure", "ours", "peer", "ratio", "target"), row))
+    results["summary"] = [dict(zip(("measure", "ours", "peer", "ratio", "target"), row, strict=True))
                           for row in summary_rows(results)]
     results["failed"] = failed
     args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -13,7 +13,7 @@ from gunicorn.glogging import Logger
 
 #: Query parameters whose values are secrets.
 SECRET_PARAMETERS = ("t", "code", "token", "access_code", "personal_code", "key")
-_QUERY_SECRET = re.compile(r"(?P<key>(?:^|[?&;])(?:%s)=)[^&;\s]*" % "|".join(SECRET_PARAMETERS), re.IGNORECASE)
+_QUERY_SECRET = re.compile(r"(?P<key>(?:^|[?&;])(?:{})=)[^&;\s]*".format("|".join(SECRET_PARAMETERS)), re.IGNORECASE)
 _PATH_SECRET = re.compile(r"(/subscriptions/(?:confirm|unsubscribe)/)[^/?\s]+")
 MASK = "***"
 

@@ -17,10 +17,10 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.pool import NullPool
 
 if TYPE_CHECKING:
@@ -132,11 +132,23 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
 def as_utc(value: datetime | None) -> datetime | None:
     """A time read back from either backend, in UTC (SQLite answers naive UTC; PostgreSQL the session's zone)."""
     if value is None:
         return None
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just wrote (SQLAlchemy types it optional: None for other statements)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise TypeError("not the result of an INSERT")
+    return int(key[0])
 
 
 def sqlite_engine(path: Path) -> Engine:

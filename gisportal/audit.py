@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gisportal.agencydb import AgencyDB, as_utc, audit_log, utcnow
+from gisportal.agencydb import AgencyDB, as_utc, inserted_id, audit_log, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -100,14 +100,14 @@ class AuditLog:
                details: dict[str, Any] | None = None, ip: str | None = None,
                conn: Connection | None = None) -> AuditEntry:
         """Append one entry (in ``conn``'s transaction when given, so it lands with the change it records)."""
-        row = {"at": utcnow(), "actor": _short(actor), "action": _short(action) or "unknown",
+        row: dict[str, Any] = {"at": utcnow(), "actor": _short(actor), "action": _short(action) or "unknown",
                "target": _short(target), "details": json.dumps(scrub(details), ensure_ascii=False, default=str),
                "ip": _short(ip)}
         if conn is None:
             with self.db.write() as own:
-                new_id = own.execute(sa.insert(audit_log).values(**row)).inserted_primary_key[0]
+                new_id = inserted_id(own.execute(sa.insert(audit_log).values(**row)))
         else:
-            new_id = conn.execute(sa.insert(audit_log).values(**row)).inserted_primary_key[0]
+            new_id = inserted_id(conn.execute(sa.insert(audit_log).values(**row)))
         logger.info("audit: %s %s %s", row["actor"], row["action"], row["target"] or "")
         return AuditEntry(new_id, row["at"], row["actor"], row["action"], row["target"],
                           json.loads(row["details"]), row["ip"])

@@ -6,12 +6,14 @@ import json
 import logging
 import os
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
+from gisportal.cli_options import optional_date
+from gisportal.cli_planning import PLANNING_COMMANDS
+from gisportal.cli_sites import SITES_COMMANDS
 from gisportal.errors import GisportalError
 from gisportal.settings import load_settings
 
@@ -36,15 +38,6 @@ def _store():
     from gisportal.storage import open_store
 
     return open_store(load_settings())
-
-
-def _date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None
 
 
 def _print_report(report: Any) -> None:
@@ -163,7 +156,8 @@ def import_plan(path: Path, name: str, zone_field: str, label_field: str | None,
                          accept_blocking=accept_blocking)
     version, report = run(store, path, name=name, zone_field=zone_field, label_field=label_field,
                           label_ar_field=label_ar_field, layer=layer, crs=crs, encoding=encoding,
-                          approved=_date(approved), approval_act=approval_act, title_fr=title, origin=check.origin)
+                          approved=optional_date(approved), approval_act=approval_act, title_fr=title,
+                          origin=check.origin)
     record_acceptance(load_settings(), store, check, command="import-plan", plan=name, version=version.version)
     click.echo(f"plan {version.plan_name} version {version.version} published (origin {check.origin})", err=True)
     _print_report(report)
@@ -267,7 +261,7 @@ def note(ref: str | None, lon: float | None, lat: float | None, as_of: str | Non
     app = create_app()
     ui_lang = "fr" if lang == "both" else lang
     with app.test_request_context(f"/?lang={ui_lang}"):
-        args = {"ref": ref, "lon": lon, "lat": lat, "as_of": _date(as_of)}
+        args = {"ref": ref, "lon": lon, "lat": lat, "as_of": optional_date(as_of)}
         data_note, data = note_view_data(args)
         if fmt == "pdf":
             from gisportal.web.documents import pdf_language, pdf_response
@@ -473,9 +467,9 @@ def user_list() -> None:
         last = u.last_login_at.isoformat() if u.last_login_at else "-"
         click.echo(f"{u.username}\t{u.role}\t{'active' if u.active else 'disabled'}\t{last}\t{u.display_name}")
 
-# The planners' commands (upload, publish, rollback, drafts) register themselves on ``main``.
-from gisportal import cli_planning  # noqa: E402,F401
-from gisportal import cli_sites  # noqa: E402,F401
+# The planners' commands (upload, publish, rollback, drafts) and the site note, from their modules.
+for _command in (*PLANNING_COMMANDS, *SITES_COMMANDS):
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from gisportal.cli import _date, main
+from gisportal.cli_options import optional_date
 from gisportal.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _publishing_drafts():
                   min_area_m2=p.settings.overlap_tolerance_m2)
 
 
-@main.command()
+@click.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--plan", "plan_name", required=True)
 @click.option("--kind", type=click.Choice(["zones", "overlays"]), default="zones", show_default=True)
@@ -68,7 +68,7 @@ def upload(path: Path, plan_name: str, kind: str, user: str, **mapping: str | No
         sys.exit(1)
 
 
-@main.command()
+@click.command()
 @click.argument("draft_id", type=int)
 @click.option("--act", "approval_act", required=True, help="Approval decree or order.")
 @click.option("--approved", required=True, help="Approval date YYYY-MM-DD.")
@@ -76,12 +76,13 @@ def upload(path: Path, plan_name: str, kind: str, user: str, **mapping: str | No
 @click.option("--user", required=True)
 def publish(draft_id: int, approval_act: str, approved: str, effective: str | None, user: str) -> None:
     """Publish a draft as a new version of its plan (the previous one is kept)."""
-    version = _publishing_drafts().publish(draft_id, approval_act=approval_act, approved=_date(approved) or date.today(),
-                                effective=_date(effective), user=user)
+    version = _publishing_drafts().publish(draft_id, approval_act=approval_act,
+                                           approved=optional_date(approved) or date.today(),
+                                           effective=optional_date(effective), user=user)
     click.echo(f"{version.plan_name} version {version.version} published (in effect from {version.effective_from})")
 
 
-@main.command()
+@click.command()
 @click.argument("plan")
 @click.argument("version", type=int)
 @click.option("--act", "approval_act", required=True)
@@ -92,16 +93,20 @@ def rollback(plan: str, version: int, approval_act: str, approved: str, user: st
     from gisportal.publication import roll_back
 
     d = _publishing_drafts()
-    new = roll_back(d.store, plan, version, approval_act=approval_act, approved=_date(approved) or date.today())
+    new = roll_back(d.store, plan, version, approval_act=approval_act, approved=optional_date(approved) or date.today())
     d.audit.record(user, "rollback", f"plan:{plan}", {"to_version": version, "new_version": new.version,
                                                       "approval_act": approval_act})
     click.echo(f"{plan}: version {version} republished as version {new.version}")
 
 
-@main.command("drafts")
+@click.command("drafts")
 @click.option("--status", type=click.Choice(["draft", "published", "discarded"]), default=None)
 def list_drafts(status: str | None) -> None:
     """List upload drafts (tab-separated)."""
     for draft in _drafts().list(status):
         click.echo(f"{draft.id}\t{draft.plan_name}\t{draft.kind}\t{draft.status}\t"
                    f"{'blocking' if draft.blocking else 'ok'}\t{draft.uploaded_by}\t{draft.created_at.isoformat()}")
+
+
+#: Added to the ``gisportal`` command by :mod:`gisportal.cli`.
+PLANNING_COMMANDS = (upload, publish, rollback, list_drafts)

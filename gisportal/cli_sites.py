@@ -12,14 +12,14 @@ from pathlib import Path
 
 import click
 
-from gisportal.cli import _date, main
+from gisportal.cli_options import optional_date
 from gisportal.sites.render import site_to_dict
 from gisportal.vectors import read_vector_layer
 
 logger = logging.getLogger(__name__)
 
 
-@main.command("site-note")
+@click.command("site-note")
 @click.option("--refs", default=None, help="Land-title references separated by commas.")
 @click.option("--file", "site_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="The site's outline: GeoJSON (WGS84 or a 'crs' member), KML or zipped shapefile.")
@@ -46,7 +46,7 @@ def site_note(refs: str | None, site_file: Path | None, as_of: str | None, fmt: 
             site = site_from_body({"geometry": json.loads(site_file.read_text(encoding="utf-8"))})
         else:
             site = site_from_frame(portal().store, read_vector_layer(site_file), site_limits())
-        note = build(site, _date(as_of))
+        note = build(site, optional_date(as_of))
         if fmt == "pdf":
             response = site_pdf_response(note, pdf_language(lang))
             body, number = response.get_data(), response.headers["X-Note-Number"]
@@ -64,3 +64,7 @@ def site_note(refs: str | None, site_file: Path | None, as_of: str | None, fmt: 
         click.echo(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+#: Added to the ``gisportal`` command by :mod:`gisportal.cli`.
+SITES_COMMANDS = (site_note,)

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
+from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, inserted_id, metadata, utcnow
 from gisportal.audit import AuditLog
 from gisportal.committee_terms import (CIN, DECISIONS, FILE_NUMBER, MAX_TEXT, PROJECT_TYPES, REASONED,
                                        SESSION_KINDS, clean_phone, normalise_number)
@@ -172,9 +172,9 @@ class Committees:
         if len(title) > MAX_TEXT["title"]:
             raise InvalidInput(f"The title has at most {MAX_TEXT['title']} characters.")
         with self.db.write() as conn:
-            new_id = conn.execute(sa.insert(sessions).values(held_on=held_on, kind=kind, title=title,
+            new_id = inserted_id(conn.execute(sa.insert(sessions).values(held_on=held_on, kind=kind, title=title,
                                                               created_at=utcnow(), created_by=user)
-                                  ).inserted_primary_key[0]
+                                  ))
             self.audit.record(user, "committee.session", f"session:{new_id}",
                               {"held_on": held_on.isoformat(), "kind": kind}, ip, conn=conn)
         return CommitteeSession(new_id, held_on, kind, title)
@@ -310,14 +310,16 @@ class Committees:
         code = None
         if existing is None:
             parcel = self.store.parcel_by_ref(entry.parcel_ref.strip())
+            if parcel is None:  # checked just before; gone since (a publication replaced the parcels)
+                raise Conflict("A parcel of these files was removed meanwhile: nothing was recorded; check again.")
             lon, lat = self._lon_lat(parcel.geometry)
             code = new_code(10, 5)  # 50 bits, ABCDE-FGHJK
-            file_id = conn.execute(sa.insert(permit_files).values(
+            file_id = inserted_id(conn.execute(sa.insert(permit_files).values(
                 number=number, applicant_reference=entry.applicant_reference.strip(), parcel_ref=parcel.ref,
                 quarter=parcel.quarter, lon=lon, lat=lat, project_type=entry.project_type,
                 applicant_name=entry.applicant_name.strip(), applicant_cin=entry.applicant_cin.strip().upper(),
                 applicant_phone=clean_phone(entry.applicant_phone), code_hash=hash_code(code),
-                created_at=utcnow(), created_by=user)).inserted_primary_key[0]
+                created_at=utcnow(), created_by=user)))
         else:
             file_id = existing.id
         conn.execute(sa.insert(decisions).values(file_id=file_id, session_id=session.id, decision=entry.decision,

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, users, utcnow
+from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, inserted_id, metadata, users, utcnow
 from gisportal.complaint_files import AttachmentFiles, CheckedUpload
 from gisportal.complaint_intake import (CATEGORIES, MESSAGE_MAX, NewComplaint, clean_text,
                                         normalize_number)
@@ -261,12 +261,12 @@ class ComplaintBook:
                 with self.files.writing() as batch, self.db.write() as conn:
                     seq = next_in_year(conn, complaints.c.seq, complaints.c.year, now.year)
                     number = yearly_number("RC", now.year, seq)
-                    complaint_id = conn.execute(sa.insert(complaints).values(
+                    complaint_id = inserted_id(conn.execute(sa.insert(complaints).values(
                         number=number, year=now.year, seq=seq, code_hash=code_hash, category=new.category,
                         description=new.description, status="received", lon=lon, lat=lat, parcel_ref=ref,
                         contact_name=new.contact_name, contact_email=new.contact_email,
                         contact_phone=new.contact_phone, contact_cin=new.contact_cin, lang=new.lang,
-                        created_at=now, updated_at=now)).inserted_primary_key[0]
+                        created_at=now, updated_at=now)))
                     event_id = self._add_event(conn, complaint_id, now, "received", CITIZEN, "received")
                     self._add_files(conn, batch, complaint_id, event_id, uploads, CITIZEN, now)
             except sa.exc.IntegrityError:
@@ -363,9 +363,9 @@ class ComplaintBook:
     @staticmethod
     def _add_event(conn: Connection, complaint_id: int, at: datetime, event: str, actor: str, status: str,
                    public_message: str | None = None, staff_note: str | None = None) -> int:
-        return conn.execute(sa.insert(complaint_events).values(
+        return inserted_id(conn.execute(sa.insert(complaint_events).values(
             complaint_id=complaint_id, at=at, event=event, actor=actor, status=status,
-            public_message=public_message, staff_note=staff_note)).inserted_primary_key[0]
+            public_message=public_message, staff_note=staff_note)))
 
     @staticmethod
     def _add_files(conn: Connection, batch: Any, complaint_id: int, event_id: int, uploads: list[CheckedUpload],

@@ -12,12 +12,13 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from lat_lon_parser import parse as parse_angle
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from gisportal.errors import InvalidInput, UnknownCRS, told
+from gisportal.errors import DataFileError, InvalidInput, UnknownCRS, told
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,13 @@ def crs_from_user(text: str) -> CRS:
     except CRSError:
         raise UnknownCRS(told("Unknown coordinate reference system '%(crs)s'. Use a code such as EPSG:26191.",
                               crs=text), crs=str(text)) from None
+
+
+def crs_of(frame: Any) -> CRS:
+    """The coordinate reference system of a (Geo)DataFrame that must have one (every frame read gets one)."""
+    if frame.crs is None:
+        raise DataFileError("The data declares no coordinate reference system.")
+    return CRS.from_user_input(frame.crs)
 
 
 @lru_cache(maxsize=64)

@@ -71,7 +71,8 @@ def parse_decisions_csv(data: bytes) -> ParsedFile:
     findings += [Finding(1, name or "?", "unknown_column") for name in header if name not in COLUMNS]
     if findings:
         return ParsedFile([], [], findings)
-    entries, rows = [], []
+    entries: list[DecisionEntry] = []
+    rows: list[int] = []
     try:
         for record in reader:
             line = reader.line_num
@@ -83,7 +84,7 @@ def parse_decisions_csv(data: bytes) -> ParsedFile:
                 findings.append(Finding(line, "", "wrong_cell_count", {"found": len(record),
                                                                       "expected": len(header)}))
                 continue
-            values = {name: cell.strip() for name, cell in zip(header, record)}
+            values = {name: cell.strip() for name, cell in zip(header, record, strict=True)}
             entries.append(DecisionEntry(
                 file_number=values["file_number"], parcel_ref=values["parcel_ref"],
                 project_type=term_code(PROJECT_TYPES, values["project_type"]),

@@ -31,6 +31,7 @@ import datetime
 import logging
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -186,7 +187,7 @@ def _layout(rng: np.random.Generator, nb: float, theta: float) -> SimpleNamespac
     ring = [(slice(None, -1), slice(None, -1)), (slice(None, -1), slice(1, None)), (slice(1, None), slice(1, None)),
             (slice(1, None), slice(None, -1)), (slice(None, -1), slice(None, -1))]
     quads = np.stack([np.stack([VX[s], VY[s]], -1) for s in ring], axis=2).reshape(-1, 5, 2)
-    sectors = shapely.polygons(quads)
+    sectors = cast(np.ndarray, shapely.polygons(quads))  # an array of rings gives an array of polygons
     cen = quads[:, :4].mean(axis=1)
     u, v = cen[:, 0] / (W / 2), cen[:, 1] / (H / 2)
     top = np.arange(len(sectors)) >= (len(vy) - 2) * (len(vx) - 1)
@@ -227,7 +228,7 @@ def _fit(lay: SimpleNamespace, n: int) -> tuple[float, int, int]:
         if f_new == f:
             break
         f = f_new
-    return f, total, total1
+    return f, total, total if total1 is None else total1
 
 
 def _world(lay: SimpleNamespace, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,7 +316,7 @@ def _overlays(rng: np.random.Generator, lay: SimpleNamespace) -> tuple[gpd.GeoDa
             f"Terrain réservé à la réalisation d'un équipement public ({fr}) ; toute construction privée y est "
             "interdite pendant la durée de validité du plan (loi n° 12-90 relative à l'urbanisme).",
             f"أرض مخصصة لإنجاز تجهيز عمومي ({ar})؛ يمنع فيها كل بناء خاص طيلة مدة صلاحية التصميم (القانون رقم "
-            "12.90 المتعلق بالتعمير).", nan, box) for (fr, ar), box in zip(ftype, boxes[:kf + kf2])]
+            "12.90 المتعلق بالتعمير).", nan, box) for (fr, ar), box in zip(ftype, boxes[:kf + kf2], strict=False)]
     green = [("green_space", "Espace vert projeté", "مساحة خضراء مبرمجة", "Terrain affecté à un espace vert public ; "
               "seuls les aménagements paysagers et de loisirs y sont admis.",
               "أرض مخصصة لمساحة خضراء عمومية؛ لا يسمح فيها إلا بالتهيئة المشهدية والترفيهية.", nan, box)
@@ -374,7 +375,7 @@ def _overlay_frame(lay: SimpleNamespace, feats: list[tuple], ext: shapely.Polygo
                       shapely.union_all(shapely.get_parts(g)[shapely.get_type_id(shapely.get_parts(g)) == 3])
                       for g in geoms], dtype=object)
     keep = ~shapely.is_empty(geoms)
-    df = gpd.GeoDataFrame({c: [f[n] for f, k in zip(feats, keep) if k] for n, c in enumerate(cols)},
+    df = gpd.GeoDataFrame({c: [f[n] for f, k in zip(feats, keep, strict=True) if k] for n, c in enumerate(cols)},
                           geometry=_to_world(lay, geoms[keep]), crs=CRS)
     df["max_height_m"] = df["max_height_m"].astype(float)
     return df
@@ -411,6 +412,7 @@ def generate_demo_city(n_parcels: int = 6000, seed: int = 2026) -> DemoCity:
         if err < 0.01:
             break
         nb *= (n_parcels / total1) ** 0.8
+    assert best is not None  # the first round always sets it
     _, lay, f = best
     rows, k = _lots(lay, f)
     logger.debug("demo city: %d x %d blocks, lot factor %.3f", lay.nx, lay.ny, f)

@@ -71,7 +71,7 @@ def addresses(orient: np.ndarray, sidx: np.ndarray, seg: np.ndarray, even: np.nd
     rank[order] = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
     ukey, inv = np.unique(key, return_inverse=True)
     names = np.array([namer(int(k // span // span), int(k // span % span), int(k % span)) for k in ukey.tolist()])
-    return [f"{a} {s}" for a, s in zip((2 * rank + 1 + parity).tolist(), names[inv.ravel()].tolist())]
+    return [f"{a} {s}" for a, s in zip((2 * rank + 1 + parity).tolist(), names[inv.ravel()].tolist(), strict=True)]
 
 
 def quarter_names(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -89,7 +89,7 @@ def land_title_refs(rng: np.random.Generator, east: np.ndarray) -> list[str]:
     """
     n = east.size
     numbers = (10000 + np.cumsum(rng.integers(1, 4, n)))[rng.permutation(n)]
-    return [f"TF-{a}/{c}" for a, c in zip(numbers.tolist(), np.where(east, "62", "06").tolist())]
+    return [f"TF-{a}/{c}" for a, c in zip(numbers.tolist(), np.where(east, "62", "06").tolist(), strict=True)]
 
 
 def widening_strips(rng: np.random.Generator, x0: np.ndarray, x1: np.ndarray, y0: np.ndarray, y1: np.ndarray,

@@ -24,7 +24,7 @@ import pandas as pd
 import pyogrio
 import sqlalchemy as sa
 
-from gisportal.agencydb import AgencyDB, as_utc, drafts, utcnow
+from gisportal.agencydb import AgencyDB, as_utc, inserted_id, drafts, utcnow
 from gisportal.audit import AuditLog
 from gisportal.errors import GisportalError, InvalidInput, NotFound
 from gisportal.impact import ImpactReport, preview_impact
@@ -143,10 +143,10 @@ class Drafts:
                 pyogrio.write_dataframe(frame, target, layer=kind, driver="GPKG", promote_to_multi=True)
                 file_path = str(target)
         with self.db.write() as conn:
-            new_id = conn.execute(sa.insert(drafts).values(
+            new_id = inserted_id(conn.execute(sa.insert(drafts).values(
                 plan_name=plan_name, kind=kind, status="draft", uploaded_by=user, created_at=utcnow(),
                 file_path=file_path, mapping=json.dumps(mapping), report=json.dumps(report, default=str)),
-            ).inserted_primary_key[0]
+            ))
             self.audit.record(user, "upload", f"draft:{new_id}", {"plan": plan_name, "kind": kind,
                               "file": filename, "blocking": report["blocking"], "counts": report["counts"]},
                               ip, conn=conn)

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
+from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, inserted_id, metadata, utcnow
 from gisportal.errors import FeeScheduleError, InvalidInput
 from gisportal.rules import Text
 from gisportal.yamlfiles import read_yaml
@@ -66,7 +66,7 @@ class ProjectType(BaseModel):
         limits = [b.up_to_m2 for b in self.bands]
         if limits[-1] is not None:
             raise ValueError("the last band must have no up_to_m2 (it covers the rest of the area)")
-        if any(x is None for x in limits[:-1]) or limits[:-1] != sorted(set(limits[:-1])):
+        if any(x is None for x in limits[:-1]) or limits[:-1] != sorted({x for x in limits[:-1] if x is not None}):
             raise ValueError("bands must have increasing up_to_m2 limits")
         return self
 
@@ -372,9 +372,9 @@ class FeeBook:
         except FeeScheduleError as exc:
             raise InvalidInput(exc.message, **{k: v for k, v in exc.details.items() if k != "file"}) from None
         with self.db.write() as conn:
-            new_id = conn.execute(sa.insert(fee_schedules).values(
+            new_id = inserted_id(conn.execute(sa.insert(fee_schedules).values(
                 effective_from=effective_from, created_at=utcnow(), created_by=user, note=note[:500],
-                document=to_yaml(schedule))).inserted_primary_key[0]
+                document=to_yaml(schedule))))
             if audit is not None:
                 audit.record(user, "fees.publish", f"fees:{new_id}", {"services": len(schedule.services),
                              "effective_from": effective_from.isoformat()}, ip, conn=conn)

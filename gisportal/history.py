@@ -123,7 +123,7 @@ def parcel_history(store: Store, catalogue_for: Callable[[date], RulesCatalogue]
     touching = {r.version.plan_id for r in read.values() if r.zones or r.zone_overlaps or r.overlays}
     ordered = sorted((r for r in read.values() if r.version.plan_id in touching),
                      key=lambda r: (r.version.plan_name, r.version.effective_from, r.version.version))
-    steps = [HistoryStep(a, b, tuple(compare(a, b))) for a, b in zip(ordered, ordered[1:])
+    steps = [HistoryStep(a, b, tuple(compare(a, b))) for a, b in zip(ordered, ordered[1:], strict=False)
              if a.version.plan_id == b.version.plan_id]
     return ParcelHistory(parcel.ref, float(parcel.geometry.area), tuple(ordered), tuple(steps))
 

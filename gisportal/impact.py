@@ -124,7 +124,7 @@ def preview_impact(store: Store, plan_name: str, draft: gpd.GeoDataFrame, layer:
     before = _as_dicts(shares_by_key(parcels, current, key), key, len(parcels))
     after = _as_dicts(shares_by_key(parcels, draft, key), key, len(parcels))
     changes = []
-    for ref, b, a in zip(parcels["ref"], before, after):
+    for ref, b, a in zip(parcels["ref"], before, after, strict=True):
         keys = set(b) | set(a)
         if any(abs(b.get(k, 0.0) - a.get(k, 0.0)) > SHARE_TOLERANCE for k in keys):
             changes.append(ParcelChange(str(ref), b, a))

@@ -19,7 +19,9 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
+from gisportal.coords import crs_of
 from gisportal.errors import DataFileError, InvalidInput
 from gisportal.parcels import ref_key
 from gisportal.plans import PlanVersion
@@ -87,7 +89,7 @@ def clean_polygons(frame: gpd.GeoDataFrame, report: ImportReport, ids: np.ndarra
     return out[poly]
 
 
-def _polygonal_part(geometry: shapely.Geometry) -> shapely.Geometry:
+def _polygonal_part(geometry: BaseGeometry) -> BaseGeometry:
     if geometry.geom_type in ("Polygon", "MultiPolygon"):
         return geometry
     parts = [g for g in getattr(geometry, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]
@@ -97,7 +99,7 @@ def _polygonal_part(geometry: shapely.Geometry) -> shapely.Geometry:
 def _read(path: Path, layer: str | None, crs: str | None, encoding: str | None) -> tuple[gpd.GeoDataFrame,
                                                                                         ImportReport, np.ndarray]:
     frame = read_vector_layer(path, layer=layer, crs=crs, encoding=encoding)
-    report = ImportReport(source=path.name, source_crs=frame.crs.to_string(), read=len(frame))
+    report = ImportReport(source=path.name, source_crs=crs_of(frame).to_string(), read=len(frame))
     ids = np.arange(1, len(frame) + 1)
     return frame.reset_index(drop=True), report, ids
 
@@ -109,7 +111,7 @@ def _in_metres(crs: Any) -> bool:
 
 def _metric(store: Store, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Reproject to the store's CRS; a first layer in degrees or feet picks a UTM zone as instance CRS."""
-    if not store.crs and (frame.crs.is_geographic or not _in_metres(frame.crs)):
+    if not store.crs and (crs_of(frame).is_geographic or not _in_metres(frame.crs)):
         return frame.to_crs(frame.estimate_utm_crs())
     return frame.to_crs(store.crs) if store.crs and frame.crs != store.crs else frame
 

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
+from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, inserted_id, metadata, utcnow
 from gisportal.audit import AuditLog
 from gisportal.errors import Conflict, InvalidInput, NotFound
 from gisportal.filetypes import DOCUMENT_TYPES, sniff_document_type
@@ -255,7 +255,7 @@ class Library:
                "updated_at": now}
         try:
             with self.db.write() as conn:
-                new_id = conn.execute(sa.insert(documents).values(**row)).inserted_primary_key[0]
+                new_id = inserted_id(conn.execute(sa.insert(documents).values(**row)))
                 self._bump(conn)
                 self.audit.record(user, "library.add", f"document:{new_id}",
                                   {"kind": meta.kind, "plan": meta.plan_name, "bytes": len(data)}, ip, conn=conn)
@@ -370,11 +370,11 @@ class Library:
         if self.db.dialect == "sqlite":
             fts = sa.table("gp_library_fts", sa.column("rowid"))
             expression = " AND ".join(f'"{t}"*' for t in terms)  # terms are word characters only: quoting is safe
-            table = sa.literal_column("gp_library_fts")
+            table: sa.ColumnElement[Any] = sa.literal_column("gp_library_fts")
             return (documents.join(fts, fts.c.rowid == documents.c.id), table.op("MATCH")(expression),
                     -sa.func.bm25(table, 4.0, 1.0))
         query = sa.func.to_tsquery("simple", " & ".join(f"{t}:*" for t in terms))
-        vector = sa.literal_column("gp_library_documents.search_vector")
+        vector: sa.ColumnElement[Any] = sa.literal_column("gp_library_documents.search_vector")
         return documents, vector.op("@@")(query), sa.func.ts_rank(vector, query)
 
     def regulations_by_plan(self) -> dict[str, list[LibraryDocument]]:

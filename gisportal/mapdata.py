@@ -53,14 +53,14 @@ def layer_geojson(store: Store, catalogue: RulesCatalogue, layer: str, lang: str
         rules = [catalogue.rules_for(code) for code in frame["code"]]
         props = frame.assign(
             label=[pick(fr, ar, lang) or (r.label.get(lang) if r else code)
-                   for fr, ar, r, code in zip(frame["label_fr"], frame["label_ar"], rules, frame["code"])],
+                   for fr, ar, r, code in zip(frame["label_fr"], frame["label_ar"], rules, frame["code"], strict=True)],
             color=[r.color if r else "#bbbbbb" for r in rules],
         )[["code", "label", "color", "geometry"]]
     elif layer == "overlays":
         props = frame.assign(
             kind_label=[pick(overlay_kind(k).label_fr, overlay_kind(k).label_ar, lang, overlay_kind(k).label_en)
                         for k in frame["kind"]],
-            label=[pick(fr, ar, lang) for fr, ar in zip(frame["label_fr"], frame["label_ar"])],
+            label=[pick(fr, ar, lang) for fr, ar in zip(frame["label_fr"], frame["label_ar"], strict=True)],
             color=[OVERLAY_COLOURS.get(k, "#444444") for k in frame["kind"]],
         )[["kind", "kind_label", "label", "color", "geometry"]]
     else:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 from markupsafe import escape
 from shapely import affinity
 
@@ -38,7 +39,7 @@ class MapExtract:
     scale_denominator: int
 
 
-def _path(geometry: shapely.Geometry) -> str:
+def _path(geometry: BaseGeometry) -> str:
     parts = []
     for polygon in getattr(geometry, "geoms", [geometry]):
         if polygon.geom_type != "Polygon" or polygon.is_empty:
@@ -67,7 +68,7 @@ def render_map_extract(store: Store, catalogue: RulesCatalogue, note: UrbanNote)
     miny, maxy = cy - inner_h / scale / 2, cy + inner_h / scale / 2
     frame = shapely.box(minx, miny, maxx, maxy)
 
-    def place(g: shapely.Geometry) -> shapely.Geometry:
+    def place(g: BaseGeometry) -> BaseGeometry:
         return affinity.affine_transform(shapely.intersection(g, frame),
                                          [scale, 0, 0, -scale, MARGIN - minx * scale, MARGIN + maxy * scale])
 
@@ -79,15 +80,16 @@ def render_map_extract(store: Store, catalogue: RulesCatalogue, note: UrbanNote)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH:.0f} {HEIGHT:.0f}" class="gp-extract" '
            f'font-family="DejaVu Sans, sans-serif" font-size="9" role="img" aria-labelledby="gp-extract-caption">',
            f'<defs><clipPath id="gp-frame"><rect x="{MARGIN}" y="{MARGIN}" width="{inner_w}" height="{inner_h}"/>'
-           '</clipPath></defs>', f'<rect x="{MARGIN}" y="{MARGIN}" width="{inner_w}" height="{inner_h}" fill="#f4f4f0"/>',
+           '</clipPath></defs>',
+           f'<rect x="{MARGIN}" y="{MARGIN}" width="{inner_w}" height="{inner_h}" fill="#f4f4f0"/>',
            '<g clip-path="url(#gp-frame)">']
     codes = []
-    for code, geometry in zip(zones["code"], zones.geometry):
+    for code, geometry in zip(zones["code"], zones.geometry, strict=True):
         rules = catalogue.rules_for(code)
         out.append(f'<path d="{_path(place(geometry))}" fill="{rules.color if rules else "#bbbbbb"}" '
                    'fill-opacity="0.45" stroke="#666" stroke-width="0.8"/>')
         codes.append(code)
-    for kind, geometry in zip(overlays["kind"], overlays.geometry):
+    for kind, geometry in zip(overlays["kind"], overlays.geometry, strict=True):
         colour = OVERLAY_COLOURS.get(kind, "#444444")
         out.append(f'<path d="{_path(place(geometry))}" fill="{colour}" fill-opacity="0.18" stroke="{colour}" '
                    'stroke-width="1.4" stroke-dasharray="5 3"/>')
@@ -95,11 +97,12 @@ def render_map_extract(store: Store, catalogue: RulesCatalogue, note: UrbanNote)
                'stroke-width="0.5"/>')
     out.append(f'<path d="{_path(place(parcel))}" fill="#ffffff" fill-opacity="0.25" stroke="#d00000" '
                'stroke-width="3"/>')
-    for code, geometry in zip(zones["code"], zones.geometry):
+    for code, geometry in zip(zones["code"], zones.geometry, strict=True):
         piece = shapely.intersection(geometry, frame)
         if piece.area * scale * scale > 1500:
             point = place(piece.representative_point())
-            out.append(f'<text x="{point.x:.1f}" y="{point.y:.1f}" text-anchor="middle" font-size="12" '
+            out.append(f'<text x="{shapely.get_x(point):.1f}" y="{shapely.get_y(point):.1f}" '
+                       'text-anchor="middle" font-size="12" '
                        f'font-weight="bold" fill="#111">'
                        f'{escape(code)}</text>')
     out.append("</g>")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from gisportal.coords import WGS84, transformer
 from gisportal.overlap_rules import stricter_rules
@@ -56,7 +57,7 @@ class ParcelFacts:
     centroid_y: float
     centroid_lon: float
     centroid_lat: float
-    geometry: shapely.Geometry = field(repr=False, compare=False)
+    geometry: BaseGeometry = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ def plans_in_force(all_versions: list[PlanVersion], as_of: date) -> InForce:
     return found
 
 
-def _encumbered(part: CoverPart, encumbrance: shapely.Geometry | None, area: float) -> float:
+def _encumbered(part: CoverPart, encumbrance: BaseGeometry | None, area: float) -> float:
     """The part's land under servitudes that forbid building (no geometry work for a part that is the parcel)."""
     if encumbrance is None:
         return 0.0
@@ -279,10 +280,10 @@ def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as
             OverlayOnParcel(in_force[h.version_id].plan_name, in_force[h.version_id].version, h.kind, h.label_fr,
                             h.label_ar, h.provision_fr, h.provision_ar, h.max_height_m, h.area_m2,
                             h.area_m2 / area, kind.removes_buildable_area)
-            for h, kind in zip(overlay_hits, kinds)), key=lambda o: (-o.area_m2, o.kind)))
-        removing = [h.piece for h, kind in zip(overlay_hits, kinds) if kind.removes_buildable_area]
+            for h, kind in zip(overlay_hits, kinds, strict=True)), key=lambda o: (-o.area_m2, o.kind)))
+        removing = [h.piece for h, kind in zip(overlay_hits, kinds, strict=True) if kind.removes_buildable_area]
         encumbrance = shapely.union_all(removing) if removing else None
-        caps = [(h.max_height_m, h.kind) for h, kind in zip(overlay_hits, kinds)
+        caps = [(h.max_height_m, h.kind) for h, kind in zip(overlay_hits, kinds, strict=True)
                 if kind.caps_height and h.max_height_m is not None]
         height_cap = min(caps) if caps else None
     cover = zone_cover(parcel.geometry, zone_hits, limits, area)

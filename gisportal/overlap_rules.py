@@ -87,6 +87,6 @@ def stricter_rules(rules: Sequence[tuple[str, ZoneRules | None]]) -> tuple[ZoneR
         setbacks=Setbacks(**setbacks),
         parking=_joined([(c, r.parking) for c, r in known]),
         provisions=_joined([(c, r.provisions) for c, r in known]),
-        **values,  # type: ignore[arg-type]
+        **values,
     )
     return combined, taken

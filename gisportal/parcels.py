@@ -49,7 +49,7 @@ def search_text(text: str) -> str:
     return re.sub(r"[^\w]+", " ", stripped.lower()).strip()
 
 
-def text_array(texts: object) -> Any:
+def text_array(texts: Any) -> Any:
     """Texts as an Arrow ``large_string`` array: a pandas column backed by Arrow without a copy, a list or an
     array of texts (missing values -> null) directly, anything else as the text of each value."""
     import pyarrow as pa

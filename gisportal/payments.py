@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, metadata, utcnow
+from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, inserted_id, metadata, utcnow
 from gisportal.errors import CallbackRefused, InvalidInput, NotFound
 from gisportal.fees import FeeBook, QuoteRequest
 from gisportal.numbering import next_in_year, yearly_number
@@ -191,13 +191,13 @@ class Orders:
             try:
                 with self.db.write() as conn:
                     seq = next_in_year(conn, orders.c.seq, orders.c.year, now.year)
-                    new_id = conn.execute(sa.insert(orders).values(
+                    new_id = inserted_id(conn.execute(sa.insert(orders).values(
                         reference=yearly_number("CMD", now.year, seq),
                         invoice_number=yearly_number("FAC", now.year, seq),
                         year=now.year, seq=seq, service=request.service, parcel_ref=parcel_ref, note_lang=note_lang,
                         quote=json.dumps(quote.to_dict(), ensure_ascii=False), amount=quote.total,
                         currency=quote.currency, status="pending", access_token=secrets.token_urlsafe(18),
-                        created_at=now)).inserted_primary_key[0]
+                        created_at=now)))
                 break
             except sa.exc.IntegrityError:  # another process took the number: take the next one
                 logger.info("order number taken, retrying (%d)", attempt + 1)
@@ -275,9 +275,9 @@ class Orders:
                                       f"({order.amount} {order.currency}).", reason="amount_mismatch")
             status = "duplicate" if data.status == "authorised" and order.status == "paid" else data.status
             now = utcnow()
-            payment_id = conn.execute(sa.insert(payments).values(
+            payment_id = inserted_id(conn.execute(sa.insert(payments).values(
                 order_id=order.id, provider=data.provider, transaction_id=data.transaction_id, amount=data.amount,
-                currency=data.currency, status=status, received_at=now)).inserted_primary_key[0]
+                currency=data.currency, status=status, received_at=now)))
             if status == "authorised":
                 number, kid, signature = sign_receipt(order, payment_id, data, now)
                 conn.execute(sa.update(payments).where(payments.c.id == payment_id).values(

@@ -42,7 +42,7 @@ def lock_down(data_dir: Path) -> None:
         path = data_dir / name
         try:
             if path.is_dir():
-                for root, dirs, files in os.walk(path):
+                for root, _dirs, files in os.walk(path):
                     os.chmod(root, 0o700)
                     for file in files:
                         os.chmod(os.path.join(root, file), 0o600)

@@ -12,11 +12,13 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from typing import overload
 from datetime import date, datetime, timezone
 
 import geopandas as gpd
 import pandas as pd
 
+from gisportal.coords import crs_of
 from gisportal.errors import InvalidInput, NotFound
 from gisportal.plans import PlanVersion
 from gisportal.storage.base import NewPlanVersion, Store
@@ -78,6 +80,10 @@ def latest_version(store: Store, plan_name: str) -> PlanVersion | None:
     return max(versions, key=lambda v: v.version) if versions else None
 
 
+@overload
+def _content(store: Store, version: PlanVersion) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]: ...
+@overload
+def _content(store: Store, version: PlanVersion | None) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]: ...
 def _content(store: Store, version: PlanVersion | None) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
     if version is None:
         return None, None
@@ -113,7 +119,7 @@ def publish_overlays(store: Store, plan_name: str, overlays: gpd.GeoDataFrame, *
         raise NotFound(f"No plan named '{plan_name}': publish its zones first.", plan=plan_name)
     zones, current = _content(store, latest)
     kept = current[~current["kind"].isin(set(overlays["kind"]))]
-    merged = gpd.GeoDataFrame(pd.concat([kept, overlays.to_crs(current.crs)[OVERLAY_COLUMNS]], ignore_index=True),
+    merged = gpd.GeoDataFrame(pd.concat([kept, overlays.to_crs(crs_of(current))[OVERLAY_COLUMNS]], ignore_index=True),
                               geometry="geometry", crs=current.crs)
     return _publish(store, _new(store, plan_name, approval_act, approved, effective, None, None, origin), zones,
                     merged)

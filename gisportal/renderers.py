@@ -13,8 +13,10 @@ from operator import attrgetter
 from typing import Any
 
 import geopandas as gpd
+from geopandas.array import GeometryArray
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 from shapely.geometry import mapping
 
 from gisportal.coords import WGS84, transformer
@@ -78,14 +80,14 @@ _buildability_values = attrgetter(*_BUILDABILITY_FIELDS)
 def buildability_to_dict(b: Buildability) -> dict[str, Any]:
     """A note's buildability as JSON-ready data, areas rounded to the centimetre."""
     return {k: (round(float(v), 2) if isinstance(v, float) else v)
-            for k, v in zip(_BUILDABILITY_FIELDS, _buildability_values(b))}
+            for k, v in zip(_BUILDABILITY_FIELDS, _buildability_values(b), strict=True)}
 
 
 def zone_overlap_to_dict(o: ZoneOverlapOnParcel, catalogue: RulesCatalogue, lang: str) -> dict[str, Any]:
     """Land under several zone codes: codes, labels, area, the stricter rules and which code each came from."""
     return {
         "codes": list(o.codes),
-        "labels": [pick(fr, ar, lang) or code for code, fr, ar in zip(o.codes, o.labels_fr, o.labels_ar)],
+        "labels": [pick(fr, ar, lang) or code for code, fr, ar in zip(o.codes, o.labels_fr, o.labels_ar, strict=True)],
         "share": rounded(o.share, 4), "area_m2": rounded(o.area_m2),
         "rules": rules_to_dict(o.rules, catalogue, lang),
         "rules_taken": dict(o.rules_taken),
@@ -170,13 +172,13 @@ def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
     }
 
 
-def to_wgs84(geometries: np.ndarray | shapely.Geometry, crs: str) -> Any:
+def to_wgs84(geometries: np.ndarray | GeometryArray | BaseGeometry, crs: str) -> Any:
     """Geometries from ``crs`` to WGS84 lon/lat (vectorised)."""
     t = transformer(crs, WGS84)
     return shapely.transform(geometries, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
-def geometry_wgs84(geometry: shapely.Geometry, crs: str) -> dict[str, Any]:
+def geometry_wgs84(geometry: BaseGeometry, crs: str) -> dict[str, Any]:
     """A geometry (metric ``crs``) as a GeoJSON geometry in WGS84: ``mapping(to_wgs84(geometry, crs))``.
 
     A parcel, a multipolygon of one polygon without holes, takes a shorter way (the same numbers): its
@@ -187,7 +189,7 @@ def geometry_wgs84(geometry: shapely.Geometry, crs: str) -> dict[str, Any]:
     if geometry.geom_type == "MultiPolygon" and not geometry.has_z:
         xy = shapely.get_coordinates(geometry)
         lon, lat = transformer(crs, WGS84).transform(xy[:, 0].copy(), xy[:, 1].copy())
-        ring = tuple(zip(lon.tolist(), lat.tolist()))
+        ring = tuple(zip(lon.tolist(), lat.tolist(), strict=True))
         if ring and ring[0] == ring[-1] and ring[0] not in ring[1:-1]:
             return {"type": "MultiPolygon", "coordinates": ((ring,),)}
     return mapping(to_wgs84(geometry, crs))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from gisportal.errors import RulesCatalogueError
 from gisportal.yamlfiles import read_yaml
@@ -94,7 +95,7 @@ class RulesCatalogue(BaseModel):
         return text.get(lang) if text else key
 
 
-def _describe(error: dict[str, Any]) -> tuple[str | None, str]:
+def _describe(error: ErrorDetails) -> tuple[str | None, str]:
     loc = [str(part) for part in error["loc"]]
     zone = loc[1] if len(loc) > 1 and loc[0] == "zones" else None
     field = ".".join(loc[2:]) if zone else ".".join(loc)

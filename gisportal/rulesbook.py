@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from gisportal.agencydb import AgencyDB, as_utc, rules_catalogues, utcnow
+from gisportal.agencydb import AgencyDB, as_utc, inserted_id, rules_catalogues, utcnow
 from gisportal.errors import InvalidInput, RulesCatalogueError
 from gisportal.rules import RulesCatalogue, ZoneRules, parse_catalogue
 
@@ -165,10 +165,10 @@ class RulesBook:
         except RulesCatalogueError as exc:
             raise InvalidInput(exc.message, **{k: v for k, v in exc.details.items() if k != "file"}) from None
         with self.db.write() as conn:
-            new_id = conn.execute(sa.insert(rules_catalogues).values(
+            new_id = inserted_id(conn.execute(sa.insert(rules_catalogues).values(
                 effective_from=effective_from or date.today(), created_at=utcnow(), created_by=user, source=source,
                 note=note[:500], document=yaml.safe_dump(to_document(catalogue), allow_unicode=True))
-            ).inserted_primary_key[0]
+            ))
             if audit is not None:
                 audit.record(user, "rules.save", f"rules:{new_id}", {"source": source, "zones": len(catalogue.zones),
                              "effective_from": (effective_from or date.today()).isoformat()}, ip, conn=conn)

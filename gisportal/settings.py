@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     note_issue_parcel_limit: str = Field("10 per day", description="New official notes issued per parcel (each "
                                                                    "distinct date or content is a new note).")
     form_rate_limit: str = Field("10 per hour;30 per day",
-                                 description="Public form submissions (complaints, subscriptions...) per client address.")
+                                 description="Public form submissions (complaints, subscriptions...) per client "
+                                             "address.")
     lookup_rate_limit: str = Field("30 per hour;100 per day",
                                    description="Look-ups of a permit file by number and personal code per client "
                                                "address (page and API).")

@@ -114,14 +114,14 @@ def draw_situation(store: Store, catalogue: RulesCatalogue, outline: BaseGeometr
            f'height="{map_h:.2f}"/></clipPath></defs><g clip-path="url(#gp-sp-frame)">'
            f'<rect x="0" y="0" width="{map_w:.2f}" height="{map_h:.2f}" fill="#f6f6f2"/>']
     codes: list[str] = []
-    for code, geometry in zip(zones["code"], zones.geometry):
+    for code, geometry in zip(zones["code"], zones.geometry, strict=True):
         rules = catalogue.rules_for(code)
         piece = shapely.intersection(geometry, frame)
         out.append(f'<path d="{_path(piece, to_mm)}" fill="{rules.color if rules else "#bbbbbb"}" '
                    'fill-opacity="0.4" stroke="#555" stroke-width="0.25"/>')
         codes.append(str(code))
     kinds: list[str] = []
-    for kind, geometry in zip(overlays["kind"], overlays.geometry):
+    for kind, geometry in zip(overlays["kind"], overlays.geometry, strict=True):
         colour = OVERLAY_COLOURS.get(kind, "#444444")
         out.append(f'<path d="{_path(shapely.intersection(geometry, frame), to_mm)}" fill="{colour}" '
                    f'fill-opacity="0.15" stroke="{colour}" stroke-width="0.5" stroke-dasharray="2 1"/>')
@@ -130,7 +130,7 @@ def draw_situation(store: Store, catalogue: RulesCatalogue, outline: BaseGeometr
                'fill="none" stroke="#333" stroke-width="0.15"/>')
     out.append(f'<path d="{_path(outline, to_mm)}" fill="#ffffff" fill-opacity="0.2" stroke="#d00000" '
                'stroke-width="0.8" class="gp-situation-subject"/>')
-    for code, geometry in zip(zones["code"], zones.geometry):
+    for code, geometry in zip(zones["code"], zones.geometry, strict=True):
         piece = shapely.intersection(geometry, frame)
         if piece.area * mm_per_m ** 2 > 400:  # a label where the zone shows on at least 4 cm²
             x, y = to_mm(np.asarray(piece.representative_point().coords))[0]

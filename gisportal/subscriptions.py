@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from shapely.geometry.base import BaseGeometry
 
 from gisportal.agencydb import _ID, _TIME, AgencyDB, metadata, utcnow
 from gisportal.committee_terms import DECISIONS, FILE_NUMBER, SESSION_KINDS, normalise_number
@@ -178,9 +179,9 @@ class Subscriptions:
         if not targets:
             return []
         with self.db.read() as conn:
-            return conn.execute(sa.select(subscriptions).where(
+            return list(conn.execute(sa.select(subscriptions).where(
                 subscriptions.c.target_kind == kind, subscriptions.c.target.in_(targets),
-                subscriptions.c.confirmed_at.isnot(None)).order_by(subscriptions.c.id)).all()
+                subscriptions.c.confirmed_at.isnot(None)).order_by(subscriptions.c.id)).all())
 
     def _send(self, row: sa.Row, subject: str, text: str, topic: str) -> bool:
         link = self.unsubscribe_link(row.id, row.nonce)
@@ -223,15 +224,15 @@ class Subscriptions:
         return changed
 
     @staticmethod
-    def _coverage(store: Store, geometry: object, version: PlanVersion | None) -> dict[str, int]:
+    def _coverage(store: Store, geometry: BaseGeometry, version: PlanVersion | None) -> dict[str, int]:
         if version is None:
             return {}
         area = max(getattr(geometry, "area", 0.0), 1e-9)
         shares: dict[str, float] = {}
         for hit in store.zones_on(geometry, [version.id]):
             shares[f"zone:{hit.code}"] = shares.get(f"zone:{hit.code}", 0.0) + hit.area_m2 / area
-        for hit in store.overlays_on(geometry, [version.id]):
-            shares[f"overlay:{hit.kind}"] = shares.get(f"overlay:{hit.kind}", 0.0) + hit.area_m2 / area
+        for overlay in store.overlays_on(geometry, [version.id]):
+            shares[f"overlay:{overlay.kind}"] = shares.get(f"overlay:{overlay.kind}", 0.0) + overlay.area_m2 / area
         # shares rounded to the impact preview's tolerance: rounding noise is not a change
         return {k: round(v / (2 * SHARE_TOLERANCE)) for k, v in shares.items() if v > SHARE_TOLERANCE}
 

@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -55,7 +56,7 @@ def write_geojsonseq(frame: gpd.GeoDataFrame, layer: str, path: Path) -> int:
     names = TILE_ATTRIBUTES[layer]
     with open(path, "wb") as out:
         for i, geometry in enumerate(geometries):
-            props = orjson.dumps({n: col[i] for n, col in zip(names, columns)})
+            props = orjson.dumps({n: col[i] for n, col in zip(names, columns, strict=True)})
             out.write(b'{"type":"Feature","properties":' + props + b',"geometry":' + geometry.encode() + b"}\n")
     return len(geometries)
 
@@ -97,7 +98,7 @@ class TileCache:
         """A content key from what a layer's tiles depend on."""
         return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
-    def ensure(self, layer: str, key: str, frame_source: "callable") -> Path:
+    def ensure(self, layer: str, key: str, frame_source: Callable[[], gpd.GeoDataFrame]) -> Path:
         """The MBTiles for (layer, key), built from ``frame_source()`` when missing."""
         target = self.path(layer, key)
         if target.exists():

@@ -204,8 +204,8 @@ def carry_keys(source_dir: Path, target_dir: Path, target_hmac_secret: str | Non
         secret = secret_file.read_text(encoding="utf-8").strip() if secret_file.is_file() else ""
         if not secret:
             continue
-        if configured[name]:
-            if not hmac.compare_digest(secret.encode(), configured[name].encode()):
+        if wanted := configured[name]:
+            if not hmac.compare_digest(secret.encode(), wanted.encode()):
                 logger.warning("%s not carried: %s is set on the target and differs from the source's; %s will "
                                "be refused", name, setting, refused)
             continue

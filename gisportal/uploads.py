@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from gisportal.errors import DataFileError, InvalidInput
+from gisportal.validation_source import codec_from_cpg
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,8 @@ def open_upload(source: bytes | str | Path | IO[bytes], *, filename: str | None 
     """
     limits = limits or UploadLimits()
     is_path = isinstance(source, (str, Path))
-    name = Path(source).name if is_path else (re.split(r"[\\/]", filename or "")[-1] or "upload")
+    name = (Path(source).name if isinstance(source, (str, Path))
+            else (re.split(r"[\\/]", filename or "")[-1] or "upload"))
     suffix = Path(name).suffix.lower()
     if suffix not in FORMATS:
         raise _reject(f"{name}: unsupported file type; upload a zipped shapefile (.zip), a GeoPackage (.gpkg) "
@@ -180,7 +182,7 @@ def open_upload(source: bytes | str | Path | IO[bytes], *, filename: str | None 
     if suffix == ".shp" and not is_path:
         raise _reject(f"{name}: a shapefile is several files (.shp, .shx, .dbf, .prj); upload them together "
                       "in a .zip.", "shapefile_parts", name)
-    if is_path:
+    if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
             raise _reject(f"File not found: {path}", "not_found", name)
@@ -297,7 +299,7 @@ def _unzip(path: Path, data: Path, intake: Intake, limits: UploadLimits) -> None
             _check_bomb(infos, limits, archive, path.stat().st_size)
             groups, singles = _select_members(members, archive)
             budget = [limits.max_unpacked_bytes]
-            for (folder, stem), parts in sorted(groups.items()):
+            for (folder, _stem), parts in sorted(groups.items()):
                 if ".shp" not in parts:
                     continue
                 shp_name = parts[".shp"].filename
@@ -455,8 +457,7 @@ def _layers_of(path: Path, fmt: str, name: str, label: str) -> list[IntakeLayer]
     """The map layers GDAL sees in ``path`` (attribute-only GeoPackage tables are left out)."""
     import pyogrio
 
-    from gisportal.validation_source import codec_from_cpg
-    from gisportal.vector_child import refuse_sql_views
+    from gisportal.vector_child import refuse_sql_views  # imports geopandas: loaded only when a layer is read
 
     if fmt == "gpkg":
         refuse_sql_views(path)  # before GDAL touches it: a view may compute forever

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 from pyproj import CRS, Transformer
 
-from gisportal.validation import BLOCKING, WARNING, ValidationReport
+from gisportal.validation_report import BLOCKING, WARNING, ValidationReport
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def check_text(report: ValidationReport, frame: gpd.GeoDataFrame) -> None:
 
 
 # --- geometry -------------------------------------------------------------------------------------------------
-def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
+def _polygonal(geometry: BaseGeometry) -> BaseGeometry:
     """The polygonal part of a repaired geometry (as :func:`gisportal.imports.clean_polygons` keeps it)."""
     if geometry.geom_type in ("Polygon", "MultiPolygon"):
         return geometry
@@ -86,7 +87,7 @@ def _text(value: Any) -> str:
 
 
 def run_checks(report: ValidationReport, frame: gpd.GeoDataFrame, *, area_crs: CRS | None, zone_field: str | None,
-               catalogue: set[str] | None, territory: shapely.Geometry | None, min_area_m2: float,
+               catalogue: set[str] | None, territory: BaseGeometry | None, min_area_m2: float,
                measured: bool) -> None:
     """All feature checks, in the order a planner fixes things: text, geometry, codes, topology, place.
 
@@ -159,7 +160,7 @@ def _check_validity(report: ValidationReport, geoms: np.ndarray, keep: np.ndarra
     reasons = shapely.is_valid_reason(geoms[where])
     repaired = np.array([_polygonal(g) for g in shapely.make_valid(geoms[where])], dtype=object)
     areas = shapely.area(to_work(repaired))
-    for i, reason, fixed, area in zip(where, reasons, repaired, areas):
+    for i, reason, fixed, area in zip(where, reasons, repaired, areas, strict=True):
         spot = re.search(r"\[([-\d.eE+]+) ([-\d.eE+]+)\]", reason or "")
         point = shapely.Point(float(spot[1]), float(spot[2])) if spot else None
         at = to_work(np.array([point if point is not None else geoms[i]]))[0]
@@ -200,7 +201,7 @@ def _duplicates(report: ValidationReport, frame: gpd.GeoDataFrame, geoms: np.nda
 
     first_of: dict[str, int] = {}
     for pos, key in keys.items():
-        first_of.setdefault(key, int(pos))
+        first_of.setdefault(key, int(cast(int, pos)))  # the frame's positions (a RangeIndex)
     for pos in keys.index[first.to_numpy()]:
         original = first_of[keys[pos]]
         identical = attrs(pos) == attrs(original)
@@ -213,7 +214,7 @@ def _duplicates(report: ValidationReport, frame: gpd.GeoDataFrame, geoms: np.nda
     return same_pairs
 
 
-def _territory(report: ValidationReport, work: np.ndarray, ids: np.ndarray, area: shapely.Geometry) -> None:
+def _territory(report: ValidationReport, work: np.ndarray, ids: np.ndarray, area: BaseGeometry) -> None:
     """Features entirely outside the territory block; partly outside: a warning with the area outside."""
     bounds = shapely.bounds(work)
     x0, y0, x1, y1 = area.bounds
@@ -317,7 +318,7 @@ def _overlaps(report: ValidationReport, work: np.ndarray, ids: np.ndarray, codes
     left, right = left[inner], right[inner]
     pieces = shapely.intersection(work[left], work[right])
     areas = shapely.area(pieces)
-    for a, b, piece, area in zip(left, right, pieces, areas):
+    for a, b, piece, area in zip(left, right, pieces, areas, strict=True):
         if area < (NOISE_M2 if metric else 0.0) or (int(ids[a]), int(ids[b])) in same:
             continue
         severity = BLOCKING if area >= min_area_m2 or not metric else WARNING
@@ -329,14 +330,14 @@ def _overlaps(report: ValidationReport, work: np.ndarray, ids: np.ndarray, codes
                    codes=[codes[a], codes[b]] if codes is not None else None)
 
 
-def _union(work: np.ndarray, suspect: np.ndarray) -> shapely.Geometry:
+def _union(work: np.ndarray, suspect: np.ndarray) -> BaseGeometry:
     """Union of all zones: coverage union (fast) of the clean ones, then an ordinary union with the rest."""
     clean = work[~suspect]
     try:
         base = shapely.coverage_union_all(clean) if len(clean) else shapely.Polygon()
     except shapely.errors.GEOSException:  # edges not noded alike: the general (slower) union
         base = shapely.union_all(clean)
-    return shapely.union_all(np.append(work[suspect], base))
+    return shapely.union_all(np.append(work[suspect], np.array([base], dtype=object)))
 
 
 def _gaps(report: ValidationReport, work: np.ndarray, suspect: np.ndarray, min_area_m2: float, metric: bool) -> None:

@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError, ProjError
 
 from gisportal.coords import crs_from_user
 from gisportal.errors import InvalidInput
-from gisportal.validation import BLOCKING, WARNING, ValidationReport
+from gisportal.validation_report import BLOCKING, WARNING, ValidationReport
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def resolve_crs(report: ValidationReport, declared: str | None, prj: str | None,
             report.add(BLOCKING, "crs_unusable", "The .prj file cannot be understood; give the coordinate system "
                        "(e.g. EPSG:26191) or export the layer again.", prj=prj[:500])
             return None
-        if prj:
+        if prj and given_crs is not None:  # (given_crs is set: returned above otherwise)
             report.add(WARNING, "crs_unusable", f"The .prj file cannot be understood; the coordinate system you "
                        f"gave ({_name(given_crs)}) is used.", prj=prj[:500])
         if given_crs is None:
@@ -145,7 +146,8 @@ def _check_custom(report: ValidationReport, file_crs: CRS, instance_crs: str | N
     if _epsg(file_crs.to_wkt()) is not None:
         return file_crs
     name = file_crs.name
-    if _transformable(file_crs) is None:
+    to_wgs = _transformable(file_crs)
+    if to_wgs is None:
         if given is not None:
             report.add(WARNING, "crs_unusable", f"The declared coordinate system '{name}' cannot be placed on the "
                        f"Earth; the one you gave ({_name(given)}) is used.", declared=name)
@@ -159,7 +161,7 @@ def _check_custom(report: ValidationReport, file_crs: CRS, instance_crs: str | N
                    f"projection and ellipsoid as {_name(match)} ({match.name}), which is used.", declared=name,
                    matched=_name(match), matched_name=match.name, confidence=confidence)
         return match
-    ballpark = "Ballpark" in (_transformable(file_crs).description or "")
+    ballpark = "Ballpark" in (to_wgs.description or "")
     caution = " Its datum has no known shift to WGS84: positions may be off by up to a few hundred metres." \
         if ballpark else ""
     report.add(WARNING, "crs_custom", f"The coordinate system '{name}' has no EPSG code and matches none; it is "
@@ -176,7 +178,7 @@ def area_crs(report: ValidationReport, frame: Any, source: CRS | None, instance_
     if to_wgs is None or not all(map(lambda v: abs(v) < float("inf"), bounds)):
         return None
     try:
-        west, south, east, north = to_wgs.transform_bounds(*bounds, densify_pts=21)
+        west, south, east, north = to_wgs.transform_bounds(bounds[0], bounds[1], bounds[2], bounds[3], densify_pts=21)
     except ProjError:
         west = south = east = north = float("inf")
     if source.is_geographic and not (-180.5 <= bounds[0] <= bounds[2] <= 180.5 and -90.5 <= bounds[1] <= bounds[3]
@@ -210,22 +212,22 @@ def area_crs(report: ValidationReport, frame: Any, source: CRS | None, instance_
     report.area_crs = _name(area)
     back = Transformer.from_crs(area, "EPSG:4326", always_xy=True)
 
-    def locate(geometry: shapely.Geometry) -> tuple[float, float] | None:
+    def locate(geometry: BaseGeometry) -> tuple[float, float] | None:
         point = geometry if geometry.geom_type == "Point" else shapely.point_on_surface(geometry)
         if point.is_empty:
             return None
-        lon, lat = back.transform(point.x, point.y)
+        lon, lat = back.transform(shapely.get_x(point), shapely.get_y(point))
         return (round(lon, 7), round(lat, 7))
 
     report.locate = locate
     return area
 
 
-def territory_in(area: CRS | None, territory: Any, instance_crs: str | None) -> shapely.Geometry | None:
+def territory_in(area: CRS | None, territory: Any, instance_crs: str | None) -> BaseGeometry | None:
     """The territory (bounds or geometry in the instance CRS) in the CRS the checks measure in."""
     if territory is None or area is None:
         return None
-    shape = territory if isinstance(territory, shapely.Geometry) else shapely.box(*territory)
+    shape = territory if isinstance(territory, BaseGeometry) else shapely.box(*territory)
     own = crs_from_user(instance_crs) if instance_crs else area
     if own.equals(area):
         return shape

@@ -89,7 +89,7 @@ def read_here(path: Path, *, layer: str | None = None, crs: str | None = None,
             )
         frame = frame.set_crs(crs_from_user(crs))
     logger.info("read %d features from %s (layer %s, %s)", len(frame), path.name, layer or "first",
-                frame.crs.to_string())
+                frame.crs)
     return frame
 
 

@@ -201,7 +201,7 @@ def zone_cover(area_geometry: BaseGeometry, pieces: Sequence[Piece], limits: Cov
         cells = _cells(unions, tiny)
     slivers = {code for code, (code_area, _) in unions.items() if limits.is_sliver(code_area, area)}
     merged: dict[tuple[str, ...], tuple[float, list[BaseGeometry]]] = {}
-    remainder, remainder_codes = 0.0, set()
+    remainder, remainder_codes = 0.0, set[str]()
     for codes, cell_area, cell in cells:
         kept = tuple(c for c in codes if c not in slivers)
         remainder_codes.update(c for c in codes if c in slivers)

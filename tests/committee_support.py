@@ -78,7 +78,8 @@ def csrf(client: FlaskClient, path: str) -> str:
 
 def signed_in(app) -> FlaskClient:
     client = app.test_client()
-    response = client.post("/login", data={"username": STAFF, "password": PASSWORD, "csrf_token": csrf(client, "/login")})
+    response = client.post("/login", data={"username": STAFF, "password": PASSWORD,
+                                           "csrf_token": csrf(client, "/login")})
     assert response.status_code in (302, 303), response.status_code
     return client
 

@@ -134,7 +134,8 @@ def _click_latlng(page: Any, lat: float, lon: float) -> None:
           const x = box.left + p.x, y = box.top + p.y;
           const hit = document.elementFromPoint(x, y);
           return {x: x, y: y, inMap: map.getContainer().contains(hit),
-                  onControl: !!(hit && hit.closest('.leaflet-control')), hit: hit ? hit.tagName + '.' + hit.className : null};
+                  onControl: !!(hit && hit.closest('.leaflet-control')),
+                  hit: hit ? hit.tagName + '.' + hit.className : null};
         }""",
         [lat, lon],
     )
@@ -183,7 +184,7 @@ def _park_mouse(page: Any) -> None:
 def _assert_zones_agree(shown: list[tuple[str, float]], note: dict[str, Any]) -> None:
     expected = [(z["code"], z["share"] * 100) for z in note["zones"]]
     assert [code for code, _ in shown] == [code for code, _ in expected], (shown, expected)
-    for (code, share), (_, want) in zip(shown, expected):
+    for (code, share), (_, want) in zip(shown, expected, strict=True):
         assert share == pytest.approx(want, abs=0.051), f"zone {code}: panel says {share} %, the API {want:.2f} %"
 
 

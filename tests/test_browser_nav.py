@@ -137,7 +137,7 @@ def test_on_a_desktop_menus_open_under_their_button_from_the_reading_side(nav_si
         assert len({round(s["y"]) for s in summaries}) == 1, summaries  # one row
         xs = [s["x"] for s in summaries]
         assert xs == (sorted(xs) if lang == "fr" else sorted(xs, reverse=True)), xs  # in reading order
-        for key, summary in zip(MENUS, summaries):
+        for key, summary in zip(MENUS, summaries, strict=True):
             page.locator(f"#gp-menu-{key}").focus()
             page.keyboard.press("Enter")
             box = _assert_on_screen_and_on_top(page, key)  # over the map and its controls

@@ -93,7 +93,7 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 
 def _distance(a: Any, b: Any) -> float:
     a, b = (_rgb(a) if isinstance(a, str) else a), (_rgb(b) if isinstance(b, str) else b)
-    return sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
+    return sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5
 
 
 def _rezoning(store: Any, catalogue: Any, directory: Path) -> dict[str, Any]:

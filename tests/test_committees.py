@@ -222,8 +222,8 @@ def test_csv_import_reports_every_problem_and_stores_nothing(app, staff):
     response = import_csv(staff, session_id, bad)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    report = re.findall(r'<tr class="gp-finding" data-problem="([a-z_]+)"><td>(\d+|—)</td><td dir="ltr">([a-z_—]+)</td>',
-                        html)
+    report = re.findall(r'<tr class="gp-finding" data-problem="([a-z_]+)"><td>(\d+|—)</td>'
+                        r'<td dir="ltr">([a-z_—]+)</td>', html)
     assert sorted(report) == sorted([
         ("unknown_parcel", "3", "parcel_ref"), ("unknown_project_type", "4", "project_type"),
         ("unknown_decision", "4", "decision"), ("bad_cin", "4", "applicant_cin"),

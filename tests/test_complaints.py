@@ -302,7 +302,7 @@ def test_a_failed_database_write_leaves_no_file_behind(site, monkeypatch):
     monkeypatch.setattr(ComplaintBook, "_add_files", staticmethod(add_then_fail))
     before = (len(db_rows(site, "complaints")), len(db_rows(site, "events")), stored_files(site))
     new = NewComplaint("other", DESCRIPTION, "X Y", 1.0, 2.0, None, "a@b.ma")
-    with pytest.raises(Exception):
+    with pytest.raises(sa.exc.OperationalError):
         book.file(new, (1.0, 2.0, None), [CheckedUpload("a.png", PNG, "image/png")])
     assert (len(db_rows(site, "complaints")), len(db_rows(site, "events")), stored_files(site)) == before
 

@@ -10,6 +10,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from gisportal.errors import InvalidInput
 from gisportal.impact import preview_impact
 from gisportal.publication import publish_overlays, publish_zones, roll_back
 from gisportal.storage.base import NewPlanVersion
@@ -70,7 +71,7 @@ def test_publish_zones_keeps_servitudes_and_history(plan_store):
     assert sorted(plan_store.features("overlays", [v2.id], None)["kind"]) == ["heritage", "road_widening"]
     v1 = next(v for v in plan_store.plan_versions() if v.version == 1)
     assert sorted(plan_store.features("zones", [v1.id], None)["code"]) == ["A", "B"]  # never edited in place
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidInput):
         publish_zones(plan_store, "p", zones([("A", (0, 0, 200, 100))]), approval_act=" ", approved=date(2024, 1, 1))
 
 
@@ -226,7 +227,8 @@ def test_rules_can_take_effect_with_a_plan_version(planner_client):
     from gisportal.publication import publish_zones
 
     effective = date.fromordinal(date.today().toordinal() + 30)
-    v2 = publish_zones(planner_client.application.extensions["gisportal"].store, "p", zones([("A", (0, 0, 200, 100))]), approval_act="Décret 2",
+    v2 = publish_zones(planner_client.application.extensions["gisportal"].store, "p", zones([("A", (0, 0, 200, 100))]),
+                       approval_act="Décret 2",
                        approved=date.today(), effective=effective)
     page = planner_client.get("/admin/rules/zone/A").get_data(as_text=True)
     assert f'<option value="{v2.id}">p v2' in page

@@ -120,7 +120,8 @@ def site(tiny_writable: Instance, tiny_rules_file: Path, tiny: Any, tmp_path: Pa
 def _geometry_key(frame: gpd.GeoDataFrame) -> list[tuple]:
     """Features as comparable values: code or kind, and the bounds to the centimetre."""
     key = "code" if "code" in frame else "kind"
-    return sorted((str(k), *np.round(shapely.bounds(g), 2).tolist()) for k, g in zip(frame[key], frame.geometry))
+    return sorted((str(k), *np.round(shapely.bounds(g), 2).tolist())
+                  for k, g in zip(frame[key], frame.geometry, strict=True))
 
 
 def _finish(process: subprocess.Popen, timeout: float = 60) -> tuple[int, str, str]:

@@ -279,8 +279,9 @@ def test_data_directory_and_files_are_private(secure_app, empty_instance):
     assert os.stat(files.path(stored)).st_mode & 0o777 == 0o600
 
 
-@pytest.mark.parametrize("value, expected", [("=1+1", "'=1+1"), ("+33", "'+33"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
-                                             ("\tx", "'\tx"), ("\rx", "'\rx"), ("TF-1/06", "TF-1/06"), (-5, -5)])
+@pytest.mark.parametrize("value, expected", [("=1+1", "'=1+1"), ("+33", "'+33"), ("-2", "'-2"),
+                                             ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+                                             ("TF-1/06", "TF-1/06"), (-5, -5)])
 def test_csv_cells_are_neutralised(value, expected):
     assert safe_cell(value) == expected
 
@@ -288,7 +289,8 @@ def test_csv_cells_are_neutralised(value, expected):
 def test_access_logs_mask_codes_and_link_tokens():
     from gisportal.accesslog import mask
 
-    assert mask("GET /payments/orders/CMD-1?t=s3cr3t&lang=fr HTTP/1.1") == "GET /payments/orders/CMD-1?t=***&lang=fr HTTP/1.1"
+    assert (mask("GET /payments/orders/CMD-1?t=s3cr3t&lang=fr HTTP/1.1")
+            == "GET /payments/orders/CMD-1?t=***&lang=fr HTTP/1.1")
     assert mask("file=2026/0101&code=K7M2Q-9TXHB") == "file=2026/0101&code=***"
     assert mask("GET /subscriptions/confirm/abc.def HTTP/1.1") == "GET /subscriptions/confirm/*** HTTP/1.1"
     assert mask("GET /api/v1/plans?lang=fr HTTP/1.1") == "GET /api/v1/plans?lang=fr HTTP/1.1"

@@ -82,7 +82,7 @@ def assert_same_layer(a, b, keys):
     attrs_b, geoms_b = _rows(b, keys)
     assert attrs_a == attrs_b
     assert len(geoms_a) == len(geoms_b) > 0
-    for ga, gb in zip(geoms_a, geoms_b):
+    for ga, gb in zip(geoms_a, geoms_b, strict=True):
         assert ga.equals_exact(gb, tolerance=1e-6), (ga.wkt, gb.wkt)
 
 
@@ -100,7 +100,7 @@ def assert_same_instance(a, b):
 
     assert versions(sa) == versions(sb)
     assert {k: sa.meta().get(k) for k in TERRITORY} == {k: sb.meta().get(k) for k in TERRITORY} == TERRITORY
-    for va, vb in zip(sa.plan_versions(), sb.plan_versions()):
+    for va, vb in zip(sa.plan_versions(), sb.plan_versions(), strict=True):
         assert_same_layer(sa.features("zones", [va.id], None), sb.features("zones", [vb.id], None), ["code"])
         assert_same_layer(sa.features("overlays", [va.id], None), sb.features("overlays", [vb.id], None), ["kind"])
     assert_same_layer(sa.features("parcels", None, None), sb.features("parcels", None, None), ["ref"])

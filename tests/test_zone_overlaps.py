@@ -175,14 +175,14 @@ def test_cover_matches_a_geopandas_overlay_on_random_boxes():
         n = int(rng.integers(1, 6))
         corners = rng.uniform(-20, 70, size=(n, 2))
         sizes = rng.uniform(5, 60, size=(n, 2))
-        geoms = [shapely.box(x, y, x + w, y + h) for (x, y), (w, h) in zip(corners, sizes)]
+        geoms = [shapely.box(x, y, x + w, y + h) for (x, y), (w, h) in zip(corners, sizes, strict=True)]
         codes = [str(c) for c in rng.choice(["U1", "U2", "R"], size=n)]
         pieces = [CodePiece(c, float(g.intersection(parcel).area), g.intersection(parcel))
-                  for c, g in zip(codes, geoms) if g.intersection(parcel).area > 0]
+                  for c, g in zip(codes, geoms, strict=True) if g.intersection(parcel).area > 0]
         cover = zone_cover(parcel, pieces, CoverLimits(0.0, 0.0))
         zones = gpd.GeoDataFrame({"code": codes}, geometry=geoms).dissolve("code").reset_index()
         on = gpd.overlay(zones, gpd.GeoDataFrame(geometry=[parcel]), how="intersection")
-        expected = {c: a for c, a in zip(on["code"], on.area) if a > 1e-9}
+        expected = {c: a for c, a in zip(on["code"], on.area, strict=True) if a > 1e-9}
         assert cover.code_areas == pytest.approx(expected)
         for code, area in expected.items():  # a code's parts (alone or in overlaps) make up its union
             assert sum(p.area_m2 for p in cover.parts if code in p.codes) == pytest.approx(area)

@@ -67,7 +67,7 @@ def expected_areas(zones: gpd.GeoDataFrame, lots: gpd.GeoDataFrame) -> dict[str,
     dissolved = zones.rename(columns={"CODE": "code"}).dissolve("code").reset_index()
     pieces = gpd.overlay(lots, dissolved, how="intersection", keep_geom_type=True)
     out: dict[str, dict[str, float]] = {}
-    for ref, code, area in zip(pieces["REF"], pieces["code"], pieces.area):
+    for ref, code, area in zip(pieces["REF"], pieces["code"], pieces.area, strict=True):
         out.setdefault(ref, {})[code] = float(area)
     return out
 
@@ -120,7 +120,7 @@ def main() -> int:
     expected = expected_areas(zones, lots)
     worst_share, worst_sum, off, stated_overlaps, remainders, started = 0.0, 0.0, [], 0, 0, time.perf_counter()
     in_remainder = 0
-    for ref, parcel in zip(lots["REF"], lots.geometry):
+    for ref, _parcel in zip(lots["REF"], lots.geometry, strict=True):
         note = client.get(f"/api/v1/notes?ref={ref}").get_json()
         area = note["parcel"]["area_m2"]
         got: dict[str, float] = {}

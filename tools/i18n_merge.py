@@ -25,8 +25,8 @@ BIN = Path(sys.executable).parent
 
 def main() -> int:
     pot = TRANSLATIONS / "messages.pot"
-    subprocess.run([BIN / "pybabel", "-q", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-k", "told", "-k", "N_",
-                    "--no-location", "--omit-header", "-o", str(pot), "."], cwd=ROOT, check=True)
+    subprocess.run([BIN / "pybabel", "-q", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-k", "told",
+                    "-k", "N_", "--no-location", "--omit-header", "-o", str(pot), "."], cwd=ROOT, check=True)
     subprocess.run([BIN / "pybabel", "-q", "update", "--no-fuzzy-matching", "--ignore-obsolete", "-i", str(pot),
                     "-d", str(TRANSLATIONS)], cwd=ROOT, check=True)
     incoming: dict[str, dict] = {}

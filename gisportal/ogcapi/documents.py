@@ -124,7 +124,7 @@ def _features(page_frame: gpd.GeoDataFrame, layer: str, versions: dict[int, Plan
     columns = list(LAYER_COLUMNS[layer])
     records = page_frame[columns].astype(object).where(page_frame[columns].notna(), None).to_dict("records")
     features = []
-    for fid, props, text in zip(page_frame["id"].tolist(), records, texts):
+    for fid, props, text in zip(page_frame["id"].tolist(), records, texts, strict=True):
         version = versions.get(props.get("version_id")) if layer != "parcels" else None
         if version is not None:
             props.update(plan=version.plan_name, plan_version=version.version, approval_act=version.approval_act,

@@ -185,5 +185,5 @@ class Store(ABC):
         """Pick up changes written by another process; True when something changed."""
         return False
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a default that does nothing: not every backend holds resources)
         """Release resources."""

@@ -30,6 +30,7 @@ import pyogrio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gisportal.coords import crs_of
 from gisportal.errors import InvalidInput, NotFound
 from gisportal.parcels import ParcelRecord, ref_key, ref_key_candidates, search_text
 from gisportal.plans import Plan, PlanVersion
@@ -37,7 +38,7 @@ from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion
 from gisportal.storage.featurefilter import filter_mask
 from gisportal.storage.featurequery import LAYER_COLUMNS, FeaturePage, FeatureQuery
 from gisportal.storage.indexing import match_places
-from gisportal.storage.inforce import PlanLayers, query_one
+from gisportal.storage.inforce import PlanLayers, Predicate, query_one
 from gisportal.tilesets import TileCache
 from gisportal.storage.embedded_sql import SCHEMA, build_search_index, search_parcels
 
@@ -70,7 +71,7 @@ class _Layer:
         self.geoms = np.asarray(self.frame.geometry.values, dtype=object)
         self.tree = shapely.STRtree(self.geoms)
 
-    def candidates(self, geometry: BaseGeometry, predicate: str = "intersects") -> np.ndarray:
+    def candidates(self, geometry: BaseGeometry, predicate: Predicate = "intersects") -> np.ndarray:
         return query_one(self.tree, geometry, predicate)
 
 
@@ -119,8 +120,8 @@ class EmbeddedStore(Store):
         zones, overlays = self.layers["zones"], self.layers["overlays"]
         self._plan_layers = PlanLayers(zones.frame, zones.geoms, overlays.frame, overlays.geoms)
         boxes = np.array([shapely.total_bounds(layer.geoms) for layer in self.layers.values() if len(layer.geoms)])
-        self._extent = (tuple(float(v) for v in (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0)))
-                        if len(boxes) else None)
+        self._extent = ((float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()),
+                         float(boxes[:, 3].max())) if len(boxes) else None)
         logger.info("embedded store %s loaded: %s", self.path, self.counts())
 
     def _read_layer(self, name: str, present: set[str]) -> _Layer:
@@ -307,7 +308,7 @@ class EmbeddedStore(Store):
 
     def _ensure_crs(self, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if not self.crs:
-            self.crs = frame.crs.to_string()
+            self.crs = crs_of(frame).to_string()
         return frame if frame.crs == self.crs else frame.to_crs(self.crs)
 
     def publish_plan_version(self, new: NewPlanVersion, zones: gpd.GeoDataFrame,

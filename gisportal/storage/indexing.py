@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import Any
 
 import geopandas as gpd
@@ -62,8 +62,8 @@ def _empty_to_null(values: Any) -> Any:
     return pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
 
 
-def place_rows(quarters: Sequence[object], streets: Sequence[object], x: Sequence[float],
-               y: Sequence[float]) -> list[tuple[str, str, float, float]]:
+def place_rows(quarters: Collection[object], streets: Collection[object], x: Collection[float],
+               y: Collection[float]) -> list[tuple[str, str, float, float]]:
     """Quarters and streets with a representative point: the median of their parcels' points ``x``/``y``."""
     frame = pd.DataFrame({"quarter": quarters, "street": streets, "x": x, "y": y})
     out: list[tuple[str, str, float, float]] = []

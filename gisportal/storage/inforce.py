@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -28,8 +29,12 @@ logger = logging.getLogger(__name__)
 #: server) take turns with the prepared features, which every index over them shares.
 _PREPARED_IN_USE = threading.Lock()
 
+#: The spatial predicates an STRtree query takes.
+Predicate = Literal["intersects", "within", "contains", "overlaps", "crosses", "touches", "covers", "covered_by",
+                    "contains_properly"]
 
-def query_one(tree: shapely.STRtree, geometry: BaseGeometry, predicate: str | None = None) -> np.ndarray:
+
+def query_one(tree: shapely.STRtree, geometry: BaseGeometry, predicate: Predicate | None = None) -> np.ndarray:
     """``tree.query(geometry, predicate)`` for one geometry, given as an array of one: shapely reshapes a lone
     geometry (``numpy.expand_dims``) at a cost larger than the query's on a small tree."""
     return tree.query(np.array([geometry], dtype=object), predicate=predicate)[1]
@@ -72,7 +77,7 @@ class InForceIndex:
         across[across] = shapely.intersects(geoms[across], geometry)
         pieces = iter(shapely.intersection(geoms[across], geometry).tolist())
         hits = []
-        for i, contained, crossing in zip(positions, inside.tolist(), across.tolist()):
+        for i, contained, crossing in zip(positions, inside.tolist(), across.tolist(), strict=True):
             if contained:
                 piece, piece_area = geometry, area
             elif crossing:
@@ -101,12 +106,13 @@ class PlanLayers:
         # What a hit says besides its area and piece, as Python values (no per-hit conversion).
         zone_columns = (zones[c].to_numpy(dtype=object) for c in ("code", "label_fr", "label_ar"))
         self._zones = [(int(v), code, _text(fr), _text(ar))
-                       for v, code, fr, ar in zip(self.versions[:self.n_zones], *zone_columns)]
+                       for v, code, fr, ar in zip(self.versions[:self.n_zones], *zone_columns, strict=True)]
         overlay_columns = (overlays[c].to_numpy(dtype=object)
                            for c in ("kind", "label_fr", "label_ar", "provision_fr", "provision_ar", "max_height_m"))
         self._overlays = [(int(v), kind, _text(fr), _text(ar), _text(pfr), _text(par),
                            None if pd.isna(height) else float(height))
-                          for v, kind, fr, ar, pfr, par, height in zip(self.versions[self.n_zones:], *overlay_columns)]
+                          for v, kind, fr, ar, pfr, par, height in zip(self.versions[self.n_zones:], *overlay_columns,
+                                                                       strict=True)]
         self._indexes: dict[tuple[int, ...] | None, InForceIndex] = {}
 
     def layer_versions(self, layer: str) -> np.ndarray:

@@ -18,12 +18,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import psycopg
 import shapely
+from shapely.geometry.base import BaseGeometry
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from gisportal.coords import crs_of
 from gisportal.errors import InvalidInput, NotFound
 from gisportal.parcels import ParcelRecord, ref_key_candidates, ref_keys, search_text
 from gisportal.plans import Plan, PlanVersion
@@ -75,7 +78,7 @@ class PostgisStore(Store):
             migrate(self.engine)
         self._configured_crs = crs
         self._generation: str | None = None
-        self._last_wkb: tuple[shapely.Geometry, bytes] | None = None  # see _wkb
+        self._last_wkb: tuple[BaseGeometry, bytes] | None = None  # see _wkb
         self.refresh()
 
     # --- plumbing ----------------------------------------------------------
@@ -122,7 +125,8 @@ class PostgisStore(Store):
                 cur.execute(statement, params)
                 rows = cur.fetchone() if one else cur.fetchall()
             except psycopg.Error as exc:
-                dropped = self.engine.dialect.is_disconnect(exc, conn, None)
+                # psycopg's Error and Connection are the DBAPI ones SQLAlchemy types as protocols it cannot match
+                dropped = self.engine.dialect.is_disconnect(exc, conn, None)  # type: ignore[arg-type]
                 if dropped:
                     reads.discard(item)
                     if attempt == 1:
@@ -197,7 +201,7 @@ class PostgisStore(Store):
         self._last_wkb = (geometry, row[3])
         return ParcelRecord(row[0], row[1] or None, row[2] or None, geometry)
 
-    def _wkb(self, geometry: shapely.Geometry) -> bytes:
+    def _wkb(self, geometry: BaseGeometry) -> bytes:
         """WKB of a geometry; for the parcel just read (zones_on + overlays_on on it), the bytes it came in."""
         last = self._last_wkb
         return last[1] if last is not None and last[0] is geometry else shapely.to_wkb(geometry)
@@ -213,19 +217,19 @@ class PostgisStore(Store):
     def parcel_at(self, x: float, y: float) -> ParcelRecord | None:
         return self._parcel(self._fetch(PARCEL_AT_SQL, {"x": x, "y": y, "srid": self.srid}, one=True))
 
-    def _hits(self, table: str, columns: str, geometry: shapely.Geometry, version_ids: list[int]) -> list[tuple]:
+    def _hits(self, table: str, columns: str, geometry: BaseGeometry, version_ids: list[int]) -> list[tuple]:
         rows = self._fetch(HITS_SQL.format(table=table, columns=columns),
                            {"wkb": self._wkb(geometry), "srid": self.srid, "v": list(version_ids)})
         point = geometry.geom_type == "Point"
         threshold = max(1e-9 * geometry.area, 1e-6)
         return [r for r in rows if point or r[-2] > threshold]
 
-    def zones_on(self, geometry: shapely.Geometry, version_ids: list[int]) -> list[ZoneHit]:
+    def zones_on(self, geometry: BaseGeometry, version_ids: list[int]) -> list[ZoneHit]:
         rows = self._hits("gp_zones", "version_id, code, label_fr, label_ar", geometry, version_ids)
         return [ZoneHit(r[0], r[1], r[2], r[3], float(r[4]), geometry if r[5] is None else shapely.from_wkb(r[5]))
                 for r in rows]
 
-    def overlays_on(self, geometry: shapely.Geometry, version_ids: list[int]) -> list[OverlayHit]:
+    def overlays_on(self, geometry: BaseGeometry, version_ids: list[int]) -> list[OverlayHit]:
         rows = self._hits("gp_overlays", "version_id, kind, label_fr, label_ar, provision_fr, provision_ar, "
                           "max_height_m", geometry, version_ids)
         return [OverlayHit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]),
@@ -249,7 +253,7 @@ class PostgisStore(Store):
                                   limit=f"LIMIT {int(limit)}" if limit else "")
         names = [c.strip() for c in columns[layer].split(",")] + ["wkb"]
         frame = pd.DataFrame(self._fetch(sql, params), columns=names)
-        geometry = shapely.from_wkb(frame.pop("wkb").to_numpy()) if len(frame) else []
+        geometry: np.ndarray | list[BaseGeometry] = shapely.from_wkb(frame.pop("wkb").to_numpy()) if len(frame) else []
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=self.crs or None), crs=self.crs or None)
 
     def feature_page(self, query: FeatureQuery) -> FeaturePage:
@@ -313,7 +317,7 @@ class PostgisStore(Store):
     # --- writes ------------------------------------------------------------
     def _ensure_crs(self, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if not self.crs:
-            self.crs = self._configured_crs or frame.crs.to_string()
+            self.crs = self._configured_crs or crs_of(frame).to_string()
         if not self.crs.upper().startswith("EPSG:"):
             raise InvalidInput("The PostGIS store needs an EPSG code for the instance CRS (GISPORTAL_CRS).")
         return frame if frame.crs == self.crs else frame.to_crs(self.crs)

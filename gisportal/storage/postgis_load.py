@@ -103,7 +103,7 @@ def _fields(values: Any, kind: str, srid: int) -> list[pa.Array | pa.Scalar]:
     return list(_lengths_and_values(_texts(values, kind == TEXT_OR_NULL).cast(pa.binary())))
 
 
-def binary_rows(columns: Mapping[str, str], chunk: Mapping[str, Any], srid: int) -> memoryview:
+def binary_rows(columns: Mapping[str, str], chunk: Mapping[str, Any] | pd.DataFrame, srid: int) -> memoryview:
     """The rows of ``chunk`` (column name -> values) in COPY's binary form: each row the number of fields,
     then each field; ``columns`` names the columns in COPY's order with their kinds."""
     if not len(chunk[next(iter(columns))]):
@@ -116,12 +116,13 @@ def binary_rows(columns: Mapping[str, str], chunk: Mapping[str, Any], srid: int)
     return memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]]
 
 
-def copy_chunks(conn: Connection, table: str, columns: Mapping[str, str], chunks: Iterable[Mapping[str, Any]],
-                srid: int) -> None:
+def copy_chunks(conn: Connection, table: str, columns: Mapping[str, str],
+                chunks: Iterable[Mapping[str, Any] | pd.DataFrame], srid: int) -> None:
     """Load ``chunks`` (each: column name -> values, a pandas column, an Arrow or numpy array, a list) into
     ``table`` with one binary ``COPY``; each chunk is made and encoded while the server loads the previous one
     (psycopg's queued writer sends them from another thread)."""
     raw = conn.connection.driver_connection
+    assert raw is not None, "a checked-out connection has its psycopg connection"
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)"
     try:
         with raw.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:

@@ -8,111 +8,53 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
-from datetime import date
-from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from gisportal.agencydb import AgencyDB, open_agency
-from gisportal.notifications import Sender, open_sender
+from gisportal.agencydb import open_agency
+from gisportal.notifications import open_sender
 from gisportal.private_files import lock_down, private_dir
-from gisportal.registry import NoteRegistry
-from gisportal.rules import RulesCatalogue, load_catalogue
+from gisportal.rules import load_catalogue
 from gisportal.rulesbook import RulesBook
 from gisportal.resources import resource_dir
 from gisportal.settings import Settings, load_settings
 from gisportal.signing import KeyRing
 from gisportal.storage import backend_name, open_registry, open_store
-from gisportal.storage.base import Store
+from gisportal.web.context import Portal as Portal
+from gisportal.web.context import has_cookie as has_cookie
+from gisportal.web.context import portal as portal
+from gisportal.web.context import public_base as public_base
+from gisportal.web.context import public_base_of as public_base_of
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Portal:
-    """What the web layer shares between requests: settings, store, rules catalogue, registry, keys, agency tables."""
-
-    settings: Settings
-    store: Store
-    catalogue: RulesCatalogue
-    registry: NoteRegistry
-    keyring: KeyRing
-    map_cache: dict[tuple, str] = field(default_factory=dict)
-    _last_check: float = field(default=0.0)
-    agency: AgencyDB | None = None  # accounts, audit log, drafts (gisportal.agencydb)
-    rules: RulesBook | None = None  # the catalogue's versions; ``catalogue`` is the one in force today
-    sender: Sender | None = None  # notifications to citizens (gisportal.notifications)
-
-    def refresh(self) -> None:
-        """Pick up data and rules another process published (throttled by the settings)."""
-        now = time.monotonic()
-        if now - self._last_check >= self.settings.reload_check_seconds:
-            self._last_check = now
-            if self.store.refresh():
-                self.map_cache.clear()
-            if self.rules is not None:
-                self.rules.refresh()
-                current = self.rules.current()
-                if current is not self.catalogue:
-                    self.catalogue = current
-                    self.map_cache.clear()
-
-    def catalogue_for(self, as_of: date | None) -> RulesCatalogue:
-        """The rules catalogue in force on ``as_of`` (today's when ``None``)."""
-        return self.rules.catalogue_for(as_of) if (self.rules is not None and as_of) else self.catalogue
-
-
-def has_cookie(req: Any, name: str) -> bool:
-    """Whether request ``req`` carries cookie ``name`` (cookies are not parsed when it carries none)."""
-    return "HTTP_COOKIE" in req.environ and name in req.cookies
 
 
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with the signing serializer built once instead of per request, and no
     cookie lookup on requests that carry no session cookie."""
 
-    def get_signing_serializer(self, app: Flask):  # type: ignore[override]
+    def get_signing_serializer(self, app: Flask):
         cached = app.extensions.get("gisportal_session_serializer")
         if cached is None:
             cached = super().get_signing_serializer(app)
             app.extensions["gisportal_session_serializer"] = cached
         return cached
 
-    def open_session(self, app: Flask, request: Any):  # type: ignore[override]
+    def open_session(self, app: Flask, request: Any):
         # Most requests carry no session cookie: answer a new session without a failed lookup (Werkzeug builds a
         # BadRequestKeyError for each key it does not find).
         if not has_cookie(request, self.get_cookie_name(app)) and self.get_signing_serializer(app) is not None:
             return self.session_class()
         return super().open_session(app, request)
 
-    def save_session(self, app: Flask, session: Any, response: Any) -> None:  # type: ignore[override]
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
         # A session nobody looked at or changed, and empty: Flask's own method would decide to do nothing, after
         # reading half a dozen cookie settings.
         if not session and not session.modified and not session.accessed:
             return
         super().save_session(app, session, response)
-
-
-def portal() -> Portal:
-    """The current app's :class:`Portal`."""
-    return current_app.extensions["gisportal"]
-
-
-def public_base_of(settings: Settings) -> str:
-    """The base of absolute URLs (QR codes, printed links, e-mails, API links): the ``public_url`` setting, else
-    ``http://`` and the first trusted host (``localhost`` by default). Never the request's ``Host``."""
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    host = settings.trusted_hosts[0] if settings.trusted_hosts else "localhost"
-    return f"http://{host.lstrip('.')}"
-
-
-def public_base() -> str:
-    """:func:`public_base_of` the current app's settings."""
-    return public_base_of(portal().settings)
 
 
 def _secret_key(settings: Settings) -> str:

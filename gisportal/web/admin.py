@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from flask import Flask, Response, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -108,7 +109,7 @@ def admin_index() -> str:
 
 
 @admin_required
-def admin_users() -> Response | tuple[str, int] | str:
+def admin_users() -> ResponseReturnValue:
     """Accounts: the list, and (POST) a new one."""
     form = NewUserForm()
     form.role.choices = [SelectChoice(value, label) for value, label in role_names().items()]
@@ -131,7 +132,7 @@ def admin_users() -> Response | tuple[str, int] | str:
 
 
 @admin_required
-def admin_user_active(username: str, active: bool) -> Response:
+def admin_user_active(username: str, active: bool) -> ResponseReturnValue:
     """Enable or disable an account (POST)."""
     if not active and username == actor_name():
         flash(_("You cannot disable your own account."), "error")
@@ -177,7 +178,7 @@ def admin_audit() -> str:
 
 
 @staff_required
-def admin_password() -> Response | tuple[str, int] | str:
+def admin_password() -> ResponseReturnValue:
     """A signed-in user changing their own password (other sessions of theirs end)."""
     form = PasswordForm()
     status = 200

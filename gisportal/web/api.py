@@ -21,7 +21,7 @@ from gisportal.plans import version_status
 from gisportal.renderers import note_to_dict, parcel_feature
 from gisportal.search import suggest
 from gisportal.storage.base import LAYERS
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.i18n import current_language, requested_language
 from gisportal.web.library import note_documents
 from gisportal.web.schemas import (ProblemSchema, FeatureCollectionSchema, FeatureSchema, LayerArgs, NoteArgs,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import xstatic.pkg.leaflet as leaflet
 from flask import Flask, Response, abort, redirect, send_from_directory, url_for
+from flask.typing import ResponseReturnValue
 
 from gisportal.resources import resource_dir
 
@@ -36,5 +37,5 @@ def init_app(app: Flask) -> None:
         return send_from_directory(dirs[lib], filename, max_age=7 * 24 * 3600)
 
     @app.get("/favicon.ico")
-    def favicon() -> Response:
+    def favicon() -> ResponseReturnValue:
         return redirect(url_for("static", filename="img/favicon.svg"), code=301)

@@ -26,6 +26,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Flask, Response, current_app, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
@@ -41,7 +42,7 @@ from gisportal.accounts import MAX_PASSWORD_LENGTH, Accounts, User
 from gisportal.audit import AuditLog
 from gisportal.ratelimit_store import storage_uri  # registers the shared default storage
 from gisportal.errors import LoginRequired, NotAllowed
-from gisportal.web import has_cookie
+from gisportal.web.context import has_cookie
 from gisportal.web.security import safe_redirect_target
 from gisportal.web.schemas import ProblemSchema
 
@@ -58,7 +59,7 @@ class SessionUser(UserMixin):
         return f"{self.user.id}.{self.user.session_stamp}"
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.user.active
 
     @property
@@ -173,7 +174,7 @@ def _too_many_attempts() -> str:
     return _("Too many sign-in attempts from your address. Wait a minute, then try again.")
 
 
-def login() -> Response | str | tuple[str, int]:
+def login() -> ResponseReturnValue:
     """The sign-in page; on success, go to ``next`` or the staff dashboard."""
     form = LoginForm()
     if request.method == "GET":
@@ -198,7 +199,7 @@ def login() -> Response | str | tuple[str, int]:
     return redirect(safe_next(form.next.data, url_for("admin_index")), code=303)
 
 
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     """Sign out (POST with the CSRF token) and go back to the map."""
     user = signed_in_user()
     if user is not None:

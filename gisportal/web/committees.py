@@ -24,7 +24,7 @@ from gisportal.committee_terms import DECISIONS, PROJECT_TYPES, SESSION_KINDS
 from gisportal.committees import Committees, PublicDecision
 from gisportal.errors import NotFound
 from gisportal.publication import PUBLISH_LISTENERS
-from gisportal.web import Portal, portal
+from gisportal.web.context import Portal, portal
 from gisportal.web.i18n import current_language
 from gisportal.web.schemas import ProblemSchema
 
@@ -159,7 +159,8 @@ def decisions_page() -> str:
     from gisportal.web.maps import territory_map_config
 
     return render_template("committees/list.html", by_session=by_session, sessions=sessions, points=points,
-                           term=term, map_config=territory_map_config(portal()), filters=filters, years=book.decision_years(), decisions=list(DECISIONS),
+                           term=term, map_config=territory_map_config(portal()), filters=filters,
+                           years=book.decision_years(), decisions=list(DECISIONS),
                            shown=len(decided), total=total)
 
 

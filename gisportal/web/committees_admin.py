@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -110,7 +111,7 @@ def _forms(**data: Any) -> tuple[DecisionForm, ImportForm]:
 
 
 @staff_required
-def sessions_page() -> tuple[str, int] | Response:
+def sessions_page() -> ResponseReturnValue:
     """The sessions, and a form to add one."""
     form = SessionForm()
     form.kind.choices = _choices(SESSION_KINDS)

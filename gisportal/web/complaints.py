@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request, send_file, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -27,7 +28,7 @@ from gisportal.complaint_intake import CATEGORIES, NewComplaint, check_new_compl
 from gisportal.complaints import Attachment, Complaint, ComplaintBook, ComplaintEvent
 from gisportal.errors import Conflict, FileTooLarge, GisportalError, InvalidInput, NotFound
 from gisportal.notifications import Notification
-from gisportal.web import portal, public_base
+from gisportal.web.context import portal, public_base
 from gisportal.web.security import limit_request_size
 from gisportal.web.i18n import current_language, format_locale
 
@@ -254,18 +255,18 @@ def _form_page(form: ComplaintForm, problem: str | None, field: str | None) -> s
                            categories=category_labels(), map_config=map_config())
 
 
-def track() -> Response | str | tuple[str, int]:
+def track() -> ResponseReturnValue:
     """Number + code (POST) open the complaint; a session that already opened it sees it (GET)."""
     form = TrackForm()
     number = request.args.get("number") or ""
     if request.method == "POST":
         if form.validate():
             try:
-                complaint = book().open_with_code(form.number.data or "", form.code.data or "")
+                opened = book().open_with_code(form.number.data or "", form.code.data or "")
             except GisportalError as exc:
                 return render_template("complaints/track.html", form=form, problem=problem_text(exc)), exc.status
-            _remember(complaint.number)
-            return redirect(url_for("complaint_track", number=complaint.number), code=303)
+            _remember(opened.number)
+            return redirect(url_for("complaint_track", number=opened.number), code=303)
         return render_template("complaints/track.html", form=form, problem=_("Check the number and code.")), 400
     complaint = _remembered(number)
     if complaint is None:
@@ -286,7 +287,7 @@ def _status_page(complaint: Complaint, form: "AddInfoForm", problem: str | None)
                            events=event_labels())
 
 
-def add_information(number: str) -> Response | tuple[str, int]:
+def add_information(number: str) -> ResponseReturnValue:
     """The citizen adds a message or files (the session must have opened the complaint with its code)."""
     complaint = _remembered(number)
     form = AddInfoForm()

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
@@ -19,7 +20,7 @@ from wtforms.validators import Length
 from gisportal.complaint_intake import CATEGORIES
 from gisportal.complaints import STATUSES, Complaint
 from gisportal.errors import GisportalError, InvalidInput
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.auth import accounts, actor_name, audit_log, client_ip, staff_required
 from gisportal.web.complaints import (attachment_response, book, category_labels, event_labels, map_config,
                                       problem_text, status_labels)
@@ -82,7 +83,7 @@ def detail(number: str) -> str:
 
 
 @staff_required
-def act(number: str, action: str) -> Response:
+def act(number: str, action: str) -> ResponseReturnValue:
     """Apply one action, audit it, and go back to the complaint."""
     complaints = book()
     complaint = complaints.get(number)
@@ -109,7 +110,7 @@ def act(number: str, action: str) -> Response:
     except GisportalError as exc:
         flash(problem_text(exc), "error")
         return redirect(url_for("admin_complaint", number=complaint.number), code=303)
-    details = {"status": updated.status}
+    details: dict[str, str | None] = {"status": updated.status}
     if action == "assign":
         details["assignee"] = updated.assignee
     audit_log().record(user, f"complaint.{action}", complaint.number, details, client_ip())

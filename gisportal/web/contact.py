@@ -8,6 +8,7 @@ QR code to its page; services whose endpoint this instance does not have are lef
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import folium
 from flask import Flask, Response, abort, current_app, render_template, url_for
@@ -17,7 +18,7 @@ from markupsafe import Markup
 from werkzeug.routing import BuildError
 
 from gisportal.contact import ContactInfo, Poster, load_contact
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.foliumparts import header_html
 from gisportal.web.i18n import current_language, format_locale
 from gisportal.web.library import public_base, qr_code
@@ -51,7 +52,7 @@ def _offices_map(info: ContactInfo, lang: str) -> dict[str, str] | None:
                                                    permanent=True)).add_to(m)
     if len(info.addresses) > 1:
         m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(60, 60))
-    rendered = m.get_root()
+    rendered = cast(folium.Figure, m.get_root())  # folium types the root as Element; a Map's root is its Figure
     rendered.render()
     return {"header": header_html(rendered), "body": rendered.html.render(), "script": rendered.script.render()}
 

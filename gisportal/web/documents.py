@@ -17,7 +17,7 @@ from gisportal.notes import UrbanNote
 from gisportal.registry import IssuedNote
 from gisportal.signing import NotAuthentic
 from gisportal.qrcodes import qr_svg_text
-from gisportal.web import portal, public_base
+from gisportal.web.context import portal, public_base
 from gisportal.web.errors import tell
 from gisportal.web.i18n import current_language
 from gisportal.web.security import limit_request_size

@@ -45,7 +45,7 @@ def _flatten(problems: Any) -> str:
 
 def _validation_message(messages: Any) -> str:
     """One readable line from webargs' messages, whatever their shape (location -> field -> problems usually)."""
-    parts = []
+    parts: list[str] = []
     if isinstance(messages, dict):
         for _location, fields in messages.items():
             if isinstance(fields, dict):
@@ -138,7 +138,7 @@ def handle_unexpected(error: Exception) -> Response:
                                                "changed; please try again later.")})
         response.headers["Retry-After"] = "300"
         return response
-    logger.exception("unexpected error on %s %s", request.method, request.path)
+    logger.error("unexpected error on %s %s", request.method, request.path, exc_info=error)
     return _respond(500, {"error": "internal_error", "message": _("Something went wrong on our side.")})
 
 

@@ -12,13 +12,14 @@ from urllib.parse import urlencode
 from typing import Any
 
 from flask import Flask, Response, current_app, redirect, request
+from flask.typing import ResponseReturnValue
 from babel import Locale
 from flask_babel import Babel, get_locale
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from gisportal.resources import resource_dir
-from gisportal.web import has_cookie
+from gisportal.web.context import has_cookie
 from gisportal.web.security import safe_redirect_target
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_remember)
 
     @app.get("/lang/<code>")
-    def switch_language(code: str) -> Response:
+    def switch_language(code: str) -> ResponseReturnValue:
         response = redirect(safe_redirect_target(request.args.get("next"), "/"))
         if code in _languages():
             response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax")

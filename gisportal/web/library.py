@@ -26,7 +26,7 @@ from gisportal.errors import GisportalError
 from gisportal.library import KINDS, DocumentMeta, Library, LibraryDocument, SearchHit
 from gisportal.library_text import highlight
 from gisportal.qrcodes import qr_png, qr_svg_text
-from gisportal.web import portal, public_base
+from gisportal.web.context import portal, public_base
 from gisportal.web.auth import actor_name, client_ip, staff_required
 
 logger = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import cast
 from datetime import date
 
 import folium
@@ -25,7 +26,7 @@ from gisportal.plans import versions_in_force
 from gisportal.overlays import overlay_kind
 from gisportal.renderers import pick
 from gisportal.tiles import LAYER_ZOOMS, MAX_NATIVE_ZOOM, PARCEL_MIN_ZOOM
-from gisportal.web import Portal
+from gisportal.web.context import Portal
 from gisportal.web.archives import archive_url_template
 from gisportal.web.foliumparts import header_html
 
@@ -74,7 +75,7 @@ def _zone_entries(portal: Portal, lang: str, as_of: date | None) -> dict[str, tu
     versions = [v.id for v in versions_in_force(store.plan_versions(), as_of or date.today())]
     frame = store.features("zones", versions, None)
     entries: dict[str, tuple[str, str]] = {}
-    for code, fr, ar in zip(frame["code"], frame["label_fr"], frame["label_ar"]):
+    for code, fr, ar in zip(frame["code"], frame["label_fr"], frame["label_ar"], strict=True):
         if code not in entries:
             rules = catalogue.rules_for(code)
             label = pick(fr, ar, lang, rules.label.en if rules else None) or (rules.label.get(lang) if rules else code)
@@ -96,7 +97,7 @@ def _legend_html(zones: dict[str, tuple[str, str]], lang: str) -> str:
     kinds = "".join(
         f'<div class="gp-legend-row"><span class="gp-swatch gp-hatch" style="border-color:{escape(color)}"></span>'
         f"{escape(label)}</div>"
-        for (kind, color), label in zip(OVERLAY_COLOURS.items(), _overlay_labels(lang).values())
+        for (kind, color), label in zip(OVERLAY_COLOURS.items(), _overlay_labels(lang).values(), strict=True)
     )
     legend, zoning, servitudes = _("Legend"), _("Zoning"), _("Servitudes")
     return (f'<details open><summary>{escape(legend)}</summary>'
@@ -136,7 +137,7 @@ def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedM
         m.fit_bounds([[lat0, lon0], [lat1, lon1]])
     zones = _zone_entries(portal, lang, as_of)
     Legend(_legend_html(zones, lang)).add_to(m)
-    root = m.get_root()
+    root = cast(folium.Figure, m.get_root())  # folium types the root as Element; a Map's root is its Figure
     root.render()
     styles = {
         "zones": {code: {"color": color, "label": label} for code, (color, label) in zones.items()},

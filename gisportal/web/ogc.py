@@ -14,7 +14,7 @@ from gisportal.errors import InvalidInput, NotFound
 from gisportal.ogcapi import crs as crs_mod
 from gisportal.ogcapi import documents, openapi
 from gisportal.ogcapi.query import items_request
-from gisportal.web import portal, public_base
+from gisportal.web.context import portal, public_base
 
 logger = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Any
 
 from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
@@ -12,13 +13,14 @@ from gisportal.errors import InvalidInput
 from gisportal.examples import search_examples
 from gisportal.issuing import issue_note
 from gisportal.plans import version_status
-from gisportal.web import portal
+from gisportal.tiles import PARCEL_MIN_ZOOM
+from gisportal.web.context import portal
 from gisportal.web.api import note_view_data
 from gisportal.web.documents import (document_context, official_note_is_free, pdf_language, pdf_response,
                                       preview_context, require_official_note_paid)
 from gisportal.web.history import change_of
 from gisportal.web.i18n import current_language
-from gisportal.web.maps import PARCEL_MIN_ZOOM, build_map
+from gisportal.web.maps import build_map
 from gisportal.web.throttle import TooManyNotes, issuance_guard
 
 logger = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ def index() -> str:
 
 
 def _note_from_args():
-    args = {k: v for k, v in request.args.items() if k in ("ref", "lon", "lat", "x", "y", "crs")}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k in ("ref", "lon", "lat", "x", "y", "crs")}
     args["as_of"] = _as_of()
     return note_view_data(args)
 

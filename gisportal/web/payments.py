@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -28,7 +29,7 @@ from gisportal.payment_providers import PaymentProvider, hmac_secret, open_provi
 from gisportal.payments import NOTE_SERVICE, CallbackOutcome, Order, Orders
 from gisportal.receipts import check_receipt, receipt_signer
 from gisportal.signing import NotAuthentic
-from gisportal.web import portal, public_base
+from gisportal.web.context import portal, public_base
 from gisportal.web.auth import audit_log, client_ip
 from gisportal.web.errors import tell
 
@@ -154,7 +155,7 @@ def fees_page() -> tuple[str, int] | str:
                            args=request.args, problem=problem, form=CsrfForm(formdata=None)), status
 
 
-def order_create() -> Response | tuple[str, int]:
+def order_create() -> ResponseReturnValue:
     """Create an order from the calculator's form; the browser remembers its access code."""
     form = CsrfForm()
     if not form.validate_on_submit():
@@ -178,7 +179,7 @@ def order_page(reference: str) -> str:
                            form=CsrfForm(formdata=None))
 
 
-def order_pay(reference: str) -> Response:
+def order_pay(reference: str) -> ResponseReturnValue:
     """Send the person to the provider's payment page."""
     if not CsrfForm().validate_on_submit():
         raise InvalidInput(str(FORM_EXPIRED))
@@ -189,14 +190,14 @@ def order_pay(reference: str) -> Response:
     return redirect(payment_redirect(order), code=303)
 
 
-def payment_callback(provider_name: str) -> Response:
+def payment_callback(provider_name: str) -> ResponseReturnValue:
     """The provider's signed callback: recorded once, then back to the order's return page."""
     outcome = receive_callback(provider_name, {k: v for k, v in request.form.items()})
     return redirect(url_for("payment_return", provider_name=provider_name, order=outcome.order.reference),
                     code=303)
 
 
-def payment_return(provider_name: str) -> Response | str:
+def payment_return(provider_name: str) -> ResponseReturnValue:
     """The person is back from the payment page: to the order when this browser knows its code."""
     reference = provider().parse_return(request.args)
     token = (session.get(SESSION_KEY) or {}).get(reference)

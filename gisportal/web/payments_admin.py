@@ -8,13 +8,14 @@ import logging
 from datetime import date, timedelta
 
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from gisportal.csvsafe import safe_cell
 from gisportal.errors import GisportalError, InvalidInput
 from gisportal.fees import to_yaml
 from gisportal.payments import RECONCILIATION_COLUMNS, reconciliation
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.auth import actor_name, admin_required, audit_log, client_ip, staff_required
 from gisportal.web.payments import FORM_EXPIRED, CsrfForm, service
 
@@ -42,7 +43,7 @@ def _fees_page(text: str, effective: date, note: str, problem: str | None, statu
 
 
 @admin_required
-def admin_fees() -> Response | tuple[str, int]:
+def admin_fees() -> ResponseReturnValue:
     """The schedule's versions and an editor that publishes a new version from a date (never edits one)."""
     fees = service().fees
     if request.method == "GET":

@@ -15,7 +15,7 @@ from flask_babel import force_locale
 from gisportal.payments import Order, Payment
 from gisportal.receipts import Receipt
 from gisportal.signing import seal_pdf
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.documents import qr_svg
 from gisportal.web.i18n import format_locale
 from gisportal.web.payments import base_url

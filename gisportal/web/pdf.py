@@ -19,7 +19,7 @@ from weasyprint.urls import URLFetcher, URLFetchingError
 from gisportal.notes import UrbanNote
 from gisportal.renderers import note_to_dict
 from gisportal.resources import resource_dir
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.history import change_of
 from gisportal.web.i18n import format_locale
 

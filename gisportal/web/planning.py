@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import folium
 import geopandas as gpd
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from flask_wtf import FlaskForm
@@ -22,7 +23,8 @@ from gisportal.errors import GisportalError
 from gisportal.plans import version_status
 from gisportal.publication import roll_back
 from gisportal.renderers import frame_to_geojson
-from gisportal.web import labels, portal
+from gisportal.web import labels
+from gisportal.web.context import portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
 from gisportal.web.findings import tell_finding
 from gisportal.web.security import folium_text, nonced
@@ -106,7 +108,7 @@ def _mapping_from(form: UploadForm) -> dict[str, Any]:
 
 
 @planner_required
-def admin_upload() -> Response | tuple[str, int] | str:
+def admin_upload() -> ResponseReturnValue:
     """The upload form; a valid upload becomes a draft and opens its report."""
     form = UploadForm()
     if request.method == "GET":
@@ -118,7 +120,7 @@ def admin_upload() -> Response | tuple[str, int] | str:
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("admin/upload.html", form=form, plans=portal().store.plans(), problem=None), status
-    upload = request.files.get(form.file.name)
+    upload = request.files[form.file.name]  # present: the form validated it (DataRequired)
     try:
         draft = drafts().create(upload.stream, upload.filename, plan_name=form.plan_name.data, kind=form.kind.data,
                                 user=actor_name() or "?", ip=client_ip(), **_mapping_from(form))
@@ -181,7 +183,7 @@ def _draft_map(draft: Any, frame: Any, impact: Any = None) -> Markup | None:
     if bbox:
         m.fit_bounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]])
     folium.LayerControl(collapsed=False).add_to(m)
-    root = m.get_root()
+    root = cast(folium.Figure, m.get_root())  # folium types the root as Element; a Map's root is its Figure
     root.render()
     return nonced(header_html(root) + root.html.render() + "<script>" + root.script.render() + "</script>")
 
@@ -210,7 +212,7 @@ def admin_draft_impact_csv(draft_id: int) -> Response:
 
 
 @planner_required
-def admin_draft_publish(draft_id: int) -> Response | tuple[str, int]:
+def admin_draft_publish(draft_id: int) -> ResponseReturnValue:
     """Publish a draft as a new version."""
     form = PublishForm()
     if not form.validate_on_submit():
@@ -223,7 +225,7 @@ def admin_draft_publish(draft_id: int) -> Response | tuple[str, int]:
 
 
 @planner_required
-def admin_draft_discard(draft_id: int) -> Response:
+def admin_draft_discard(draft_id: int) -> ResponseReturnValue:
     """Set a draft aside."""
     if DiscardForm().validate_on_submit():
         drafts().discard(draft_id, user=actor_name() or "?", ip=client_ip())
@@ -243,7 +245,7 @@ def admin_versions() -> str:
 
 
 @planner_required
-def admin_rollback(plan: str, version: int) -> Response:
+def admin_rollback(plan: str, version: int) -> ResponseReturnValue:
     """Republish an earlier version's content as a new version."""
     form = PublishForm()
     if not form.validate_on_submit():

@@ -7,6 +7,7 @@ from datetime import date
 
 import yaml
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
@@ -14,7 +15,7 @@ from gisportal.audit import AuditLog
 from gisportal.errors import GisportalError, InvalidInput
 from gisportal.plans import PlanVersion
 from gisportal.rulesbook import CSV_COLUMNS, from_csv, to_csv, to_yaml, zone_from_row
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def _effective() -> date:
         raise InvalidInput(_("Write the date as YYYY-MM-DD.")) from None
 
 
-def _save(document: dict, source: str) -> Response:
+def _save(document: dict, source: str) -> ResponseReturnValue:
     p = portal()
     with_version = _with_version()
     note = request.form.get("note", "")
@@ -79,7 +80,7 @@ def admin_rules() -> str:
 
 
 @planner_required
-def admin_rule_edit(code: str) -> Response | tuple[str, int] | str:
+def admin_rule_edit(code: str) -> ResponseReturnValue:
     """Edit one zone code's rules; saving stores a new version of the whole catalogue."""
     p = portal()
     form = CsrfForm()
@@ -99,7 +100,7 @@ def admin_rule_edit(code: str) -> Response | tuple[str, int] | str:
 
 
 @planner_required
-def admin_rules_import() -> Response | tuple[str, int]:
+def admin_rules_import() -> ResponseReturnValue:
     """Replace the catalogue from a YAML or CSV file (validated whole; a new version)."""
     if not CsrfForm().validate_on_submit():
         flash(_("The form expired; please try again."), "error")

@@ -27,7 +27,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from gisportal.settings import Settings
-from gisportal.web import public_base_of
+from gisportal.web.context import public_base_of
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from gisportal.mapdata import OVERLAY_COLOURS
 from gisportal.overlays import overlay_kind
 from gisportal.renderers import pick
 from gisportal.situation import FOOTER_MM, HEADER_MM, MARGIN_MM, check_scale, draw_situation
-from gisportal.web import portal, public_base
+from gisportal.web.context import portal, public_base
 from gisportal.web.documents import qr_svg, verify_url
 from gisportal.web.errors import tell
 from gisportal.web.i18n import current_language, format_locale

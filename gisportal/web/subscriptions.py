@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length
 
 from gisportal.errors import GisportalError
 from gisportal.subscriptions import Links, Subscriptions
-from gisportal.web import Portal, portal, public_base_of
+from gisportal.web.context import Portal, portal, public_base_of
 
 logger = logging.getLogger(__name__)
 

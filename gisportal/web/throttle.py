@@ -15,7 +15,7 @@ from flask_login import current_user
 from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 
-from gisportal.web import portal
+from gisportal.web.context import portal
 from gisportal.web.auth import client_ip
 
 

@@ -11,7 +11,7 @@ from flask import Flask, Response, request
 from gisportal.errors import InvalidInput
 from gisportal.plans import versions_in_force
 from gisportal.tiles import tile_address, tiles_etag
-from gisportal.web import portal
+from gisportal.web.context import portal
 
 logger = logging.getLogger(__name__)
 
