@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -47,8 +46,22 @@ import pyogrio
 from pyproj import Transformer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (BENCH_DIR, SEED, VENV_BIN, bench_env, ensure_data, free_port, machine, parser,  # noqa: E402
-                     pss_kb, start_server, stop_server, verdict, vm_status, write_results)
+from _common import (  # noqa: E402
+    BENCH_DIR,
+    SEED,
+    VENV_BIN,
+    bench_env,
+    ensure_data,
+    free_port,
+    machine,
+    parser,
+    pss_kb,
+    start_server,
+    stop_server,
+    verdict,
+    vm_status,
+    write_results,
+)
 
 TARGET = 0.5
 WRK = "/usr/bin/wrk"

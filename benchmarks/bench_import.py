@@ -27,8 +27,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (PgServer, city_db, ensure_data, import_city, machine, median, parser, postgres,  # noqa: E402
-                     verdict, write_results)
+from _common import (  # noqa: E402
+    PgServer,
+    city_db,
+    ensure_data,
+    import_city,
+    machine,
+    median,
+    parser,
+    postgres,
+    verdict,
+    write_results,
+)
 
 TARGET = 1.5
 

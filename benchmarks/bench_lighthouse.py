@@ -26,8 +26,18 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from _common import (VENV_BIN, bench_env, ensure_data, free_port, parser, start_server, stop_server, verdict,
-                     wait_for_http, write_results)
+from _common import (
+    VENV_BIN,
+    bench_env,
+    ensure_data,
+    free_port,
+    parser,
+    start_server,
+    stop_server,
+    verdict,
+    wait_for_http,
+    write_results,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"

@@ -30,9 +30,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (BENCH_DIR, VENV_BIN, WRK, bench_env, data_dir, ensure_city, ensure_data, free_port,  # noqa: E402
-                     machine, parser, postgis_env, postgres, sample_tiles, start_server, stop_server, verdict,
-                     wait_for_http, write_results)
+from _common import (  # noqa: E402
+    BENCH_DIR,
+    VENV_BIN,
+    WRK,
+    bench_env,
+    data_dir,
+    ensure_city,
+    ensure_data,
+    free_port,
+    machine,
+    parser,
+    postgis_env,
+    postgres,
+    sample_tiles,
+    start_server,
+    stop_server,
+    verdict,
+    wait_for_http,
+    write_results,
+)
 from bench_http import cpu_seconds, memory, request_files  # noqa: E402
 
 TILE_SHARE = 0.7

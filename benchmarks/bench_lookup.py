@@ -25,7 +25,7 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +90,7 @@ def main() -> dict:
     store = EmbeddedStore(path)
     print(f"store loaded in {time.perf_counter() - started:.1f} s: {store.counts()}", flush=True)
     today = date.today()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     in_force = [v.id for v in versions_in_force(store.plan_versions(), today)]
     raw = Raw(path, in_force)
 

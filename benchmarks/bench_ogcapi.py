@@ -30,9 +30,23 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (VENV_BIN, bench_env, ensure_city, ensure_data, free_port, median, parser,  # noqa: E402
-                     postgis_env, postgres, start_server, stop_server, verdict, vm_status, wait_for_http,
-                     write_results)
+from _common import (  # noqa: E402
+    VENV_BIN,
+    bench_env,
+    ensure_city,
+    ensure_data,
+    free_port,
+    median,
+    parser,
+    postgis_env,
+    postgres,
+    start_server,
+    stop_server,
+    verdict,
+    vm_status,
+    wait_for_http,
+    write_results,
+)
 
 PAGE = 1000
 

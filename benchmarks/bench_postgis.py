@@ -30,8 +30,19 @@ import psycopg
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (SEED, ensure_city, machine, median, parser, percentile, postgres, psycopg_sql,  # noqa: E402
-                     sample_tiles, verdict, write_results)
+from _common import (  # noqa: E402
+    SEED,
+    ensure_city,
+    machine,
+    median,
+    parser,
+    percentile,
+    postgres,
+    psycopg_sql,
+    sample_tiles,
+    verdict,
+    write_results,
+)
 
 from gisportal.plans import versions_in_force  # noqa: E402
 from gisportal.storage import postgis_sql  # noqa: E402

@@ -19,7 +19,6 @@ The machine is shared (2 cores, other sessions): figures are from a loaded machi
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,9 +32,24 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from _common import (VENV_BIN, data_dir, ensure_city, ensure_data, free_port, machine, parser,  # noqa: E402
-                     postgis_env, postgres, sample_tiles, start_server, stop_server, verdict, vm_status,
-                     wait_for_http, write_results)
+from _common import (  # noqa: E402
+    VENV_BIN,
+    data_dir,
+    ensure_city,
+    ensure_data,
+    free_port,
+    machine,
+    parser,
+    postgis_env,
+    postgres,
+    sample_tiles,
+    start_server,
+    stop_server,
+    verdict,
+    vm_status,
+    wait_for_http,
+    write_results,
+)
 from bench_http import memory, request_files  # noqa: E402
 from bench_load import mixed_paths, run_wrk  # noqa: E402
 from pgbouncer import PgBouncer  # noqa: E402

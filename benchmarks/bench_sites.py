@@ -18,7 +18,7 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,7 @@ def main() -> dict:
     path = ensure_data(args.parcels)
     catalogue = load_catalogue(load_settings({"data_dir": path.parent}).rules_file)
     store = EmbeddedStore(path)
-    today, now = date.today(), datetime.now(timezone.utc)
+    today, now = date.today(), datetime.now(UTC)
     in_force = [v.id for v in versions_in_force(store.plan_versions(), today)]
     raw = Raw(path, in_force)
     centres = shapely.centroid(raw.pg)

@@ -38,9 +38,23 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (VENV_BIN, data_dir, ensure_city, ensure_data, free_port, machine,  # noqa: E402
-                     parser, postgis_env, postgres, sample_tiles, start_server, stop_server, verdict,
-                     wait_for_http, write_results)
+from _common import (  # noqa: E402
+    VENV_BIN,
+    data_dir,
+    ensure_city,
+    ensure_data,
+    free_port,
+    machine,
+    parser,
+    postgis_env,
+    postgres,
+    sample_tiles,
+    start_server,
+    stop_server,
+    verdict,
+    wait_for_http,
+    write_results,
+)
 from bench_postgis import Bare, timed_pairs  # noqa: E402
 
 from gisportal.plans import versions_in_force  # noqa: E402

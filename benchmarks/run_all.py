@@ -25,12 +25,11 @@ import shlex
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (BENCH_DIR, DATA_ROOT, DEFAULT_PARCELS, PG_ENV, ensure_data, machine,  # noqa: E402
-                     start_cluster, verdict)
+from _common import BENCH_DIR, DATA_ROOT, DEFAULT_PARCELS, PG_ENV, ensure_data, machine, start_cluster, verdict  # noqa: E402
 
 #: bench_<name>.py scripts run by default, in this order (issue #2: lookup, http, startup; issue #3: documents;
 #: issue #4: import, postgis, tiles, load).
@@ -215,7 +214,7 @@ def main() -> None:
     if unknown:
         p.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
     ensure_data(args.parcels)
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     results: dict = {}
     if args.output.exists():  # keep the figures of the benchmarks not run this time
         try:

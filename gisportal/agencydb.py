@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -129,7 +129,7 @@ _SQLITE_TRIGGERS = [
 
 def utcnow() -> datetime:
     """Now, in UTC, to the second (what the agency tables record)."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @overload
@@ -140,7 +140,7 @@ def as_utc(value: datetime | None) -> datetime | None:
     """A time read back from either backend, in UTC (SQLite answers naive UTC; PostgreSQL the session's zone)."""
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def inserted_id(result: CursorResult[Any]) -> int:
@@ -236,7 +236,7 @@ class AgencyDB:
                     for t in (users, audit_log, drafts)}
 
 
-def open_agency(settings: "Settings", store: "Store | None" = None) -> AgencyDB:
+def open_agency(settings: Settings, store: Store | None = None) -> AgencyDB:
     """The agency tables that go with the settings' backend.
 
     Embedded: ``<data_dir>/agency.sqlite``. PostGIS: the store's engine when a store is given (its

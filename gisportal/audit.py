@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gisportal.agencydb import AgencyDB, as_utc, inserted_id, audit_log, utcnow
+from gisportal.agencydb import AgencyDB, as_utc, audit_log, inserted_id, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +83,10 @@ class AuditFilter:
             conditions.append(audit_log.c.action.startswith(action, autoescape=True) if action.endswith(".")
                               else audit_log.c.action == action)
         if self.since:
-            conditions.append(audit_log.c.at >= datetime.combine(self.since, time(), timezone.utc))
+            conditions.append(audit_log.c.at >= datetime.combine(self.since, time(), UTC))
         if self.until:  # the whole day of ``until``
             conditions.append(audit_log.c.at < datetime.combine(self.until + timedelta(days=1), time(),
-                                                                timezone.utc))
+                                                                UTC))
         return conditions
 
 

@@ -97,9 +97,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 def demo(n_parcels: int, seed: int, force: bool) -> None:
     """Build the demo district of Tangier (EPSG:26191) into the data directory."""
     from gisportal.demo import load_demo
-    from gisportal.storage import open_store
-
-    from gisportal.storage import backend_name
+    from gisportal.storage import backend_name, open_store
 
     settings = load_settings()
     if backend_name(settings) == "embedded" and settings.store_path.exists():

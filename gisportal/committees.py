@@ -25,12 +25,21 @@ from sqlalchemy.engine import Connection
 
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, inserted_id, metadata, utcnow
 from gisportal.audit import AuditLog
-from gisportal.committee_terms import (CIN, DECISIONS, FILE_NUMBER, MAX_TEXT, PROJECT_TYPES, REASONED,
-                                       SESSION_KINDS, clean_phone, normalise_number)
+from gisportal.committee_terms import (
+    CIN,
+    DECISIONS,
+    FILE_NUMBER,
+    MAX_TEXT,
+    PROJECT_TYPES,
+    REASONED,
+    SESSION_KINDS,
+    clean_phone,
+    normalise_number,
+)
 from gisportal.contact_details import is_phone_number
 from gisportal.errors import Conflict, InvalidInput, NotFound, RecordsInvalid
-from gisportal.secret_codes import code_matches, hash_code, new_code
 from gisportal.parcels import ref_key
+from gisportal.secret_codes import code_matches, hash_code, new_code
 from gisportal.storage.base import Store
 
 logger = logging.getLogger(__name__)

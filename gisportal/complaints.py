@@ -12,17 +12,17 @@ lives in the complaint row only: never in logs, the audit log, notifications' to
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gisportal.agencydb import _ID, _TIME, AgencyDB, as_utc, inserted_id, metadata, users, utcnow
 from gisportal.complaint_files import AttachmentFiles, CheckedUpload
-from gisportal.complaint_intake import (CATEGORIES, MESSAGE_MAX, NewComplaint, clean_text,
-                                        normalize_number)
+from gisportal.complaint_intake import CATEGORIES, MESSAGE_MAX, NewComplaint, clean_text, normalize_number
 from gisportal.errors import Conflict, InvalidInput, NotFound
 from gisportal.numbering import next_in_year, yearly_number
 from gisportal.secret_codes import code_matches, hash_code, new_code

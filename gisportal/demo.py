@@ -53,7 +53,7 @@ def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str
     return store.counts()
 
 
-def load_demo_library(settings: "Settings", store: Store) -> int:
+def load_demo_library(settings: Settings, store: Store) -> int:
     """Add the demo plan's regulation (French and Arabic pages, from the rules catalogue) and a law to the
     document library, once; returns how many documents the library holds."""
     from html import escape

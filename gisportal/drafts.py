@@ -24,14 +24,13 @@ import pandas as pd
 import pyogrio
 import sqlalchemy as sa
 
-from gisportal.agencydb import AgencyDB, as_utc, inserted_id, drafts, utcnow
+from gisportal.agencydb import AgencyDB, as_utc, drafts, inserted_id, utcnow
 from gisportal.audit import AuditLog
 from gisportal.errors import GisportalError, InvalidInput, NotFound
 from gisportal.impact import ImpactReport, preview_impact
 from gisportal.imports import ImportReport, clean_polygons
 from gisportal.plans import PlanVersion
-from gisportal.publication import (OVERLAY_COLUMNS, ZONE_COLUMNS, deferred_announcements, publish_overlays,
-                                   publish_zones)
+from gisportal.publication import OVERLAY_COLUMNS, ZONE_COLUMNS, deferred_announcements, publish_overlays, publish_zones
 from gisportal.rules import RulesCatalogue
 from gisportal.storage.base import Store
 from gisportal.uploads import open_upload

@@ -16,7 +16,7 @@ class Told(str):
     template: str
     params: dict[str, Any]
 
-    def __new__(cls, template: str, **params: Any) -> "Told":
+    def __new__(cls, template: str, **params: Any) -> Told:
         told_message = super().__new__(cls, template % params if params else template)
         told_message.template, told_message.params = template, params
         return told_message

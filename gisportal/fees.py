@@ -62,7 +62,7 @@ class ProjectType(BaseModel):
     bands: tuple[Band, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "ProjectType":
+    def _ordered(self) -> ProjectType:
         limits = [b.up_to_m2 for b in self.bands]
         if limits[-1] is not None:
             raise ValueError("the last band must have no up_to_m2 (it covers the rest of the area)")
@@ -93,7 +93,7 @@ class Service(BaseModel):
     stamp_duty: int = Field(0, ge=0, description="centimes, added once per order")
 
     @model_validator(mode="after")
-    def _complete(self) -> "Service":
+    def _complete(self) -> Service:
         needs = {"flat": ("amount", self.amount is not None), "floor_area": ("project_types", bool(self.project_types)),
                  "per_sheet": ("formats", bool(self.formats))}
         name, present = needs[self.kind]
@@ -153,7 +153,7 @@ class QuoteRequest:
     sheets: int | None = None
 
     @classmethod
-    def from_mapping(cls, args: Any) -> "QuoteRequest":
+    def from_mapping(cls, args: Any) -> QuoteRequest:
         """Parse request arguments; a number that is not one is a 400 naming the parameter."""
         def text(name: str) -> str | None:
             value = args.get(name)

@@ -16,8 +16,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from gisportal.notes import (Buildability, OverlayOnParcel, ZoneOnParcel, ZoneOverlapOnParcel, total_buildability,
-                             zones_of_cover)
+from gisportal.notes import (
+    Buildability,
+    OverlayOnParcel,
+    ZoneOnParcel,
+    ZoneOverlapOnParcel,
+    total_buildability,
+    zones_of_cover,
+)
 from gisportal.parcels import ParcelRecord
 from gisportal.plans import PlanVersion, VersionStatus, version_status
 from gisportal.rules import RulesCatalogue, ZoneRules

@@ -13,7 +13,7 @@ import getpass
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ def check_import(path: Path, *, command: str, kind: str, settings: Any, store: S
         raise ImportBlocked(f"{report.source}: {listed} block publication; nothing was imported. Fix the file "
                             "(see the report), or publish it as it is with --accept-blocking (recorded with the "
                             "version).", report=report.to_dict(), blocking=accepted)
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
     origin = f"cli:{command}:{Path(path).name}:{stamp}:{uuid.uuid4().hex[:8]}"
     if accepted:
         origin += ";" + ACCEPTED_MARK + ",".join(f"{code}:{n}" for code, n in accepted.items())

@@ -16,13 +16,13 @@ from typing import Any
 
 from gisportal.errors import NotFound, told
 from gisportal.notes import UrbanNote, build_note
-from gisportal.zone_cover import CoverLimits
 from gisportal.registry import IssuedNote, NoteRegistry
 from gisportal.renderers import signed_cover_facts
 from gisportal.rules import RulesCatalogue
 from gisportal.signing import KeyRing, NotAuthentic, canonical_json, seal_pdf, verify_pdf
 from gisportal.sites.render import site_payload_today
 from gisportal.storage.base import Store
+from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 

@@ -111,7 +111,7 @@ class DocumentMeta:
     plan_name: str | None = None
     zone_codes: tuple[str, ...] = ()
 
-    def checked(self, plans: set[str] | None = None) -> "DocumentMeta":
+    def checked(self, plans: set[str] | None = None) -> DocumentMeta:
         """The same, trimmed, or :class:`InvalidInput` naming what is wrong (``plans``: the known plan names)."""
         if self.kind not in KINDS:
             raise InvalidInput(f"Unknown kind of document '{self.kind}'. Kinds: {', '.join(KINDS)}.", field="kind")

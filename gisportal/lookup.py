@@ -35,7 +35,7 @@ class ParcelQuery:
     crs: str | None = None
 
     @classmethod
-    def from_mapping(cls, args: dict) -> "ParcelQuery":
+    def from_mapping(cls, args: dict) -> ParcelQuery:
         """Build from request arguments or CLI options (unknown keys ignored)."""
         return cls(**{k: args.get(k) for k in ("ref", "lon", "lat", "x", "y", "crs") if args.get(k) not in (None, "")})
 

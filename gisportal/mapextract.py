@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from shapely.geometry.base import BaseGeometry
 from markupsafe import escape
 from shapely import affinity
+from shapely.geometry.base import BaseGeometry
 
 from gisportal.mapdata import OVERLAY_COLOURS
 from gisportal.notes import UrbanNote

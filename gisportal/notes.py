@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -265,7 +265,7 @@ def build_note(store: Store, catalogue: RulesCatalogue, parcel: ParcelRecord, as
 
     Shares follow :func:`gisportal.zone_cover.zone_cover`: union per zone code, overlaps of codes stated apart
     with the stricter rules, slivers (under ``limits``, default :class:`CoverLimits`) in a remainder."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     as_of = as_of or now.date()
     context = plans_in_force(store.plan_versions(), as_of)
     in_force = context.versions

@@ -13,9 +13,9 @@ that caused the message is already stored and must not be lost because a mail se
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import re
-import email.policy
 import smtplib
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -121,7 +121,7 @@ class SmtpSender(Sender):
         return True
 
 
-def open_sender(settings: "Settings") -> Sender:
+def open_sender(settings: Settings) -> Sender:
     """The sender the settings name (``log`` or ``smtp``)."""
     from gisportal.errors import InvalidInput
 

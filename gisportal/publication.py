@@ -12,8 +12,8 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from typing import overload
-from datetime import date, datetime, timezone
 
 import geopandas as gpd
 import pandas as pd
@@ -98,7 +98,7 @@ def _new(store: Store, plan_name: str, act: str, approved: date, effective: date
     plan = next((p for p in store.plans() if p.name == plan_name), None)
     return NewPlanVersion(plan_name, title_fr or (plan.title_fr if plan else plan_name),
                           title_ar or (plan.title_ar if plan else plan_name), act.strip(), approved,
-                          effective or approved, datetime.now(timezone.utc), origin)
+                          effective or approved, datetime.now(UTC), origin)
 
 
 def publish_zones(store: Store, plan_name: str, zones: gpd.GeoDataFrame, *, approval_act: str, approved: date,

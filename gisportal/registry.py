@@ -16,7 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,7 @@ class NoteRegistry(ABC):
     def insert(self, note: IssuedNote, pdf: bytes | None) -> None:
         """Store an already issued note as it is (moving an instance)."""
 
-    def copy_from(self, other: "NoteRegistry", batch: int = 500) -> int:
+    def copy_from(self, other: NoteRegistry, batch: int = 500) -> int:
         """Copy every note of ``other`` (numbers, signatures and PDFs unchanged); returns the count."""
         count, offset = 0, 0
         while True:
@@ -149,7 +149,7 @@ class SqliteRegistry(NoteRegistry):
             db.close()
 
     def issue(self, payload: dict[str, Any], content_hash: str, sign: Signer) -> IssuedNote:
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -238,7 +238,7 @@ class PostgresRegistry(NoteRegistry):
         return _pg_row(row) if row else None
 
     def issue(self, payload: dict[str, Any], content_hash: str, sign: Signer) -> IssuedNote:
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         text = self._sa.text
         with self._connect(begin=True) as conn:
             conn.execute(text("LOCK TABLE gp_issued_notes IN SHARE ROW EXCLUSIVE MODE"))
@@ -309,4 +309,4 @@ _PG_COLUMNS = _COLUMNS
 def _pg_row(row: tuple) -> IssuedNote:
     # issued_at back in UTC, as signed: PostgreSQL answers in the session's time zone (the server's setting).
     return IssuedNote(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]), row[6], json.loads(row[7]),
-                      row[8], row[9], row[10].astimezone(timezone.utc), bool(row[11]))
+                      row[8], row[9], row[10].astimezone(UTC), bool(row[11]))

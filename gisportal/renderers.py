@@ -13,11 +13,11 @@ from operator import attrgetter
 from typing import Any
 
 import geopandas as gpd
-from geopandas.array import GeometryArray
 import numpy as np
 import shapely
-from shapely.geometry.base import BaseGeometry
+from geopandas.array import GeometryArray
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 from gisportal.coords import WGS84, transformer
 from gisportal.notes import Buildability, UrbanNote, ZoneOverlapOnParcel

@@ -62,7 +62,7 @@ class ZoneRules(BaseModel):
     provisions: Text | None = None
 
     @model_validator(mode="after")
-    def _coherent(self) -> "ZoneRules":
+    def _coherent(self) -> ZoneRules:
         both = set(self.allowed_uses) & set(self.forbidden_uses)
         if both:
             raise ValueError(f"uses both allowed and forbidden: {', '.join(sorted(both))}")

@@ -16,8 +16,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry.base import BaseGeometry
 from pyproj import CRS, Transformer
+from shapely.geometry.base import BaseGeometry
 
 from gisportal.validation_report import BLOCKING, WARNING, ValidationReport
 

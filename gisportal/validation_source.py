@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry.base import BaseGeometry
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError, ProjError
+from shapely.geometry.base import BaseGeometry
 
 from gisportal.coords import crs_from_user
 from gisportal.errors import InvalidInput

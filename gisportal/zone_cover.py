@@ -36,7 +36,7 @@ class CoverLimits:
     min_area_m2: float = 1.0
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "CoverLimits":
+    def from_settings(cls, settings: Any) -> CoverLimits:
         """The limits an instance sets (``GISPORTAL_NOTE_SLIVER_SHARE``, ``GISPORTAL_NOTE_SLIVER_AREA_M2``)."""
         return cls(settings.note_sliver_share, settings.note_sliver_area_m2)
 

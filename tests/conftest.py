@@ -43,7 +43,6 @@ from types import SimpleNamespace
 import geopandas as gpd
 import pytest
 import shapely
-
 from instances import BACKENDS, Instance, PgDatabases, ReplicatedDatabases, new_instance
 
 TINY_CRS = "EPSG:26191"

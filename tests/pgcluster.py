@@ -30,7 +30,7 @@ class PgCluster:
     (read only: the hot standby refuses writes, which its log then records).
     """
 
-    def __init__(self, replica_of: "PgCluster | None" = None) -> None:
+    def __init__(self, replica_of: PgCluster | None = None) -> None:
         if not (BIN / "initdb").exists():
             raise RuntimeError("PostgreSQL 15 is not installed: run `make test` (it installs postgresql-15-postgis-3)")
         self.root = Path(tempfile.mkdtemp(prefix="gisportal-pg-"))

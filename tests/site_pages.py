@@ -86,7 +86,8 @@ def build_site(data_dir: Path) -> tuple[Any, dict[str, list[str]]]:
               "/complaints/track", "/committees", "/documents", f"/documents/{doc_id}", "/help", "/subscribe",
               "/login", "/no-such-page"]
     staff_pages = ["/admin", "/admin/users", "/admin/audit", "/admin/password", "/admin/upload", "/admin/versions",
-                   "/admin/rules", "/admin/rules/zone/A", "/admin/complaints", f"/admin/complaints/{complaint['number']}",
+                   "/admin/rules", "/admin/rules/zone/A", "/admin/complaints",
+                   f"/admin/complaints/{complaint['number']}",
                    "/admin/library", f"/admin/library/{doc_id}", "/admin/committees", session_path,
                    "/admin/fees", "/admin/reconciliation"]
     return app, {"public": public, "staff": staff_pages}

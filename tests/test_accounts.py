@@ -6,7 +6,7 @@ instance's database (Alembic revision 0002), on a server whose time zone is not 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -72,10 +72,10 @@ def test_passwords_are_stored_as_scrypt_hashes_only(accounts, agency):
 
 def test_authenticate_right_wrong_and_unknown(accounts):
     accounts.create("amina", PASSWORD, "planner")
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     user, reason = accounts.check_login(" AMINA ", PASSWORD)  # names are case-insensitive
     assert reason == "ok" and user.username == "amina"
-    assert before <= user.last_login_at <= datetime.now(timezone.utc) and user.last_login_at.tzinfo is not None
+    assert before <= user.last_login_at <= datetime.now(UTC) and user.last_login_at.tzinfo is not None
     assert accounts.check_login("amina", PASSWORD + "x") == (None, "wrong_password")
     assert accounts.check_login("amina", PASSWORD.upper()) == (None, "wrong_password")
     assert accounts.check_login("amina", "") == (None, "wrong_password")
@@ -162,7 +162,7 @@ def test_every_change_is_audited_and_searchable(accounts, agency):
         ("amina", "user.enable", "youssef"), ("amina", "user.disable", "youssef"),
         ("amina", "user.create", "youssef"), ("cli:root", "user.create", "amina")]
     assert entries[-1].details == {"role": "admin", "display_name": ""} and entries[-1].ip == "10.0.0.1"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert all(e.at.tzinfo is not None and now - timedelta(minutes=1) < e.at <= now for e in entries)
     assert not any(PASSWORD in str(value) for row in raw_rows(agency, "gp_audit_log") for value in row)
 
@@ -200,7 +200,7 @@ def test_drafts_table_is_ready_for_uploads(agency):
 
     with agency.engine.begin() as conn:
         conn.execute(sa.insert(drafts).values(plan_name="tiny-plan", kind="zones", uploaded_by="amina",
-                                              created_at=datetime.now(timezone.utc), file_path="uploads/1.zip",
+                                              created_at=datetime.now(UTC), file_path="uploads/1.zip",
                                               mapping='{"zone_field": "CODE"}'))
         row = conn.execute(sa.select(drafts)).one()
         assert (row.status, row.published_version_id, row.report) == ("draft", None, "{}")

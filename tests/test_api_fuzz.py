@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.specs.openapi.checks import response_schema_conformance
-
 from instances import new_instance
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 pytestmark = pytest.mark.backends("embedded")
 

@@ -18,9 +18,9 @@ import pytest
 import shapely
 import shapely.geometry
 from click.testing import CliRunner
+from conftest import _create_app
 from pmtiles.reader import MmapSource, Reader, all_tiles
 
-from conftest import _create_app
 from gisportal.archives import write_archives
 from gisportal.publication import publish_zones
 from gisportal.tiles import LAYER_ZOOMS

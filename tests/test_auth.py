@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 import sqlalchemy as sa
 
 from gisportal.accounts import Accounts

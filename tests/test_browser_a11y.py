@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from site_pages import build_site, signed_in
 from test_browser import ARTIFACTS, _is_local, _serving, browser_chromium  # noqa: F401 (fixture)
 
@@ -105,9 +104,8 @@ def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, An
     """Enter opens what is typed now (even before its suggestions came), the box is an ARIA combobox, a quarter
     clears the panel, Enter on the focused map opens the parcel at its centre, the zoom hint zooms in, and on a
     phone the legend starts closed."""
-    from pyproj import Transformer
-
     from conftest import X0, Y0
+    from pyproj import Transformer
 
     base = site["base_url"]
     context = browser_chromium.new_context(viewport={"width": 1366, "height": 900}, locale="fr")

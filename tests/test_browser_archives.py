@@ -13,13 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask, send_from_directory
-
 from conftest import _create_app
+from flask import Flask, send_from_directory
+from test_browser import _recording_session, _serving, browser_artifacts, browser_chromium  # noqa: F401 (fixtures)
+
 from gisportal.archives import write_archives
 from gisportal.coords import WGS84, transformer
-from test_browser import (_recording_session, _serving, browser_artifacts,  # noqa: F401 (fixtures)
-                          browser_chromium)
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("embedded")]
 

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyproj import Transformer
-
 from conftest import TINY_RULES_YAML, X0, Y0, build_tiny_store
+from pyproj import Transformer
 from test_browser import ARTIFACTS, _api, _recording_session, _serving, browser_chromium  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser

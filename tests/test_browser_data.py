@@ -8,7 +8,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
 from ogc_support import ogc  # noqa: F401  (the served portal fixture)
 from test_browser import ARTIFACTS, _recording_session, browser_chromium  # noqa: F401
 

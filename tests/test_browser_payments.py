@@ -20,10 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import TINY_RULES_YAML, build_tiny_store
-from test_browser import ARTIFACTS, BrowserSession, _recording_session, _serving
-from test_browser import browser_chromium  # noqa: F401 - Debian's chromium, shared fixture
+from test_browser import (
+    ARTIFACTS,
+    BrowserSession,
+    _recording_session,
+    _serving,
+    browser_chromium,  # noqa: F401 - Debian's chromium, shared fixture
+)
 
 pytestmark = pytest.mark.browser
 

@@ -26,9 +26,18 @@ from urllib.parse import quote, urlsplit
 
 import geopandas as gpd
 import pytest
-
-from test_browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _api, _click_latlng, _open_map,
-                          _panel_zones, _park_mouse, _recording_session, _serving)
+from test_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    _api,
+    _click_latlng,
+    _open_map,
+    _panel_zones,
+    _park_mouse,
+    _recording_session,
+    _serving,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -17,9 +17,9 @@ import geopandas as gpd
 import pytest
 import shapely
 from click.testing import CliRunner
+from instances import new_instance
 
 from gisportal.cli import main
-from instances import new_instance
 
 LAMBERT = "EPSG:26191"
 

@@ -12,9 +12,9 @@ import logging
 import re
 
 import pytest
+import sqlalchemy as sa
 from committee_support import APPLICANT, csrf, make_app, new_session, personal_code, record, signed_in
 
-import sqlalchemy as sa
 from gisportal.audit import AuditFilter, AuditLog
 from gisportal.committees import decisions, permit_files
 from gisportal.decision_import import template_csv

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from pyproj import Transformer
-
 from conftest import _create_app
 from instances import new_instance
+from pyproj import Transformer
 
 CITIZEN = {"contact_name": "Fatima Zahra Benali", "contact_email": "fatima.benali@example.ma",
            "contact_phone": "+212 6 61 23 45 67", "contact_cin": "BK 987654"}

@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from gisportal.coords import (WGS84, TypedPoint, check_lon_lat, crs_from_user, parse_typed_point, to_float,
-                              transformer)
+from gisportal.coords import WGS84, TypedPoint, check_lon_lat, crs_from_user, parse_typed_point, to_float, transformer
 from gisportal.errors import InvalidInput, UnknownCRS
 
 LAMBERT = "EPSG:26191"

@@ -10,12 +10,12 @@ import re
 
 import pytest
 from flask_babel import force_locale, ngettext
+from test_payments import pay  # noqa: F401 (fixture: the tiny portal with the sandbox provider)
 
 from gisportal.examples import search_examples
 from gisportal.notifications import Notification, open_sender
 from gisportal.settings import load_settings
 from gisportal.web.labels import file_size
-from test_payments import pay  # noqa: F401 (fixture: the tiny portal with the sandbox provider)
 
 pytestmark = pytest.mark.backends("embedded")
 

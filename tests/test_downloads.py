@@ -16,7 +16,6 @@ from types import SimpleNamespace
 import pyogrio
 import pytest
 import requests
-
 from ogc_support import ogc  # noqa: F401  (the served portal fixture)
 
 EXPECTED = {"tiny-plan-v1-zones": (["B"], 30_000.0), "tiny-plan-v1-overlays": (["green_space"], 2_500.0),

@@ -14,8 +14,8 @@ from datetime import timedelta
 import geopandas as gpd
 import pdfplumber
 import pytest
-
 from conftest import TINY_RULES_YAML
+
 from gisportal.history import history_to_dict, parcel_history
 from gisportal.rules import load_catalogue
 from gisportal.storage.base import NewPlanVersion

@@ -13,11 +13,11 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from instances import new_instance
 
 from gisportal.errors import DataFileError, InvalidInput, UnknownCRS
 from gisportal.imports import import_overlays, import_parcels, import_plan
 from gisportal.vectors import list_layers, read_vector_layer
-from instances import new_instance
 
 LAMBERT = "EPSG:26191"
 

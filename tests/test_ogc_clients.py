@@ -12,7 +12,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from ogc_support import ogc  # noqa: F401  (the served portal fixture)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,8 @@ from types import SimpleNamespace
 import pyogrio
 import pytest
 import requests
-from pyproj import Transformer
-
 from ogc_support import ogc  # noqa: F401  (the served portal fixture)
+from pyproj import Transformer
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"

@@ -27,7 +27,6 @@ import geopandas as gpd
 import mapbox_vector_tile
 import pytest
 from click.testing import CliRunner
-
 from conftest import build_tiny_store
 
 pytestmark = pytest.mark.backends("postgis")
@@ -264,8 +263,8 @@ def test_a_first_parcel_load_builds_its_indexes_at_once_and_a_failed_one_keeps_t
     transaction: after a load they are there (and used by search); a load refused half-way leaves them too."""
     import shapely
     import sqlalchemy as sa
-
     from conftest import TINY_CRS, X0, Y0
+
     from gisportal.errors import GisportalError
 
     store = empty_instance.open_store()

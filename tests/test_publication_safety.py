@@ -30,7 +30,6 @@ import numpy as np
 import pytest
 import shapely
 import sqlalchemy as sa
-
 from instances import Instance
 
 CLI = Path(sys.executable).parent / "gisportal"

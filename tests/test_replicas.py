@@ -22,8 +22,8 @@ from datetime import date
 import geopandas as gpd
 import psycopg
 import pytest
-
 from conftest import _create_app
+
 from gisportal.publication import publish_zones
 
 pytestmark = pytest.mark.backends("replicated")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from gisportal.errors import RulesCatalogueError
-from gisportal.rules import ZoneRules, load_catalogue
 from gisportal.resources import data_file
+from gisportal.rules import ZoneRules, load_catalogue
 
 HEADER = """\
 uses:

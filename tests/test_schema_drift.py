@@ -12,7 +12,6 @@ from gisportal.agencydb import load_table_modules, metadata, open_agency
 from gisportal.settings import load_settings
 from gisportal.storage import open_store
 
-
 #: Full-text search structures each backend builds beside the Core tables, by design (PostgreSQL: a generated
 #: tsvector column and its GIN index, revision 0007; SQLite: FTS5 virtual tables, which are not Core tables).
 BACKEND_FULL_TEXT = {("column", "gp_library_documents", "search_vector"),

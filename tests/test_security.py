@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from flask_smorest import abort
+from test_auth import PASSWORDS, sign_in, token
+from test_documents import pdf_text
 
 from gisportal.accounts import Accounts
 from gisportal.csvsafe import safe_cell
-from test_auth import PASSWORDS, sign_in, token
-from test_documents import pdf_text
 
 pytestmark = pytest.mark.backends("embedded")
 

@@ -7,7 +7,6 @@ import io
 
 import pytest
 from pypdf import PdfReader
-
 from test_complaints import csrf, filing, sign_in, site, smtp  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.backends("embedded")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from test_publication import _upload, planner_client, plan_store, zones  # noqa: F401  (fixtures)
+from test_publication import _upload, plan_store, planner_client, zones  # noqa: F401  (fixtures)
 
 PAYLOADS = ['<img src=x onerror=alert(1)>', '`-alert(2)-`', '${alert(3)}', '</script><script>alert(4)</script>']
 
@@ -31,7 +30,8 @@ def test_zone_codes_of_an_upload_are_escaped_in_the_draft_map(planner_client, tm
     assert "<img src=x" not in page and "</script><script>alert(4)" not in page
 
 
-@pytest.mark.parametrize("payload", ["=HYPERLINK(\"http://evil.example\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\tX", "\rX"])
+@pytest.mark.parametrize("payload",
+                         ["=HYPERLINK(\"http://evil.example\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\tX", "\rX"])
 def test_impact_csv_cells_never_start_a_formula(planner_client, tmp_path, payload):  # noqa: F811
     import csv
     import io

@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from test_publication import _upload, planner_client, plan_store, zones  # noqa: F401  (fixtures)
+from test_publication import _upload, plan_store, planner_client, zones  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.backends("embedded")
 

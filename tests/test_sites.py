@@ -272,8 +272,8 @@ def test_shares_on_the_union_of_each_code_overlaps_and_remainder(tiny, tiny_writ
     from datetime import timedelta
 
     import geopandas as gpd
-
     from conftest import _create_app
+
     from gisportal.storage.base import NewPlanVersion
 
     store = tiny_writable.open_store()

@@ -14,8 +14,8 @@ import pytest
 import shapely
 
 from gisportal.errors import InvalidInput, NotFound
-from gisportal.storage import open_store
 from gisportal.settings import load_settings
+from gisportal.storage import open_store
 from gisportal.storage.base import NewPlanVersion
 from gisportal.storage.embedded import EmbeddedStore
 from gisportal.storage.postgis import PostgisStore

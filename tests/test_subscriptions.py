@@ -15,11 +15,10 @@ from datetime import date
 from email.message import Message
 
 import pytest
+import sqlalchemy as sa
 from committee_support import APPLICANT, csrf, make_app, new_session, record, signed_in, start_smtp
 
 from gisportal.subscriptions import subscriptions
-
-import sqlalchemy as sa
 
 ADDRESS, OTHER = "lina.amrani@example.ma", "karim@example.org"
 
@@ -265,8 +264,8 @@ def test_a_publication_from_the_command_line_is_told_too(app, smtp, tiny, tiny_w
     import geopandas as gpd
     import shapely
     from click.testing import CliRunner
-
     from conftest import X0, Y0
+
     from gisportal.cli import main
 
     client = app.test_client()

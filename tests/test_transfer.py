@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-
 from conftest import X0, Y0, build_tiny_store
-from gisportal.cli import main
 from instances import new_instance
+
+from gisportal.cli import main
 
 TERRITORY = {"territory_fr": "Tanger test", "territory_ar": "طنجة اختبار", "territory_en": "Tangier test"}
 REFS = ["TF-1001/06", "TF-1002/06", "TF-1003/06", "TF-1004/06", "TF-1005/06", "TF-1006/06", "TF-1007/06"]
@@ -163,9 +163,8 @@ def agency_rows(instance):
     """Every agency row of ``instance``, table by table (ids included), file paths made relative."""
     import sqlalchemy as sa
 
-    from gisportal.transfer import agency_tables
-
     from gisportal.agencydb import as_utc
+    from gisportal.transfer import agency_tables
 
     agency, root = agency_of(instance), str(instance.data_dir.resolve())
 

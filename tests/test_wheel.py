@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from committee_support import free_port
 
 REPO = Path(__file__).resolve().parent.parent

@@ -35,8 +35,10 @@ import numpy as np
 import pytest
 import shapely
 from click.testing import CliRunner
-
 from conftest import TINY_CRS, _create_app, box
+from instances import new_instance
+from test_documents import pdf_text
+
 from gisportal.accounts import Accounts
 from gisportal.agencydb import open_agency
 from gisportal.audit import AuditLog
@@ -48,8 +50,6 @@ from gisportal.rules import load_catalogue
 from gisportal.settings import load_settings
 from gisportal.storage.base import NewPlanVersion
 from gisportal.zone_cover import CodePiece, CoverLimits, zone_cover
-from instances import new_instance
-from test_documents import pdf_text
 
 ABS = 1e-6
 ZONES = [("A", (0, 0, 60, 100)), ("A", (40, 0, 100, 100)), ("B", (90, 0, 200, 100)), ("S", (199.98, 0, 200.5, 100))]

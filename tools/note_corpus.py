@@ -56,10 +56,10 @@ def requests(n: int = 150, seed: int = 2026) -> list[tuple[str, dict[str, str]]]
     queries: list[tuple[dict[str, str], dict[str, str]]] = []
     refs = list(sample["ref"])
     queries += [({"ref": ref}, {}) for ref in refs]
-    queries += [({"lon": f"{a:.7f}", "lat": f"{b:.7f}"}, {}) for a, b in zip(lon, lat)]
+    queries += [({"lon": f"{a:.7f}", "lat": f"{b:.7f}"}, {}) for a, b in zip(lon, lat, strict=True)]
     queries += [({"x": f"{x:.2f}", "y": f"{y:.2f}", "crs": str(parcels.crs.to_string())}, {})
-                for x, y in list(zip(points.x, points.y))[:40]]
-    queries += [({"lon": f"{a:.6f}", "lat": f"{b:.6f}"}, {}) for a, b in zip(rlon, rlat)]
+                for x, y in list(zip(points.x, points.y, strict=True))[:40]]
+    queries += [({"lon": f"{a:.6f}", "lat": f"{b:.6f}"}, {}) for a, b in zip(rlon, rlat, strict=True)]
     for ref in refs[:25]:
         queries += [({"ref": ref, "lang": lang}, {}) for lang in ("fr", "ar", "en")]
         queries += [({"ref": ref, "as_of": day}, {}) for day in ("2012-01-01", "2019-06-30", "2099-01-01")]
@@ -106,8 +106,8 @@ def main() -> int:
         return 0
     before = json.loads(args.corpus.read_text())
     assert [a["path"] for a in before] == [a["path"] for a in now], "not the same requests"
-    differ = [(b, a) for b, a in zip(before, now) if _steady(b)[:2] != _steady(a)[:2]]
-    headers = [(b, a) for b, a in zip(before, now) if _steady(b)[2] != _steady(a)[2]]
+    differ = [(b, a) for b, a in zip(before, now, strict=True) if _steady(b)[:2] != _steady(a)[:2]]
+    headers = [(b, a) for b, a in zip(before, now, strict=True) if _steady(b)[2] != _steady(a)[2]]
     for b, a in differ[:10]:
         print("BODY", b["path"], b["headers"], b["status"], a["status"], base64.b64decode(b["body"])[:200],
               base64.b64decode(a["body"])[:200])

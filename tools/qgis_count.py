@@ -11,8 +11,7 @@ import json
 import os
 import sys
 
-from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform,
-                       QgsProject, QgsVectorLayer)
+from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsVectorLayer
 
 
 def main(url: str, collection: str, metric: str = "EPSG:26191") -> dict:

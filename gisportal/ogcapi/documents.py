@@ -7,7 +7,7 @@ items are encoded straight to bytes (:func:`items_geojson`).
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -152,7 +152,7 @@ def items_geojson(base: str, store: Store, layer: str, page: FeaturePage, answer
                            "Previous page"))
     return orjson.dumps({"type": "FeatureCollection", "features": features, "numberMatched": page.matched,
                          "numberReturned": len(features),
-                         "timeStamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "links": links}), links
+                         "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "links": links}), links
 
 
 def item_geojson(base: str, store: Store, layer: str, frame: gpd.GeoDataFrame, answer_crs: str) -> bytes:

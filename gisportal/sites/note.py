@@ -16,15 +16,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gisportal.errors import told
-from gisportal.notes import (Buildability, OverlayOnParcel, PlanReference, ZoneOnParcel, ZoneOverlapOnParcel,
-                             plans_in_force, total_buildability, zones_of_cover)
+from gisportal.notes import (
+    Buildability,
+    OverlayOnParcel,
+    PlanReference,
+    ZoneOnParcel,
+    ZoneOverlapOnParcel,
+    plans_in_force,
+    total_buildability,
+    zones_of_cover,
+)
 from gisportal.overlays import OVERLAY_KINDS, overlay_kind
 from gisportal.plans import PlanVersion
 from gisportal.rules import RulesCatalogue
@@ -99,7 +107,7 @@ def build_site_note(store: Store, catalogue: RulesCatalogue, site: SiteInput, as
                     cover_limits: CoverLimits | None = None) -> SiteNote:
     """Build the note of ``site`` from the plan versions in force on ``as_of`` (default: today); slivers under
     ``cover_limits`` (default :class:`CoverLimits`, as a parcel's note) go to the remainder."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     as_of = as_of or now.date()
     context = plans_in_force(store.plan_versions(), as_of)
     in_force = context.versions

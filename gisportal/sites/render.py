@@ -12,8 +12,15 @@ from typing import Any
 import shapely
 
 from gisportal.overlays import overlay_kind
-from gisportal.renderers import (buildability_to_dict, geometry_wgs84, pick, rounded, rules_to_dict, signed_cover_facts,
-                                 zone_overlap_to_dict)
+from gisportal.renderers import (
+    buildability_to_dict,
+    geometry_wgs84,
+    pick,
+    rounded,
+    rules_to_dict,
+    signed_cover_facts,
+    zone_overlap_to_dict,
+)
 from gisportal.rules import RulesCatalogue
 from gisportal.sites.input import SiteInput
 from gisportal.sites.note import SiteNote, build_site_note

@@ -52,7 +52,7 @@ def open_store(settings: Settings) -> Store:
     return factory(settings)
 
 
-def open_registry(settings: Settings, store: Store) -> "NoteRegistry":
+def open_registry(settings: Settings, store: Store) -> NoteRegistry:
     """The registry of issued notes that goes with the store (same database when there is one)."""
     from gisportal.registry import PostgresRegistry, SqliteRegistry
 

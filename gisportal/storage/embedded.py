@@ -19,7 +19,7 @@ import sqlite3
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,12 @@ from gisportal.errors import InvalidInput, NotFound
 from gisportal.parcels import ParcelRecord, ref_key, ref_key_candidates, search_text
 from gisportal.plans import Plan, PlanVersion
 from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
+from gisportal.storage.embedded_sql import SCHEMA, build_search_index, search_parcels
 from gisportal.storage.featurefilter import filter_mask
 from gisportal.storage.featurequery import LAYER_COLUMNS, FeaturePage, FeatureQuery
 from gisportal.storage.indexing import match_places
 from gisportal.storage.inforce import PlanLayers, Predicate, query_one
 from gisportal.tilesets import TileCache
-from gisportal.storage.embedded_sql import SCHEMA, build_search_index, search_parcels
 
 logger = logging.getLogger(__name__)
 # GDAL lists the search index's untyped FTS5 columns as fields of an attribute table.
@@ -325,7 +325,7 @@ class EmbeddedStore(Store):
                     "INSERT INTO gp_plan_versions (plan_id, version, approval_act, approval_date, effective_from,"
                     " published_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (plan_id, number, new.approval_act, new.approval_date.isoformat(),
-                     new.effective_from.isoformat(), (new.published_at or datetime.now(timezone.utc)).isoformat()),
+                     new.effective_from.isoformat(), (new.published_at or datetime.now(UTC)).isoformat()),
                 ).lastrowid
                 if new.origin:
                     db.execute("INSERT INTO gp_version_origins (version_id, origin) VALUES (?, ?)",

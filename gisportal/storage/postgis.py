@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import geopandas as gpd
@@ -22,24 +22,39 @@ import numpy as np
 import pandas as pd
 import psycopg
 import shapely
-from shapely.geometry.base import BaseGeometry
 import sqlalchemy as sa
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Connection
 
 from gisportal.coords import crs_of
 from gisportal.errors import InvalidInput, NotFound
 from gisportal.parcels import ParcelRecord, ref_key_candidates, ref_keys, search_text
 from gisportal.plans import Plan, PlanVersion
+from gisportal.storage import postgis_features
 from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
 from gisportal.storage.featurequery import LAYER_COLUMNS, FeaturePage, FeatureQuery
-from gisportal.storage import postgis_features
 from gisportal.storage.indexing import address_parts, match_places, place_rows
-from gisportal.storage.postgis_db import ReadConnections, database_errors, declare_srid, make_engine, migrate
+from gisportal.storage.postgis_db import database_errors, declare_srid, make_engine, migrate
+from gisportal.storage.postgis_load import (
+    CHUNK_ROWS,
+    FLOAT8,
+    INT4,
+    MULTIPOLYGON,
+    TEXT,
+    TEXT_OR_NULL,
+    bulk_indexes,
+    copy_chunks,
+    copy_frame,
+)
 from gisportal.storage.postgis_replicas import PRIMARY_LSN_SQL, ReadRouter, connector, fetch_on, safe_url
-from gisportal.storage.postgis_load import (CHUNK_ROWS, FLOAT8, INT4, MULTIPOLYGON, TEXT, TEXT_OR_NULL,
-                                            bulk_indexes, copy_chunks, copy_frame)
-from gisportal.storage.postgis_sql import (FEATURES_SQL, HITS_SQL, PARCEL_AT_SQL, PARCEL_POINTS_SQL,
-                                           TILE_SQL, parcel_search_sql)
+from gisportal.storage.postgis_sql import (
+    FEATURES_SQL,
+    HITS_SQL,
+    PARCEL_AT_SQL,
+    PARCEL_POINTS_SQL,
+    TILE_SQL,
+    parcel_search_sql,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -344,7 +359,7 @@ class PostgisStore(Store):
                 " published_at) SELECT :p, COALESCE(MAX(version), 0) + 1, :act, :ad, :ef, :now FROM gp_plan_versions"
                 " WHERE plan_id = :p RETURNING id"),
                 {"p": plan_id, "act": new.approval_act, "ad": new.approval_date, "ef": new.effective_from,
-                 "now": new.published_at or datetime.now(timezone.utc)}).scalar_one()
+                 "now": new.published_at or datetime.now(UTC)}).scalar_one()
             if new.origin:
                 conn.execute(sa.text("INSERT INTO gp_version_origins (version_id, origin) VALUES (:v, :o)"),
                              {"v": version_id, "o": new.origin})

@@ -72,7 +72,7 @@ class ReadRouter:
 
     @classmethod
     def build(cls, primary: Callable[[], psycopg.Connection], replicas: dict[str, Callable[[], psycopg.Connection]],
-              max_lag_seconds: float, retry_seconds: float) -> "ReadRouter":
+              max_lag_seconds: float, retry_seconds: float) -> ReadRouter:
         """A router over a connect function for the primary and one per replica (by name)."""
         return cls(Server("primary", ReadConnections(primary), is_primary=True),
                    [Server(name, ReadConnections(connect)) for name, connect in replicas.items()],

@@ -16,9 +16,9 @@ from flask.sessions import SecureCookieSessionInterface
 from gisportal.agencydb import open_agency
 from gisportal.notifications import open_sender
 from gisportal.private_files import lock_down, private_dir
+from gisportal.resources import resource_dir
 from gisportal.rules import load_catalogue
 from gisportal.rulesbook import RulesBook
-from gisportal.resources import resource_dir
 from gisportal.settings import Settings, load_settings
 from gisportal.signing import KeyRing
 from gisportal.storage import backend_name, open_registry, open_store
@@ -98,9 +98,32 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                          KeyRing(settings.data_dir / "keys"), agency=agency, rules=rules,
                                          sender=open_sender(settings))
 
-    from gisportal.web import (admin, api, assets, auth, committees, complaints, contact, documents, errors, i18n, library,
-                               archives, data, history, ogc, pages, payments, planning, rules_admin, security, sites,
-                               situation, throttle, tiles)
+    from gisportal.web import (
+        admin,
+        api,
+        archives,
+        assets,
+        auth,
+        committees,
+        complaints,
+        contact,
+        data,
+        documents,
+        errors,
+        history,
+        i18n,
+        library,
+        ogc,
+        pages,
+        payments,
+        planning,
+        rules_admin,
+        security,
+        sites,
+        situation,
+        throttle,
+        tiles,
+    )
 
     security.init_app(app)  # first: bounded route ids, body size limits before anything reads a body
     i18n.init_app(app)

@@ -10,7 +10,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from flask import Flask, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Flask, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -22,8 +22,15 @@ from gisportal.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, USERNAM
 from gisportal.agencydb import ROLES
 from gisportal.audit import AuditFilter
 from gisportal.errors import Conflict, GisportalError, InvalidInput
-from gisportal.web.auth import (accounts, actor_name, admin_required, audit_log, client_ip, staff_required,
-                                signed_in_user)
+from gisportal.web.auth import (
+    accounts,
+    actor_name,
+    admin_required,
+    audit_log,
+    client_ip,
+    signed_in_user,
+    staff_required,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ from gisportal.errors import InvalidInput, NotFound, StaffOnly
 from gisportal.lookup import ParcelQuery, find_parcel
 from gisportal.mapdata import layer_geojson, parse_bbox
 from gisportal.notes import build_note
-from gisportal.zone_cover import CoverLimits
 from gisportal.plans import version_status
 from gisportal.renderers import note_to_dict, parcel_feature
 from gisportal.search import suggest
@@ -24,8 +23,18 @@ from gisportal.storage.base import LAYERS
 from gisportal.web.context import portal
 from gisportal.web.i18n import current_language, requested_language
 from gisportal.web.library import note_documents
-from gisportal.web.schemas import (ProblemSchema, FeatureCollectionSchema, FeatureSchema, LayerArgs, NoteArgs,
-                                   NoteSchema, ParcelsArgs, SearchArgs, SuggestionsSchema)
+from gisportal.web.schemas import (
+    FeatureCollectionSchema,
+    FeatureSchema,
+    LayerArgs,
+    NoteArgs,
+    NoteSchema,
+    ParcelsArgs,
+    ProblemSchema,
+    SearchArgs,
+    SuggestionsSchema,
+)
+from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +171,6 @@ class Verify(MethodView):
     @blp.alt_response(422, schema=ProblemSchema, description="Not authentic")
     def get(self, number: str) -> Response:
         """Check a note number (and the QR code's ``t`` token): authentic, and still current or not."""
-        from flask import request
 
         from gisportal.issuing import check_number, currency
 

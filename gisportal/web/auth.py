@@ -31,8 +31,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_smorest import Blueprint
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_smorest import Blueprint
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from wtforms import HiddenField, PasswordField, StringField
@@ -40,11 +40,11 @@ from wtforms.validators import DataRequired, Length
 
 from gisportal.accounts import MAX_PASSWORD_LENGTH, Accounts, User
 from gisportal.audit import AuditLog
-from gisportal.ratelimit_store import storage_uri  # registers the shared default storage
 from gisportal.errors import LoginRequired, NotAllowed
+from gisportal.ratelimit_store import storage_uri  # registers the shared default storage
 from gisportal.web.context import has_cookie
-from gisportal.web.security import safe_redirect_target
 from gisportal.web.schemas import ProblemSchema
+from gisportal.web.security import safe_redirect_target
 
 logger = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from gisportal.complaints import Attachment, Complaint, ComplaintBook, Complaint
 from gisportal.errors import Conflict, FileTooLarge, GisportalError, InvalidInput, NotFound
 from gisportal.notifications import Notification
 from gisportal.web.context import portal, public_base
-from gisportal.web.security import limit_request_size
 from gisportal.web.i18n import current_language, format_locale
+from gisportal.web.security import limit_request_size
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ def track() -> ResponseReturnValue:
     return _status_page(complaint, AddInfoForm(), None)
 
 
-def _status_page(complaint: Complaint, form: "AddInfoForm", problem: str | None) -> str:
+def _status_page(complaint: Complaint, form: AddInfoForm, problem: str | None) -> str:
     """The citizen's view of a complaint: status, answer, public timeline, files, the form to add more."""
     complaints = book()
     events = complaints.timeline(complaint)

@@ -20,10 +20,17 @@ from wtforms.validators import Length
 from gisportal.complaint_intake import CATEGORIES
 from gisportal.complaints import STATUSES, Complaint
 from gisportal.errors import GisportalError, InvalidInput
-from gisportal.web.context import portal
 from gisportal.web.auth import accounts, actor_name, audit_log, client_ip, staff_required
-from gisportal.web.complaints import (attachment_response, book, category_labels, event_labels, map_config,
-                                      problem_text, status_labels)
+from gisportal.web.complaints import (
+    attachment_response,
+    book,
+    category_labels,
+    event_labels,
+    map_config,
+    problem_text,
+    status_labels,
+)
+from gisportal.web.context import portal
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from flask import Flask, Response, render_template, request, send_file
 
 from gisportal import downloads
 from gisportal.rulesbook import to_csv
-from gisportal.web.context import Portal, portal, public_base
 from gisportal.web.api import json_response
+from gisportal.web.context import Portal, portal, public_base
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from gisportal.errors import InvalidInput, PaymentRequired
 from gisportal.issuing import LANGS, check_number, currency, issue_note, note_pdf, verification_token, verify_document
 from gisportal.mapextract import render_map_extract
 from gisportal.notes import UrbanNote
+from gisportal.qrcodes import qr_svg_text
 from gisportal.registry import IssuedNote
 from gisportal.signing import NotAuthentic
-from gisportal.qrcodes import qr_svg_text
 from gisportal.web.context import portal, public_base
 from gisportal.web.errors import tell
 from gisportal.web.i18n import current_language
@@ -86,7 +86,8 @@ def pdf_response(note: UrbanNote, lang: str, throttled: bool = True) -> Response
     from gisportal.web.pdf import render_note_pdf
 
     p = portal()
-    issued = issue_note(p.registry, p.keyring, note, lang, before_issue=issuance_guard(note.parcel.ref) if throttled else None)
+    guard = issuance_guard(note.parcel.ref) if throttled else None
+    issued = issue_note(p.registry, p.keyring, note, lang, before_issue=guard)
     body = note_pdf(p.registry, p.keyring, issued,
                     lambda: render_note_pdf(note, lang, document_context(note, issued)))
     response = Response(body, mimetype="application/pdf")

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask_babel import format_decimal, gettext as _
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +100,8 @@ def _outside(f: Finding) -> str:
         return _("The whole layer (%(n)s features) lies outside the agency's territory, %(km)s km away from it, "
                  "between longitude %(lon0)s and %(lon1)s and latitude %(lat0)s and %(lat1)s (WGS84). If the layer "
                  "belongs there, it is not this territory's plan; if not, its coordinate system is wrong.",
-                 n=d["features"], km=format_decimal(d["distance_km"], "#,##0.0"), lon0="%.4f" % lon0,
-                 lon1="%.4f" % lon1, lat0="%.4f" % lat0, lat1="%.4f" % lat1)
+                 n=d["features"], km=format_decimal(d["distance_km"], "#,##0.0"), lon0=f"{lon0:.4f}",
+                 lon1=f"{lon1:.4f}", lat0=f"{lat0:.4f}", lat1=f"{lat1:.4f}")
     if f["severity"] == "blocking":
         return _("Feature %(feature)s lies entirely outside the agency's territory; check its coordinate system or "
                  "remove it.", feature=_feature(f))

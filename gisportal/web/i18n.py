@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
+from babel import Locale
 from flask import Flask, Response, current_app, redirect, request
 from flask.typing import ResponseReturnValue
-from babel import Locale
 from flask_babel import Babel, get_locale
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header

@@ -10,8 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import (Flask, Response, abort, current_app, flash, redirect, render_template, request, send_file,
-                   url_for)
+from flask import Flask, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
@@ -26,8 +25,8 @@ from gisportal.errors import GisportalError
 from gisportal.library import KINDS, DocumentMeta, Library, LibraryDocument, SearchHit
 from gisportal.library_text import highlight
 from gisportal.qrcodes import qr_png, qr_svg_text
-from gisportal.web.context import portal, public_base
 from gisportal.web.auth import actor_name, client_ip, staff_required
+from gisportal.web.context import portal, public_base
 
 logger = logging.getLogger(__name__)
 

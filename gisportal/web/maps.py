@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import cast
 from datetime import date
+from typing import cast
 
 import folium
 from branca.element import MacroElement
@@ -22,12 +22,12 @@ from markupsafe import escape
 
 from gisportal.coords import WGS84, transformer
 from gisportal.mapdata import OVERLAY_COLOURS
-from gisportal.plans import versions_in_force
 from gisportal.overlays import overlay_kind
+from gisportal.plans import versions_in_force
 from gisportal.renderers import pick
-from gisportal.tiles import LAYER_ZOOMS, MAX_NATIVE_ZOOM, PARCEL_MIN_ZOOM
-from gisportal.web.context import Portal
+from gisportal.tiles import LAYER_ZOOMS, MAX_NATIVE_ZOOM
 from gisportal.web.archives import archive_url_template
+from gisportal.web.context import Portal
 from gisportal.web.foliumparts import header_html
 
 logger = logging.getLogger(__name__)

@@ -14,10 +14,16 @@ from gisportal.examples import search_examples
 from gisportal.issuing import issue_note
 from gisportal.plans import version_status
 from gisportal.tiles import PARCEL_MIN_ZOOM
-from gisportal.web.context import portal
 from gisportal.web.api import note_view_data
-from gisportal.web.documents import (document_context, official_note_is_free, pdf_language, pdf_response,
-                                      preview_context, require_official_note_paid)
+from gisportal.web.context import portal
+from gisportal.web.documents import (
+    document_context,
+    official_note_is_free,
+    pdf_language,
+    pdf_response,
+    preview_context,
+    require_official_note_paid,
+)
 from gisportal.web.history import change_of
 from gisportal.web.i18n import current_language
 from gisportal.web.maps import build_map

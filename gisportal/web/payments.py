@@ -29,8 +29,8 @@ from gisportal.payment_providers import PaymentProvider, hmac_secret, open_provi
 from gisportal.payments import NOTE_SERVICE, CallbackOutcome, Order, Orders
 from gisportal.receipts import check_receipt, receipt_signer
 from gisportal.signing import NotAuthentic
-from gisportal.web.context import portal, public_base
 from gisportal.web.auth import audit_log, client_ip
+from gisportal.web.context import portal, public_base
 from gisportal.web.errors import tell
 
 logger = logging.getLogger(__name__)

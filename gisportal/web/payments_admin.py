@@ -15,8 +15,8 @@ from gisportal.csvsafe import safe_cell
 from gisportal.errors import GisportalError, InvalidInput
 from gisportal.fees import to_yaml
 from gisportal.payments import RECONCILIATION_COLUMNS, reconciliation
-from gisportal.web.context import portal
 from gisportal.web.auth import actor_name, admin_required, audit_log, client_ip, staff_required
+from gisportal.web.context import portal
 from gisportal.web.payments import FORM_EXPIRED, CsrfForm, service
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from flask_limiter import Limiter
 from flask_smorest import Blueprint, abort
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from gisportal.web.context import portal
 from gisportal.web.api import json_response
+from gisportal.web.context import portal
 from gisportal.web.payments import base_url, create_order, order_url, payment_redirect, quote_request, service
 from gisportal.web.schemas import ProblemSchema
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import render_template, url_for
 from flask_babel import force_locale
+
 from gisportal.payments import Order, Payment
 from gisportal.receipts import Receipt
 from gisportal.signing import seal_pdf

@@ -24,12 +24,12 @@ from gisportal.plans import version_status
 from gisportal.publication import roll_back
 from gisportal.renderers import frame_to_geojson
 from gisportal.web import labels
-from gisportal.web.context import portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
+from gisportal.web.context import portal
 from gisportal.web.findings import tell_finding
-from gisportal.web.security import folium_text, nonced
-from gisportal.web.schemas import ProblemSchema
 from gisportal.web.foliumparts import header_html
+from gisportal.web.schemas import ProblemSchema
+from gisportal.web.security import folium_text, nonced
 
 logger = logging.getLogger(__name__)
 
@@ -280,7 +280,6 @@ def api_create_draft() -> Response:
     Signed-in planners only; send the session cookie and the CSRF token of ``GET /api/v1/me`` as
     ``X-CSRFToken``. Answers 201 with the draft (report included); a refused file is a 4xx.
     """
-    from gisportal.web.api import json_response
 
     upload = request.files.get("file")
     if upload is None or not upload.filename:

@@ -15,8 +15,8 @@ from gisportal.audit import AuditLog
 from gisportal.errors import GisportalError, InvalidInput
 from gisportal.plans import PlanVersion
 from gisportal.rulesbook import CSV_COLUMNS, from_csv, to_csv, to_yaml, zone_from_row
-from gisportal.web.context import portal
 from gisportal.web.auth import actor_name, client_ip, planner_required
+from gisportal.web.context import portal
 
 logger = logging.getLogger(__name__)
 

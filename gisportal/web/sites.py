@@ -29,8 +29,8 @@ from gisportal.sites.note import SiteNote, build_site_note
 from gisportal.sites.render import site_payload, site_to_dict
 from gisportal.uploads import UploadLimits, open_upload
 from gisportal.vectors import read_vector_layer
-from gisportal.web.context import portal
 from gisportal.web.api import json_response
+from gisportal.web.context import portal
 from gisportal.web.documents import pdf_language, qr_svg, verify_url
 from gisportal.web.i18n import current_language, format_locale, requested_language
 from gisportal.web.throttle import issuance_guard

@@ -15,9 +15,8 @@ from flask_login import current_user
 from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 
-from gisportal.web.context import portal
 from gisportal.web.auth import client_ip
-
+from gisportal.web.context import portal
 
 #: Views that check a secret code from the request (a slow hash each): failures are counted per address.
 CODE_CHECKING_ENDPOINTS = ("complaints_api.ComplaintStatus", "complaints_api.ComplaintAttachment",
