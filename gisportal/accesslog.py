@@ -7,9 +7,13 @@ Codes are accepted in headers and POST bodies, but links printed on paper and se
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.glogging import Logger
+
+if TYPE_CHECKING:
+    from gunicorn.glogging import _AtomsDict  # the stubs' type of the atoms (type_check_only)
 
 #: Query parameters whose values are secrets.
 SECRET_PARAMETERS = ("t", "code", "token", "access_code", "personal_code", "key")
@@ -27,9 +31,12 @@ def mask(text: str) -> str:
 class MaskingLogger(Logger):
     """gunicorn's logger, masking secrets in the request line, path and query of each access-log line."""
 
-    def atoms(self, resp: Any, req: Any, environ: dict, request_time: Any) -> dict:  # noqa: D102
+    def atoms(self, resp: Any, req: Any, environ: MutableMapping[str, Any], request_time: Any) -> _AtomsDict:  # noqa: D102
         atoms = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "q", "U"):
-            if isinstance(atoms.get(key), str):
-                atoms[key] = mask(atoms[key])
+        if isinstance(request_line := atoms.get("r"), str):
+            atoms["r"] = mask(request_line)
+        if isinstance(query := atoms.get("q"), str):
+            atoms["q"] = mask(query)
+        if isinstance(path := atoms.get("U"), str):
+            atoms["U"] = mask(path)
         return atoms

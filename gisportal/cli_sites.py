@@ -42,6 +42,8 @@ def site_note(refs: str | None, site_file: Path | None, as_of: str | None, fmt: 
     with app.test_request_context(f"/?lang={'fr' if lang == 'both' else lang}"):
         if refs is not None:
             site = site_from_body({"refs": parse_refs(refs)})
+        elif site_file is None:  # excluded above: one of the two is given
+            raise click.UsageError("give --refs R1,R2… or --file SITE.geojson")
         elif site_file.suffix.lower() in (".geojson", ".json"):
             site = site_from_body({"geometry": json.loads(site_file.read_text(encoding="utf-8"))})
         else:

@@ -14,6 +14,7 @@ import io
 import logging
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -96,7 +97,7 @@ def shares_by_key(parcels: gpd.GeoDataFrame, features: gpd.GeoDataFrame, key: st
     if not several.any():
         return summed.reset_index(drop=True)
     unions = [(parcel, value, float(shapely.union_all(pieces[rows["piece"].to_numpy()]).area
-                                    / p_geoms[parcel].area))
+                                    / p_geoms[cast(int, parcel)].area))  # pandas types group keys Hashable
               for (parcel, value), rows in frame[several].groupby(["parcel", key])]
     return pd.concat([summed, pd.DataFrame(unions, columns=["parcel", key, "share"])], ignore_index=True)
 

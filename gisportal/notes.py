@@ -229,7 +229,7 @@ def _encumbered(part: CoverPart, encumbrance: BaseGeometry | None, area: float) 
 
 
 def zones_of_cover(cover: ZoneCover, zone_hits: Sequence[ZoneHit], in_force: dict[int, PlanVersion],
-                   catalogue: RulesCatalogue, encumbrance: shapely.Geometry | None,
+                   catalogue: RulesCatalogue, encumbrance: BaseGeometry | None,
                    height_cap: tuple[float, str] | None) -> tuple[list[ZoneOnParcel], list[ZoneOverlapOnParcel]]:
     """The parts of ``cover`` (see :func:`gisportal.zone_cover.zone_cover`) as a note states them: land under one
     code with its rules, overlaps with the stricter rules of their codes; each with its buildability, net of the

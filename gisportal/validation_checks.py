@@ -244,16 +244,18 @@ def _layer_elsewhere(report: ValidationReport, work: np.ndarray, area: shapely.G
     x0, y0, x1, y1 = shapely.total_bounds(work)
     extent = shapely.box(x0, y0, x1, y1)
     distance_km = float(shapely.distance(extent, area)) / 1000
-    corners = [report.locate(shapely.Point(x, y)) if report.locate else None for x, y in ((x0, y0), (x1, y1))]
+    corners = [report.locate(shapely.Point(x, y)) for x, y in ((x0, y0), (x1, y1))] if report.locate else []
+    corners = [c for c in corners if c]
     where = ""
-    if all(corners):
+    if len(corners) == 2:
         (lon0, lat0), (lon1, lat1) = corners
         where = (f" Its extent in WGS84 is longitude {lon0:.4f} to {lon1:.4f}, latitude {lat0:.4f} to {lat1:.4f}.")
     report.add(BLOCKING, "outside_territory",
                f"The whole layer ({len(work)} features) lies outside the agency's territory, "
                f"{distance_km:,.1f} km away from it.{where} If the layer belongs there, it is not this territory's "
                "plan; if not, its coordinate system is wrong.", at=extent, features=len(work),
-               distance_km=round(distance_km, 3), extent_wgs84=[*corners[0], *corners[1]] if all(corners) else None)
+               distance_km=round(distance_km, 3),
+               extent_wgs84=[*corners[0], *corners[1]] if len(corners) == 2 else None)
 
 
 def _zone_codes(report: ValidationReport, frame: gpd.GeoDataFrame, zone_field: str | None, idx: np.ndarray,

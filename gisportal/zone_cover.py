@@ -48,9 +48,12 @@ class CoverLimits:
 class Piece(Protocol):
     """What :func:`zone_cover` reads of a zone feature on the area (a store's ``ZoneHit`` is one)."""
 
-    code: str
-    area_m2: float
-    piece: BaseGeometry
+    @property
+    def code(self) -> str: ...  # noqa: D102
+    @property
+    def area_m2(self) -> float: ...  # noqa: D102
+    @property
+    def piece(self) -> BaseGeometry: ...  # noqa: D102
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,7 @@ def zone_cover(area_geometry: BaseGeometry, pieces: Sequence[Piece], limits: Cov
             return ZoneCover(area, (CoverPart((one.code,), code_area, code_area / area, (one.piece,)),),
                              {one.code: code_area}, 0.0, (), unzoned if unzoned >= tiny else 0.0)
     unions = _code_unions(area_geometry, area, pieces)
+    cells: list[tuple[tuple[str, ...], float, BaseGeometry]]
     if len(unions) == 1:  # the common case: no overlap possible, no cutting
         (code, (code_area, land)), = unions.items()
         cells = [((code,), code_area, land)]

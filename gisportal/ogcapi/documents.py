@@ -120,12 +120,13 @@ def queryables(base: str, layer: str) -> dict[str, Any]:
 def _features(page_frame: gpd.GeoDataFrame, layer: str, versions: dict[int, PlanVersion], src: str,
               dst: str) -> list[dict[str, Any]]:
     geoms = crs_mod.transform_geometries(np.asarray(page_frame.geometry.values, dtype=object), src, dst)
-    texts = shapely.to_geojson(geoms) if len(geoms) else []
+    texts: Any = shapely.to_geojson(geoms) if len(geoms) else []
     columns = list(LAYER_COLUMNS[layer])
     records = page_frame[columns].astype(object).where(page_frame[columns].notna(), None).to_dict("records")
     features = []
     for fid, props, text in zip(page_frame["id"].tolist(), records, texts, strict=True):
-        version = versions.get(props.get("version_id")) if layer != "parcels" else None
+        version_id = props.get("version_id")
+        version = versions.get(int(version_id)) if (layer != "parcels" and version_id is not None) else None
         if version is not None:
             props.update(plan=version.plan_name, plan_version=version.version, approval_act=version.approval_act,
                          effective_from=version.effective_from.isoformat())

@@ -7,6 +7,7 @@ backend: every literal is a bound parameter, never SQL text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -76,8 +77,8 @@ def is_unfiltered(query: FeatureQuery) -> bool:
             and (query.version_ids is None or query.layer == "parcels"))
 
 
-def frame(rows: list, layer: str, crs: str) -> gpd.GeoDataFrame:
+def frame(rows: Sequence[Any], layer: str, crs: str) -> gpd.GeoDataFrame:
     """Rows of :func:`page_select` as a GeoDataFrame (geometry in the store's CRS)."""
     data = pd.DataFrame(rows, columns=["id", *LAYER_COLUMNS[layer], "wkb"])
-    geometry = shapely.from_wkb(data.pop("wkb").to_numpy()) if len(data) else []
+    geometry: Any = shapely.from_wkb(data.pop("wkb").to_numpy()) if len(data) else []
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geometry, crs=crs or None), crs=crs or None)

@@ -113,7 +113,10 @@ class ReadRouter:
             return
         try:
             item[1].execute(REPLAY_SQL)
-            server.replayed = int(item[1].fetchone()[0])
+            row = item[1].fetchone()
+            if row is None:  # the query always answers one row
+                raise psycopg.DataError("no replay position")
+            server.replayed = int(row[0])
         except psycopg.Error as exc:
             server.reads.discard(item)
             self.failed(server, exc)

@@ -113,7 +113,7 @@ class Decisions(MethodView):
         code = personal_code or args.get("code")
         if not code:
             abort(422, messages={"query": {"code": ["Missing: send it in the X-Personal-Code header (or as code)."]}})
-        return json_response(lookup_dict(committees_of().lookup(args["file"], code)))
+        return json_response(lookup_dict(committees_of().lookup(args["file"], str(code))))
 
 
 # --- pages --------------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ class Portal:
     agency: AgencyDB  # accounts, audit log, drafts (gisportal.agencydb)
     rules: RulesBook  # the catalogue's versions; ``catalogue`` is the one in force today
     sender: Sender  # notifications to citizens (gisportal.notifications)
-    map_cache: dict[tuple[Any, ...], RenderedMap] = field(default_factory=dict)
+    map_cache: dict[tuple[Any, ...], RenderedMap | list[str]] = field(default_factory=dict)  # maps, search examples
     _last_check: float = field(default=0.0)
 
     def refresh(self) -> None:

@@ -114,7 +114,7 @@ def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedM
     store, settings = portal.store, portal.settings
     key = (lang, as_of, store.generation())
     cached = portal.map_cache.get(key)
-    if cached is not None:
+    if isinstance(cached, RenderedMap):  # the cache holds the search examples too
         return cached
     extent = store.extent()
     if extent:

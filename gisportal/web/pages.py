@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
@@ -66,7 +66,7 @@ def _search_examples() -> list[str]:
     key = ("search-examples", p.store.generation())
     if key not in p.map_cache:
         p.map_cache[key] = search_examples(p.store)
-    return p.map_cache[key]
+    return cast(list[str], p.map_cache[key])
 
 
 def index() -> str:

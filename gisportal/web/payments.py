@@ -209,7 +209,7 @@ def payment_return(provider_name: str) -> ResponseReturnValue:
             flash(_("The payment did not go through. You can try again."), "error")
         return redirect(order_url(order), code=303)
     paid = order is not None and order.status == "paid"
-    payment = service().orders.receipt_payment(order) if paid else None
+    payment = service().orders.receipt_payment(order) if (order is not None and paid) else None
     return render_template("payments/returned.html", reference=reference, paid=paid,
                            receipt_number=payment.receipt_number if payment else None)
 

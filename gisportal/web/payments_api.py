@@ -67,7 +67,7 @@ def code_of(args: dict[str, Any], header: str | None) -> str:
     code = header or args.get("t")
     if not code:
         abort(422, messages={"query": {"t": ["Missing: send it in the X-Access-Code header (or as t)."]}})
-    return code
+    return str(code)
 
 
 class QuoteLineSchema(Schema):

@@ -180,7 +180,7 @@ class SiteNotes(MethodView):
         note = build(site_from_body(body), parse_as_of(body.get("as_of")))
         if fmt == "pdf":
             return site_pdf_response(note, pdf_language(body.get("lang")))
-        lang = body.get("lang") if body.get("lang") in ("fr", "ar", "en") else requested_language()
+        lang = asked if (asked := body.get("lang")) in ("fr", "ar", "en") else requested_language()
         return json_response(site_to_dict(note, portal().catalogue_for(note.as_of), lang))
 
 

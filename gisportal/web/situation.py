@@ -46,7 +46,7 @@ def situation_plan() -> Response:
     ref, site = (args.get("ref") or "").strip(), (args.get("site") or "").strip()
     if bool(ref) == bool(site):
         raise InvalidInput(told("Give either 'ref' (a parcel) or 'site' (the number of a site note)."))
-    lang = args.get("lang") if args.get("lang") in ("fr", "ar", "en") else current_language()
+    lang = asked if (asked := args.get("lang")) in ("fr", "ar", "en") else current_language()
     with force_locale(format_locale(lang)):
         if ref:
             parcel = find_parcel(p.store, ParcelQuery(ref=ref))
