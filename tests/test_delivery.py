@@ -130,7 +130,9 @@ def test_a_paid_order_answers_already_paid_with_its_receipt_without_the_session(
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "déjà payée" in html and f"/verify/{receipt}" in html
     assert order["access_token"] not in html
-    assert stranger.get(f"/verify/{receipt}").status_code == 200
+    # numbers are sequential: without the QR code's token a stranger is told to bring it, and sees nothing of it
+    shown = stranger.get(f"/verify/{receipt}")
+    assert shown.status_code == 422 and "gp-verified-amount" not in shown.get_data(as_text=True)
 
 
 def test_the_404_page_speaks_the_page_language_and_the_api_keeps_english(tiny_client):
