@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -39,10 +39,12 @@ class Recorder:
 
 
 @contextlib.contextmanager
-def serving(app: Any) -> Iterator[tuple[str, Recorder]]:
-    """``app`` served by werkzeug on 127.0.0.1 and a free port: yields its base URL and the request recorder."""
-    recorder = Recorder(app)
+def serving(make_app: Callable[[str], Any]) -> Iterator[tuple[str, Recorder]]:
+    """The app ``make_app(base URL)`` builds, served by werkzeug on 127.0.0.1 and a free port: yields its base URL
+    and the request recorder (the app gets its base URL as configuration: absolute links never come from Host)."""
+    recorder = Recorder(None)
     server = make_server("127.0.0.1", 0, recorder, threaded=True, request_handler=_QuietHandler)
+    recorder.app = make_app(f"http://127.0.0.1:{server.server_port}")
     thread = threading.Thread(target=server.serve_forever, name="ogc-test-server", daemon=True)
     thread.start()
     try:
@@ -58,6 +60,6 @@ def ogc(tiny: SimpleNamespace) -> Iterator[SimpleNamespace]:
     """The tiny portal served on a loopback port: ``.base``, ``.url`` (…/ogc), ``.seen`` (requests received)."""
     from conftest import _create_app
 
-    app = _create_app({**tiny.settings, "rules_file": tiny.rules_file})
-    with serving(app) as (base, recorder):
+    with serving(lambda base: _create_app({**tiny.settings, "rules_file": tiny.rules_file,
+                                           "public_url": base})) as (base, recorder):
         yield SimpleNamespace(base=base, url=f"{base}/ogc", seen=recorder.seen, tiny=tiny)
