@@ -45,9 +45,14 @@ def serving(app: Any) -> Iterator[tuple[str, Recorder]]:
     server = make_server("127.0.0.1", 0, recorder, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="ogc-test-server", daemon=True)
     thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    # Absolute links (next/prev, downloads) come from the configured public URL (issue #14): the deployment is here.
+    settings = app.extensions["gisportal"].settings
+    configured, settings.public_url = settings.public_url, settings.public_url or base
     try:
-        yield f"http://127.0.0.1:{server.server_port}", recorder
+        yield base, recorder
     finally:
+        settings.public_url = configured
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()

@@ -71,7 +71,7 @@ def test_only_trusted_hosts_are_answered(tiny_client, tiny):
     assert client.get("/api/v1/plans", headers={"Host": "nru.example.ma"}).status_code == 200
     assert client.get("/api/v1/plans", headers={"Host": "nru.example.ma.evil.example"}).status_code == 400
     spec = client.get("/api/v1/openapi.json", headers={"Host": "nru.example.ma"}).get_json()
-    assert spec["servers"] == [{"url": "https://nru.example.ma"}]
+    assert [s["url"] for s in spec["servers"]] == ["https://nru.example.ma"]
 
 
 @pytest.mark.parametrize("hops, expected", [(0, "127.0.0.1"), (1, "203.0.113.9")])
