@@ -40,7 +40,10 @@ def replica_sql(pg_replicated, sql: str):
 
 def wait_replayed(pg_replicated, timeout: float = 20) -> None:
     """Until the replica has replayed everything the primary had written when asked."""
-    target = pg_replicated.cluster.psql("SELECT pg_current_wal_insert_lsn()").strip()
+    # A synchronous commit first: the insert position then ends a record that is flushed and streamed (on an idle
+    # primary it can stand past the last record, on a page header the replica never replays).
+    target = pg_replicated.cluster.psql("SET synchronous_commit = on; SELECT txid_current(); "
+                                        "SELECT pg_current_wal_insert_lsn()").strip().splitlines()[-1]
     deadline = time.monotonic() + timeout
     while replica_sql(pg_replicated, f"SELECT pg_last_wal_replay_lsn() >= '{target}'") is not True:
         assert time.monotonic() < deadline, "the replica did not catch up"

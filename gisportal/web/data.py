@@ -9,15 +9,21 @@ from datetime import date
 from typing import Any
 
 from flask import Flask, Response, render_template, request, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
 
 from gisportal import downloads
 from gisportal.rulesbook import to_csv
 from gisportal.web.api import json_response
 from gisportal.web.context import Portal, portal, public_base
+from gisportal.web.schemas import ProblemSchema
 
 logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 300
+
+blp = Blueprint("downloads_api", __name__, url_prefix="/api/v1",
+                description="Open data: every plan version, the parcels and the rules, as files.")
 
 
 def _built(p: Portal, download: downloads.Download, wait: bool = True) -> tuple[Any, str | None, int | None]:
@@ -62,9 +68,24 @@ def data_page() -> str:
                            ogc_url=f"{public_base()}/ogc")
 
 
-def list_downloads() -> Response:
-    """The downloads as JSON (names, stable URLs, sizes, ETags, approval acts, dates, licence)."""
-    return json_response({"downloads": _entries(portal())})
+@blp.route("/downloads", endpoint="downloads")
+class Downloads(MethodView):
+    @blp.alt_response(200, success=True, description="Names, stable URLs, sizes, ETags, approval acts, dates, licence")
+    def get(self) -> Response:
+        """Every downloadable file: each plan version (in force, superseded, lapsed) and layer as GeoPackage,
+        zipped shapefile and GeoJSON, the parcels, the rules catalogue as CSV."""
+        return json_response({"downloads": _entries(portal())})
+
+
+@blp.route("/downloads/<name>", endpoint="download")
+class Download(MethodView):
+    @blp.alt_response(200, success=True, description="The file (GeoPackage, zipped shapefile, GeoJSON or CSV)")
+    @blp.alt_response(304, description="Not modified (If-None-Match)")
+    @blp.alt_response(404, schema=ProblemSchema, description="No such file")
+    @blp.alt_response(503, schema=ProblemSchema, description="The file is being prepared: ask again after Retry-After")
+    def get(self, name: str) -> Response:
+        """One file by its stable name, streamed from disk, with a strong ETag."""
+        return download_file(name)
 
 
 def download_file(name: str) -> Response:
@@ -92,5 +113,4 @@ def download_file(name: str) -> Response:
 def init_app(app: Flask) -> None:
     """Register the open-data page and downloads."""
     app.add_url_rule("/data", "data", data_page)
-    app.add_url_rule("/api/v1/downloads", "downloads", list_downloads)
-    app.add_url_rule("/api/v1/downloads/<name>", "download", download_file)
+    app.extensions["gisportal_api"].register_blueprint(blp)

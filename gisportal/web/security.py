@@ -152,8 +152,6 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     app.config["REMEMBER_COOKIE_SECURE"] = secure
-    # the OpenAPI document's server: the configured public URL (flask-smorest reads this when the API is attached)
-    app.config.setdefault("API_SPEC_OPTIONS", {}).setdefault("servers", [{"url": public_base_of(settings)}])
     app.extensions["gisportal_form_limits"] = dict(FORM_LIMITS)
     app.before_request(_limit_body)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
