@@ -81,7 +81,9 @@ def build_site(data_dir: Path) -> tuple[Any, dict[str, list[str]]]:
         "zone_codes": "A", "file": (io.BytesIO(_pdf()), "r.pdf")})
     doc_id = int(added.headers["Location"].rstrip("/").rsplit("/", 1)[1])
 
-    public = ["/", f"/note?ref={PARCEL}", "/plans", f"/verify/{number.group(1)}", "/verify", "/fees",
+    # the QR code's token: a note is shown by its number only with it (issue #14)
+    token = app.extensions["gisportal"].registry.get(number.group(1)).signature[:16]
+    public = ["/", f"/note?ref={PARCEL}", "/plans", f"/verify/{number.group(1)}?t={token}", "/verify", "/fees",
               f"/payments/orders/{order['reference']}?t={order['access_token']}", "/complaints/new",
               "/complaints/track", "/committees", "/documents", f"/documents/{doc_id}", "/help", "/subscribe",
               "/login", "/no-such-page"]

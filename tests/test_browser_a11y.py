@@ -46,7 +46,7 @@ def _settle(page: Any, path: str) -> None:
     """Wait for what the page's scripts draw (the map's search box and layers)."""
     page.wait_for_load_state("load")
     if path == "/":
-        page.wait_for_function("window.gisportal && window.gisportal.map")
+        page.wait_for_function("() => window.gisportal && window.gisportal.map")
 
 
 def _shot_name(path: str) -> str:
@@ -115,13 +115,13 @@ def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, An
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.goto(f"{base}/?lang=fr")
-        page.wait_for_function("window.gisportal && window.gisportal.map")
+        page.wait_for_function("() => window.gisportal && window.gisportal.map")
         box = page.locator("#gp-q")
         assert box.get_attribute("role") == "combobox" and box.get_attribute("aria-expanded") == "false"
         # Enter at once, before any suggestion arrived: the house number typed is opened
         box.fill("1 Rue Ibn Battouta")
         box.press("Enter")
-        page.wait_for_function("document.querySelector('#gp-result .gp-summary-ref')")
+        page.wait_for_function("() => document.querySelector('#gp-result .gp-summary-ref')")
         assert _panel_ref(page) == "TF-1001/06"
         # suggestions of an earlier text on screen, then another number typed and Enter at once: the new one
         box.fill("3 Rue Ibn Battouta")
@@ -132,23 +132,23 @@ def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, An
         assert "TF-1002/06" in page.locator(f"#{active}").inner_text()
         box.fill("5 Rue Ibn Battouta")
         box.press("Enter")
-        page.wait_for_function("(document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
+        page.wait_for_function("() => (document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
                                " === 'TF-1005/06'")
         assert box.get_attribute("aria-expanded") == "false" and box.get_attribute("aria-activedescendant") is None
         # a quarter: the map moves there and the previous parcel leaves the panel
         box.fill("Marshan")
         page.wait_for_selector("#gp-suggestions li[role=option]")
         box.press("Enter")
-        page.wait_for_function("!document.querySelector('#gp-result .gp-summary-ref')")
+        page.wait_for_function("() => !document.querySelector('#gp-result .gp-summary-ref')")
         assert page.locator("#gp-result .gp-hint").count() == 1
-        page.wait_for_function("window.gisportal.map.getZoom() === 16")  # the quarter's view, animation over
+        page.wait_for_function("() => window.gisportal.map.getZoom() === 16")  # the quarter's view, animation over
         page.wait_for_timeout(300)
         # the keyboard's way to choose on the map: centre it on TF-1003/06 (box 150..170 x 50..70), Enter
         lon, lat = Transformer.from_crs("EPSG:26191", "EPSG:4326", always_xy=True).transform(X0 + 160, Y0 + 60)
         page.locator(".gp-map .leaflet-container").focus()
         page.evaluate("([lat, lon]) => window.gisportal.map.setView([lat, lon], 18, {animate: false})", [lat, lon])
         page.keyboard.press("Enter")
-        page.wait_for_function("(document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
+        page.wait_for_function("() => (document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
                                " === 'TF-1003/06'")
         # below the parcels' zoom, a hint says so; it zooms in
         hint = page.locator(".gp-zoom-hint")
@@ -156,7 +156,7 @@ def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, An
         page.evaluate("window.gisportal.map.setZoom(12, {animate: false})")
         assert hint.is_visible() and hint.inner_text().strip()
         hint.click()
-        page.wait_for_function("window.gisportal.map.getZoom() >= JSON.parse("
+        page.wait_for_function("() => window.gisportal.map.getZoom() >= JSON.parse("
                                "document.getElementById('gp-config').textContent).parcelMinZoom")
         hint.wait_for(state="hidden")
         assert page.locator(".gp-legend details").get_attribute("open") is not None  # open on a desktop
@@ -164,7 +164,7 @@ def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, An
         phone = context.new_page()
         phone.set_viewport_size(PHONE)
         phone.goto(f"{base}/?lang=ar")
-        phone.wait_for_function("window.gisportal && window.gisportal.map")
+        phone.wait_for_function("() => window.gisportal && window.gisportal.map")
         assert phone.locator(".gp-legend details").get_attribute("open") is None  # closed on a phone
         phone.keyboard.press("Tab")  # the first Tab reaches the skip link, which leads to the content
         assert phone.evaluate("document.activeElement.className") == "gp-skip"
