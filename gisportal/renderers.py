@@ -83,6 +83,29 @@ def buildability_to_dict(b: Buildability) -> dict[str, Any]:
             for k, v in zip(_BUILDABILITY_FIELDS, _buildability_values(b), strict=True)}
 
 
+def overlay_to_dict(o: Any, lang: str) -> dict[str, Any]:
+    """A servitude on a parcel or a site, as the notes' JSON states it."""
+    kind = overlay_kind(o.kind)
+    return {
+        "plan": o.plan, "plan_version": o.plan_version, "kind": o.kind,
+        "kind_label": pick(kind.label_fr, kind.label_ar, lang, kind.label_en),
+        "label": pick(o.label_fr, o.label_ar, lang), "labels": {"fr": o.label_fr, "ar": o.label_ar},
+        "provision": pick(o.provision_fr, o.provision_ar, lang) or None,
+        "area_m2": rounded(o.area_m2), "share": rounded(o.share, 4),
+        "removes_buildable_area": o.removes_buildable_area, "max_height_m": o.max_height_m,
+    }
+
+
+def plan_to_dict(pl: Any, lang: str) -> dict[str, Any]:
+    """A plan version a note rests on: title, act, dates, status."""
+    return {
+        "name": pl.name, "title": pick(pl.title_fr, pl.title_ar, lang), "version": pl.version,
+        "approval_act": pl.approval_act, "approval_date": pl.approval_date.isoformat(),
+        "effective_from": pl.effective_from.isoformat(),
+        "effective_to": pl.effective_to.isoformat() if pl.effective_to else None, "status": pl.status,
+    }
+
+
 def zone_overlap_to_dict(o: ZoneOverlapOnParcel, catalogue: RulesCatalogue, lang: str) -> dict[str, Any]:
     """Land under several zone codes: codes, labels, area, the stricter rules and which code each came from."""
     return {
@@ -146,28 +169,9 @@ def note_to_dict(note: UrbanNote, catalogue: RulesCatalogue, lang: str = "fr",
         "remainder": {"share": rounded(note.remainder_share, 4), "area_m2": rounded(note.remainder_m2),
                       "codes": list(note.remainder_codes)},
         "unzoned_share": rounded(note.unzoned_share, 4),
-        "overlays": [
-            {
-                "plan": o.plan, "plan_version": o.plan_version, "kind": o.kind,
-                "kind_label": pick(kind.label_fr, kind.label_ar, lang, kind.label_en),
-                "label": pick(o.label_fr, o.label_ar, lang), "labels": {"fr": o.label_fr, "ar": o.label_ar},
-                "provision": pick(o.provision_fr, o.provision_ar, lang) or None,
-                "area_m2": rounded(o.area_m2), "share": rounded(o.share, 4),
-                "removes_buildable_area": o.removes_buildable_area, "max_height_m": o.max_height_m,
-            }
-            for o, kind in ((o, overlay_kind(o.kind)) for o in note.overlays)
-        ],
+        "overlays": [overlay_to_dict(o, lang) for o in note.overlays],
         "buildability": buildability_to_dict(note.buildability),
-        "plans": [
-            {
-                "name": pl.name, "title": pick(pl.title_fr, pl.title_ar, lang), "version": pl.version,
-                "approval_act": pl.approval_act, "approval_date": pl.approval_date.isoformat(),
-                "effective_from": pl.effective_from.isoformat(),
-                "effective_to": pl.effective_to.isoformat() if pl.effective_to else None, "status": pl.status,
-                "documents": documents.get(pl.name, []),
-            }
-            for pl in note.plans
-        ],
+        "plans": [{**plan_to_dict(pl, lang), "documents": documents.get(pl.name, [])} for pl in note.plans],
         "warnings": [{"code": code, "subject": subject} for code, subject in note.warnings],
     }
 

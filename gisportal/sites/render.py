@@ -15,7 +15,9 @@ from gisportal.overlays import overlay_kind
 from gisportal.renderers import (
     buildability_to_dict,
     geometry_wgs84,
+    overlay_to_dict,
     pick,
+    plan_to_dict,
     rounded,
     rules_to_dict,
     signed_cover_facts,
@@ -61,29 +63,11 @@ def site_to_dict(note: SiteNote, catalogue: RulesCatalogue, lang: str = "fr") ->
         "remainder": {"share": rounded(note.remainder_share, 4), "area_m2": rounded(note.remainder_m2),
                       "codes": list(note.remainder_codes)},
         "unzoned_share": rounded(note.unzoned_share, 4), "unzoned_m2": rounded(note.unzoned_m2),
-        "overlays": [
-            {
-                "plan": o.plan, "plan_version": o.plan_version, "kind": o.kind,
-                "kind_label": pick(kind.label_fr, kind.label_ar, lang, kind.label_en),
-                "label": pick(o.label_fr, o.label_ar, lang), "labels": {"fr": o.label_fr, "ar": o.label_ar},
-                "provision": pick(o.provision_fr, o.provision_ar, lang) or None,
-                "area_m2": rounded(o.area_m2), "share": rounded(o.share, 4),
-                "removes_buildable_area": o.removes_buildable_area, "max_height_m": o.max_height_m,
-            }
-            for o, kind in ((o, overlay_kind(o.kind)) for o in note.overlays)
-        ],
+        "overlays": [overlay_to_dict(o, lang) for o in note.overlays],
         "layers": [{"layer": layer.layer, "result": layer.result, "area_m2": rounded(layer.area_m2),
                     "label": _layer_label(layer.layer, lang)} for layer in note.layers],
         "buildability": buildability_to_dict(note.buildability),
-        "plans": [
-            {
-                "name": pl.name, "title": pick(pl.title_fr, pl.title_ar, lang), "version": pl.version,
-                "approval_act": pl.approval_act, "approval_date": pl.approval_date.isoformat(),
-                "effective_from": pl.effective_from.isoformat(),
-                "effective_to": pl.effective_to.isoformat() if pl.effective_to else None, "status": pl.status,
-            }
-            for pl in note.plans
-        ],
+        "plans": [plan_to_dict(pl, lang) for pl in note.plans],
         "warnings": [{"code": code, "subject": subject} for code, subject in note.warnings],
     }
 
