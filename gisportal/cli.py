@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from gisportal.cli_options import optional_date
+from gisportal.cli_options import optional_date, write_pdf
 from gisportal.cli_planning import PLANNING_COMMANDS
 from gisportal.cli_sites import SITES_COMMANDS
 from gisportal.errors import GisportalError
@@ -265,15 +265,7 @@ def note(ref: str | None, lon: float | None, lat: float | None, as_of: str | Non
             from gisportal.web.documents import pdf_language, pdf_response
 
             response = pdf_response(data_note, pdf_language(lang))
-            body = response.get_data()
-            number = response.headers["X-Note-Number"]
-            if output is None and sys.stdout.isatty():
-                output = Path(f"{number}.pdf")
-            if output is None:
-                sys.stdout.buffer.write(body)
-            else:
-                output.write_bytes(body)
-                click.echo(f"{number} -> {output}", err=True)
+            write_pdf(response.get_data(), response.headers["X-Note-Number"], output)
             return
         if fmt == "json":
             text = json.dumps(data, ensure_ascii=False, indent=2)

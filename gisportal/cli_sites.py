@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 
 import click
 
-from gisportal.cli_options import optional_date
+from gisportal.cli_options import optional_date, write_pdf
 from gisportal.sites.render import site_to_dict
 from gisportal.vectors import read_vector_layer
 
@@ -51,14 +50,7 @@ def site_note(refs: str | None, site_file: Path | None, as_of: str | None, fmt: 
         note = build(site, optional_date(as_of))
         if fmt == "pdf":
             response = site_pdf_response(note, pdf_language(lang))
-            body, number = response.get_data(), response.headers["X-Note-Number"]
-            if output is None and sys.stdout.isatty():
-                output = Path(f"{number}.pdf")
-            if output is None:
-                sys.stdout.buffer.write(body)
-            else:
-                output.write_bytes(body)
-                click.echo(f"{number} -> {output}", err=True)
+            write_pdf(response.get_data(), response.headers["X-Note-Number"], output)
             return
         text = json.dumps(site_to_dict(note, portal().catalogue_for(note.as_of), lang if lang != "both" else "fr"),
                           ensure_ascii=False, indent=2)
