@@ -59,7 +59,7 @@ def make_app(tiny, instance, **settings):
     """The portal over ``instance`` (a writable tiny territory) with a staff account."""
     from conftest import _create_app
 
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
 
     app = _create_app({**instance.settings, "rules_file": tiny.rules_file, "TESTING": True,
                        "default_language": "en", "form_rate_limit": "1000 per hour",

@@ -281,7 +281,7 @@ def tiny_client(tiny_app):
 @pytest.fixture(scope="session")
 def demo_instance(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Instance:
     """The demo district (~6000 parcels) on the backend, built once per session."""
-    from gisportal.demo import load_demo
+    from gisportal.demo.load import load_demo
 
     instance = new_instance(request, backend, tmp_path_factory.mktemp(f"demo-{backend}"))
     store = instance.open_store()

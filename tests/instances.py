@@ -117,7 +117,7 @@ class Instance:
 
     def open_store(self, crs: str | None = None):
         """A new store object on this instance (closed when the instance is discarded)."""
-        from gisportal.settings import load_settings
+        from gisportal.core.settings import load_settings
         from gisportal.storage import open_store
 
         store = open_store(load_settings({**self.settings, "crs": crs}))

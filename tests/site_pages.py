@@ -39,8 +39,8 @@ def build_site(data_dir: Path) -> tuple[Any, dict[str, list[str]]]:
     """The app over a stocked tiny territory, and its pages: ``{"public": [...], "staff": [...]}`` (paths)."""
     from pyproj import Transformer
 
-    from gisportal.accounts import Accounts
-    from gisportal.settings import load_settings
+    from gisportal.core.accounts import Accounts
+    from gisportal.core.settings import load_settings
     from gisportal.storage import open_store
     from gisportal.web import create_app
 

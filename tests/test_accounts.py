@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from gisportal.accounts import Accounts
-from gisportal.agencydb import open_agency
-from gisportal.audit import AuditFilter, AuditLog
-from gisportal.cli import main
-from gisportal.errors import Conflict, InvalidInput, NotFound
-from gisportal.settings import load_settings
+from gisportal.cli.commands import main
+from gisportal.core.accounts import Accounts
+from gisportal.core.audit import AuditFilter, AuditLog
+from gisportal.core.errors import Conflict, InvalidInput, NotFound
+from gisportal.core.settings import load_settings
+from gisportal.storage import open_agency
 
 PASSWORD = "correct horse battery"
 
@@ -196,7 +196,7 @@ def test_audit_log_cannot_be_updated_nor_deleted(agency, empty_instance):
 
 
 def test_drafts_table_is_ready_for_uploads(agency):
-    from gisportal.agencydb import drafts
+    from gisportal.core.agencydb import drafts
 
     with agency.engine.begin() as conn:
         conn.execute(sa.insert(drafts).values(plan_name="tiny-plan", kind="zones", uploaded_by="amina",

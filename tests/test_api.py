@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import shapely
 
-from gisportal.coords import WGS84, transformer
+from gisportal.core.coords import WGS84, transformer
 
 LAMBERT = "EPSG:26191"
 

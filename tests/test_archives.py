@@ -21,10 +21,10 @@ from click.testing import CliRunner
 from conftest import _create_app
 from pmtiles.reader import MmapSource, Reader, all_tiles
 
-from gisportal.archives import write_archives
-from gisportal.publication import publish_zones
-from gisportal.tiles import LAYER_ZOOMS
-from gisportal.web.archives import manifest_generation
+from gisportal.publishing.publication import publish_zones
+from gisportal.web.zoning.archives import manifest_generation
+from gisportal.zoning.archives import write_archives
+from gisportal.zoning.tiles import LAYER_ZOOMS
 
 Z15 = (15, 15852, 12897)
 ALL_REFS = {"TF-1001/06", "TF-1002/06", "TF-1003/06", "TF-1004/06", "TF-1005/06", "TF-1006/06", "TF-1007/06"}
@@ -83,7 +83,7 @@ def test_archives_hold_the_versions_in_force(archives, tiny_client):
 
 
 def test_cli_writes_the_archives(tiny, tmp_path):
-    from gisportal.cli import main
+    from gisportal.cli.commands import main
 
     result = CliRunner().invoke(main, ["write-tiles", "--to", str(tmp_path / "out")],
                                 env={k: str(v) for k, v in tiny.instance.env.items()})

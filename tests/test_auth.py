@@ -18,8 +18,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from gisportal.accounts import Accounts
-from gisportal.audit import AuditFilter, AuditLog
+from gisportal.core.accounts import Accounts
+from gisportal.core.audit import AuditFilter, AuditLog
 
 PASSWORDS = {"amina": "amina's long password", "youssef": "youssef's long password", "old": "old's long password"}
 
@@ -362,7 +362,7 @@ def test_staff_accounts_handle_the_citizen_services_but_not_plans_rules_or_accou
 def test_an_agency_database_made_before_the_staff_role_is_widened_in_place(tmp_path):
     """An agency.sqlite whose gp_users still checks role IN ('planner', 'admin'): rebuilt on open, rows and
     ids kept, and a staff account can then be added."""
-    from gisportal.agencydb import SQLITE_NAME, create_sqlite_schema, sqlite_engine
+    from gisportal.core.agencydb import SQLITE_NAME, create_sqlite_schema, sqlite_engine
 
     engine = sqlite_engine(tmp_path / SQLITE_NAME)
     with engine.begin() as conn:
@@ -380,7 +380,7 @@ def test_an_agency_database_made_before_the_staff_role_is_widened_in_place(tmp_p
                                      "VALUES ('salma', 'staff', 'x', '2026-01-01 00:00:00')"))
     create_sqlite_schema(engine)
     create_sqlite_schema(engine)  # idempotent
-    from gisportal.agencydb import AgencyDB
+    from gisportal.core.agencydb import AgencyDB
 
     accounts = Accounts(AgencyDB(engine))
     assert [(u.id, u.username, u.role) for u in accounts.list()] == [(7, "youssef", "planner")]

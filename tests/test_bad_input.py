@@ -129,8 +129,8 @@ def test_nul_characters_are_never_a_500(tiny_client, path):
 
 
 def test_nul_characters_in_the_registry(tiny_app):
-    from gisportal.issuing import issue_note
-    from gisportal.notes import build_note
+    from gisportal.note.build import build_note
+    from gisportal.note.issuing import issue_note
 
     portal = tiny_app.extensions["gisportal"]
     registry = portal.registry

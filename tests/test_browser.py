@@ -193,8 +193,8 @@ def _assert_zones_agree(shown: list[tuple[str, float]], note: dict[str, Any]) ->
 @pytest.fixture(scope="module")
 def browser_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory holding the demo district (~6000 parcels, two plan versions)."""
-    from gisportal.demo import load_demo
-    from gisportal.settings import load_settings
+    from gisportal.core.settings import load_settings
+    from gisportal.demo.load import load_demo
     from gisportal.storage import open_store
 
     data_dir = tmp_path_factory.mktemp("browser-data")

@@ -17,8 +17,8 @@ from conftest import _create_app
 from flask import Flask, send_from_directory
 from test_browser import _recording_session, _serving, browser_artifacts, browser_chromium  # noqa: F401 (fixtures)
 
-from gisportal.archives import write_archives
-from gisportal.coords import WGS84, transformer
+from gisportal.core.coords import WGS84, transformer
+from gisportal.zoning.archives import write_archives
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("embedded")]
 

@@ -36,7 +36,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\
 @pytest.fixture(scope="module")
 def complaints_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The tiny territory in a temporary directory and the real app served on 127.0.0.1."""
-    from gisportal.settings import load_settings
+    from gisportal.core.settings import load_settings
     from gisportal.storage import open_store
     from gisportal.web import create_app
 
@@ -46,7 +46,7 @@ def complaints_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
     build_tiny_store(open_store(load_settings({"data_dir": data_dir, "storage": "embedded"})), date.today())
     app = create_app({"data_dir": data_dir, "storage": "embedded", "basemap_url": None, "rules_file": rules,
                       "languages": ["fr", "ar", "en"], "default_language": "fr"})
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
 
     Accounts(app.extensions["gisportal"].agency).create(PLANNER, PASSWORD, "planner", display_name="Amina")
     with _serving(app) as base_url:

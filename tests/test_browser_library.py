@@ -31,8 +31,8 @@ def library_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
 
     from weasyprint import HTML
 
-    from gisportal.accounts import Accounts
-    from gisportal.settings import load_settings
+    from gisportal.core.accounts import Accounts
+    from gisportal.core.settings import load_settings
     from gisportal.storage import open_store
     from gisportal.web import create_app
 

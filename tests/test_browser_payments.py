@@ -37,7 +37,7 @@ PARCEL = "TF-1001/06"
 @pytest.fixture(scope="module")
 def payments_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The tiny territory in a temporary directory, served on 127.0.0.1 with the sandbox provider."""
-    from gisportal.settings import load_settings
+    from gisportal.core.settings import load_settings
     from gisportal.storage import open_store
     from gisportal.web import create_app
 
@@ -89,7 +89,7 @@ def _pdf_text(data: bytes, path: Path) -> str:
 
 def test_a_citizen_pays_for_a_note_and_downloads_the_receipt_and_the_note(
         payments_session: BrowserSession, payments_site: dict[str, Any]) -> None:
-    from gisportal.signing import verify_pdf
+    from gisportal.core.signing import verify_pdf
 
     keyring = payments_site["app"].extensions["gisportal"].keyring
     page = payments_session.new_page()

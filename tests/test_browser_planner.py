@@ -49,9 +49,9 @@ ACT = "Décret n° 2-26-105 portant approbation de la modification du plan d'am�
 @pytest.fixture(scope="module")
 def planner_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The demo district in a temporary directory, a planner account, the real app served on 127.0.0.1."""
-    from gisportal.accounts import Accounts
-    from gisportal.demo import load_demo
-    from gisportal.settings import load_settings
+    from gisportal.core.accounts import Accounts
+    from gisportal.core.settings import load_settings
+    from gisportal.demo.load import load_demo
     from gisportal.storage import open_store
     from gisportal.web import create_app
 
@@ -107,7 +107,7 @@ def _distance(a: Any, b: Any) -> float:
 
 def _rezoning(store: Any, catalogue: Any, directory: Path) -> dict[str, Any]:
     """Write the upload: the zones in force, one sector recoded; and what must change, computed by hand."""
-    from gisportal.plans import versions_in_force
+    from gisportal.zoning.plans import versions_in_force
 
     in_force = [v for v in versions_in_force(store.plan_versions(), date.today()) if v.plan_name == PLAN]
     assert len(in_force) == 1

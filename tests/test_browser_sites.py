@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 def sites_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from datetime import date
 
-    from gisportal.settings import load_settings
+    from gisportal.core.settings import load_settings
     from gisportal.storage import open_store
     from gisportal.web import create_app
 
@@ -37,7 +37,7 @@ def sites_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def lonlat(x: float, y: float) -> tuple[float, float]:
-    from gisportal.coords import transformer
+    from gisportal.core.coords import transformer
 
     return transformer("EPSG:26191", "EPSG:4326").transform(X0 + x, Y0 + y)
 

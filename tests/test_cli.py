@@ -19,7 +19,7 @@ import shapely
 from click.testing import CliRunner
 from instances import new_instance
 
-from gisportal.cli import main
+from gisportal.cli.commands import main
 
 LAMBERT = "EPSG:26191"
 
@@ -137,7 +137,7 @@ def test_four_formats_into_one_store_give_hand_computed_notes(imported):
 
 
 def test_note_by_point_and_in_html(imported, tiny):
-    from gisportal.coords import WGS84, transformer
+    from gisportal.core.coords import WGS84, transformer
 
     lon, lat = transformer(LAMBERT, WGS84).transform(tiny.x0 + 20, tiny.y0 + 20)
     assert note_json("--lon", lon, "--lat", lat)["parcel"]["ref"] == "TF-1002/06"

@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from committee_support import APPLICANT, csrf, make_app, new_session, personal_code, record, signed_in
 
-from gisportal.audit import AuditFilter, AuditLog
-from gisportal.committees import decisions, permit_files
-from gisportal.decision_import import template_csv
+from gisportal.core.audit import AuditFilter, AuditLog
+from gisportal.services.committees.decision_import import template_csv
+from gisportal.services.committees.sessions import decisions, permit_files
 
 FILE = "2026/0101"
 
@@ -247,12 +247,12 @@ def test_unreadable_csv_files_get_a_report(app, staff, content, problem):
 
 
 def test_template_and_sample_files_are_importable(app, staff):
-    from gisportal.resources import data_file
+    from gisportal.core.resources import data_file
 
     response = staff.get("/admin/committees/template.csv")
     assert response.status_code == 200 and response.data.decode("utf-8") == template_csv()
     assert "attachment" in response.headers["Content-Disposition"]
-    from gisportal.decision_import import parse_decisions_csv
+    from gisportal.services.committees.decision_import import parse_decisions_csv
 
     sample = parse_decisions_csv(data_file("committee_decisions_sample.csv").read_bytes())
     assert not sample.findings and [e.decision for e in sample.entries] == [
@@ -313,7 +313,7 @@ def test_public_pages_speak_french_and_arabic(app, staff, lang, texts):
 
 
 def test_a_recording_that_lost_a_race_is_a_409_and_stores_nothing(app, staff, monkeypatch):
-    from gisportal.committees import Committees
+    from gisportal.services.committees.sessions import Committees
 
     session_id = new_session(staff, "2026-03-10")
     recorded_code(staff, session_id)
@@ -325,7 +325,7 @@ def test_a_recording_that_lost_a_race_is_a_409_and_stores_nothing(app, staff, mo
 
 
 def test_the_public_list_filters_by_year_decision_and_file_number(app, staff, monkeypatch):
-    import gisportal.web.committees as web_committees
+    import gisportal.web.services.committees.public as web_committees
 
     older, newer = new_session(staff, "2025-11-04"), new_session(staff, "2026-02-10")
     for session_id, number, decision in ((older, "2025/0901", "favourable"), (older, "2025/0902", "unfavourable"),

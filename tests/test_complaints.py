@@ -75,7 +75,7 @@ def smtp(backend):
 @pytest.fixture(scope="module")
 def site(request, backend, tiny, tiny_template, smtp, tmp_path_factory):
     """A writable copy of the tiny territory, its app (SMTP notifications) and a planner account."""
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
 
     instance = new_instance(request, backend, tmp_path_factory.mktemp(f"complaints-{backend}"), template=tiny_template)
     app = _create_app({**instance.settings, "rules_file": tiny.rules_file, "TESTING": True,
@@ -115,7 +115,7 @@ def file_api(client, files=(), **overrides):
 
 
 def db_rows(app, table: str) -> list:
-    from gisportal import complaints as model
+    from gisportal.services.complaints import handling as model
 
     t = {"complaints": model.complaints, "events": model.complaint_events,
          "attachments": model.complaint_attachments}[table]
@@ -286,9 +286,9 @@ def test_attachments_are_stored_outside_the_web_root_and_served_only_with_the_co
 
 
 def test_a_failed_database_write_leaves_no_file_behind(site, monkeypatch):
-    from gisportal.complaint_files import AttachmentFiles, CheckedUpload
-    from gisportal.complaint_intake import NewComplaint
-    from gisportal.complaints import ComplaintBook
+    from gisportal.services.complaints.files import AttachmentFiles, CheckedUpload
+    from gisportal.services.complaints.handling import ComplaintBook
+    from gisportal.services.complaints.intake import NewComplaint
 
     p = site.extensions["gisportal"]
     book = ComplaintBook(p.agency, AttachmentFiles(p.settings.data_dir / "complaints"))
@@ -313,7 +313,7 @@ def _mails_about(smtp, number: str) -> list:
 
 
 def test_staff_assign_answer_close_reopen_with_timeline_audit_and_mail(site, client, smtp):
-    from gisportal.audit import AuditFilter, AuditLog
+    from gisportal.core.audit import AuditFilter, AuditLog
 
     body = file_api(client, files=[("photo.png", PNG)]).get_json()
     number, code = body["number"], body["code"]
@@ -419,7 +419,7 @@ def test_staff_actions_refuse_bad_input(site, client):
 
 def test_queue_filters_and_overdue_flag(site, client):
     first, second = file_api(client).get_json(), file_api(client, category="service_delay").get_json()
-    from gisportal import complaints as model
+    from gisportal.services.complaints import handling as model
 
     with site.extensions["gisportal"].agency.write() as conn:  # the first one was received 31 days ago
         conn.execute(sa.update(model.complaints).where(model.complaints.c.number == first["number"])
@@ -455,7 +455,7 @@ def test_filing_by_the_form_shows_the_receipt_and_the_tracking_page(site, client
     number = re.search(r'id="gp-receipt-number">([^<]+)<', html).group(1)
     code = re.search(r'id="gp-receipt-code">([^<]+)<', html).group(1)
     assert NUMBER.match(number) and CODE.match(code) and "<svg" in html
-    from gisportal.web.documents import qr_svg
+    from gisportal.web.note.documents import qr_svg
 
     with site.test_request_context():  # the QR code holds the tracking address, not the code
         assert str(qr_svg(f"https://portail.example.ma/complaints/track?number={number}")) in html
@@ -577,9 +577,9 @@ def test_adding_information_needs_the_code_first(site, client):
 def test_concurrent_filings_get_distinct_consecutive_numbers(site):
     from concurrent.futures import ThreadPoolExecutor
 
-    from gisportal.complaint_files import AttachmentFiles
-    from gisportal.complaint_intake import NewComplaint
-    from gisportal.complaints import ComplaintBook
+    from gisportal.services.complaints.files import AttachmentFiles
+    from gisportal.services.complaints.handling import ComplaintBook
+    from gisportal.services.complaints.intake import NewComplaint
 
     p = site.extensions["gisportal"]
     book = ComplaintBook(p.agency, AttachmentFiles(p.settings.data_dir / "complaints"))

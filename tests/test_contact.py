@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gisportal.contact import ContactFileError, load_contact, parse_contact
+from gisportal.services.contact import ContactFileError, load_contact, parse_contact
 
 CONTACT_YAML = """\
 phones:
@@ -142,7 +142,7 @@ def test_the_app_does_not_start_with_a_bad_or_missing_contact_file(empty_instanc
 
 
 def test_the_shipped_demo_contact_file_is_valid():
-    from gisportal.resources import data_file
+    from gisportal.core.resources import data_file
 
     info = load_contact(data_file("contact.yaml"))
     assert info.phones and info.hours and info.addresses and info.social

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gisportal.contact_details import email_address, is_phone_number, phone_number
+from gisportal.core.contact_details import email_address, is_phone_number, phone_number
 
 
 @pytest.mark.parametrize("value, anywhere, moroccan", [

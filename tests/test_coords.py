@@ -6,8 +6,16 @@ import math
 
 import pytest
 
-from gisportal.coords import WGS84, TypedPoint, check_lon_lat, crs_from_user, parse_typed_point, to_float, transformer
-from gisportal.errors import InvalidInput, UnknownCRS
+from gisportal.core.coords import (
+    WGS84,
+    TypedPoint,
+    check_lon_lat,
+    crs_from_user,
+    parse_typed_point,
+    to_float,
+    transformer,
+)
+from gisportal.core.errors import InvalidInput, UnknownCRS
 
 LAMBERT = "EPSG:26191"
 LAT, LON = 35 + 46 / 60 + 12 / 3600, -(5 + 48 / 60)  # 35°46'12"N 5°48'W = 35.77, -5.8
@@ -123,7 +131,7 @@ def test_area_of_a_square_is_kept_in_the_metric_crs():
     import numpy as np
     import shapely
 
-    from gisportal.renderers import to_wgs84
+    from gisportal.note.render import to_wgs84
 
     square = shapely.box(463600.0, 574300.0, 463700.0, 574400.0)  # 100 m x 100 m in EPSG:26191
     in_degrees = to_wgs84(square, LAMBERT)

@@ -12,10 +12,10 @@ import pytest
 from flask_babel import force_locale, ngettext
 from test_payments import pay  # noqa: F401 (fixture: the tiny portal with the sandbox provider)
 
-from gisportal.examples import search_examples
-from gisportal.notifications import Notification, open_sender
-from gisportal.settings import load_settings
-from gisportal.web.labels import file_size
+from gisportal.core.notifications import Notification, open_sender
+from gisportal.core.settings import load_settings
+from gisportal.web.core.labels import file_size
+from gisportal.zoning.examples import search_examples
 
 pytestmark = pytest.mark.backends("embedded")
 
@@ -113,7 +113,7 @@ def test_the_log_sender_shows_the_links_at_the_warning_level_without_the_address
     text = "Confirmez : https://nru.example.ma/subscriptions/confirm/abc.def-1 (valable 7 jours)."
     with caplog.at_level(logging.WARNING):
         assert sender.send(Notification("omar@example.ma", "Confirmez", text, topic="subscription"))
-    record = next(r for r in caplog.records if r.name == "gisportal.notifications")
+    record = next(r for r in caplog.records if r.name == "gisportal.core.notifications")
     assert record.levelno == logging.WARNING
     assert "https://nru.example.ma/subscriptions/confirm/abc.def-1" in record.getMessage()
     assert "omar@" not in record.getMessage() and "o***@example.ma" in record.getMessage()
@@ -152,7 +152,7 @@ def test_quarters_are_found_by_their_arabic_names(tiny_writable, tiny_rules_file
 
     from conftest import _create_app
 
-    from gisportal.quarter_names import META_KEY, arabic_names
+    from gisportal.zoning.quarter_names import META_KEY, arabic_names
 
     store = tiny_writable.open_store()
     try:

@@ -91,7 +91,7 @@ def test_pdf_page_rendered_to_png_artifact(doc_client, tmp_path):
 
 
 def test_genuine_pdf_verifies_and_tampering_is_refused(doc_app, doc_client, tmp_path):
-    from gisportal.signing import NotAuthentic, verify_pdf
+    from gisportal.core.signing import NotAuthentic, verify_pdf
 
     keyring = doc_app.extensions["gisportal"].keyring
     pdf = get_pdf(doc_client, "TF-1002/06", "fr").data
@@ -106,7 +106,7 @@ def test_genuine_pdf_verifies_and_tampering_is_refused(doc_app, doc_client, tmp_
 
 
 def test_cli_note_pdf_and_verify(tiny, tiny_writable, tmp_path, monkeypatch):
-    from gisportal.cli import main
+    from gisportal.cli.commands import main
 
     for name, value in tiny_writable.env.items():
         monkeypatch.setenv(name, value)
@@ -186,7 +186,7 @@ def test_registry_reuses_unchanged_notes_and_flags_outdated_ones(doc_app, doc_cl
     renewed = get_pdf(doc_client, "TF-1001/06", "fr")
     assert renewed.headers["X-Note-Number"] != number
 
-    from gisportal.registry import PostgresRegistry, SqliteRegistry
+    from gisportal.note.registry import PostgresRegistry, SqliteRegistry
 
     registry = doc_app.extensions["gisportal"].registry
     assert isinstance(registry, {"embedded": SqliteRegistry, "postgis": PostgresRegistry}[tiny.backend])
@@ -207,7 +207,7 @@ def test_registry_api_is_staff_only(tiny, tiny_writable):
 
 
 def test_key_rotation_keeps_old_notes_verifiable(doc_app, doc_client):
-    from gisportal.signing import verify_pdf
+    from gisportal.core.signing import verify_pdf
 
     keyring = doc_app.extensions["gisportal"].keyring
     old = get_pdf(doc_client, "TF-1004/06", "fr").data

@@ -112,7 +112,7 @@ def test_data_page_lists_every_version_with_act_and_size(ogc: SimpleNamespace, l
 
 def test_a_large_layer_is_written_in_the_background_while_clients_are_asked_to_come_back(
         ogc: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from gisportal import downloads
+    from gisportal.opendata import downloads
 
     monkeypatch.setattr(downloads, "INLINE_LIMIT", 3)  # the seven parcels count as a large layer
     fresh, write = downloads._folder, downloads._write  # a folder of its own: the files are not written yet

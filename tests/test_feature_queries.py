@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from pygeofilter.parsers.cql2_text import parse
 
-from gisportal.plans import versions_in_force
 from gisportal.storage.featurequery import FeatureQuery
+from gisportal.zoning.plans import versions_in_force
 
 
 @pytest.fixture(scope="module")

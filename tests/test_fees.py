@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gisportal.errors import FeeScheduleError, InvalidInput
-from gisportal.fees import QuoteRequest, compute_quote, load_schedule, parse_schedule, to_yaml
-from gisportal.resources import data_file
+from gisportal.core.errors import FeeScheduleError, InvalidInput
+from gisportal.core.resources import data_file
+from gisportal.services.payments.fees import QuoteRequest, compute_quote, load_schedule, parse_schedule, to_yaml
 
 FEES = load_schedule(data_file("fees.yaml"))
 ADMIN, PLANNER, PASSWORD = "fatima.admin", "omar.planner", "un-mot-de-passe-long-2026"
@@ -163,7 +163,7 @@ def test_yaml_round_trip_keeps_every_fee():
 
 @pytest.fixture
 def fee_app(tiny_writable, tiny_rules_file):
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
     from gisportal.web import create_app
 
     app = create_app({**tiny_writable.settings, "rules_file": tiny_rules_file, "TESTING": True})
@@ -187,7 +187,7 @@ def _schedule_text(amount: int) -> str:
 
 
 def test_versions_take_effect_on_their_date_and_history_is_never_rewritten(fee_app):
-    from gisportal.audit import AuditFilter, AuditLog
+    from gisportal.core.audit import AuditFilter, AuditLog
 
     fees = fee_app.extensions["gisportal_payments"].fees
     today = date.today()

@@ -16,9 +16,9 @@ import pdfplumber
 import pytest
 from conftest import TINY_RULES_YAML
 
-from gisportal.history import history_to_dict, parcel_history
-from gisportal.rules import load_catalogue
+from gisportal.note.history import history_to_dict, parcel_history
 from gisportal.storage.base import NewPlanVersion
+from gisportal.zoning.rules import load_catalogue
 
 
 @pytest.fixture

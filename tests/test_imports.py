@@ -15,9 +15,9 @@ import pytest
 import shapely
 from instances import new_instance
 
-from gisportal.errors import DataFileError, InvalidInput, UnknownCRS
-from gisportal.imports import import_overlays, import_parcels, import_plan
-from gisportal.vectors import list_layers, read_vector_layer
+from gisportal.core.errors import DataFileError, InvalidInput, UnknownCRS
+from gisportal.core.vectors import list_layers, read_vector_layer
+from gisportal.publishing.imports import import_overlays, import_parcels, import_plan
 
 LAMBERT = "EPSG:26191"
 
@@ -129,7 +129,7 @@ def test_overlays_with_one_kind_and_errors(zoned_store, tiny, tmp_path):
         import_overlays(zoned_store, path, plan="p")
     with pytest.raises(InvalidInput):
         import_overlays(zoned_store, path, plan="p", kind="a", kind_field="L")
-    from gisportal.errors import NotFound
+    from gisportal.core.errors import NotFound
 
     with pytest.raises(NotFound, match="import-plan"):
         import_overlays(zoned_store, path, plan="no-such-plan", kind="heritage")

@@ -24,11 +24,11 @@ import qrcode
 import qrcode.constants
 from PIL import Image
 
-from gisportal.accounts import Accounts
-from gisportal.audit import AuditFilter, AuditLog
-from gisportal.errors import Conflict, InvalidInput, NotFound
-from gisportal.library import DocumentMeta, Library, documents
-from gisportal.library_text import extract_pdf_text, highlight, normalise, query_terms, search_form
+from gisportal.core.accounts import Accounts
+from gisportal.core.audit import AuditFilter, AuditLog
+from gisportal.core.errors import Conflict, InvalidInput, NotFound
+from gisportal.services.library.documents import DocumentMeta, Library, documents
+from gisportal.services.library.text import extract_pdf_text, highlight, normalise, query_terms, search_form
 
 FR_REG = "Le règlement d'aménagement de la zone A fixe la hauteur maximale des constructions à douze mètres."
 AR_REG = "يُحدِّدُ نظامُ التهيئة الارتفاعَ الأقصى للبنايات، وتبقى المساحة الخضراء محميةً."
@@ -413,9 +413,9 @@ def test_the_notes_cache_follows_changes_made_by_another_process_but_queries_not
 
 
 def test_the_demo_adds_its_plan_regulation_in_both_languages_once(tiny_writable, tiny):
-    from gisportal.agencydb import open_agency
-    from gisportal.demo import load_demo_library
-    from gisportal.settings import load_settings
+    from gisportal.core.settings import load_settings
+    from gisportal.demo.load import load_demo_library
+    from gisportal.storage import open_agency
 
     settings = load_settings({**tiny_writable.settings, "rules_file": tiny.rules_file})
     store = tiny_writable.open_store()
@@ -448,9 +448,9 @@ def test_a_transfer_carries_the_documents_files_and_search_to_a_new_instance(req
                                                                               tmp_path):
     from instances import new_instance
 
-    from gisportal.agencydb import open_agency
-    from gisportal.settings import load_settings
-    from gisportal.transfer import copy_agency
+    from gisportal.cli.transfer import copy_agency
+    from gisportal.core.settings import load_settings
+    from gisportal.storage import open_agency
 
     target = new_instance(request, backend, tmp_path / "target")
     settings = load_settings(target.settings)

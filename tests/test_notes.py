@@ -10,9 +10,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from gisportal.notes import build_note
-from gisportal.renderers import note_to_dict
-from gisportal.rules import load_catalogue
+from gisportal.note.build import build_note
+from gisportal.note.render import note_to_dict
+from gisportal.zoning.rules import load_catalogue
 
 ABS = 1e-6
 

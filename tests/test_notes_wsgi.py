@@ -1,4 +1,4 @@
-"""The lean note path (``gisportal.web.notes_wsgi``, issue #13): anonymous JSON GETs of ``/api/v1/notes`` are
+"""The lean note path (``gisportal.web.note.notes_wsgi``, issue #13): anonymous JSON GETs of ``/api/v1/notes`` are
 answered in front of the app, everything else by the app, and both give the very same answer, byte for byte."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.test import Client, EnvironBuilder
 
-from gisportal.web.notes_wsgi import NoteFront
+from gisportal.web.note.notes_wsgi import NoteFront
 
 #: (query, headers, answered by the lean path)
 CASES = [({"ref": "TF-1001/06"}, {}, True),

@@ -9,8 +9,8 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from gisportal.notifications import LogSender, Notification, SmtpSender, mask_address, open_sender
-from gisportal.settings import load_settings
+from gisportal.core.notifications import LogSender, Notification, SmtpSender, mask_address, open_sender
+from gisportal.core.settings import load_settings
 
 
 class _Inbox:
@@ -62,7 +62,7 @@ def test_smtp_sender_delivers_text_html_and_long_headers_whole(inbox):
 
 def test_smtp_sender_down_answers_false_and_logs_no_address(caplog):
     sender = SmtpSender("127.0.0.1", _free_port(), "nru@agence.ma", timeout=2)
-    with caplog.at_level(logging.INFO, logger="gisportal.notifications"):
+    with caplog.at_level(logging.INFO, logger="gisportal.core.notifications"):
         assert sender.send(Notification("amina.benali@example.ma", "Sujet", "Texte", topic="t")) is False
     assert "amina.benali" not in caplog.text and "a***@example.ma" in caplog.text
 
@@ -70,7 +70,7 @@ def test_smtp_sender_down_answers_false_and_logs_no_address(caplog):
 def test_log_sender_keeps_messages_and_masks_the_recipient(caplog):
     sender = open_sender(load_settings({}))
     assert isinstance(sender, LogSender)
-    with caplog.at_level(logging.INFO, logger="gisportal.notifications"):
+    with caplog.at_level(logging.INFO, logger="gisportal.core.notifications"):
         assert sender.send(Notification("omar@example.ma", "Sujet", "Texte", topic="complaint:RC-1"))
     assert sender.sent[0].to == "omar@example.ma"
     assert "omar@" not in caplog.text and "o***@example.ma" in caplog.text and "complaint:RC-1" in caplog.text
@@ -78,7 +78,7 @@ def test_log_sender_keeps_messages_and_masks_the_recipient(caplog):
 
 
 def test_unknown_sender_is_a_clear_error():
-    from gisportal.errors import InvalidInput
+    from gisportal.core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="use log or smtp"):
         open_sender(load_settings({"notify_sender": "pigeon"}))

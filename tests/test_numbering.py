@@ -7,15 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
-from gisportal.agencydb import load_table_modules, open_agency
-from gisportal.numbering import lock_key, next_in_year, yearly_number
-from gisportal.settings import load_settings
-from gisportal.storage import open_store
+from gisportal.core.agencydb import load_table_modules
+from gisportal.core.numbering import lock_key, next_in_year, yearly_number
+from gisportal.core.settings import load_settings
+from gisportal.storage import open_agency, open_store
 
 
 def test_yearly_numbers_are_sequential_per_year_and_distinct_under_concurrency(empty_instance):
     load_table_modules()
-    from gisportal.payments import orders
+    from gisportal.services.payments.orders import orders
 
     settings = load_settings(empty_instance.settings)
     store = open_store(settings)

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from test_publication import plan_store  # noqa: F401 (fixture: plan "p", zones A and B, parcels)
 
-from gisportal.cli import main
+from gisportal.cli.commands import main
 
 pytestmark = pytest.mark.backends("embedded")
 
@@ -78,7 +78,7 @@ def test_a_town_of_its_own_in_lambert_93_follows_the_readme_recipe(tmp_path: Pat
         result = runner.invoke(main, step, catch_exceptions=False)
         assert result.exit_code == 0, (step, result.output)
 
-    from gisportal.settings import load_settings
+    from gisportal.core.settings import load_settings
     from gisportal.web import create_app
 
     app = create_app({**load_settings().model_dump(), "TESTING": True})
@@ -109,7 +109,7 @@ def test_a_layer_lying_elsewhere_is_one_blocking_finding_saying_where(tmp_path: 
     layer's extent in WGS84 and its distance (299 km, by hand) from the territory."""
     from test_validation import LAMBERT, X0, Y0, gpkg, layer, lonlat
 
-    from gisportal.validation import BLOCKING, validate_layer
+    from gisportal.publishing.validation import BLOCKING, validate_layer
 
     cells = [(300_000 + 10 * i, 0, 300_000 + 10 * i + 10, 10) for i in range(241)]
     path = gpkg(tmp_path, layer(cells, CODE=["A"] * len(cells)))
@@ -126,7 +126,7 @@ def test_a_layer_lying_elsewhere_is_one_blocking_finding_saying_where(tmp_path: 
     assert f"{lon0:.4f}" in finding.message and f"{lat1:.4f}" in finding.message
     from flask_babel import force_locale
 
-    from gisportal.web.findings import tell_finding
+    from gisportal.web.publishing.findings import tell_finding
 
     with tiny_app.test_request_context("/"), force_locale("ar"):
         told = tell_finding(finding.to_dict())
@@ -139,7 +139,7 @@ def test_an_overlap_below_the_tolerance_set_is_a_warning(tmp_path: Path, plan_st
     """Zones A (0..100.02 x 0..100) and B (100..200): a 0.02 x 100 = 2 m² overlap, below 5 m² and above 1 m²."""
     from test_publication import CRS, _token, _upload, zones
 
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
     from gisportal.web import create_app
 
     app = create_app({"data_dir": tmp_path, "crs": CRS, "overlap_tolerance_m2": tolerance})
@@ -163,7 +163,7 @@ def test_long_finding_lists_say_how_many_more_and_page_through(tmp_path: Path, p
 
     from test_publication import CRS, _token, _upload, zones
 
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
     from gisportal.web import create_app
 
     app = create_app({"data_dir": tmp_path, "crs": CRS, "overlap_tolerance_m2": 1.0})

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from gisportal.coords import WGS84, transformer
+from gisportal.core.coords import WGS84, transformer
 
 URL = re.compile(r"""(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}""", re.I)
 

@@ -25,7 +25,7 @@ PLANNER, PASSWORD = "omar.planner", "un-mot-de-passe-long-2026"
 
 
 def _app(instance, rules_file, **settings):
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
     from gisportal.web import create_app
 
     app = create_app({**instance.settings, "rules_file": rules_file, "TESTING": True,
@@ -85,7 +85,7 @@ def _count(db, table: str) -> int:
 
 
 def _refusals(pay) -> list:
-    from gisportal.audit import AuditFilter, AuditLog
+    from gisportal.core.audit import AuditFilter, AuditLog
 
     return AuditLog(pay.db).search(AuditFilter(action="payment.callback_refused"))
 
@@ -125,7 +125,7 @@ def test_bad_orders_are_refused_and_nothing_is_stored(pay, body, status, word):
 # --------------------------------------------------------------------------- the payment flow
 
 def test_paying_a_note_order_gives_a_verifiable_receipt_and_releases_the_note(pay, tmp_path):
-    from gisportal.signing import verify_pdf
+    from gisportal.core.signing import verify_pdf
 
     order = _order(pay.client)
     base = f"/payments/orders/{order['reference']}"
@@ -171,8 +171,8 @@ def test_a_replayed_callback_never_records_twice(pay):
 
 
 def test_concurrent_duplicate_callbacks_record_one_payment(pay):
-    from gisportal.payment_providers import CallbackData
-    from gisportal.receipts import receipt_signer
+    from gisportal.services.payments.providers import CallbackData
+    from gisportal.services.payments.receipts import receipt_signer
 
     order = _order(pay.client)
     data = CallbackData("sandbox", order["reference"], "SBX-CONCURRENT", 22000, "MAD", "authorised")
@@ -243,7 +243,7 @@ def test_a_tampered_payment_request_is_refused_by_the_sandbox(pay):
 
 
 def test_declined_then_paid_then_paid_twice(pay):
-    from gisportal.payments import reconciliation
+    from gisportal.services.payments.orders import reconciliation
 
     order = _order(pay.client)
     declined = _sandbox(pay.client, order, card="4000 0000 0000 0002")
@@ -290,7 +290,7 @@ def test_tampered_receipts_and_codes_are_refused(pay):
     order = _order(pay.client)
     pay.client.post("/payments/callback/sandbox", data=_sandbox(pay.client, order))
     number = _status(pay.client, order)["payments"][0]["receipt_number"]
-    from gisportal.receipts import load_receipt
+    from gisportal.services.payments.receipts import load_receipt
 
     token = load_receipt(pay.db, number).token
     assert pay.client.get(f"/verify/{number}?t={token}").status_code == 200
@@ -375,7 +375,7 @@ def test_reconciliation_page_and_csv_for_staff_only(pay):
 
 
 def test_concurrent_orders_get_distinct_consecutive_numbers(pay):
-    from gisportal.fees import QuoteRequest
+    from gisportal.services.payments.fees import QuoteRequest
 
     with ThreadPoolExecutor(8) as pool:
         made = list(pool.map(lambda _: pay.svc.orders.create(QuoteRequest("plan_copy", format="A4")), range(16)))

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from gisportal.plans import PlanVersion, version_status, versions_in_force
+from gisportal.zoning.plans import PlanVersion, version_status, versions_in_force
 
 
 def pv(id: int, plan_id: int, version: int, effective: date, name: str = "centre") -> PlanVersion:

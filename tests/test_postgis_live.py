@@ -190,8 +190,8 @@ MAY_BE_CACHED = ["/", "/plans", "/api/v1/plans"]
 
 def test_database_restart_is_a_503_then_the_same_app_answers_again(backend, own_cluster, tiny, tmp_path,
                                                                    monkeypatch):
-    from gisportal.errors import StoreUnavailable
-    from gisportal.storage.postgis import PostgisStore
+    from gisportal.core.errors import StoreUnavailable
+    from gisportal.storage.postgis.store import PostgisStore
     from gisportal.web import create_app
 
     url = own_cluster.create_database("restart")
@@ -223,7 +223,7 @@ def test_database_restart_is_a_503_then_the_same_app_answers_again(backend, own_
     with pytest.raises(StoreUnavailable):
         store.put_parcels(gpd.GeoDataFrame({"ref": ["TF-9/06"], "address": [None], "quarter": [None]},
                                            geometry=[tiny.box(0, 200, 10, 210)], crs=tiny.crs))
-    from gisportal.cli import main
+    from gisportal.cli.commands import main
 
     monkeypatch.setenv("GISPORTAL_DATABASE_URL", url)
     monkeypatch.setenv("GISPORTAL_DATA_DIR", str(tmp_path / "cli"))
@@ -265,7 +265,7 @@ def test_a_first_parcel_load_builds_its_indexes_at_once_and_a_failed_one_keeps_t
     import sqlalchemy as sa
     from conftest import TINY_CRS, X0, Y0
 
-    from gisportal.errors import GisportalError
+    from gisportal.core.errors import GisportalError
 
     store = empty_instance.open_store()
 
@@ -299,7 +299,7 @@ def test_binary_copy_keeps_every_value(empty_instance):
     import shapely
     import sqlalchemy as sa
 
-    from gisportal.storage.postgis_load import FLOAT8, INT4, MULTIPOLYGON, TEXT, TEXT_OR_NULL, copy_frame
+    from gisportal.storage.postgis.load import FLOAT8, INT4, MULTIPOLYGON, TEXT, TEXT_OR_NULL, copy_frame
 
     store = empty_instance.open_store()
     texts = ["a", None, "", "x\ty", "back\\slash", "l1\nl2\r", "زنقة", np.nan]
@@ -323,8 +323,8 @@ def test_only_polygons_are_copied_as_parcels_or_zones():
     import numpy as np
     import shapely
 
-    from gisportal.errors import InvalidInput
-    from gisportal.storage.postgis_load import ewkb_multipolygons
+    from gisportal.core.errors import InvalidInput
+    from gisportal.storage.postgis.load import ewkb_multipolygons
 
     with pytest.raises(InvalidInput, match="1 geometries are not polygons \\(Point\\)"):
         ewkb_multipolygons(np.array([shapely.box(0, 0, 1, 1), shapely.Point(0, 0)], dtype=object), 26191)
@@ -339,7 +339,7 @@ def test_revision_0010_moves_the_search_of_existing_parcels_to_btrees(tiny_writa
     from alembic import command
     from alembic.config import Config
 
-    import gisportal.storage.postgis_db as postgis
+    import gisportal.storage.postgis.db as postgis
 
     store = tiny_writable.open_store()
     config = Config()

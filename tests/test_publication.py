@@ -10,11 +10,11 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from gisportal.errors import InvalidInput
-from gisportal.impact import preview_impact
-from gisportal.publication import publish_overlays, publish_zones, roll_back
+from gisportal.core.errors import InvalidInput
+from gisportal.publishing.impact import preview_impact
+from gisportal.publishing.publication import publish_overlays, publish_zones, roll_back
 from gisportal.storage.base import NewPlanVersion
-from gisportal.storage.embedded import EmbeddedStore
+from gisportal.storage.embedded.store import EmbeddedStore
 
 CRS = "EPSG:26191"
 X0, Y0 = 460000.0, 570000.0
@@ -94,7 +94,7 @@ def test_roll_back_republishes_an_old_version(plan_store):
 
 @pytest.fixture
 def planner_client(tmp_path: Path, plan_store):
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
     from gisportal.web import create_app
 
     app = create_app({"data_dir": tmp_path, "crs": CRS})
@@ -224,7 +224,7 @@ def test_rules_edited_by_form_are_versioned_and_used_by_notes(planner_client, tm
 
 def test_rules_can_take_effect_with_a_plan_version(planner_client):
     """Rules saved "with the plan version" take that version's effective date, and the note says which."""
-    from gisportal.publication import publish_zones
+    from gisportal.publishing.publication import publish_zones
 
     effective = date.fromordinal(date.today().toordinal() + 30)
     v2 = publish_zones(planner_client.application.extensions["gisportal"].store, "p", zones([("A", (0, 0, 200, 100))]),
@@ -271,7 +271,7 @@ def test_findings_told_from_their_facts_or_in_english_when_they_do_not_fit():
     from flask import Flask
     from flask_babel import Babel
 
-    from gisportal.web.findings import tell_finding
+    from gisportal.web.publishing.findings import tell_finding
 
     app = Flask(__name__)
     Babel(app)
@@ -289,7 +289,7 @@ def test_findings_told_from_their_facts_or_in_english_when_they_do_not_fit():
 def test_publication_listeners_wait_for_the_deferring_block(plan_store):
     """Inside ``deferred_announcements`` (a draft being marked published) listeners are called when the block
     ends, after the caller's transaction, and still called when the block fails after publishing."""
-    from gisportal.publication import PUBLISH_LISTENERS, deferred_announcements
+    from gisportal.publishing.publication import PUBLISH_LISTENERS, deferred_announcements
 
     heard: list[tuple[int | None, int]] = []
 

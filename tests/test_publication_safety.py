@@ -89,8 +89,8 @@ class Site:
 
     def state(self) -> tuple:
         """The store snapshot, the drafts and the number of publications in the audit log."""
-        from gisportal.agencydb import drafts
-        from gisportal.audit import AuditFilter
+        from gisportal.core.agencydb import drafts
+        from gisportal.core.audit import AuditFilter
 
         with self.drafts.db.read() as conn:
             rows = [tuple(r) for r in conn.execute(sa.select(drafts.c.id, drafts.c.status,
@@ -100,11 +100,11 @@ class Site:
 
 @pytest.fixture
 def site(tiny_writable: Instance, tiny_rules_file: Path, tiny: Any, tmp_path: Path) -> Any:
-    from gisportal.agencydb import open_agency
-    from gisportal.audit import AuditLog
-    from gisportal.drafts import Drafts
-    from gisportal.rules import load_catalogue
-    from gisportal.settings import load_settings
+    from gisportal.core.audit import AuditLog
+    from gisportal.core.settings import load_settings
+    from gisportal.publishing.drafts import Drafts
+    from gisportal.storage import open_agency
+    from gisportal.zoning.rules import load_catalogue
 
     settings = load_settings({**tiny_writable.settings, "rules_file": tiny_rules_file})
     store = tiny_writable.open_store()
@@ -340,7 +340,7 @@ def _token(html: str) -> str:
 @pytest.fixture
 def web(site: Site) -> Any:
     """The app on the site, a planner and an administrator."""
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
     from gisportal.web import create_app
 
     app = create_app({**site.instance.settings, "rules_file": site.rules, "TESTING": True})
@@ -492,7 +492,7 @@ def test_e_a_planner_cannot_use_the_administrators_pages(site: Site, web: Any) -
                                                "password": "un-autre-mot-de-passe"})
     assert answer.status_code == 403
     assert client.post(f"/admin/users/{ADMIN}/disable", data={"csrf_token": token}).status_code == 403
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
 
     accounts = Accounts(web.extensions["gisportal"].agency)
     assert accounts.find("intruder") is None and accounts.find(ADMIN).active

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from conftest import _create_app
 
-from gisportal.publication import publish_zones
+from gisportal.publishing.publication import publish_zones
 
 pytestmark = pytest.mark.backends("replicated")
 
@@ -70,7 +70,7 @@ def test_reads_go_to_the_replica_unless_it_lags(tiny_writable, tiny, pg_replicat
         # The writer knows its own write: the replica lags, so the primary answers.
         assert writer.parcel_by_ref("TF-5000/06").ref == "TF-5000/06"
         assert reader.refresh() is True  # now the reader knows of it too
-        caplog.set_level(logging.WARNING, logger="gisportal.storage.postgis_replicas")
+        caplog.set_level(logging.WARNING, logger="gisportal.storage.postgis.replicas")
         time.sleep(0.4)
         for _ in range(3):
             assert reader.parcel_by_ref("TF-5000/06").ref == "TF-5000/06"
@@ -134,7 +134,7 @@ def test_replica_stopped_mid_run_fails_no_request(tiny, pg_replicated, caplog):
     time.sleep(0.1)
     one_round()
     assert not router.choose().is_primary  # the replica serves the reads before it stops
-    caplog.set_level(logging.WARNING, logger="gisportal.storage.postgis_replicas")
+    caplog.set_level(logging.WARNING, logger="gisportal.storage.postgis.replicas")
     stopper = threading.Thread(target=pg_replicated.replica.stop, args=("immediate",))
     try:
         stopper.start()
@@ -163,7 +163,7 @@ def test_writes_never_reached_the_replica(pg_replicated):
 
 
 def test_replica_settings_from_the_environment(monkeypatch, tiny_writable, pg_replicated):
-    from gisportal.settings import load_settings
+    from gisportal.core.settings import load_settings
 
     monkeypatch.setenv("GISPORTAL_DATABASE_READ_URLS", " postgresql://r1:6432/gp , postgresql://r2:6432/gp,")
     monkeypatch.setenv("GISPORTAL_DATABASE_TRANSACTION_POOLING", "true")

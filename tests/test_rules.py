@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gisportal.errors import RulesCatalogueError
-from gisportal.resources import data_file
-from gisportal.rules import ZoneRules, load_catalogue
+from gisportal.core.errors import RulesCatalogueError
+from gisportal.core.resources import data_file
+from gisportal.zoning.rules import ZoneRules, load_catalogue
 
 HEADER = """\
 uses:

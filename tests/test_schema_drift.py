@@ -1,5 +1,5 @@
 """The two descriptions of the agency's tables cannot drift (issue #13): the SQLAlchemy Core metadata
-(``gisportal.agencydb.metadata``, every service's tables) against the schema a new instance really gets, on both
+(``gisportal.core.agencydb.metadata``, every service's tables) against the schema a new instance really gets, on both
 backends: the Alembic chain's head on PostGIS, ``create_all`` plus the embedded extras on SQLite. Alembic's own
 ``compare_metadata`` lists every table, column, type, nullability, index and unique constraint that differs."""
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from gisportal.agencydb import load_table_modules, metadata, open_agency
-from gisportal.settings import load_settings
-from gisportal.storage import open_store
+from gisportal.core.agencydb import load_table_modules, metadata
+from gisportal.core.settings import load_settings
+from gisportal.storage import open_agency, open_store
 
 #: Full-text search structures each backend builds beside the Core tables, by design (PostgreSQL: a generated
 #: tsvector column and its GIN index, revision 0007; SQLite: FTS5 virtual tables, which are not Core tables).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from gisportal.secret_codes import ALPHABET, code_matches, hash_code, new_code, normalize_code
+from gisportal.core.secret_codes import ALPHABET, code_matches, hash_code, new_code, normalize_code
 
 
 def test_codes_are_grouped_from_an_unambiguous_alphabet():

@@ -17,8 +17,8 @@ from flask_smorest import abort
 from test_auth import PASSWORDS, sign_in, token
 from test_documents import pdf_text
 
-from gisportal.accounts import Accounts
-from gisportal.csvsafe import safe_cell
+from gisportal.core.accounts import Accounts
+from gisportal.core.csvsafe import safe_cell
 
 pytestmark = pytest.mark.backends("embedded")
 
@@ -270,7 +270,7 @@ def test_data_directory_and_files_are_private(secure_app, empty_instance):
     assert data_dir.stat().st_mode & 0o777 == 0o700
     for name in ("agency.sqlite", "secret_key", "registry.sqlite"):
         assert (data_dir / name).stat().st_mode & 0o777 == 0o600, name
-    from gisportal.complaint_files import AttachmentFiles, CheckedUpload
+    from gisportal.services.complaints.files import AttachmentFiles, CheckedUpload
 
     files = AttachmentFiles(data_dir / "complaints")
     with files.writing() as batch:
@@ -287,7 +287,7 @@ def test_csv_cells_are_neutralised(value, expected):
 
 
 def test_access_logs_mask_codes_and_link_tokens():
-    from gisportal.accesslog import mask
+    from gisportal.core.accesslog import mask
 
     assert (mask("GET /payments/orders/CMD-1?t=s3cr3t&lang=fr HTTP/1.1")
             == "GET /payments/orders/CMD-1?t=***&lang=fr HTTP/1.1")

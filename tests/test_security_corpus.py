@@ -53,8 +53,8 @@ def test_a_full_disk_while_filing_is_a_503_and_nothing_is_recorded(site, monkeyp
 
     import sqlalchemy as sa
 
-    from gisportal import complaint_files
-    from gisportal import complaints as model
+    from gisportal.services.complaints import files as complaint_files
+    from gisportal.services.complaints import handling as model
 
     def full(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

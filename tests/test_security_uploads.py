@@ -64,8 +64,8 @@ def test_the_reader_refuses_nan_and_too_many_vertices(tmp_path, monkeypatch):
     import geopandas as gpd
     import shapely
 
-    from gisportal import vector_child
-    from gisportal.errors import DataFileError
+    from gisportal.core import vector_child
+    from gisportal.core.errors import DataFileError
 
     frame = gpd.GeoDataFrame({"code": ["A"]}, geometry=[shapely.Polygon([(0, 0), (1, 0), (1, float("nan")),
                                                                          (0, 0)])], crs=26191)

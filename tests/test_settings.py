@@ -8,14 +8,14 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from gisportal import errors
-from gisportal.resources import data_file
-from gisportal.settings import Settings, load_settings
+from gisportal.core import errors
+from gisportal.core.resources import data_file
+from gisportal.core.settings import Settings, load_settings
 
 
 def test_defaults(tmp_path):
     from gisportal.storage import open_store
-    from gisportal.storage.embedded import EmbeddedStore
+    from gisportal.storage.embedded.store import EmbeddedStore
 
     settings = Settings()
     assert settings.data_dir == Path.cwd() / "instance"  # made absolute once, when the settings load
@@ -28,10 +28,10 @@ def test_defaults(tmp_path):
 
 def test_backend_choice(monkeypatch, empty_instance):
     """A database URL selects PostGIS; GISPORTAL_STORAGE names the backend; postgis without a URL is refused."""
-    from gisportal.errors import InvalidInput
+    from gisportal.core.errors import InvalidInput
     from gisportal.storage import backend_name, open_store
-    from gisportal.storage.embedded import EmbeddedStore
-    from gisportal.storage.postgis import PostgisStore
+    from gisportal.storage.embedded.store import EmbeddedStore
+    from gisportal.storage.postgis.store import PostgisStore
 
     assert backend_name(load_settings({"database_url": "postgresql://u@h/db"})) == "postgis"
     assert backend_name(load_settings({"database_url": "postgresql://u@h/db", "storage": "embedded"})) == "embedded"

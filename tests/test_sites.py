@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from gisportal.errors import GisportalError, NotFound, OutsideTerritory
-from gisportal.rules import load_catalogue
+from gisportal.core.errors import GisportalError, NotFound, OutsideTerritory
 from gisportal.sites.input import SiteLimits, site_from_geojson, site_from_refs
 from gisportal.sites.note import DOES_NOT_INTERSECT, INTERSECTS, NO_DATA, build_site_note
 from gisportal.sites.render import site_to_dict
-from gisportal.zone_cover import CoverLimits
+from gisportal.zoning.rules import load_catalogue
+from gisportal.zoning.zone_cover import CoverLimits
 
 ABS = 1e-6
 LAMBERT = {"type": "name", "properties": {"name": "EPSG:26191"}}
@@ -71,7 +71,7 @@ def test_square_site_over_two_zones_and_two_parcels(tiny, store, catalogue):
 
 
 def test_the_same_site_in_wgs84_has_the_same_area(tiny, store, catalogue):
-    from gisportal.coords import transformer
+    from gisportal.core.coords import transformer
 
     t = transformer("EPSG:26191", "EPSG:4326")
     ring = [list(t.transform(tiny.x0 + x, tiny.y0 + y)) for x, y in square(60, 40, 110, 90)]
@@ -225,7 +225,7 @@ def test_cli_site_note_from_refs_and_from_a_kml_file(tiny_env, tmp_path):
 
     from click.testing import CliRunner
 
-    from gisportal.cli import main
+    from gisportal.cli.commands import main
 
     result = CliRunner().invoke(main, ["site-note", "--refs", "TF-1001/06,TF-1007/06"])
     assert result.exit_code == 0, result.output

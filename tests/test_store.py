@@ -13,12 +13,12 @@ import pyogrio
 import pytest
 import shapely
 
-from gisportal.errors import InvalidInput, NotFound
-from gisportal.settings import load_settings
+from gisportal.core.errors import InvalidInput, NotFound
+from gisportal.core.settings import load_settings
 from gisportal.storage import open_store
 from gisportal.storage.base import NewPlanVersion
-from gisportal.storage.embedded import EmbeddedStore
-from gisportal.storage.postgis import PostgisStore
+from gisportal.storage.embedded.store import EmbeddedStore
+from gisportal.storage.postgis.store import PostgisStore
 
 CRS = "EPSG:26191"
 
@@ -249,7 +249,7 @@ def test_failed_parcel_write_leaves_file_and_memory_untouched(tiny_writable, tin
     path = tiny_writable.store_path
     store = EmbeddedStore(path)
     before, counts = snapshot(path), store.counts()
-    import gisportal.storage.embedded as embedded
+    import gisportal.storage.embedded.store as embedded
 
     def broken_index(db, parcels):
         db.execute("DELETE FROM gp_parcel_search")  # half-way through the second step
@@ -332,7 +332,7 @@ def test_failed_publication_leaves_the_database_and_memory_untouched(tiny_writab
 def test_failed_parcel_write_leaves_the_database_and_memory_untouched(tiny_writable, tiny, monkeypatch):
     store = tiny_writable.open_store()
     before, counts, generation = tiny_writable.snapshot(), store.counts(), store.generation()
-    import gisportal.storage.postgis as postgis
+    import gisportal.storage.postgis.store as postgis
 
     def broken_places(*args):  # after the parcels were replaced and the places deleted, in the same transaction
         raise RuntimeError("places failed (simulated)")
@@ -387,7 +387,7 @@ def test_search_words_folded_in_bulk_like_one_by_one():
     search words and for the reference keys."""
     import pandas as pd
 
-    from gisportal.parcels import ref_key, ref_keys, search_text, search_texts
+    from gisportal.zoning.parcels import ref_key, ref_keys, search_text, search_texts
 
     texts = ["TF-1234/06 12, Rue Ibn Batouta", "  __x--Y  ", "Rue de l'Église", "زنقة ابن بطوطة 12", "", "a\tb\x1cc",
              "ÉCOLE  n°5", "TF 12/ab;cd", "A_B c", "ﬁ Ⅻ", "Hay Al Amal", "straße ß", "tf 104523/06"]
@@ -410,7 +410,7 @@ def test_address_parts_street_and_house_number():
 
 def test_parcel_search_sql_escapes_like_wildcards():
     """A typed house number goes into LIKE as plain text (its % and _ escaped), a reference key is bounded."""
-    from gisportal.storage.postgis_sql import parcel_search_sql
+    from gisportal.storage.postgis.sql import parcel_search_sql
 
     sql, params = parcel_search_sql(["TF12"], ["Rue A"], "1_", 5)
     assert params == {"n": 5, "k0": "TF12%", "streets": ["Rue A"], "house": "1\\_%", "exact": "1_"}

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from committee_support import APPLICANT, csrf, make_app, new_session, record, signed_in, start_smtp
 
-from gisportal.subscriptions import subscriptions
+from gisportal.services.subscriptions import subscriptions
 
 ADDRESS, OTHER = "lina.amrani@example.ma", "karim@example.org"
 
@@ -116,7 +116,7 @@ def test_parcel_subscribers_hear_of_decisions_on_files_on_their_parcel(app, smtp
 def test_a_plan_change_is_sent_to_the_subscribers_of_the_parcels_it_changes(app, smtp, tiny):
     from conftest import _zones
 
-    from gisportal.publication import publish_zones
+    from gisportal.publishing.publication import publish_zones
 
     client, staff = app.test_client(), signed_in(app)
     assert record(staff, new_session(staff, "2026-03-10"), file_number="2026/0500", parcel_ref="TF-1001/06",
@@ -240,7 +240,7 @@ def test_the_verify_page_offers_to_follow_the_parcel(app):
 def test_a_failing_publish_listener_never_undoes_the_publication(app, tiny, caplog):
     from conftest import _zones
 
-    from gisportal.publication import PUBLISH_LISTENERS, publish_zones
+    from gisportal.publishing.publication import PUBLISH_LISTENERS, publish_zones
 
     def broken(store, previous, version):
         raise RuntimeError("listener bug")
@@ -266,7 +266,7 @@ def test_a_publication_from_the_command_line_is_told_too(app, smtp, tiny, tiny_w
     from click.testing import CliRunner
     from conftest import X0, Y0
 
-    from gisportal.cli import main
+    from gisportal.cli.commands import main
 
     client = app.test_client()
     subscribed(app, client, smtp, ADDRESS, "parcel", "TF-1001/06")

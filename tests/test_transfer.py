@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from conftest import X0, Y0, build_tiny_store
 from instances import new_instance
 
-from gisportal.cli import main
+from gisportal.cli.commands import main
 
 TERRITORY = {"territory_fr": "Tanger test", "territory_ar": "طنجة اختبار", "territory_en": "Tangier test"}
 REFS = ["TF-1001/06", "TF-1002/06", "TF-1003/06", "TF-1004/06", "TF-1005/06", "TF-1006/06", "TF-1007/06"]
@@ -41,8 +41,8 @@ def app_of(instance, rules_file):
 
 
 def registry_of(instance):
-    from gisportal.settings import load_settings
-    from gisportal.storage import open_registry
+    from gisportal.core.settings import load_settings
+    from gisportal.note.registry import open_registry
 
     return open_registry(load_settings(instance.settings), instance.open_store())
 
@@ -127,19 +127,19 @@ def source(request, tiny_today, tiny_rules_file, tmp_path):
 
 
 def agency_of(instance):
-    from gisportal.agencydb import open_agency
-    from gisportal.settings import load_settings
+    from gisportal.core.settings import load_settings
+    from gisportal.storage import open_agency
 
     return open_agency(load_settings(instance.settings), instance.open_store())
 
 
 def add_agency_data(instance, tmp_path, rules_file):
     """An account, a draft with its file (kept under the data directory) and a rules version, each audit-logged."""
-    from gisportal.accounts import Accounts
-    from gisportal.audit import AuditLog
-    from gisportal.drafts import Drafts
-    from gisportal.rules import load_catalogue
-    from gisportal.rulesbook import RulesBook, to_document
+    from gisportal.core.accounts import Accounts
+    from gisportal.core.audit import AuditLog
+    from gisportal.publishing.drafts import Drafts
+    from gisportal.zoning.rules import load_catalogue
+    from gisportal.zoning.rulesbook import RulesBook, to_document
 
     agency = agency_of(instance)
     Accounts(agency, AuditLog(agency)).create("amina", "un-mot-de-passe-long", "planner", "Amina", actor="cli")
@@ -163,8 +163,8 @@ def agency_rows(instance):
     """Every agency row of ``instance``, table by table (ids included), file paths made relative."""
     import sqlalchemy as sa
 
-    from gisportal.agencydb import as_utc
-    from gisportal.transfer import agency_tables
+    from gisportal.cli.transfer import agency_tables
+    from gisportal.core.agencydb import as_utc
 
     agency, root = agency_of(instance), str(instance.data_dir.resolve())
 
@@ -182,7 +182,7 @@ def agency_rows(instance):
 
 
 def test_embedded_to_postgis_to_embedded_keeps_everything(request, source, tiny_rules_file, tmp_path, monkeypatch):
-    from gisportal.signing import KeyRing, verify_pdf
+    from gisportal.core.signing import KeyRing, verify_pdf
 
     first, issued = source
     first_notes = notes_json(app_of(first, tiny_rules_file).test_client())
@@ -200,7 +200,7 @@ def test_embedded_to_postgis_to_embedded_keeps_everything(request, source, tiny_
     draft_file = agency_rows(pg)["gp_drafts"][0]["file_path"].replace("<data>", str(pg.data_dir.resolve()))
     assert (pg.data_dir / "drafts").is_dir() and pg.data_dir.resolve() in Path(draft_file).parents
     assert Path(draft_file).exists()
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
 
     assert Accounts(agency_of(pg)).authenticate("amina", "un-mot-de-passe-long").username == "amina"
     Accounts(agency_of(pg)).create("omar", "un-autre-mot-de-passe", "admin")  # ids go on after the copied ones
@@ -289,7 +289,7 @@ def test_import_all_from_a_directory_without_a_store(empty_instance, tmp_path, m
 
 def test_import_all_into_an_instance_with_accounts_is_refused(source, empty_instance, monkeypatch):
     """Accounts made on the target before the import would clash with the copied ones: refused, nothing moved."""
-    from gisportal.accounts import Accounts
+    from gisportal.core.accounts import Accounts
 
     first, _ = source
     Accounts(agency_of(empty_instance)).create("already", "un-mot-de-passe-long", "admin")
@@ -373,10 +373,10 @@ def test_a_payment_secret_set_on_the_target_wins_and_is_not_overwritten(request,
     target = new_instance(request, backend, tmp_path / "target")
     configured = "the-target-s-own-configured-secret"
     monkeypatch.setenv("GISPORTAL_PAYMENT_HMAC_SECRET", configured)
-    with caplog.at_level("WARNING", logger="gisportal.transfer"):
+    with caplog.at_level("WARNING", logger="gisportal.cli.transfer"):
         output = cli(target, monkeypatch, "import-all", exported).output
     assert not (target.data_dir / "payment_hmac_secret").exists()
-    warned = [r.getMessage() for r in caplog.records if r.name == "gisportal.transfer"]
+    warned = [r.getMessage() for r in caplog.records if r.name == "gisportal.cli.transfer"]
     assert len(warned) == 1 and "will be refused" in warned[0]
     assert all(secret not in text and configured not in text for text in [output, *warned])
 

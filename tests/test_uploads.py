@@ -19,8 +19,8 @@ import pyogrio
 import pytest
 import shapely
 
-from gisportal.errors import DataFileError, InvalidInput
-from gisportal.uploads import UploadLimits, UploadRejected, UploadTooLarge, open_upload
+from gisportal.core.errors import DataFileError, InvalidInput
+from gisportal.publishing.uploads import UploadLimits, UploadRejected, UploadTooLarge, open_upload
 
 LAMBERT = "EPSG:26191"
 X0, Y0 = 460000.0, 570000.0

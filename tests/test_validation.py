@@ -19,12 +19,12 @@ from click.testing import CliRunner
 from pyproj import CRS, Transformer
 from pyproj.enums import WktVersion
 
-from gisportal.cli import main
-from gisportal.errors import DataFileError, InvalidInput
-from gisportal.rules import parse_catalogue
-from gisportal.uploads import UploadRejected, open_upload
-from gisportal.validation import BLOCKING, CODES, WARNING, instance_context, validate_layer, validate_upload
-from gisportal.validation_source import codec_from_cpg, detect_encoding
+from gisportal.cli.commands import main
+from gisportal.core.errors import DataFileError, InvalidInput
+from gisportal.publishing.uploads import UploadRejected, open_upload
+from gisportal.publishing.validation import BLOCKING, CODES, WARNING, instance_context, validate_layer, validate_upload
+from gisportal.publishing.validation_source import codec_from_cpg, detect_encoding
+from gisportal.zoning.rules import parse_catalogue
 
 LAMBERT = "EPSG:26191"
 X0, Y0 = 460000.0, 570000.0
@@ -421,7 +421,7 @@ def test_cli_validate(cli_env, tmp_path):
 
 
 def test_cli_uses_the_instance_territory(cli_env, tmp_path):
-    from gisportal.settings import load_settings
+    from gisportal.core.settings import load_settings
     from gisportal.storage import open_store
 
     store = open_store(load_settings())

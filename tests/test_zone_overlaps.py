@@ -39,17 +39,17 @@ from conftest import TINY_CRS, _create_app, box
 from instances import new_instance
 from test_documents import pdf_text
 
-from gisportal.accounts import Accounts
-from gisportal.agencydb import open_agency
-from gisportal.audit import AuditLog
-from gisportal.cli import main
-from gisportal.impact import shares_by_key
-from gisportal.notes import build_note
-from gisportal.overlap_rules import stricter_rules
-from gisportal.rules import load_catalogue
-from gisportal.settings import load_settings
+from gisportal.cli.commands import main
+from gisportal.core.accounts import Accounts
+from gisportal.core.audit import AuditLog
+from gisportal.core.settings import load_settings
+from gisportal.note.build import build_note
+from gisportal.publishing.impact import shares_by_key
+from gisportal.storage import open_agency
 from gisportal.storage.base import NewPlanVersion
-from gisportal.zone_cover import CodePiece, CoverLimits, zone_cover
+from gisportal.zoning.overlap_rules import stricter_rules
+from gisportal.zoning.rules import load_catalogue
+from gisportal.zoning.zone_cover import CodePiece, CoverLimits, zone_cover
 
 ABS = 1e-6
 ZONES = [("A", (0, 0, 60, 100)), ("A", (40, 0, 100, 100)), ("B", (90, 0, 200, 100)), ("S", (199.98, 0, 200.5, 100))]

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
-from gisportal.errors import InvalidInput
-from gisportal.settings import Settings
+from gisportal.core.agencydb import SQLITE_NAME, AgencyDB, create_sqlite_schema, sqlite_engine
+from gisportal.core.errors import InvalidInput
+from gisportal.core.settings import Settings
 from gisportal.storage.base import Store
-
-if TYPE_CHECKING:
-    from gisportal.registry import NoteRegistry
 
 logger = logging.getLogger(__name__)
 
 
 def _embedded(settings: Settings) -> Store:
-    from gisportal.storage.embedded import EmbeddedStore
+    from gisportal.storage.embedded.store import EmbeddedStore
 
     return EmbeddedStore(settings.store_path, crs=settings.crs)
 
 
 def _postgis(settings: Settings) -> Store:
-    from gisportal.storage.postgis import PostgisStore
+    from gisportal.storage.postgis.store import PostgisStore
 
     if not settings.database_url:
         raise InvalidInput("The postgis backend needs GISPORTAL_DATABASE_URL=postgresql://user@host:port/db.")
@@ -52,11 +50,25 @@ def open_store(settings: Settings) -> Store:
     return factory(settings)
 
 
-def open_registry(settings: Settings, store: Store) -> NoteRegistry:
-    """The registry of issued notes that goes with the store (same database when there is one)."""
-    from gisportal.registry import PostgresRegistry, SqliteRegistry
+def open_agency(settings: Settings, store: Store | None = None) -> AgencyDB:
+    """The agency tables that go with the settings' backend.
 
-    engine = getattr(store, "engine", None)
-    if engine is not None:
-        return PostgresRegistry(engine)
-    return SqliteRegistry(settings.data_dir / "registry.sqlite")
+    Embedded: ``<data_dir>/agency.sqlite``. PostGIS: the store's engine when a store is given (its
+    migrations already ran), else a new engine on ``database_url``, migrated here.
+    """
+    if backend_name(settings) == "postgis":
+        engine: Any = getattr(store, "engine", None)
+        if engine is not None:
+            return AgencyDB(engine, owned=False)
+        # PostgreSQL plumbing (psycopg, Alembic) is loaded only by instances that use it
+        from gisportal.storage.postgis.db import database_errors, make_engine, migrate
+
+        if not settings.database_url:
+            raise InvalidInput("The postgis backend needs GISPORTAL_DATABASE_URL=postgresql://user@host:port/db.")
+        engine = make_engine(settings.database_url, prepare=not settings.database_transaction_pooling)
+        with database_errors():
+            migrate(engine)
+        return AgencyDB(engine)
+    engine = sqlite_engine(settings.data_dir / SQLITE_NAME)
+    create_sqlite_schema(engine)
+    return AgencyDB(engine)
