@@ -180,9 +180,9 @@ class PgServer:
 
 
 def start_cluster() -> PgServer:
-    """A throwaway PostgreSQL 15 + PostGIS cluster (``tests/pgcluster.py``) with :data:`PG_SETTINGS`."""
+    """A throwaway PostgreSQL 15 + PostGIS cluster (``tests/support/pgcluster.py``) with :data:`PG_SETTINGS`."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from pgcluster import PgCluster
+    from support.pgcluster import PgCluster
 
     cluster = PgCluster()
     server = PgServer(f"postgresql://postgres@127.0.0.1:{cluster.port}", cluster)

@@ -52,8 +52,8 @@ from _common import (  # noqa: E402
 )
 from bench_http import memory, request_files  # noqa: E402
 from bench_load import mixed_paths, run_wrk  # noqa: E402
-from pgbouncer import PgBouncer  # noqa: E402
-from pgcluster import PgCluster  # noqa: E402
+from support.pgbouncer import PgBouncer  # noqa: E402
+from support.pgcluster import PgCluster  # noqa: E402
 
 from gisportal.publishing.publication import publish_zones  # noqa: E402
 from gisportal.storage.embedded.store import EmbeddedStore  # noqa: E402

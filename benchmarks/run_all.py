@@ -8,7 +8,7 @@ The demo city is built once into benchmarks/.data/p<N>/ (``gisportal demo``).
 ``bench_documents.py`` (issue #3) uses a 6,000-parcel city unless --parcels
 is given something other than the default.
 The issue #4 benchmarks (import, postgis, tiles, load) share one throwaway
-PostgreSQL + PostGIS cluster started here (``tests/pgcluster.py``, removed at
+PostgreSQL + PostGIS cluster started here (``tests/support/pgcluster.py``, removed at
 the end); ``bench_import.py`` loads the city into it with ``gisportal
 import-all`` and the others use that database.
 Each benchmark runs in its own process; extra options are passed through
