@@ -4,7 +4,7 @@ the package, and the message catalogues are compiled into the wheel.
 ``templates/``, ``static/`` and ``data/`` stay at the top of the repository (they are the source of truth); the
 build maps them to the packages ``gisportal.templates``, ``gisportal.static`` and ``gisportal.data`` (each directory
 holds an ``__init__.py`` for that), so a wheel carries them and an editable install reads them where they are.
-The code finds them through :mod:`gisportal.resources` (``importlib.resources``), never by a path relative to the
+The code finds them through :mod:`gisportal.core.resources` (``importlib.resources``), never by a path relative to the
 checkout. ``static/vendor/`` holds the front-end libraries npm installed (copied there by ``make install``).
 """
 

@@ -182,7 +182,7 @@ class PgServer:
 def start_cluster() -> PgServer:
     """A throwaway PostgreSQL 15 + PostGIS cluster (``tests/pgcluster.py``) with :data:`PG_SETTINGS`."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from pgcluster import PgCluster
+    from support.pgcluster import PgCluster
 
     cluster = PgCluster()
     server = PgServer(f"postgresql://postgres@127.0.0.1:{cluster.port}", cluster)
@@ -313,12 +313,12 @@ def stop_server(proc: subprocess.Popen) -> None:
 def sample_tiles(url: str, per_zoom: int, zooms: tuple[int, ...] = (14, 15, 16),
                  seed: int = SEED) -> list[tuple[str, int, int, int]]:
     """(layer, z, x, y) of distinct tiles under parcels sampled with a fixed seed: ``per_zoom`` tiles per layer and
-    zoom, for each layer at the zooms among ``zooms`` it is drawn at (``gisportal.tiles.LAYER_ZOOMS``)."""
+    zoom, for each layer at the zooms among ``zooms`` it is drawn at (``gisportal.zoning.tiles.LAYER_ZOOMS``)."""
     import numpy as np
     import psycopg
     from pyproj import Transformer
 
-    from gisportal.tiles import LAYER_ZOOMS, lonlat_to_tile
+    from gisportal.zoning.tiles import LAYER_ZOOMS, lonlat_to_tile
 
     with psycopg.connect(url) as conn:
         srid = int(conn.execute("SELECT value FROM gp_meta WHERE key = 'crs'").fetchone()[0].split(":")[1])

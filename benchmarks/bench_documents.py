@@ -31,13 +31,13 @@ def main() -> None:
     store_path = ensure_data(n_parcels)
     from weasyprint import HTML
 
-    from gisportal.issuing import check_number, issue_note, signed_bytes, verification_token
-    from gisportal.lookup import ParcelQuery, find_parcel
-    from gisportal.notes import build_note
-    from gisportal.signing import unb64
+    from gisportal.core.signing import unb64
+    from gisportal.note.build import build_note
+    from gisportal.note.issuing import check_number, issue_note, signed_bytes, verification_token
     from gisportal.web import create_app
-    from gisportal.web.documents import document_context, pdf_response
-    from gisportal.web.pdf import _NoNetwork, note_html, render_note_pdf
+    from gisportal.web.core.pdf import _NoNetwork, note_html, render_note_pdf
+    from gisportal.web.note.documents import document_context, pdf_response
+    from gisportal.zoning.lookup import ParcelQuery, find_parcel
 
     work = Path(tempfile.mkdtemp(prefix="gp-bench-docs-"))
     (work / "gisportal.gpkg").symlink_to(store_path)

@@ -3,7 +3,7 @@
 Ours (``parcels``): in a fresh process, on an empty database: ``PostgisStore(url)`` (the schema, made by the
 app's Alembic migration, with its GiST index and its two B-trees: the unique reference key, and street + house
 number for the address search), the ``parcels`` layer of the demo city's GeoPackage read with
-``gisportal.vectors.read_vector_layer`` (pyogrio), then ``PostgisStore.put_parcels`` (reference keys, streets
+``gisportal.core.vectors.read_vector_layer`` (pyogrio), then ``PostgisStore.put_parcels`` (reference keys, streets
 and house numbers; one binary COPY straight into ``gp_parcels``, in chunks built while the server loads the
 previous one; the three indexes built at once after it, in the same transaction; the search places; ANALYZE).
 Timed from before the store is opened to after ``put_parcels`` returns (Python's imports excluded: ~2 s,
@@ -46,8 +46,8 @@ TARGET = 1.5
 OURS = r"""
 import json, sys, time
 t_imports = time.perf_counter()
-from gisportal.storage.postgis import PostgisStore
-from gisportal.vectors import read_vector_layer
+from gisportal.storage.postgis.store import PostgisStore
+from gisportal.core.vectors import read_vector_layer
 imports_s = time.perf_counter() - t_imports
 url, path = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """Point -> parcel + zones + overlays, in process: our store vs raw shapely STRtree queries.
 
-Ours, per point (as ``gisportal.lookup`` and ``gisportal.notes`` use the store):
+Ours, per point (as ``gisportal.zoning.lookup`` and ``gisportal.note.build`` use the store):
 
 * ``lookup``: plan versions in force today, ``EmbeddedStore.parcel_at``, then
   ``zones_on`` + ``overlays_on`` on the parcel; for a point in a street,
@@ -35,12 +35,12 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SEED, ensure_data, machine, median, parser, percentile, verdict, write_results  # noqa: E402
 
-from gisportal.notes import build_note  # noqa: E402
-from gisportal.plans import versions_in_force  # noqa: E402
-from gisportal.renderers import note_to_dict  # noqa: E402
-from gisportal.rules import load_catalogue  # noqa: E402
-from gisportal.settings import load_settings  # noqa: E402
-from gisportal.storage.embedded import EmbeddedStore  # noqa: E402
+from gisportal.core.settings import load_settings  # noqa: E402
+from gisportal.note.build import build_note  # noqa: E402
+from gisportal.note.render import note_to_dict  # noqa: E402
+from gisportal.storage.embedded.store import EmbeddedStore  # noqa: E402
+from gisportal.zoning.plans import versions_in_force  # noqa: E402
+from gisportal.zoning.rules import load_catalogue  # noqa: E402
 
 TARGET = 1.5
 

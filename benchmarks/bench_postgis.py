@@ -2,7 +2,7 @@
 
 Both sides query the PostGIS city (``gisportal import-all`` of the demo city, database ``city_p<N>``).
 
-* Lookup, ours: what ``gisportal.lookup``/``gisportal.notes`` ask the store for a point: the plan versions in
+* Lookup, ours: what ``gisportal.zoning.lookup``/``gisportal.note.build`` ask the store for a point: the plan versions in
   force today, ``PostgisStore.parcel_at``, then ``zones_on`` + ``overlays_on`` on the parcel (for a point in a
   street, ``zones_on`` on the point). Peer: the same SQL statements (the store's own ``PARCEL_AT_SQL`` and
   ``HITS_SQL``, in psycopg's parameter style), on one psycopg connection in autocommit mode, the parcel's WKB
@@ -44,9 +44,9 @@ from _common import (  # noqa: E402
     write_results,
 )
 
-from gisportal.plans import versions_in_force  # noqa: E402
-from gisportal.storage import postgis_sql  # noqa: E402
-from gisportal.storage.postgis import PostgisStore  # noqa: E402
+from gisportal.storage.postgis import sql as postgis_sql  # noqa: E402
+from gisportal.storage.postgis.store import PostgisStore  # noqa: E402
+from gisportal.zoning.plans import versions_in_force  # noqa: E402
 
 LOOKUP_TARGET = 1.3
 TILE_TARGET = 1.2

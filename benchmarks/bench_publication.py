@@ -9,7 +9,7 @@ vertices are jittered (seed 2026, vectorised), each cell a 12-vertex polygon (co
 every edge, each edge digitised once for both neighbours), so the layer is valid, without overlaps or gaps
 (checked when made); attributes ``code`` (the 10 codes of ``data/rules.yaml``) and ``label`` (text).
 
-**Ours** (``import_total``): what a planner's upload runs, ``gisportal.drafts.Drafts.create(path, name,
+**Ours** (``import_total``): what a planner's upload runs, ``gisportal.publishing.drafts.Drafts.create(path, name,
 kind="zones", zone_field="code", label_field="label")``, on a fresh embedded instance for every repeat (an
 ``EmbeddedStore`` in EPSG:26191 holding four parcels at the corners of the territory, so that the territory
 check runs; ``agency.sqlite`` made with ``sqlite_engine`` + ``create_sqlite_schema``; ``AuditLog``; the
@@ -29,9 +29,9 @@ Ratios:
   reports the validation apart ("validation time reported per 10,000 features"). Validation here is the
   wall time of the ``validate_upload`` call inside ``Drafts.create``.
 
-Also reported: validation alone (``gisportal.validation.validate_layer`` on the file, with the catalogue,
+Also reported: validation alone (``gisportal.publishing.validation.validate_layer`` on the file, with the catalogue,
 territory and instance CRS the instance gives), in seconds and seconds per 10,000 features; and, for
-information, the publication of the draft (``Drafts.publish`` → ``gisportal.publication.publish_zones``
+information, the publication of the draft (``Drafts.publish`` → ``gisportal.publishing.publication.publish_zones``
 into the embedded store: read the draft, copy the store, append the zones, swap the file, reload the store).
 
 Ours and the peer alternate (order reversed every repeat, 3 repeats by default); medians. One untimed
@@ -62,7 +62,7 @@ from _common import DATA_ROOT, ROOT, SEED, machine, median, parser, verdict, wri
 
 TARGET = 1.5
 CRS = "EPSG:26191"
-CENTER = (463661.0, 574347.0)  # the demo district (gisportal.demo_city.CENTER)
+CENTER = (463661.0, 574347.0)  # the demo district (gisportal.demo.city.CENTER)
 CELL = 30.0  # metres
 CODES = ["IM", "HC", "HE", "V1", "V2", "ZI", "ZA", "ZT", "EP", "EV"]  # data/rules.yaml
 WEIGHTS = [0.22, 0.18, 0.14, 0.08, 0.08, 0.07, 0.06, 0.05, 0.07, 0.05]
@@ -173,10 +173,10 @@ class Instance:
     """A fresh embedded instance in its own directory: store (four corner parcels), agency.sqlite, drafts."""
 
     def __init__(self, base_store: Path, root: Path, catalogue: Any) -> None:
-        from gisportal.agencydb import AgencyDB, create_sqlite_schema, sqlite_engine
-        from gisportal.audit import AuditLog
-        from gisportal.drafts import Drafts
-        from gisportal.storage.embedded import EmbeddedStore
+        from gisportal.core.agencydb import AgencyDB, create_sqlite_schema, sqlite_engine
+        from gisportal.core.audit import AuditLog
+        from gisportal.publishing.drafts import Drafts
+        from gisportal.storage.embedded.store import EmbeddedStore
 
         self.dir = Path(tempfile.mkdtemp(prefix="instance-", dir=root))
         shutil.copyfile(base_store, self.dir / "gisportal.gpkg")
@@ -198,7 +198,7 @@ def make_base_store(zones: Path, root: Path) -> Path:
     import pyogrio
     import shapely
 
-    from gisportal.storage.embedded import EmbeddedStore
+    from gisportal.storage.embedded.store import EmbeddedStore
 
     path = root / "base" / "gisportal.gpkg"
     if path.exists():
@@ -230,7 +230,7 @@ class Timer:
 
 
 class _PyogrioProxy:
-    """``pyogrio`` as ``gisportal.drafts`` sees it, with ``write_dataframe`` timed."""
+    """``pyogrio`` as ``gisportal.publishing.drafts`` sees it, with ``write_dataframe`` timed."""
 
     def __init__(self, module: Any, timer: Timer) -> None:
         self._module = module
@@ -242,7 +242,7 @@ class _PyogrioProxy:
 
 def run_ours(path: Path, base_store: Path, root: Path, catalogue: Any, publish: bool) -> dict:
     """``Drafts.create`` on a fresh instance, its parts timed in passing; then (optionally) ``Drafts.publish``."""
-    import gisportal.drafts as drafts_module
+    import gisportal.publishing.drafts as drafts_module
 
     inst = Instance(base_store, root, catalogue)
     timer = Timer()
@@ -284,8 +284,8 @@ def run_ours(path: Path, base_store: Path, root: Path, catalogue: Any, publish: 
 
 def run_validation(path: Path, base_store: Path, catalogue: Any) -> dict:
     """``validate_layer`` alone, with what the instance gives (catalogue, territory, instance CRS)."""
-    from gisportal.storage.embedded import EmbeddedStore
-    from gisportal.validation import validate_layer
+    from gisportal.publishing.validation import validate_layer
+    from gisportal.storage.embedded.store import EmbeddedStore
 
     store = EmbeddedStore(base_store)
     started = time.perf_counter()
@@ -325,7 +325,7 @@ def main() -> dict:
     args = p.parse_args()  # --parcels (run_all.py passes it) is not used: the data set is the zoning layer
 
     warnings.filterwarnings("ignore", category=RuntimeWarning)
-    from gisportal.rules import load_catalogue
+    from gisportal.zoning.rules import load_catalogue
 
     started_run = time.perf_counter()
     results: dict = {"benchmark": "publication", "machine": machine(), "features_requested": args.features,

@@ -52,15 +52,15 @@ from _common import (  # noqa: E402
 )
 from bench_http import memory, request_files  # noqa: E402
 from bench_load import mixed_paths, run_wrk  # noqa: E402
-from pgbouncer import PgBouncer  # noqa: E402
-from pgcluster import PgCluster  # noqa: E402
+from support.pgbouncer import PgBouncer  # noqa: E402
+from support.pgcluster import PgCluster  # noqa: E402
 
-from gisportal.archives import ARCHIVE_LAYERS, write_archives  # noqa: E402
-from gisportal.plans import versions_in_force  # noqa: E402
-from gisportal.publication import publish_zones  # noqa: E402
-from gisportal.storage.embedded import EmbeddedStore  # noqa: E402
-from gisportal.storage.postgis import PostgisStore  # noqa: E402
-from gisportal.tilesets import run_tippecanoe, write_geojsonseq  # noqa: E402
+from gisportal.publishing.publication import publish_zones  # noqa: E402
+from gisportal.storage.embedded.store import EmbeddedStore  # noqa: E402
+from gisportal.storage.postgis.store import PostgisStore  # noqa: E402
+from gisportal.zoning.archives import ARCHIVE_LAYERS, write_archives  # noqa: E402
+from gisportal.zoning.plans import versions_in_force  # noqa: E402
+from gisportal.zoning.tilesets import run_tippecanoe, write_geojsonseq  # noqa: E402
 
 
 def republish(url: str, plan_zones: int | None = None, read_urls: tuple[str, ...] = ()) -> dict:

@@ -28,12 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SEED, ensure_data, machine, median, parser, verdict, write_results  # noqa: E402
 from bench_lookup import Raw  # noqa: E402
 
-from gisportal.plans import versions_in_force  # noqa: E402
-from gisportal.rules import load_catalogue  # noqa: E402
-from gisportal.settings import load_settings  # noqa: E402
+from gisportal.core.settings import load_settings  # noqa: E402
 from gisportal.sites.input import site_from_refs  # noqa: E402
 from gisportal.sites.note import build_site_note  # noqa: E402
-from gisportal.storage.embedded import EmbeddedStore  # noqa: E402
+from gisportal.storage.embedded.store import EmbeddedStore  # noqa: E402
+from gisportal.zoning.plans import versions_in_force  # noqa: E402
+from gisportal.zoning.rules import load_catalogue  # noqa: E402
 
 TARGET = 3.0
 SITE_PARCELS = 50

@@ -47,7 +47,7 @@ def _status():
 OURS = _STATUS + '''
 import json, sys, time
 t0 = time.perf_counter()
-from gisportal.storage.embedded import EmbeddedStore
+from gisportal.storage.embedded.store import EmbeddedStore
 t1 = time.perf_counter()
 store = EmbeddedStore(sys.argv[1])
 t2 = time.perf_counter()

@@ -57,10 +57,10 @@ from _common import (  # noqa: E402
 )
 from bench_postgis import Bare, timed_pairs  # noqa: E402
 
-from gisportal.plans import versions_in_force  # noqa: E402
-from gisportal.storage.embedded import EmbeddedStore  # noqa: E402
-from gisportal.tiles import LAYER_ZOOMS, TILE_LAYERS  # noqa: E402
-from gisportal.tilesets import TILE_ATTRIBUTES, TileCache, tippecanoe_binary, write_geojsonseq  # noqa: E402
+from gisportal.storage.embedded.store import EmbeddedStore  # noqa: E402
+from gisportal.zoning.plans import versions_in_force  # noqa: E402
+from gisportal.zoning.tiles import LAYER_ZOOMS, TILE_LAYERS  # noqa: E402
+from gisportal.zoning.tilesets import TILE_ATTRIBUTES, TileCache, tippecanoe_binary, write_geojsonseq  # noqa: E402
 
 BUILD_TARGET = 1.5
 READ_TARGET = 3.0

@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    class _App(BaseApplication):  # same settings as gisportal.cli.serve
+    class _App(BaseApplication):  # same settings as gisportal.cli.commands.serve
         def load_config(self) -> None:
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", args.workers)

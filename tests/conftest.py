@@ -43,7 +43,7 @@ from types import SimpleNamespace
 import geopandas as gpd
 import pytest
 import shapely
-from instances import BACKENDS, Instance, PgDatabases, ReplicatedDatabases, new_instance
+from support.instances import BACKENDS, Instance, PgDatabases, ReplicatedDatabases, new_instance
 
 TINY_CRS = "EPSG:26191"
 X0, Y0 = 460000.0, 570000.0
@@ -166,7 +166,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def pg_cluster():
     """The session's PostgreSQL 15 + PostGIS cluster (fails, never skips, when PostgreSQL is missing)."""
-    from pgcluster import PgCluster
+    from support.pgcluster import PgCluster
 
     try:
         cluster = PgCluster()
@@ -281,7 +281,7 @@ def tiny_client(tiny_app):
 @pytest.fixture(scope="session")
 def demo_instance(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Instance:
     """The demo district (~6000 parcels) on the backend, built once per session."""
-    from gisportal.demo import load_demo
+    from gisportal.demo.load import load_demo
 
     instance = new_instance(request, backend, tmp_path_factory.mktemp(f"demo-{backend}"))
     store = instance.open_store()

@@ -74,7 +74,7 @@ def expected_areas(zones: gpd.GeoDataFrame, lots: gpd.GeoDataFrame) -> dict[str,
 
 def _exact(app, refs) -> tuple[float, float]:
     """The same notes built in process, shares unrounded: the largest share of one code, the largest sum."""
-    from gisportal.notes import build_note
+    from gisportal.note.build import build_note
 
     portal = app.extensions["gisportal"]
     worst_share = worst_sum = 0.0
@@ -105,7 +105,7 @@ def main() -> int:
     lots.to_file(work / "parcels.gpkg", engine="pyogrio")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GISPORTAL_")}
     env.update(GISPORTAL_DATA_DIR=str(work / "instance"), GISPORTAL_CRS=CRS)
-    cli = [sys.executable, "-m", "gisportal.cli"]
+    cli = [sys.executable, "-m", "gisportal.cli.commands"]
     refused = subprocess.run(cli + ["import-plan", str(work / "zones.gpkg"), "--name", "messy", "--zone-field",
                                     "CODE"], env=env, capture_output=True, text=True)
     print("import-plan without the flag: exit", refused.returncode, "-", refused.stderr.splitlines()[0])

@@ -59,7 +59,7 @@ def _kind(graph: grimp.ImportGraph, module: str, target: str) -> str:
         target = target.rsplit(".", 1)[0]
     if target != module and graph.find_shortest_chain(importer=target, imported=module):
         return "cycle"
-    return "cli-lazy" if module in ("gisportal.cli", "gisportal.cli_planning") else "no-cycle"
+    return "cli-lazy" if module in ("gisportal.cli.commands", "gisportal.cli.planning") else "no-cycle"
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import numpy as np
 from pyproj import Transformer
 
-from gisportal.settings import load_settings
+from gisportal.core.settings import load_settings
 from gisportal.storage import open_store
 from gisportal.web import create_app
 

@@ -19,10 +19,10 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from gisportal.coords import WGS84, crs_from_user, transformer
-from gisportal.errors import GisportalError, InvalidInput, NotFound, OutsideTerritory, told
-from gisportal.lookup import TERRITORY_MARGIN_M
+from gisportal.core.coords import WGS84, crs_from_user, transformer
+from gisportal.core.errors import GisportalError, InvalidInput, NotFound, OutsideTerritory, told
 from gisportal.storage.base import Store
+from gisportal.zoning.lookup import TERRITORY_MARGIN_M
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """The site note: what applies to a site (several parcels, or a drawn outline) on one date.
 
-The same rule as a parcel's note (:func:`gisportal.notes.build_note`), applied to a larger outline: the site is
-cut by :func:`gisportal.zone_cover.zone_cover` into disjoint parts, land under one zone code (the union of that
+The same rule as a parcel's note (:func:`gisportal.note.build.build_note`), applied to a larger outline: the site is
+cut by :func:`gisportal.zoning.zone_cover.zone_cover` into disjoint parts, land under one zone code (the union of that
 code's features: two features of one code never count twice) and overlaps of several codes, stated with the
-stricter rules of their codes (:mod:`gisportal.overlap_rules`); digitising slivers (under the instance's
-:class:`~gisportal.zone_cover.CoverLimits`) go to a stated remainder, and land no zone covers is stated apart.
+stricter rules of their codes (:mod:`gisportal.zoning.overlap_rules`); digitising slivers (under the instance's
+:class:`~gisportal.zoning.zone_cover.CoverLimits`) go to a stated remainder, and land no zone covers is stated apart.
 Buildability is given per part, gross and net of the servitudes that forbid building, and totalled over the
 disjoint parts: overlapped land is counted once. Every servitude is listed with the area it covers (the union
 of its features), every parcel covered is listed with the share of it inside the site, and every layer gets a
@@ -22,8 +22,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gisportal.errors import told
-from gisportal.notes import (
+from gisportal.core.errors import told
+from gisportal.note.build import (
     Buildability,
     OverlayOnParcel,
     PlanReference,
@@ -33,12 +33,12 @@ from gisportal.notes import (
     total_buildability,
     zones_of_cover,
 )
-from gisportal.overlays import OVERLAY_KINDS, overlay_kind
-from gisportal.plans import PlanVersion
-from gisportal.rules import RulesCatalogue
 from gisportal.sites.input import SiteInput, SiteLimits, SiteTooLarge
 from gisportal.storage.base import OverlayHit, Store
-from gisportal.zone_cover import CoverLimits, negligible_m2, zone_cover
+from gisportal.zoning.overlays import OVERLAY_KINDS, overlay_kind
+from gisportal.zoning.plans import PlanVersion
+from gisportal.zoning.rules import RulesCatalogue
+from gisportal.zoning.zone_cover import CoverLimits, negligible_m2, zone_cover
 
 logger = logging.getLogger(__name__)
 

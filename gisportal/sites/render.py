@@ -11,8 +11,7 @@ from typing import Any
 
 import shapely
 
-from gisportal.overlays import overlay_kind
-from gisportal.renderers import (
+from gisportal.note.render import (
     buildability_to_dict,
     geometry_wgs84,
     overlay_to_dict,
@@ -23,11 +22,12 @@ from gisportal.renderers import (
     signed_cover_facts,
     zone_overlap_to_dict,
 )
-from gisportal.rules import RulesCatalogue
 from gisportal.sites.input import SiteInput
 from gisportal.sites.note import SiteNote, build_site_note
 from gisportal.storage.base import Store
-from gisportal.zone_cover import CoverLimits
+from gisportal.zoning.overlays import overlay_kind
+from gisportal.zoning.rules import RulesCatalogue
+from gisportal.zoning.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 

@@ -6,24 +6,24 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from gisportal.errors import InvalidInput
-from gisportal.settings import Settings
+from gisportal.core.errors import InvalidInput
+from gisportal.core.settings import Settings
 from gisportal.storage.base import Store
 
 if TYPE_CHECKING:
-    from gisportal.registry import NoteRegistry
+    from gisportal.note.registry import NoteRegistry
 
 logger = logging.getLogger(__name__)
 
 
 def _embedded(settings: Settings) -> Store:
-    from gisportal.storage.embedded import EmbeddedStore
+    from gisportal.storage.embedded.store import EmbeddedStore
 
     return EmbeddedStore(settings.store_path, crs=settings.crs)
 
 
 def _postgis(settings: Settings) -> Store:
-    from gisportal.storage.postgis import PostgisStore
+    from gisportal.storage.postgis.store import PostgisStore
 
     if not settings.database_url:
         raise InvalidInput("The postgis backend needs GISPORTAL_DATABASE_URL=postgresql://user@host:port/db.")
@@ -54,7 +54,7 @@ def open_store(settings: Settings) -> Store:
 
 def open_registry(settings: Settings, store: Store) -> NoteRegistry:
     """The registry of issued notes that goes with the store (same database when there is one)."""
-    from gisportal.registry import PostgresRegistry, SqliteRegistry
+    from gisportal.note.registry import PostgresRegistry, SqliteRegistry
 
     engine = getattr(store, "engine", None)
     if engine is not None:

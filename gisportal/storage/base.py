@@ -15,9 +15,9 @@ from datetime import date, datetime
 import geopandas as gpd
 from shapely.geometry.base import BaseGeometry
 
-from gisportal.parcels import ParcelRecord
-from gisportal.plans import Plan, PlanVersion
 from gisportal.storage.featurequery import FeaturePage, FeatureQuery
+from gisportal.zoning.parcels import ParcelRecord
+from gisportal.zoning.plans import Plan, PlanVersion
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class NewPlanVersion:
     effective_from: date
     #: When it was published; now, unless an instance is being moved with its history.
     published_at: datetime | None = None
-    #: What publishes it (unique; see :attr:`gisportal.plans.PlanVersion.origin`), recorded with the version.
+    #: What publishes it (unique; see :attr:`gisportal.zoning.plans.PlanVersion.origin`), recorded with the version.
     origin: str | None = None
 
 

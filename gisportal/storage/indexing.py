@@ -10,8 +10,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from gisportal.parcels import fold_texts, search_text, search_texts, text_array
 from gisportal.storage.base import Suggestion
+from gisportal.zoning.parcels import fold_texts, search_text, search_texts, text_array
 
 logger = logging.getLogger(__name__)
 

@@ -13,20 +13,20 @@ from typing import Any
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from gisportal.agencydb import open_agency
-from gisportal.notifications import open_sender
-from gisportal.private_files import lock_down, private_dir
-from gisportal.resources import resource_dir
-from gisportal.rules import load_catalogue
-from gisportal.rulesbook import RulesBook
-from gisportal.settings import Settings, load_settings
-from gisportal.signing import KeyRing
-from gisportal.storage import backend_name, open_registry, open_store
-from gisportal.web.context import Portal as Portal
-from gisportal.web.context import has_cookie as has_cookie
-from gisportal.web.context import portal as portal
-from gisportal.web.context import public_base as public_base
-from gisportal.web.context import public_base_of as public_base_of
+from gisportal.core.notifications import open_sender
+from gisportal.core.private_files import lock_down, private_dir
+from gisportal.core.resources import resource_dir
+from gisportal.core.settings import Settings, load_settings
+from gisportal.core.signing import KeyRing
+from gisportal.note.registry import open_registry
+from gisportal.storage import backend_name, open_agency, open_store
+from gisportal.web.core.context import Portal as Portal
+from gisportal.web.core.context import has_cookie as has_cookie
+from gisportal.web.core.context import portal as portal
+from gisportal.web.core.context import public_base as public_base
+from gisportal.web.core.context import public_base_of as public_base_of
+from gisportal.zoning.rules import load_catalogue
+from gisportal.zoning.rulesbook import RulesBook
 
 logger = logging.getLogger(__name__)
 
@@ -98,32 +98,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                          KeyRing(settings.data_dir / "keys"), agency=agency, rules=rules,
                                          sender=open_sender(settings))
 
-    from gisportal.web import (
-        admin,
-        api,
-        archives,
-        assets,
-        auth,
-        committees,
-        complaints,
-        contact,
-        data,
-        documents,
-        errors,
-        history,
-        i18n,
-        library,
-        ogc,
-        pages,
-        payments,
-        planning,
-        rules_admin,
-        security,
-        sites,
-        situation,
-        throttle,
-        tiles,
-    )
+    from gisportal.web import api, sites
+    from gisportal.web.accounts import admin, auth
+    from gisportal.web.core import assets, errors, i18n, security, throttle
+    from gisportal.web.note import documents, history, situation
+    from gisportal.web.opendata import data, ogc
+    from gisportal.web.publishing import planning, rules_admin
+    from gisportal.web.services import contact, library
+    from gisportal.web.services.committees import public as committees
+    from gisportal.web.services.complaints import public as complaints
+    from gisportal.web.services.payments import public as payments
+    from gisportal.web.zoning import archives, pages, tiles
 
     security.init_app(app)  # first: bounded route ids, body size limits before anything reads a body
     i18n.init_app(app)
@@ -149,13 +134,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     archives.init_app(app)
     throttle.init_app(app)  # after the services: wraps their code-checking views
     errors.init_app(app)
-    from gisportal.web import delivery  # compression, fingerprinted static URLs, API CORS (issue #15)
+    from gisportal.web.core import delivery  # compression, fingerprinted static URLs, API CORS (issue #15)
 
     delivery.init_app(app)
 
     lock_down(settings.data_dir)  # 0700/0600: personal data, keys and secrets are for the service account only
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published
-    from gisportal.web.notes_wsgi import NoteFront
+    from gisportal.web.note.notes_wsgi import NoteFront
 
     app.wsgi_app = NoteFront(app, app.wsgi_app)  # type: ignore[method-assign]  # anonymous note GETs: lean path
 

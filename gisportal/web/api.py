@@ -12,18 +12,13 @@ from flask import Flask, Response, current_app, render_template
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 
-from gisportal.errors import InvalidInput, NotFound, StaffOnly
-from gisportal.lookup import ParcelQuery, find_parcel
-from gisportal.mapdata import layer_geojson, parse_bbox
-from gisportal.notes import build_note
-from gisportal.plans import version_status
-from gisportal.renderers import note_to_dict, parcel_feature
-from gisportal.search import suggest
+from gisportal.core.errors import InvalidInput, NotFound, StaffOnly
+from gisportal.note.build import build_note
+from gisportal.note.render import note_to_dict, parcel_feature
 from gisportal.storage.base import LAYERS
-from gisportal.web.context import portal
-from gisportal.web.i18n import current_language, requested_language
-from gisportal.web.library import note_documents
-from gisportal.web.schemas import (
+from gisportal.web.core.context import portal
+from gisportal.web.core.i18n import current_language, requested_language
+from gisportal.web.core.schemas import (
     FeatureCollectionSchema,
     FeatureSchema,
     LayerArgs,
@@ -34,7 +29,12 @@ from gisportal.web.schemas import (
     SearchArgs,
     SuggestionsSchema,
 )
-from gisportal.zone_cover import CoverLimits
+from gisportal.web.services.library import note_documents
+from gisportal.zoning.lookup import ParcelQuery, find_parcel
+from gisportal.zoning.mapdata import layer_geojson, parse_bbox
+from gisportal.zoning.plans import version_status
+from gisportal.zoning.search import suggest
+from gisportal.zoning.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     return note, note_to_dict(note, catalogue, lang, note_documents(lang))
 
 
-# The busiest endpoint; its anonymous JSON GETs are answered by gisportal.web.notes_wsgi in front of the app,
+# The busiest endpoint; its anonymous JSON GETs are answered by gisportal.web.note.notes_wsgi in front of the app,
 # with the same functions. The endpoint keeps the name a MethodView gave it.
 @blp.route("/notes", endpoint="Notes")
 @blp.arguments(NOTE_ARGS, location="query")
@@ -86,7 +86,7 @@ def notes(args: dict[str, Any]) -> Response:
     A point outside any parcel answers 404 ``no_parcel_here`` with the zones at that point.
     """
     if args.get("format") == "pdf":
-        from gisportal.web.documents import pdf_language, pdf_response, require_official_note_paid
+        from gisportal.web.note.documents import pdf_language, pdf_response, require_official_note_paid
 
         lang = pdf_language(args.get("lang"))
         note, _data = note_view_data(args)
@@ -94,7 +94,7 @@ def notes(args: dict[str, Any]) -> Response:
         return pdf_response(note, lang)
     note, data = note_view_data(args)
     if args.get("format") == "html":
-        return Response(render_template("note.html", note=note, data=data), mimetype="text/html")
+        return Response(render_template("note/note.html", note=note, data=data), mimetype="text/html")
     return json_response(data)
 
 
@@ -172,10 +172,10 @@ class Verify(MethodView):
     def get(self, number: str) -> Response:
         """Check a note number (and the QR code's ``t`` token): authentic, and still current or not."""
 
-        from gisportal.issuing import check_number, currency
+        from gisportal.note.issuing import check_number, currency
 
         p = portal()
-        from gisportal.web.documents import verification_code
+        from gisportal.web.note.documents import verification_code
 
         issued = check_number(p.registry, p.keyring, number, verification_code())
         state = currency(p.store, p.catalogue, issued, CoverLimits.from_settings(p.settings))
@@ -213,7 +213,7 @@ class PortalApi(Api):
 
 def api_docs() -> str:
     """``GET /api/v1/docs``: the interactive API reference (Swagger UI from the package, no CDN)."""
-    return render_template("apidocs.html")
+    return render_template("api/docs.html")
 
 
 def openapi_servers(public_url: str | None) -> list[dict[str, str]]:

@@ -21,20 +21,20 @@ from flask_babel import force_locale
 from flask_smorest import Blueprint
 from markupsafe import Markup
 
-from gisportal.errors import FileTooLarge, InvalidInput, told
-from gisportal.issuing import issue_payload, note_pdf
-from gisportal.mapextract import render_map_extract
+from gisportal.core.errors import FileTooLarge, InvalidInput, told
+from gisportal.core.vectors import read_vector_layer
+from gisportal.note.issuing import issue_payload, note_pdf
+from gisportal.note.mapextract import render_map_extract
+from gisportal.publishing.uploads import UploadLimits, open_upload
 from gisportal.sites.input import SiteInput, SiteInvalid, SiteLimits, site_from_frame, site_from_geojson, site_from_refs
 from gisportal.sites.note import SiteNote, build_site_note
 from gisportal.sites.render import site_payload, site_to_dict
-from gisportal.uploads import UploadLimits, open_upload
-from gisportal.vectors import read_vector_layer
 from gisportal.web.api import json_response
-from gisportal.web.context import portal
-from gisportal.web.documents import pdf_language, qr_svg, verify_url
-from gisportal.web.i18n import current_language, format_locale, requested_language
-from gisportal.web.throttle import issuance_guard
-from gisportal.zone_cover import CoverLimits
+from gisportal.web.core.context import portal
+from gisportal.web.core.i18n import current_language, format_locale, requested_language
+from gisportal.web.core.throttle import issuance_guard
+from gisportal.web.note.documents import pdf_language, qr_svg, verify_url
+from gisportal.zoning.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def site_document(note: SiteNote, issued: Any | None) -> dict[str, Any]:
 
 def site_html(note: SiteNote, lang: str, document: dict[str, Any], pdf: bool = False) -> str:
     """The site note page in ``lang``."""
-    from gisportal.web.pdf import inline_css  # WeasyPrint's module: loaded on the first note page only
+    from gisportal.web.core.pdf import inline_css  # WeasyPrint's module: loaded on the first note page only
 
     with force_locale(format_locale(lang)):
         data = site_to_dict(note, portal().catalogue_for(note.as_of), lang)
@@ -147,7 +147,7 @@ def site_html(note: SiteNote, lang: str, document: dict[str, Any], pdf: bool = F
 
 def site_pdf_response(note: SiteNote, lang: str) -> Response:
     """Issue (or reuse) the site note and answer its sealed PDF."""
-    from gisportal.web.pdf import pdf_from_html  # WeasyPrint: loaded on the first PDF only
+    from gisportal.web.core.pdf import pdf_from_html  # WeasyPrint: loaded on the first PDF only
 
     p = portal()
     issued = issue_payload(p.registry, p.keyring, site_payload(note, lang), before_issue=issuance_guard(None))

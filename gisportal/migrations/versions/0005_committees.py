@@ -3,8 +3,8 @@
 Revision ID: 0005
 Revises: 0003
 
-The tables are created from their SQLAlchemy definitions (``gisportal.committees``,
-``gisportal.subscriptions``) as they stand at this revision; later changes get revisions of their own.
+The tables are created from their SQLAlchemy definitions (``gisportal.services.committees.sessions``,
+``gisportal.services.subscriptions``) as they stand at this revision; later changes get revisions of their own.
 """
 
 import sqlalchemy as sa
@@ -19,7 +19,8 @@ _TABLES = ("gp_committee_sessions", "gp_permit_files", "gp_committee_decisions",
 
 
 def _tables() -> list[sa.Table]:
-    from gisportal import committees, subscriptions
+    from gisportal.services import subscriptions
+    from gisportal.services.committees import sessions as committees
 
     return [committees.sessions, committees.permit_files, committees.decisions, subscriptions.subscriptions]
 

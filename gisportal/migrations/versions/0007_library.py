@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 KINDS = ("plan_regulation", "plan_map", "law", "decree", "circular", "procedure", "form", "publication")
-# Titles weigh more than the body; the text is normalised by the application (gisportal.library_text), so the
+# Titles weigh more than the body; the text is normalised by the application (gisportal.services.library.text), so the
 # 'simple' configuration (no stemming, no stop words) treats French and Arabic alike.
 SEARCH_VECTOR = ("setweight(to_tsvector('simple'::regconfig, search_title), 'A') || "
                  "setweight(to_tsvector('simple'::regconfig, search_body), 'B')")

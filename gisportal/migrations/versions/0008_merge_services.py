@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from gisportal.storage.postgis_db import declare_srid
+    from gisportal.storage.postgis.db import declare_srid
 
     conn = op.get_bind()
     crs = conn.execute(sa.text("SELECT value FROM gp_meta WHERE key = 'crs'")).scalar()

@@ -1,0 +1,1 @@
+"""The ``gisportal`` command line."""

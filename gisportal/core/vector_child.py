@@ -1,0 +1,109 @@
+"""Reading an outside vector file in a child process, with time and memory limits.
+
+A file from a consultant is hostile until read: a GeoPackage view can run forever, a crafted geometry can eat all
+memory, GDAL can crash. The layer is read in a forked child (``forkserver``: no threads or locks of the server
+inherited) limited to :data:`MAX_MEMORY_BYTES` of address space and :data:`MAX_SECONDS`; the parent gets the
+GeoDataFrame back, or a :class:`~gisportal.core.errors.DataFileError`. Geometries are checked there too: NaN or
+infinite coordinates and more than :data:`MAX_VERTICES` vertices are refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import resource
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from gisportal.core.errors import DataFileError, GisportalError
+
+logger = logging.getLogger(__name__)
+
+#: Wall-clock seconds a read may take.
+MAX_SECONDS = 120.0
+#: Address space of the reading process.
+MAX_MEMORY_BYTES = 3 * 1024**3
+#: Vertices in one layer (a plan of 50,000 detailed zones has a few million at most).
+MAX_VERTICES = 5_000_000
+
+_context = multiprocessing.get_context("forkserver")
+_context.set_forkserver_preload(["gisportal.core.vectors"])
+
+
+def refuse_sql_views(path: Path) -> None:
+    """Refuse a GeoPackage holding SQL views (a view may compute forever); triggers never fire on reading."""
+    if path.suffix.lower() != ".gpkg" or not path.is_file():
+        return
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+            views = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'view' LIMIT 5")]
+    except sqlite3.Error as exc:
+        raise DataFileError(f"Cannot read {path.name}: not a readable GeoPackage ({exc}).", file=path.name) from None
+    if views:
+        raise DataFileError(f"{path.name} holds SQL views ({', '.join(views)}); export the layers as plain tables.",
+                            file=path.name, views=views)
+
+
+def check_geometries(frame: gpd.GeoDataFrame, name: str) -> None:
+    """Refuse NaN/infinite coordinates and too many vertices (geometry faults GEOS cannot work with)."""
+    geometries = frame.geometry.values
+    count = int(shapely.get_num_coordinates(geometries).sum())
+    if count > MAX_VERTICES:
+        raise DataFileError(f"{name}: {count:,} vertices, more than the {MAX_VERTICES:,} accepted; simplify the "
+                            "layer or split it.", file=name, vertices=count)
+    coords = shapely.get_coordinates(geometries)
+    bad = ~np.isfinite(coords).all(axis=1)
+    if bad.any():
+        raise DataFileError(f"{name}: {int(bad.sum())} vertices have no numeric coordinates (NaN or infinite).",
+                            file=name)
+
+
+def _child(conn: Any, path: str, kwargs: dict[str, Any]) -> None:
+    """In the child: limit memory, read, check, send the frame (or the error) back."""
+    from gisportal.core.vectors import read_here
+
+    resource.setrlimit(resource.RLIMIT_AS, (MAX_MEMORY_BYTES, MAX_MEMORY_BYTES))
+    try:
+        frame = read_here(Path(path), **kwargs)
+        check_geometries(frame, Path(path).name)
+        conn.send(("ok", frame))
+    except GisportalError as exc:
+        conn.send(("error", exc))
+    except MemoryError:
+        conn.send(("error", DataFileError(f"{Path(path).name} needs more memory to read than allowed.",
+                                          file=Path(path).name)))
+    except Exception as exc:  # noqa: BLE001 - GDAL/GEOS errors of a hostile file: told, not raised as a bug
+        conn.send(("error", DataFileError(f"Cannot read {Path(path).name}: {exc}"[:500], file=Path(path).name)))
+    finally:
+        conn.close()
+
+
+def read_isolated(path: Path, **kwargs: Any) -> gpd.GeoDataFrame:
+    """Read a layer in a limited child process (see the module doc); GisportalError on any failure."""
+    refuse_sql_views(path)
+    parent, child = _context.Pipe(duplex=False)
+    process = _context.Process(target=_child, args=(child, str(path), kwargs), daemon=True)
+    process.start()
+    child.close()
+    try:
+        if not parent.poll(MAX_SECONDS):
+            raise DataFileError(f"{path.name} took longer than {MAX_SECONDS:.0f} s to read; it was stopped.",
+                                file=path.name)
+        try:
+            status, value = parent.recv()
+        except EOFError:
+            raise DataFileError(f"Reading {path.name} failed (the reader stopped: too much memory or a crash).",
+                                file=path.name) from None
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        parent.close()
+    if status == "error":
+        raise value
+    return value

@@ -1,0 +1,1 @@
+"""Open data for GIS tools: OGC API – Features and downloads."""

@@ -1,0 +1,1 @@
+"""Plan publication: upload intake, validation, drafts, impact preview, publication, imports."""

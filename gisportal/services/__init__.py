@@ -1,0 +1,2 @@
+"""The citizen services: complaints, committees, payments, the document library,
+subscriptions, contact."""

@@ -1,0 +1,1 @@
+"""Building-committee sessions and their decisions on permit requests."""

@@ -1,0 +1,1 @@
+"""Complaints filed by citizens and their handling by agency staff."""

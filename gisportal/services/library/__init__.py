@@ -1,0 +1,1 @@
+"""The document library: approved plans' regulations, laws, decrees, procedures."""

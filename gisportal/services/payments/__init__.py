@@ -1,0 +1,1 @@
+"""Fees, orders, payment providers and receipts."""

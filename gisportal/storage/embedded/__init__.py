@@ -1,0 +1,1 @@
+"""The embedded store: a GeoPackage file per instance, indexed in memory."""

@@ -1,0 +1,1 @@
+"""The PostGIS store, its SQL, bulk loads and read replicas."""

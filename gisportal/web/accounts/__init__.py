@@ -1,0 +1,1 @@
+"""Staff sign-in, accounts and the audit log on the web."""

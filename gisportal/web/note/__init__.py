@@ -1,0 +1,1 @@
+"""The note on the web: official notes, verification, the lean JSON front, history, situation."""

@@ -1,0 +1,1 @@
+"""Open data on the web: OGC API – Features and downloads."""

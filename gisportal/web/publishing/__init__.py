@@ -1,0 +1,1 @@
+"""Planners' pages: upload, validation report, impact, publication, rules editor."""

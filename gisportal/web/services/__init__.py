@@ -1,0 +1,1 @@
+"""The citizen services on the web."""

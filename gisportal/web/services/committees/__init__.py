@@ -1,0 +1,1 @@
+"""Committee results on the web: public pages and staff pages."""

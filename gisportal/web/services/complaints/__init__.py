@@ -1,0 +1,1 @@
+"""Complaints on the web: form, tracking, staff queue, API, receipt."""

@@ -1,0 +1,1 @@
+"""Fees and e-payment on the web: pages, API, staff, documents, sandbox."""

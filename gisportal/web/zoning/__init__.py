@@ -1,0 +1,1 @@
+"""The map, the plans in force, tiles and tile archives on the web."""

@@ -1,0 +1,172 @@
+"""Every page on a 390 px phone and under axe-core (WCAG 2.1 AA), in French and in Arabic (issue #15).
+
+One chromium, one context per language on a 390 × 844 viewport; the pages of ``site_pages.build_site`` visited
+in a loop. On each page: the document is no wider than the screen (``scrollWidth <= 390``), and axe-core
+(npm ``axe-core``, read from ``node_modules``, injected by Playwright) finds no critical or serious violation on
+any page, and no moderate one on public pages. Every request stays on this machine (the guard of
+``test_browser.py``). Screenshots: ``tests/artifacts/a11y-{lang}-{page}.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.browser import ARTIFACTS, _is_local, _serving, browser_chromium  # noqa: F401 (fixture)
+from support.site_pages import build_site, signed_in
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+#: Impacts that fail a page: public pages, staff pages.
+FAILING = {"public": {"critical", "serious", "moderate"}, "staff": {"critical", "serious"}}
+RUN_AXE = """async (tags) => {
+  const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+  return r.violations.map(v => ({id: v.id, impact: v.impact,
+                                 nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+}"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `make install` (npm axe-core)", pytrace=False)
+    app, pages = build_site(tmp_path_factory.mktemp("a11y-site"))
+    with _serving(app) as base_url:
+        yield {"base_url": base_url, "pages": pages}
+
+
+def _settle(page: Any, path: str) -> None:
+    """Wait for what the page's scripts draw (the map's search box and layers)."""
+    page.wait_for_load_state("load")
+    if path == "/":
+        page.wait_for_function("() => window.gisportal && window.gisportal.map")
+
+
+def _shot_name(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.split("?")[0].lower()).strip("-") or "map"
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_every_page_fits_a_phone_and_passes_axe(site: dict[str, Any], browser_chromium: Any, lang: str) -> None:
+    base = site["base_url"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser_chromium.new_context(viewport=PHONE, locale=lang, bypass_csp=True, service_workers="block")
+    requests: list[str] = []
+    errors: list[str] = []
+    context.on("request", lambda r: requests.append(r.url))
+    context.on("page", lambda p: p.on("pageerror", lambda e: errors.append(str(e))))
+    context.route("**/*", lambda route: route.continue_() if _is_local(route.request.url)
+                  else route.abort("blockedbyclient"))
+    too_wide: dict[str, int] = {}
+    violations: dict[str, list[dict[str, Any]]] = {}
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        for kind in ("public", "staff"):
+            if kind == "staff":
+                with signed_in(page, base):
+                    pass
+            for path in site["pages"][kind]:
+                response = page.goto(f"{base}{path}{'&' if '?' in path else '?'}lang={lang}")
+                assert response.status == (404 if path == "/no-such-page" else 200), (path, response.status)
+                _settle(page, path)
+                assert page.evaluate("document.documentElement.dir") == ("rtl" if lang == "ar" else "ltr"), path
+                width = page.evaluate("document.documentElement.scrollWidth")
+                if width > PHONE["width"]:
+                    too_wide[path] = width
+                if kind == "public":
+                    page.screenshot(path=str(ARTIFACTS / f"a11y-{lang}-{_shot_name(path)}.png"))
+                page.add_script_tag(path=str(AXE))
+                found = [v for v in page.evaluate(RUN_AXE, TAGS) if v["impact"] in FAILING[kind]]
+                if found:
+                    violations[f"{kind} {path}"] = found
+    finally:
+        context.close()
+    assert not [u for u in requests if not _is_local(u)], "a page reached the internet"
+    assert not errors, errors
+    assert not violations and not too_wide, json.dumps({"axe violations": violations,
+                                                        "wider than a 390 px phone": too_wide}, indent=1)
+
+
+def _panel_ref(page: Any) -> str | None:
+    ref = page.locator("#gp-result .gp-summary-ref")
+    return ref.inner_text().strip() if ref.count() else None
+
+
+def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, Any], browser_chromium: Any) -> None:
+    """Enter opens what is typed now (even before its suggestions came), the box is an ARIA combobox, a quarter
+    clears the panel, Enter on the focused map opens the parcel at its centre, the zoom hint zooms in, and on a
+    phone the legend starts closed."""
+    from pyproj import Transformer
+    from support.tiny import X0, Y0
+
+    base = site["base_url"]
+    context = browser_chromium.new_context(viewport={"width": 1366, "height": 900}, locale="fr")
+    context.route("**/*", lambda route: route.continue_() if _is_local(route.request.url)
+                  else route.abort("blockedbyclient"))
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{base}/?lang=fr")
+        page.wait_for_function("() => window.gisportal && window.gisportal.map")
+        box = page.locator("#gp-q")
+        assert box.get_attribute("role") == "combobox" and box.get_attribute("aria-expanded") == "false"
+        # Enter at once, before any suggestion arrived: the house number typed is opened
+        box.fill("1 Rue Ibn Battouta")
+        box.press("Enter")
+        page.wait_for_function("() => document.querySelector('#gp-result .gp-summary-ref')")
+        assert _panel_ref(page) == "TF-1001/06"
+        # suggestions of an earlier text on screen, then another number typed and Enter at once: the new one
+        box.fill("3 Rue Ibn Battouta")
+        page.wait_for_selector("#gp-suggestions li[role=option][aria-selected=true]")
+        assert box.get_attribute("aria-expanded") == "true"
+        active = box.get_attribute("aria-activedescendant")
+        assert active and page.locator(f"#{active}").get_attribute("aria-selected") == "true"
+        assert "TF-1002/06" in page.locator(f"#{active}").inner_text()
+        box.fill("5 Rue Ibn Battouta")
+        box.press("Enter")
+        page.wait_for_function("() => (document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
+                               " === 'TF-1005/06'")
+        assert box.get_attribute("aria-expanded") == "false" and box.get_attribute("aria-activedescendant") is None
+        # a quarter: the map moves there and the previous parcel leaves the panel
+        box.fill("Marshan")
+        page.wait_for_selector("#gp-suggestions li[role=option]")
+        box.press("Enter")
+        page.wait_for_function("() => !document.querySelector('#gp-result .gp-summary-ref')")
+        assert page.locator("#gp-result .gp-hint").count() == 1
+        page.wait_for_function("() => window.gisportal.map.getZoom() === 16")  # the quarter's view, animation over
+        page.wait_for_timeout(300)
+        # the keyboard's way to choose on the map: centre it on TF-1003/06 (box 150..170 x 50..70), Enter
+        lon, lat = Transformer.from_crs("EPSG:26191", "EPSG:4326", always_xy=True).transform(X0 + 160, Y0 + 60)
+        page.locator(".gp-map .leaflet-container").focus()
+        page.evaluate("([lat, lon]) => window.gisportal.map.setView([lat, lon], 18, {animate: false})", [lat, lon])
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => (document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
+                               " === 'TF-1003/06'")
+        # below the parcels' zoom, a hint says so; it zooms in
+        hint = page.locator(".gp-zoom-hint")
+        assert hint.is_hidden()
+        page.evaluate("window.gisportal.map.setZoom(12, {animate: false})")
+        assert hint.is_visible() and hint.inner_text().strip()
+        hint.click()
+        page.wait_for_function("() => window.gisportal.map.getZoom() >= JSON.parse("
+                               "document.getElementById('gp-config').textContent).parcelMinZoom")
+        hint.wait_for(state="hidden")
+        assert page.locator(".gp-legend details").get_attribute("open") is not None  # open on a desktop
+        page.screenshot(path=str(ARTIFACTS / "a11y-search-desktop.png"))
+        phone = context.new_page()
+        phone.set_viewport_size(PHONE)
+        phone.goto(f"{base}/?lang=ar")
+        phone.wait_for_function("() => window.gisportal && window.gisportal.map")
+        assert phone.locator(".gp-legend details").get_attribute("open") is None  # closed on a phone
+        phone.keyboard.press("Tab")  # the first Tab reaches the skip link, which leads to the content
+        assert phone.evaluate("document.activeElement.className") == "gp-skip"
+    finally:
+        context.close()

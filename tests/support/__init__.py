@@ -1,0 +1,1 @@
+"""What the tests share: instances, PostgreSQL clusters, PgBouncer, browsers, fixtures."""
