@@ -108,6 +108,7 @@ TABLE_MODULES = (
     "gisportal.subscriptions",
     "gisportal.payments",
     "gisportal.library",
+    "gisportal.registry",
 )
 
 

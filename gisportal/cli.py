@@ -323,7 +323,8 @@ def keys_list() -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 def registry(text: str, limit: int) -> None:
     """List issued notes, newest first (tab-separated)."""
-    from gisportal.storage import open_registry, open_store
+    from gisportal.registry import open_registry
+    from gisportal.storage import open_store
 
     settings = load_settings()
     for n in open_registry(settings, open_store(settings)).search(text, limit):
@@ -337,7 +338,8 @@ def export_instance(target: Path) -> None:
     """Copy this instance (plans with history, parcels, issued notes, keys and secrets, agency tables and files)
     into a new embedded data directory."""
     from gisportal.agencydb import open_agency
-    from gisportal.storage import open_registry, open_store
+    from gisportal.registry import open_registry
+    from gisportal.storage import open_store
     from gisportal.transfer import SECRET_FILES, carry_keys, check_agency_empty, copy_agency, copy_instance
 
     settings = load_settings()
@@ -363,7 +365,8 @@ def export_instance(target: Path) -> None:
 def import_all(source: Path) -> None:
     """Load an exported (embedded) data directory into this empty instance, e.g. into PostGIS."""
     from gisportal.agencydb import open_agency
-    from gisportal.storage import open_registry, open_store
+    from gisportal.registry import open_registry
+    from gisportal.storage import open_store
     from gisportal.transfer import carry_keys, check_agency_empty, copy_agency, copy_instance
 
     settings = load_settings()

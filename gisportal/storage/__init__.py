@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from gisportal.errors import InvalidInput
 from gisportal.settings import Settings
 from gisportal.storage.base import Store
-
-if TYPE_CHECKING:
-    from gisportal.registry import NoteRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +47,3 @@ def open_store(settings: Settings) -> Store:
         raise InvalidInput(f"Unknown storage backend '{name}'. Known: {', '.join(BACKENDS)}.") from None
     return factory(settings)
 
-
-def open_registry(settings: Settings, store: Store) -> NoteRegistry:
-    """The registry of issued notes that goes with the store (same database when there is one)."""
-    from gisportal.registry import PostgresRegistry, SqliteRegistry
-
-    engine = getattr(store, "engine", None)
-    if engine is not None:
-        return PostgresRegistry(engine)
-    return SqliteRegistry(settings.data_dir / "registry.sqlite")

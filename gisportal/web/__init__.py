@@ -16,12 +16,13 @@ from flask.sessions import SecureCookieSessionInterface
 from gisportal.agencydb import open_agency
 from gisportal.notifications import open_sender
 from gisportal.private_files import lock_down, private_dir
+from gisportal.registry import open_registry
 from gisportal.resources import resource_dir
 from gisportal.rules import load_catalogue
 from gisportal.rulesbook import RulesBook
 from gisportal.settings import Settings, load_settings
 from gisportal.signing import KeyRing
-from gisportal.storage import backend_name, open_registry, open_store
+from gisportal.storage import backend_name, open_store
 from gisportal.web.context import Portal as Portal
 from gisportal.web.context import has_cookie as has_cookie
 from gisportal.web.context import portal as portal
@@ -94,7 +95,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     store = open_store(settings)
     agency = open_agency(settings, store)
     rules = RulesBook(agency, load_catalogue(settings.rules_file))
-    app.extensions["gisportal"] = Portal(settings, store, rules.current(), open_registry(settings, store),
+    app.extensions["gisportal"] = Portal(settings, store, rules.current(), open_registry(settings, store, agency),
                                          KeyRing(settings.data_dir / "keys"), agency=agency, rules=rules,
                                          sender=open_sender(settings))
 
