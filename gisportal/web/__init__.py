@@ -122,7 +122,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         security,
         sites,
         situation,
-        throttle,
         tiles,
     )
 
@@ -148,7 +147,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     history.init_app(app)
     situation.init_app(app)
     archives.init_app(app)
-    throttle.init_app(app)  # after the services: wraps their code-checking views
     errors.init_app(app)
     from gisportal.web import delivery  # compression, fingerprinted static URLs, API CORS (issue #15)
 

@@ -31,6 +31,7 @@ from gisportal.notifications import Notification
 from gisportal.web.context import portal, public_base
 from gisportal.web.i18n import current_language, format_locale
 from gisportal.web.security import limit_request_size
+from gisportal.web.throttle import wrong_code_limit
 
 logger = logging.getLogger(__name__)
 
@@ -334,6 +335,8 @@ def init_app(app: Flask) -> None:
     limiter = app.extensions["gisportal_limiter"]
     limit = limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])
     limit(blp)  # its only POST: filing a complaint (POST /api/v1/complaints)
+    wrong_code = wrong_code_limit(limiter)
+    wrong_code(blp)  # its GETs: a complaint's status and files, by secret code
     app.extensions["gisportal_api"].register_blueprint(blp)
     app.extensions["gisportal_csrf"].exempt(ComplaintsCollection)
     app.add_url_rule("/complaints/new", "complaint_new", limit(new_complaint), methods=["GET", "POST"])
@@ -341,7 +344,7 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/complaints/track/<number>/add", "complaint_add_information", limit(add_information),
                      methods=["POST"])
     app.add_url_rule("/complaints/track/<number>/attachments/<int:attachment_id>", "complaint_track_attachment",
-                     track_attachment)
+                     wrong_code(track_attachment))
     app.add_url_rule("/complaints/receipt.pdf", "complaint_receipt_pdf", receipt_pdf, methods=["POST"])
     portal_settings = app.extensions["gisportal"].settings
     for endpoint in ("complaint_new", "complaint_track", "complaint_add_information",

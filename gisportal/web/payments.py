@@ -32,6 +32,7 @@ from gisportal.signing import NotAuthentic
 from gisportal.web.auth import audit_log, client_ip
 from gisportal.web.context import portal, public_base
 from gisportal.web.errors import tell
+from gisportal.web.throttle import wrong_code_limit
 
 logger = logging.getLogger(__name__)
 
@@ -281,14 +282,15 @@ def init_app(app: Flask) -> None:
     app.extensions["gisportal_payments"] = PaymentsService(fees, Orders(p.agency, fees), hmac_secret(p.settings))
     limiter = app.extensions["gisportal_limiter"]
     limit = limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])
+    wrong_code = wrong_code_limit(limiter)
 
     app.add_url_rule("/fees", "fees", fees_page)
     app.add_url_rule("/payments/orders", "payment_order_create", limit(order_create), methods=["POST"])
-    app.add_url_rule("/payments/orders/<reference>", "payment_order", order_page)
+    app.add_url_rule("/payments/orders/<reference>", "payment_order", wrong_code(order_page))
     app.add_url_rule("/payments/orders/<reference>/pay", "payment_pay", order_pay, methods=["POST"])
-    app.add_url_rule("/payments/orders/<reference>/invoice.pdf", "payment_invoice", invoice_pdf)
-    app.add_url_rule("/payments/orders/<reference>/receipt.pdf", "payment_receipt", receipt_pdf)
-    app.add_url_rule("/payments/orders/<reference>/note.pdf", "payment_note", note_pdf)
+    app.add_url_rule("/payments/orders/<reference>/invoice.pdf", "payment_invoice", wrong_code(invoice_pdf))
+    app.add_url_rule("/payments/orders/<reference>/receipt.pdf", "payment_receipt", wrong_code(receipt_pdf))
+    app.add_url_rule("/payments/orders/<reference>/note.pdf", "payment_note", wrong_code(note_pdf))
     app.extensions["gisportal_csrf"].exempt(payment_callback)  # server-to-server, HMAC-signed
     app.add_url_rule("/payments/callback/<provider_name>", "payment_callback", payment_callback, methods=["POST"])
     app.add_url_rule("/payments/return/<provider_name>", "payment_return", payment_return)
