@@ -37,6 +37,7 @@ from gisportal.committee_terms import (
     normalise_number,
 )
 from gisportal.contact_details import is_phone_number
+from gisportal.coords import WGS84, transformer
 from gisportal.errors import Conflict, InvalidInput, NotFound, RecordsInvalid
 from gisportal.parcels import ref_key
 from gisportal.secret_codes import code_matches, hash_code, new_code
@@ -339,7 +340,6 @@ class Committees:
         return Recorded(_row_decision(row), code)
 
     def _lon_lat(self, geometry: Any) -> tuple[float | None, float | None]:
-        from gisportal.coords import WGS84, transformer
 
         if not self.store.crs:
             return None, None

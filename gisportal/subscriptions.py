@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gisportal.agencydb import _ID, _TIME, AgencyDB, metadata, utcnow
 from gisportal.committee_terms import DECISIONS, FILE_NUMBER, SESSION_KINDS, normalise_number
-from gisportal.committees import PublicDecision
+from gisportal.committees import PublicDecision, permit_files
 from gisportal.contact_details import email_address
 from gisportal.errors import InvalidInput, NotFound
 from gisportal.impact import SHARE_TOLERANCE
@@ -239,7 +239,6 @@ class Subscriptions:
     def notify_plan_change(self, store: Store, previous: PlanVersion | None, version: PlanVersion) -> int:
         """After a publication: tell the subscribers of every parcel whose zones or servitudes changed, and of
         every permit file on such a parcel (one message per address and parcel)."""
-        from gisportal.committees import permit_files
 
         confirmed = subscriptions.c.confirmed_at.isnot(None)
         with self.db.read() as conn:

@@ -28,7 +28,9 @@ from shapely.geometry.base import BaseGeometry
 
 from gisportal import validation_checks as checks
 from gisportal import validation_source as source
-from gisportal.errors import DataFileError, InvalidInput
+from gisportal.errors import DataFileError, GisportalError, InvalidInput
+from gisportal.rules import load_catalogue
+from gisportal.storage import backend_name, open_store
 from gisportal.uploads import open_upload
 from gisportal.validation_report import BLOCKING as BLOCKING
 from gisportal.validation_report import CODES as CODES
@@ -124,7 +126,7 @@ def validate_upload(intake: Any, layer: str | None = None, **options: Any) -> Va
 
 
 def _info(path: Path, layer: str | None) -> dict[str, Any]:
-    import pyogrio
+    import pyogrio  # GDAL's binding (a quarter of a second to load): only when a file is read
 
     if not path.exists():
         raise DataFileError(f"File not found: {path}", file=str(path))
@@ -177,15 +179,12 @@ def instance_context(settings: Any, store: Any = None) -> dict[str, Any]:
     created), and an unreachable one is skipped: the territory check is then
     left out.
     """
-    from gisportal.errors import GisportalError
-    from gisportal.rules import load_catalogue
 
     context: dict[str, Any] = {"catalogue": None, "instance_crs": settings.crs or None, "territory": None}
     if Path(settings.rules_file).exists():
         context["catalogue"] = load_catalogue(settings.rules_file)
     opened = None
     if store is None:
-        from gisportal.storage import backend_name, open_store
 
         if backend_name(settings) != "embedded" or settings.store_path.exists():
             try:

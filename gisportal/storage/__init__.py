@@ -13,12 +13,14 @@ logger = logging.getLogger(__name__)
 
 
 def _embedded(settings: Settings) -> Store:
+    # each backend (and its drivers) is loaded only when an instance uses it
     from gisportal.storage.embedded import EmbeddedStore
 
     return EmbeddedStore(settings.store_path, crs=settings.crs)
 
 
 def _postgis(settings: Settings) -> Store:
+    # each backend (psycopg, GeoAlchemy2...) is loaded only when an instance uses it
     from gisportal.storage.postgis import PostgisStore
 
     if not settings.database_url:

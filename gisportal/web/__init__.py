@@ -99,6 +99,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                          KeyRing(settings.data_dir / "keys"), agency=agency, rules=rules,
                                          sender=open_sender(settings))
 
+    # The factory imports the modules it registers: importing gisportal.web itself (portal(), public_base())
+    # stays light for the command line and the tests.
     from gisportal.web import (
         admin,
         api,
@@ -106,7 +108,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         assets,
         auth,
         committees,
+        committees_admin,
         complaints,
+        complaints_admin,
+        complaints_api,
         contact,
         data,
         documents,
@@ -117,8 +122,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ogc,
         pages,
         payments,
+        payments_admin,
+        payments_api,
         planning,
         rules_admin,
+        sandbox_gateway,
         security,
         sites,
         situation,
@@ -134,8 +142,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     rules_admin.init_app(app)
     assets.init_app(app)
     complaints.init_app(app)
+    complaints_api.init_app(app)
+    complaints_admin.init_app(app)
     committees.init_app(app)
-    payments.init_app(app)
+    committees_admin.init_app(app)
+    payments.init_app(app)  # first: the payments service the three others use
+    sandbox_gateway.init_app(app)
+    payments_api.init_app(app)
+    payments_admin.init_app(app)
     library.init_app(app)
     contact.init_app(app)
     pages.init_app(app)
@@ -154,7 +168,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     lock_down(settings.data_dir)  # 0700/0600: personal data, keys and secrets are for the service account only
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published
-    from gisportal.web.notes_wsgi import NoteFront
+    from gisportal.web.notes_wsgi import NoteFront  # registered by the factory, like the modules above
 
     app.wsgi_app = NoteFront(app, app.wsgi_app)  # type: ignore[method-assign]  # anonymous note GETs: lean path
 

@@ -25,6 +25,7 @@ from gisportal.decision_import import MAX_BYTES, parse_decisions_csv, template_c
 from gisportal.errors import InvalidInput, RecordsInvalid
 from gisportal.web.auth import actor_name, client_ip, staff_required
 from gisportal.web.committees import committees_of, term
+from gisportal.web.i18n import current_language
 from gisportal.web.subscriptions import subscriptions_of
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,6 @@ def problem_text(finding: dict[str, Any]) -> str:
 
 
 def _choices(vocabulary: dict[str, dict[str, str]]) -> list[SelectChoice]:
-    from gisportal.web.i18n import current_language
 
     return [SelectChoice(code, labels.get(current_language(), labels["fr"])) for code, labels in vocabulary.items()]
 

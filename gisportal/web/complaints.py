@@ -28,8 +28,11 @@ from gisportal.complaint_intake import CATEGORIES, NewComplaint, check_new_compl
 from gisportal.complaints import Attachment, Complaint, ComplaintBook, ComplaintEvent
 from gisportal.errors import Conflict, FileTooLarge, GisportalError, InvalidInput, NotFound
 from gisportal.notifications import Notification
+from gisportal.web.complaints_receipt import receipt_pdf_bytes
 from gisportal.web.context import portal, public_base
+from gisportal.web.documents import qr_svg
 from gisportal.web.i18n import current_language, format_locale
+from gisportal.web.maps import territory_map_config
 from gisportal.web.security import limit_request_size
 from gisportal.web.throttle import wrong_code_limit
 
@@ -205,7 +208,6 @@ class AddInfoForm(FlaskForm):
 
 def map_config() -> dict[str, Any]:
     """Where the map opens (the territory), its optional base map and the zones tiles, for complaints.js."""
-    from gisportal.web.maps import territory_map_config
 
     return territory_map_config(portal())
 
@@ -236,7 +238,6 @@ def new_complaint() -> Response | str | tuple[str, int]:
                 problem, field = problem_text(exc), exc.details.get("parameter")
                 status = exc.status
             else:
-                from gisportal.web.documents import qr_svg
 
                 _remember(complaint.number)
                 url = tracking_url(complaint.number)
@@ -314,7 +315,6 @@ def track_attachment(number: str, attachment_id: int) -> Response:
 
 def receipt_pdf() -> Response:
     """The receipt as PDF: number and code (posted back by the receipt page), QR code to the tracking page."""
-    from gisportal.web.complaints_receipt import receipt_pdf_bytes
 
     form = TrackForm()
     if not form.validate():
@@ -328,17 +328,11 @@ def receipt_pdf() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the pages, the API (CSRF-exempt filing: no cookie is used) and the rate limits."""
-    from gisportal.web import complaints_admin
-    from gisportal.web.complaints_api import ComplaintsCollection, blp
-
+    """Register the pages and their rate limits (the API and the staff pages register themselves:
+    :mod:`gisportal.web.complaints_api`, :mod:`gisportal.web.complaints_admin`)."""
     limiter = app.extensions["gisportal_limiter"]
     limit = limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])
-    limit(blp)  # its only POST: filing a complaint (POST /api/v1/complaints)
     wrong_code = wrong_code_limit(limiter)
-    wrong_code(blp)  # its GETs: a complaint's status and files, by secret code
-    app.extensions["gisportal_api"].register_blueprint(blp)
-    app.extensions["gisportal_csrf"].exempt(ComplaintsCollection)
     app.add_url_rule("/complaints/new", "complaint_new", limit(new_complaint), methods=["GET", "POST"])
     app.add_url_rule("/complaints/track", "complaint_track", limit(track), methods=["GET", "POST"])
     app.add_url_rule("/complaints/track/<number>/add", "complaint_add_information", limit(add_information),
@@ -351,4 +345,3 @@ def init_app(app: Flask) -> None:
                      "complaints_api.ComplaintsCollection"):
         # the attachments and the form's text fields, nothing more
         limit_request_size(app, endpoint, portal_settings.complaint_attachments_max_total_bytes + 1024 * 1024)
-    complaints_admin.init_app(app)

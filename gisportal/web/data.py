@@ -14,8 +14,7 @@ from flask_smorest import Blueprint
 
 from gisportal import downloads
 from gisportal.rulesbook import to_csv
-from gisportal.web.api import json_response
-from gisportal.web.context import Portal, portal, public_base
+from gisportal.web.context import Portal, json_response, portal, public_base
 from gisportal.web.schemas import ProblemSchema
 
 logger = logging.getLogger(__name__)

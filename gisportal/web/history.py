@@ -14,8 +14,7 @@ from gisportal.errors import InvalidInput, told
 from gisportal.history import HistoryStep, ParcelHistory, history_to_dict, parcel_history
 from gisportal.lookup import ParcelQuery, find_parcel
 from gisportal.notes import UrbanNote
-from gisportal.web.api import json_response
-from gisportal.web.context import portal
+from gisportal.web.context import json_response, portal
 from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)

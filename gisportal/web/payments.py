@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
+from flask import Flask, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_currency
 from flask_babel import gettext as _
@@ -25,14 +25,17 @@ from flask_wtf import FlaskForm
 
 from gisportal.errors import CallbackRefused, GisportalError, InvalidInput, NotFound, PaymentRequired
 from gisportal.fees import FeeBook, QuoteRequest, load_schedule
+from gisportal.lookup import ParcelQuery, find_parcel
+from gisportal.notes import build_note
 from gisportal.payment_providers import PaymentProvider, hmac_secret, open_provider
 from gisportal.payments import NOTE_SERVICE, CallbackOutcome, Order, Orders
 from gisportal.receipts import check_receipt, receipt_signer
-from gisportal.signing import NotAuthentic
 from gisportal.web.auth import audit_log, client_ip
 from gisportal.web.context import portal, public_base
-from gisportal.web.errors import tell
+from gisportal.web.documents import pdf_response
+from gisportal.web.payments_documents import render_invoice, render_receipt
 from gisportal.web.throttle import wrong_code_limit
+from gisportal.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +59,6 @@ class PaymentsService:
 
 def service() -> PaymentsService:
     """The current app's payments service."""
-    from flask import current_app
 
     return current_app.extensions["gisportal_payments"]
 
@@ -223,7 +225,6 @@ def _pdf(body: bytes, filename: str) -> Response:
 
 def invoice_pdf(reference: str) -> Response:
     """The bilingual invoice of an order (QR code: the order's page, to pay)."""
-    from gisportal.web.payments_documents import render_invoice
 
     order = open_order(reference)
     return _pdf(render_invoice(order, order_url(order, external=True)), order.invoice_number)
@@ -231,7 +232,6 @@ def invoice_pdf(reference: str) -> Response:
 
 def receipt_pdf(reference: str) -> Response:
     """The bilingual, sealed receipt of a paid order (QR code: ``/verify/REC-…``)."""
-    from gisportal.web.payments_documents import render_receipt
 
     order = open_order(reference)
     payment = service().orders.receipt_payment(order)
@@ -243,10 +243,6 @@ def receipt_pdf(reference: str) -> Response:
 
 def note_pdf(reference: str) -> Response:
     """The signed note of a paid note order (only this order's access code unlocks it)."""
-    from gisportal.lookup import ParcelQuery, find_parcel
-    from gisportal.notes import build_note
-    from gisportal.web.documents import pdf_response
-    from gisportal.zone_cover import CoverLimits
 
     order = open_order(reference)
     if order.service != NOTE_SERVICE or not order.parcel_ref:
@@ -261,22 +257,10 @@ def note_pdf(reference: str) -> Response:
     return response
 
 
-def verify_receipt(number: str) -> Response:
-    """``/verify/REC-…``: the receipt is authentic, or why not."""
-    try:
-        from gisportal.web.documents import verification_code
-
-        receipt = check_receipt(portal().agency, portal().keyring, number, verification_code())
-    except NotAuthentic as exc:
-        status = 404 if exc.message.startswith("No receipt") else 422
-        return Response(render_template("payments/verify_receipt.html", receipt=None, problem=tell(exc.message)),
-                        status=status, mimetype="text/html")
-    return Response(render_template("payments/verify_receipt.html", receipt=receipt, problem=None),
-                    mimetype="text/html")
-
-
 def init_app(app: Flask) -> None:
-    """Register the payment pages, the callback, the sandbox gateway, the API and the staff pages."""
+    """Register the payment pages and the callback (the sandbox gateway, the API and the staff pages register
+    themselves: :mod:`gisportal.web.sandbox_gateway`, :mod:`~gisportal.web.payments_api`,
+    :mod:`~gisportal.web.payments_admin`)."""
     p = app.extensions["gisportal"]
     fees = FeeBook(p.agency, load_schedule(p.settings.fees_file))
     app.extensions["gisportal_payments"] = PaymentsService(fees, Orders(p.agency, fees), hmac_secret(p.settings))
@@ -296,9 +280,3 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/payments/return/<provider_name>", "payment_return", payment_return)
     app.add_template_filter(mad, "mad")
     app.jinja_env.globals.setdefault("order_url", order_url)
-
-    from gisportal.web import payments_admin, payments_api, sandbox_gateway
-
-    sandbox_gateway.init_app(app)
-    payments_api.init_app(app, limiter)
-    payments_admin.init_app(app)

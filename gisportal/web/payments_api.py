@@ -15,8 +15,7 @@ from flask_limiter import Limiter
 from flask_smorest import Blueprint, abort
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from gisportal.web.api import json_response
-from gisportal.web.context import portal
+from gisportal.web.context import json_response, portal
 from gisportal.web.payments import base_url, create_order, order_url, payment_redirect, quote_request, service
 from gisportal.web.schemas import ProblemSchema
 from gisportal.web.throttle import wrong_code_limit
@@ -198,8 +197,9 @@ def _not_order_create() -> bool:
     return request.endpoint != "payments_api.order_create"
 
 
-def init_app(app: Flask, limiter: Limiter) -> None:
+def init_app(app: Flask) -> None:
     """Register the API blueprint (CSRF-exempt, order creation rate-limited like the page's form)."""
+    limiter: Limiter = app.extensions["gisportal_limiter"]
     limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"],  # POST /orders, not paying an
                   exempt_when=_not_order_create)(blp)  # order already made (its access code is the credential)
     wrong_code_limit(limiter)(blp)  # an order's status and payment, by access code

@@ -16,10 +16,9 @@ from flask_babel import force_locale
 from gisportal.payments import Order, Payment
 from gisportal.receipts import Receipt
 from gisportal.signing import seal_pdf
-from gisportal.web.context import portal
+from gisportal.web.context import portal, public_base
 from gisportal.web.documents import qr_svg
 from gisportal.web.i18n import format_locale
-from gisportal.web.payments import base_url
 from gisportal.web.pdf import inline_css, pdf_from_html
 
 logger = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ def render_invoice(order: Order, pay_url: str) -> bytes:
 
 def receipt_verify_url(receipt: Receipt) -> str:
     """The public verification URL a receipt's QR code carries."""
-    return f"{base_url()}{url_for('verify', number=receipt.number)}?t={receipt.token}"
+    return f"{public_base()}{url_for('verify', number=receipt.number)}?t={receipt.token}"
 
 
 def render_receipt(order: Order, payment: Payment, receipt: Receipt) -> bytes:

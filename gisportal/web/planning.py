@@ -19,13 +19,13 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from gisportal.audit import AuditLog
 from gisportal.drafts import PRESETS, Drafts
-from gisportal.errors import GisportalError
+from gisportal.errors import GisportalError, InvalidInput
 from gisportal.plans import version_status
 from gisportal.publication import roll_back
 from gisportal.renderers import frame_to_geojson
 from gisportal.web import labels
 from gisportal.web.auth import actor_name, client_ip, planner_required
-from gisportal.web.context import portal
+from gisportal.web.context import json_response, portal
 from gisportal.web.findings import tell_finding
 from gisportal.web.foliumparts import header_html
 from gisportal.web.schemas import ProblemSchema
@@ -263,7 +263,6 @@ def admin_rollback(plan: str, version: int) -> ResponseReturnValue:
 @planner_required
 def api_draft(draft_id: int) -> Response:
     """A draft's validation report and impact summary, as JSON."""
-    from gisportal.web.api import json_response
 
     d = drafts()
     draft = d.get(draft_id)
@@ -283,7 +282,6 @@ def api_create_draft() -> Response:
 
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        from gisportal.errors import InvalidInput
 
         raise InvalidInput("Send the layer as the multipart field 'file'.", parameter="file")
     fields = {k: (request.form.get(k) or "").strip() or None
@@ -304,8 +302,6 @@ def api_create_draft() -> Response:
 @planner_required
 def api_publish_draft(draft_id: int) -> Response:
     """``POST /api/v1/drafts/<id>/publish`` (JSON: approval_act, approved, effective): a new version."""
-    from gisportal.errors import InvalidInput
-    from gisportal.web.api import json_response
 
     body = request.get_json(silent=True) or {}
     try:

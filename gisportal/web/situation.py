@@ -23,6 +23,7 @@ from gisportal.web.context import portal, public_base
 from gisportal.web.documents import qr_svg, verify_url
 from gisportal.web.errors import tell
 from gisportal.web.i18n import current_language, format_locale
+from gisportal.web.pdf import pdf_from_html
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ class SituationPlan(MethodView):
 
 def situation_plan() -> Response:
     """The situation plan of a parcel (``ref``) or of an issued site note (``site``), as a PDF."""
-    from gisportal.web.pdf import pdf_from_html  # WeasyPrint: loaded on the first PDF only
 
     args, p = request.args, portal()
     ref, site = (args.get("ref") or "").strip(), (args.get("site") or "").strip()
