@@ -13,6 +13,7 @@ function (``TRUNCATE`` included), so no code path, however buggy, rewrites histo
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,6 +23,10 @@ from typing import TYPE_CHECKING, Any, overload
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.pool import NullPool
+
+from gisportal.core.errors import InvalidInput
+from gisportal.storage import backend_name
+from gisportal.storage.postgis.db import database_errors, make_engine, migrate
 
 if TYPE_CHECKING:
     from gisportal.core.settings import Settings
@@ -108,12 +113,12 @@ TABLE_MODULES = (
     "gisportal.services.subscriptions",
     "gisportal.services.payments.orders",
     "gisportal.services.library.documents",
+    "gisportal.note.registry",
 )
 
 
 def load_table_modules() -> None:
     """Import every module of :data:`TABLE_MODULES` so their tables join :data:`metadata`."""
-    import importlib
 
     for name in TABLE_MODULES:
         importlib.import_module(name)
@@ -211,7 +216,6 @@ class AgencyDB:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reading; an unreachable database is a 503, not a 500."""
-        from gisportal.storage.postgis.db import database_errors
 
         with database_errors(), self.engine.connect() as conn:
             yield conn
@@ -219,7 +223,6 @@ class AgencyDB:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A connection in one transaction: committed at the end, rolled back on any error."""
-        from gisportal.storage.postgis.db import database_errors
 
         with database_errors(), self.engine.begin() as conn:
             yield conn
@@ -242,14 +245,11 @@ def open_agency(settings: Settings, store: Store | None = None) -> AgencyDB:
     Embedded: ``<data_dir>/agency.sqlite``. PostGIS: the store's engine when a store is given (its
     migrations already ran), else a new engine on ``database_url``, migrated here.
     """
-    from gisportal.storage import backend_name
 
     if backend_name(settings) == "postgis":
         engine: Any = getattr(store, "engine", None)
         if engine is not None:
             return AgencyDB(engine, owned=False)
-        from gisportal.core.errors import InvalidInput
-        from gisportal.storage.postgis.db import database_errors, make_engine, migrate
 
         if not settings.database_url:
             raise InvalidInput("The postgis backend needs GISPORTAL_DATABASE_URL=postgresql://user@host:port/db.")

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from gisportal.core.errors import InvalidInput
 from gisportal.core.settings import Settings
 from gisportal.storage.base import Store
 
-if TYPE_CHECKING:
-    from gisportal.note.registry import NoteRegistry
-
 logger = logging.getLogger(__name__)
 
 
 def _embedded(settings: Settings) -> Store:
+    # each backend (and its drivers) is loaded only when an instance uses it
     from gisportal.storage.embedded.store import EmbeddedStore
 
     return EmbeddedStore(settings.store_path, crs=settings.crs)
 
 
 def _postgis(settings: Settings) -> Store:
+    # each backend (psycopg, GeoAlchemy2...) is loaded only when an instance uses it
     from gisportal.storage.postgis.store import PostgisStore
 
     if not settings.database_url:
@@ -51,12 +49,3 @@ def open_store(settings: Settings) -> Store:
         raise InvalidInput(f"Unknown storage backend '{name}'. Known: {', '.join(BACKENDS)}.") from None
     return factory(settings)
 
-
-def open_registry(settings: Settings, store: Store) -> NoteRegistry:
-    """The registry of issued notes that goes with the store (same database when there is one)."""
-    from gisportal.note.registry import PostgresRegistry, SqliteRegistry
-
-    engine = getattr(store, "engine", None)
-    if engine is not None:
-        return PostgresRegistry(engine)
-    return SqliteRegistry(settings.data_dir / "registry.sqlite")

@@ -81,6 +81,7 @@ def declare_srid(conn: Connection, srid: int) -> None:
 
 def migrate(engine: Engine) -> None:
     """Create or upgrade the schema to the latest revision."""
+    # Alembic (and its script machinery) only for PostGIS instances, once at start-up
     from alembic import command
     from alembic.config import Config
 
