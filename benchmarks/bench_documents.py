@@ -19,6 +19,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -77,7 +78,7 @@ def main() -> None:
 
     # verification
     notes = portal.registry.search("", 1000)
-    registry_path = work / "registry.sqlite"
+    registry_path = work / "agency.sqlite"  # the registry is an agency table (gp_issued_notes)
     ours_v, raw_v = [], []
     for rnd in range(40):
         for issued in notes:
@@ -91,10 +92,11 @@ def main() -> None:
                 else:
                     db = sqlite3.connect(registry_path)
                     payload, signature, at = db.execute(
-                        "SELECT payload, signature, issued_at FROM issued_notes WHERE number = ?",
+                        "SELECT payload, signature, issued_at FROM gp_issued_notes WHERE number = ?",
                         (issued.number,)).fetchone()
                     db.close()
-                    key.verify(unb64(signature), signed_bytes(json.loads(payload), issued.number, at))
+                    signed_at = datetime.fromisoformat(at).replace(tzinfo=UTC).isoformat()  # SQLite keeps UTC, naive
+                    key.verify(unb64(signature), signed_bytes(json.loads(payload), issued.number, signed_at))
                 (ours_v if variant == "ours" else raw_v).append(time.perf_counter() - started)
 
     per_page = median(pages) or 1

@@ -11,6 +11,7 @@ kept, in one transaction) and the files the rows point to. The target must be em
 from __future__ import annotations
 
 import hmac
+import importlib
 import logging
 import shutil
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from gisportal.core.agencydb import AgencyDB, as_utc, load_table_modules, metadata
+from gisportal.core.agencydb import TABLE_MODULES, AgencyDB, as_utc, load_table_modules, metadata
 from gisportal.core.errors import InvalidInput
 from gisportal.note.registry import NoteRegistry
 from gisportal.services.payments.providers import SECRET_FILE, write_secret_file
@@ -161,9 +162,6 @@ def copy_agency(source: AgencyDB, target: AgencyDB, source_dir: Path, target_dir
 
 def _after_transfer(target: AgencyDB) -> None:
     """Let each service rebuild what it derives from its rows (search indexes...): ``after_transfer(db)``."""
-    import importlib
-
-    from gisportal.core.agencydb import TABLE_MODULES
 
     for name in TABLE_MODULES:
         hook = getattr(importlib.import_module(name), "after_transfer", None)

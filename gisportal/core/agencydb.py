@@ -13,18 +13,18 @@ function (``TRUNCATE`` included), so no code path, however buggy, rewrites histo
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.pool import NullPool
 
-if TYPE_CHECKING:
-    pass
+from gisportal.core.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +107,12 @@ TABLE_MODULES = (
     "gisportal.services.subscriptions",
     "gisportal.services.payments.orders",
     "gisportal.services.library.documents",
+    "gisportal.note.registry",
 )
 
 
 def load_table_modules() -> None:
     """Import every module of :data:`TABLE_MODULES` so their tables join :data:`metadata`."""
-    import importlib
 
     for name in TABLE_MODULES:
         importlib.import_module(name)
@@ -195,6 +195,19 @@ def _widen_roles(engine: Engine) -> None:
     logger.info("gp_users rebuilt with the staff role")
 
 
+
+@contextlib.contextmanager
+def database_errors() -> Iterator[None]:
+    """A database that cannot be reached becomes :class:`StoreUnavailable` (503); other errors pass through."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        if isinstance(exc, sa.exc.DBAPIError) and not exc.connection_invalidated and "connect" not in str(exc):
+            raise
+        logger.warning("database unavailable: %s", str(exc).splitlines()[0])
+        raise StoreUnavailable("The database is not reachable right now; please try again in a moment.") from None
+
+
 class AgencyDB:
     """The agency tables on one engine; :meth:`read` and :meth:`write` give connections."""
 
@@ -210,7 +223,6 @@ class AgencyDB:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reading; an unreachable database is a 503, not a 500."""
-        from gisportal.storage.postgis.db import database_errors
 
         with database_errors(), self.engine.connect() as conn:
             yield conn
@@ -218,7 +230,6 @@ class AgencyDB:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A connection in one transaction: committed at the end, rolled back on any error."""
-        from gisportal.storage.postgis.db import database_errors
 
         with database_errors(), self.engine.begin() as conn:
             yield conn

@@ -22,6 +22,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
+from gisportal.core.errors import InvalidInput
+
 if TYPE_CHECKING:
     from gisportal.core.settings import Settings
 
@@ -123,7 +125,6 @@ class SmtpSender(Sender):
 
 def open_sender(settings: Settings) -> Sender:
     """The sender the settings name (``log`` or ``smtp``)."""
-    from gisportal.core.errors import InvalidInput
 
     name = (settings.notify_sender or "log").lower()
     if name == "log":

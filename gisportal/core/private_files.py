@@ -14,8 +14,8 @@ logger = logging.getLogger(__name__)
 
 #: Files and directories directly under the data directory that are made private at start-up.
 _KNOWN = ("agency.sqlite", "agency.sqlite-wal", "agency.sqlite-shm", "gisportal.gpkg", "gisportal.gpkg-wal",
-          "gisportal.gpkg-shm", "registry.sqlite", "secret_key", "payment_hmac_secret", "keys", "complaints",
-          "library")
+          "gisportal.gpkg-shm", "registry.sqlite", "registry.sqlite.migrated", "secret_key", "payment_hmac_secret",
+          "keys", "complaints", "library")
 
 
 def private_dir(path: Path) -> Path:

@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import resource
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ import numpy as np
 import shapely
 
 from gisportal.core.errors import DataFileError, GisportalError
+
+#: What reads a layer in the child (:func:`gisportal.core.vectors.read_here`).
+Reader = Callable[..., gpd.GeoDataFrame]
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +67,8 @@ def check_geometries(frame: gpd.GeoDataFrame, name: str) -> None:
                             file=name)
 
 
-def _child(conn: Any, path: str, kwargs: dict[str, Any]) -> None:
+def _child(conn: Any, read_here: Reader, path: str, kwargs: dict[str, Any]) -> None:
     """In the child: limit memory, read, check, send the frame (or the error) back."""
-    from gisportal.core.vectors import read_here
-
     resource.setrlimit(resource.RLIMIT_AS, (MAX_MEMORY_BYTES, MAX_MEMORY_BYTES))
     try:
         frame = read_here(Path(path), **kwargs)
@@ -83,11 +85,12 @@ def _child(conn: Any, path: str, kwargs: dict[str, Any]) -> None:
         conn.close()
 
 
-def read_isolated(path: Path, **kwargs: Any) -> gpd.GeoDataFrame:
-    """Read a layer in a limited child process (see the module doc); GisportalError on any failure."""
+def read_isolated(path: Path, read_here: Reader, **kwargs: Any) -> gpd.GeoDataFrame:
+    """Read a layer with ``read_here(path, **kwargs)`` (a module-level function: the child imports it by name) in
+    a limited child process (see the module doc); GisportalError on any failure."""
     refuse_sql_views(path)
     parent, child = _context.Pipe(duplex=False)
-    process = _context.Process(target=_child, args=(child, str(path), kwargs), daemon=True)
+    process = _context.Process(target=_child, args=(child, read_here, str(path), kwargs), daemon=True)
     process.start()
     child.close()
     try:

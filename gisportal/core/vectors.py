@@ -14,6 +14,7 @@ import geopandas as gpd
 
 from gisportal.core.coords import crs_from_user
 from gisportal.core.errors import DataFileError
+from gisportal.core.vector_child import read_isolated, refuse_sql_views
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +37,7 @@ def _gdal_path(path: Path) -> str:
 
 def list_layers(path: str | Path) -> list[str]:
     """Names of the layers in a vector file (several for a GeoPackage)."""
-    import pyogrio
-
-    from gisportal.core.vector_child import refuse_sql_views  # see read_vector_layer
+    import pyogrio  # GDAL's binding (a quarter of a second to load): only when a file is read
 
     refuse_sql_views(Path(path))
     try:
@@ -61,9 +60,7 @@ def read_vector_layer(
     a file that declares a CRS keeps its own. A file with no CRS and no
     ``crs`` argument is refused: guessing would misplace every feature.
     """
-    from gisportal.core.vector_child import read_isolated  # imports this module: a cycle at import time otherwise
-
-    return read_isolated(Path(path), layer=layer, crs=crs, encoding=encoding)
+    return read_isolated(Path(path), read_here, layer=layer, crs=crs, encoding=encoding)
 
 
 def read_here(path: Path, *, layer: str | None = None, crs: str | None = None,
@@ -94,7 +91,7 @@ def read_here(path: Path, *, layer: str | None = None, crs: str | None = None,
 
 
 def _read_with_pyogrio(source: str, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame | None:
-    try:
+    try:  # GDAL's binding (a quarter of a second to load): only when a file is read; else fiona
         import pyogrio
         from pyogrio.errors import DataLayerError, DataSourceError
     except ImportError:  # pragma: no cover - pyogrio is a dependency

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import date
+from html import escape
 from typing import TYPE_CHECKING
 
 from gisportal.demo.city import generate_demo_city
+from gisportal.services.library.documents import DocumentMeta, Library
+from gisportal.storage import open_agency
 from gisportal.storage.base import NewPlanVersion, Store
+from gisportal.zoning.plans import versions_in_force
 from gisportal.zoning.quarter_names import META_KEY, arabic_names
+from gisportal.zoning.rules import load_catalogue
+from gisportal.zoning.tiles import TILE_LAYERS
 
 if TYPE_CHECKING:
     from gisportal.core.settings import Settings
@@ -19,10 +26,6 @@ logger = logging.getLogger(__name__)
 
 def warm_tiles(store: Store) -> None:
     """Build (or check) the vector tiles of the versions in force, so the first visitor does not wait."""
-    from datetime import date
-
-    from gisportal.zoning.plans import versions_in_force
-    from gisportal.zoning.tiles import TILE_LAYERS
 
     versions = sorted(v.id for v in versions_in_force(store.plan_versions(), date.today()))
     for layer in TILE_LAYERS:
@@ -56,13 +59,7 @@ def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str
 def load_demo_library(settings: Settings, store: Store) -> int:
     """Add the demo plan's regulation (French and Arabic pages, from the rules catalogue) and a law to the
     document library, once; returns how many documents the library holds."""
-    from html import escape
-
-    from weasyprint import HTML
-
-    from gisportal.services.library.documents import DocumentMeta, Library
-    from gisportal.storage import open_agency
-    from gisportal.zoning.rules import load_catalogue
+    from weasyprint import HTML  # seconds to import: only when the demo prints its documents
 
     agency = open_agency(settings, store)
     try:

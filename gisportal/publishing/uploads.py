@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from gisportal.core.errors import DataFileError, InvalidInput
+from gisportal.core.vector_child import refuse_sql_views
 from gisportal.publishing.validation_source import codec_from_cpg
 
 logger = logging.getLogger(__name__)
@@ -455,9 +456,7 @@ def _read_text(path: Path, limit: int) -> str | None:
 
 def _layers_of(path: Path, fmt: str, name: str, label: str) -> list[IntakeLayer]:
     """The map layers GDAL sees in ``path`` (attribute-only GeoPackage tables are left out)."""
-    import pyogrio
-
-    from gisportal.core.vector_child import refuse_sql_views  # imports geopandas: loaded only when a layer is read
+    import pyogrio  # GDAL's binding (a quarter of a second to load): only when a file is read
 
     if fmt == "gpkg":
         refuse_sql_views(path)  # before GDAL touches it: a view may compute forever

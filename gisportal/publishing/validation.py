@@ -26,7 +26,7 @@ from typing import Any
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gisportal.core.errors import DataFileError, InvalidInput
+from gisportal.core.errors import DataFileError, GisportalError, InvalidInput
 from gisportal.core.vectors import read_vector_layer
 from gisportal.publishing import validation_checks as checks
 from gisportal.publishing import validation_source as source
@@ -36,6 +36,8 @@ from gisportal.publishing.validation_report import CODES as CODES
 from gisportal.publishing.validation_report import WARNING as WARNING
 from gisportal.publishing.validation_report import Finding as Finding
 from gisportal.publishing.validation_report import ValidationReport
+from gisportal.storage import backend_name, open_store
+from gisportal.zoning.rules import load_catalogue
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +126,7 @@ def validate_upload(intake: Any, layer: str | None = None, **options: Any) -> Va
 
 
 def _info(path: Path, layer: str | None) -> dict[str, Any]:
-    import pyogrio
+    import pyogrio  # GDAL's binding (a quarter of a second to load): only when a file is read
 
     if not path.exists():
         raise DataFileError(f"File not found: {path}", file=str(path))
@@ -177,15 +179,12 @@ def instance_context(settings: Any, store: Any = None) -> dict[str, Any]:
     created), and an unreachable one is skipped: the territory check is then
     left out.
     """
-    from gisportal.core.errors import GisportalError
-    from gisportal.zoning.rules import load_catalogue
 
     context: dict[str, Any] = {"catalogue": None, "instance_crs": settings.crs or None, "territory": None}
     if Path(settings.rules_file).exists():
         context["catalogue"] = load_catalogue(settings.rules_file)
     opened = None
     if store is None:
-        from gisportal.storage import backend_name, open_store
 
         if backend_name(settings) != "embedded" or settings.store_path.exists():
             try:

@@ -13,6 +13,7 @@ or cp1252 (French accents), whichever decodes into plausible words.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 import struct
@@ -239,7 +240,6 @@ def territory_in(area: CRS | None, territory: Any, instance_crs: str | None) -> 
 # --- text encoding -----------------------------------------------------------------------------------------
 def codec_from_cpg(text: str | None) -> str | None:
     """The Python codec named by a .cpg file ("UTF-8", "1252", "ANSI 1256", "65001"...), or ``None``."""
-    import codecs
 
     if not text:
         return None
@@ -320,7 +320,6 @@ def detect_encoding(samples: list[bytes]) -> str:
 
 def resolve_encoding(report: ValidationReport, shp: Path, given: str | None) -> str | None:
     """The encoding to read a shapefile's text with (``None``: GDAL follows the .cpg), with findings."""
-    import codecs
 
     cpg_path = shp.with_suffix(".cpg")
     cpg_text = cpg_path.read_text(encoding="latin-1").strip()[:100] if cpg_path.exists() else None

@@ -26,7 +26,7 @@ from gisportal.core.contact_details import email_address
 from gisportal.core.errors import InvalidInput, NotFound
 from gisportal.core.notifications import Notification, Sender
 from gisportal.publishing.impact import SHARE_TOLERANCE
-from gisportal.services.committees.sessions import PublicDecision
+from gisportal.services.committees.sessions import PublicDecision, permit_files
 from gisportal.services.committees.terms import DECISIONS, FILE_NUMBER, SESSION_KINDS, normalise_number
 from gisportal.storage.base import Store
 from gisportal.zoning.plans import PlanVersion
@@ -239,7 +239,6 @@ class Subscriptions:
     def notify_plan_change(self, store: Store, previous: PlanVersion | None, version: PlanVersion) -> int:
         """After a publication: tell the subscribers of every parcel whose zones or servitudes changed, and of
         every permit file on such a parcel (one message per address and parcel)."""
-        from gisportal.services.committees.sessions import permit_files
 
         confirmed = subscriptions.c.confirmed_at.isnot(None)
         with self.db.read() as conn:

@@ -9,6 +9,8 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gisportal.storage.base import Suggestion
 from gisportal.zoning.parcels import fold_texts, search_text, search_texts, text_array
@@ -39,7 +41,6 @@ def address_parts(addresses: object) -> tuple[Any, Any]:
     address without a number -> ``(address, null)``. ASCII addresses by Arrow's kernels in one pass, the others
     (Arabic, accents) one by one, with the same patterns.
     """
-    import pyarrow.compute as pc
 
     texts = text_array(addresses)
     streets = fold_texts(texts, lambda a: pc.utf8_trim_whitespace(pc.replace_substring_regex(
@@ -56,8 +57,6 @@ def address_parts(addresses: object) -> tuple[Any, Any]:
 
 
 def _empty_to_null(values: Any) -> Any:
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     return pc.if_else(pc.equal(values, ""), pa.scalar(None, values.type), values)
 

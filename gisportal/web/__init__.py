@@ -94,20 +94,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     store = open_store(settings)
     agency = open_agency(settings, store)
     rules = RulesBook(agency, load_catalogue(settings.rules_file))
-    app.extensions["gisportal"] = Portal(settings, store, rules.current(), open_registry(settings, store),
+    app.extensions["gisportal"] = Portal(settings, store, rules.current(), open_registry(settings, store, agency),
                                          KeyRing(settings.data_dir / "keys"), agency=agency, rules=rules,
                                          sender=open_sender(settings))
 
+    # The factory imports the modules it registers: importing gisportal.web itself (portal(), public_base())
+    # stays light for the command line and the tests.
     from gisportal.web import api, sites
     from gisportal.web.accounts import admin, auth
-    from gisportal.web.core import assets, errors, i18n, security, throttle
+    from gisportal.web.core import assets, errors, i18n, security
     from gisportal.web.note import documents, history, situation
     from gisportal.web.opendata import data, ogc
     from gisportal.web.publishing import planning, rules_admin
     from gisportal.web.services import contact, library
+    from gisportal.web.services.committees import admin as committees_admin
     from gisportal.web.services.committees import public as committees
+    from gisportal.web.services.complaints import admin as complaints_admin
+    from gisportal.web.services.complaints import api as complaints_api
     from gisportal.web.services.complaints import public as complaints
+    from gisportal.web.services.payments import admin as payments_admin
+    from gisportal.web.services.payments import api as payments_api
     from gisportal.web.services.payments import public as payments
+    from gisportal.web.services.payments import sandbox as sandbox_gateway
     from gisportal.web.zoning import archives, pages, tiles
 
     security.init_app(app)  # first: bounded route ids, body size limits before anything reads a body
@@ -119,8 +127,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     rules_admin.init_app(app)
     assets.init_app(app)
     complaints.init_app(app)
+    complaints_api.init_app(app)
+    complaints_admin.init_app(app)
     committees.init_app(app)
-    payments.init_app(app)
+    committees_admin.init_app(app)
+    payments.init_app(app)  # first: the payments service the three others use
+    sandbox_gateway.init_app(app)
+    payments_api.init_app(app)
+    payments_admin.init_app(app)
     library.init_app(app)
     contact.init_app(app)
     pages.init_app(app)
@@ -132,7 +146,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     history.init_app(app)
     situation.init_app(app)
     archives.init_app(app)
-    throttle.init_app(app)  # after the services: wraps their code-checking views
     errors.init_app(app)
     from gisportal.web.core import delivery  # compression, fingerprinted static URLs, API CORS (issue #15)
 
@@ -140,7 +153,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     lock_down(settings.data_dir)  # 0700/0600: personal data, keys and secrets are for the service account only
     app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published
-    from gisportal.web.note.notes_wsgi import NoteFront
+    from gisportal.web.note.notes_wsgi import NoteFront  # registered by the factory, like the modules above
 
     app.wsgi_app = NoteFront(app, app.wsgi_app)  # type: ignore[method-assign]  # anonymous note GETs: lean path
 

@@ -7,16 +7,16 @@ import secrets
 from datetime import date
 from typing import Any
 
-import orjson
-from flask import Flask, Response, current_app, render_template
+from flask import Flask, Response, render_template, request
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 
 from gisportal.core.errors import InvalidInput, NotFound, StaffOnly
 from gisportal.note.build import build_note
+from gisportal.note.issuing import check_number, currency
 from gisportal.note.render import note_to_dict, parcel_feature
 from gisportal.storage.base import LAYERS
-from gisportal.web.core.context import portal
+from gisportal.web.core.context import json_response, portal
 from gisportal.web.core.i18n import current_language, requested_language
 from gisportal.web.core.schemas import (
     FeatureCollectionSchema,
@@ -29,6 +29,7 @@ from gisportal.web.core.schemas import (
     SearchArgs,
     SuggestionsSchema,
 )
+from gisportal.web.note.documents import pdf_language, pdf_response, require_official_note_paid, verification_code
 from gisportal.web.services.library import note_documents
 from gisportal.zoning.lookup import ParcelQuery, find_parcel
 from gisportal.zoning.mapdata import layer_geojson, parse_bbox
@@ -43,12 +44,6 @@ blp = Blueprint("api", __name__, url_prefix="/api/v1",
 
 _ERRORS = {400: "Bad request: a parameter is missing or wrong", 404: "Not found",
            422: "Unprocessable: invalid parameter or outside the territory"}
-
-
-def json_response(data: Any, status: int = 200) -> Response:
-    """A JSON response serialised with orjson."""
-    return current_app.response_class(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status=status,
-                                      mimetype="application/json")
 
 
 def _document_errors(view: Any) -> Any:
@@ -86,7 +81,6 @@ def notes(args: dict[str, Any]) -> Response:
     A point outside any parcel answers 404 ``no_parcel_here`` with the zones at that point.
     """
     if args.get("format") == "pdf":
-        from gisportal.web.note.documents import pdf_language, pdf_response, require_official_note_paid
 
         lang = pdf_language(args.get("lang"))
         note, _data = note_view_data(args)
@@ -172,10 +166,7 @@ class Verify(MethodView):
     def get(self, number: str) -> Response:
         """Check a note number (and the QR code's ``t`` token): authentic, and still current or not."""
 
-        from gisportal.note.issuing import check_number, currency
-
         p = portal()
-        from gisportal.web.note.documents import verification_code
 
         issued = check_number(p.registry, p.keyring, number, verification_code())
         state = currency(p.store, p.catalogue, issued, CoverLimits.from_settings(p.settings))
@@ -189,7 +180,6 @@ class Registry(MethodView):
     @blp.alt_response(403, schema=ProblemSchema, description="Staff only")
     def get(self) -> Response:
         """Staff: list and search issued notes (``q`` = part of a number or reference). Bearer token."""
-        from flask import request
 
         p = portal()
         token = p.settings.staff_token

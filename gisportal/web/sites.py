@@ -29,9 +29,9 @@ from gisportal.publishing.uploads import UploadLimits, open_upload
 from gisportal.sites.input import SiteInput, SiteInvalid, SiteLimits, site_from_frame, site_from_geojson, site_from_refs
 from gisportal.sites.note import SiteNote, build_site_note
 from gisportal.sites.render import site_payload, site_to_dict
-from gisportal.web.api import json_response
-from gisportal.web.core.context import portal
+from gisportal.web.core.context import json_response, portal
 from gisportal.web.core.i18n import current_language, format_locale, requested_language
+from gisportal.web.core.pdf import inline_css, pdf_from_html
 from gisportal.web.core.throttle import issuance_guard
 from gisportal.web.note.documents import pdf_language, qr_svg, verify_url
 from gisportal.zoning.zone_cover import CoverLimits
@@ -137,7 +137,6 @@ def site_document(note: SiteNote, issued: Any | None) -> dict[str, Any]:
 
 def site_html(note: SiteNote, lang: str, document: dict[str, Any], pdf: bool = False) -> str:
     """The site note page in ``lang``."""
-    from gisportal.web.core.pdf import inline_css  # WeasyPrint's module: loaded on the first note page only
 
     with force_locale(format_locale(lang)):
         data = site_to_dict(note, portal().catalogue_for(note.as_of), lang)
@@ -147,7 +146,6 @@ def site_html(note: SiteNote, lang: str, document: dict[str, Any], pdf: bool = F
 
 def site_pdf_response(note: SiteNote, lang: str) -> Response:
     """Issue (or reuse) the site note and answer its sealed PDF."""
-    from gisportal.web.core.pdf import pdf_from_html  # WeasyPrint: loaded on the first PDF only
 
     p = portal()
     issued = issue_payload(p.registry, p.keyring, site_payload(note, lang), before_issue=issuance_guard(None))

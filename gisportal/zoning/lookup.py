@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
+import shapely
+
 from gisportal.core.coords import WGS84, check_lon_lat, crs_from_user, to_float, transformer
 from gisportal.core.errors import InvalidInput, NoParcelHere, NotFound, OutsideTerritory, told
 from gisportal.storage.base import Store
@@ -95,7 +97,6 @@ def find_parcel(store: Store, query: ParcelQuery, as_of: date | None = None) -> 
 
 def zones_at_point(store: Store, x: float, y: float, as_of: date | None = None) -> list[dict]:
     """Zones in force at a point (for clicks outside any parcel)."""
-    import shapely
 
     versions = versions_in_force(store.plan_versions(), as_of or date.today())
     by_id = {v.id: v for v in versions}

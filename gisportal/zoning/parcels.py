@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from shapely.geometry.base import BaseGeometry
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,6 @@ def search_text(text: str) -> str:
 def text_array(texts: Any) -> Any:
     """Texts as an Arrow ``large_string`` array: a pandas column backed by Arrow without a copy, a list or an
     array of texts (missing values -> null) directly, anything else as the text of each value."""
-    import pyarrow as pa
 
     if not isinstance(texts, (pa.Array, pa.ChunkedArray)):
         try:
@@ -69,8 +70,6 @@ def fold_texts(texts: object, ascii_kernel: Callable[[Any], Any], one: Callable[
     """``one`` of many texts at once, as an Arrow array (nulls stay null): pure-ASCII texts (most references
     and addresses) by ``ascii_kernel``, Arrow compute kernels over the whole column in one pass, which must do
     exactly what ``one`` does to ASCII; the others (accents, Arabic) through ``one``, one by one."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     array = text_array(texts)
     out = ascii_kernel(array)
@@ -88,7 +87,6 @@ def search_texts(texts: object) -> Any:
 
     For ASCII, lower case and ``[^A-Za-z0-9_]+`` to a space is exactly what :func:`search_text` does.
     """
-    import pyarrow.compute as pc
 
     return fold_texts(texts, lambda a: pc.utf8_trim(pc.replace_substring_regex(
         pc.ascii_lower(a), pattern=r"[^A-Za-z0-9_]+", replacement=" "), characters=" "), search_text)
@@ -97,7 +95,6 @@ def search_texts(texts: object) -> Any:
 def ref_keys(refs: object) -> Any:
     """:func:`ref_key` of many references at once, as an Arrow array (for ASCII: upper case, then letters and
     digits only)."""
-    import pyarrow.compute as pc
 
     return fold_texts(refs, lambda a: pc.replace_substring_regex(pc.ascii_upper(a), pattern="[^0-9A-Z]+",
                                                                  replacement=""), ref_key)

@@ -68,7 +68,7 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_carries_templates_static_data_translations_and_migrations(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("gisportal/templates/note.html", "gisportal/templates/admin/upload.html",
+    for name in ("gisportal/templates/note/note.html", "gisportal/templates/publishing/upload.html",
                  "gisportal/static/css/portal.css", "gisportal/static/js/portal.js",
                  "gisportal/static/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js",
                  "gisportal/static/vendor/swagger-ui/swagger-ui-bundle.js", "gisportal/static/js/apidocs.js",
@@ -76,6 +76,8 @@ def test_the_wheel_carries_templates_static_data_translations_and_migrations(whe
                  "gisportal/translations/ar/LC_MESSAGES/messages.mo", "gisportal/migrations/env.py",
                  "gisportal/migrations/script.py.mako", "gisportal/migrations/versions/0001_initial.py"):
         assert name in names, name
+    templates = {f"gisportal/{p.relative_to(REPO).as_posix()}" for p in (REPO / "templates").rglob("*.html")}
+    assert templates and not templates - names, sorted(templates - names)
     assert not [n for n in names if "__pycache__" in n or n.startswith(("templates/", "static/", "data/"))]
 
 

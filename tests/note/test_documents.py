@@ -179,10 +179,8 @@ def test_registry_reuses_unchanged_notes_and_flags_outdated_ones(doc_app, doc_cl
     renewed = get_pdf(doc_client, "TF-1001/06", "fr")
     assert renewed.headers["X-Note-Number"] != number
 
-    from gisportal.note.registry import PostgresRegistry, SqliteRegistry
-
-    registry = doc_app.extensions["gisportal"].registry
-    assert isinstance(registry, {"embedded": SqliteRegistry, "postgis": PostgresRegistry}[tiny.backend])
+    registry = doc_app.extensions["gisportal"].registry  # an agency table, in the instance's agency database
+    assert registry.db.dialect == {"embedded": "sqlite", "postgis": "postgresql"}[tiny.backend]
     listed = [n.number for n in registry.search("TF-1001")]
     assert number in listed and renewed.headers["X-Note-Number"] in listed
 
@@ -234,3 +232,66 @@ def test_pdf_bad_input_is_4xx(doc_client):
     assert doc_client.get("/api/v1/notes?ref=TF-1001/06&format=pdf&lang=de").status_code == 422  # names the languages
     assert doc_client.get("/api/v1/notes?ref=NOPE&format=pdf&lang=fr").status_code == 404
     assert doc_client.get("/note.pdf?ref=TF-1001/06&lang=xx").status_code == 400
+
+
+#: The registry file of embedded instances before issue #13 (``registry.sqlite``), as that code made it.
+OLD_REGISTRY_SCHEMA = """
+CREATE TABLE issued_notes (
+    number TEXT PRIMARY KEY, year INTEGER NOT NULL, seq INTEGER NOT NULL,
+    parcel_ref TEXT NOT NULL, lang TEXT NOT NULL, as_of TEXT NOT NULL, historical INTEGER NOT NULL,
+    plan_versions TEXT NOT NULL, content_hash TEXT NOT NULL, payload TEXT NOT NULL,
+    key_id TEXT NOT NULL, signature TEXT NOT NULL, issued_at TEXT NOT NULL,
+    pdf BLOB, UNIQUE (year, seq));
+CREATE INDEX issued_notes_hash ON issued_notes (content_hash);
+CREATE INDEX issued_notes_ref ON issued_notes (parcel_ref);
+"""
+
+
+@pytest.mark.backends("embedded")
+def test_an_old_registry_file_moves_into_the_agency_database_unchanged(empty_instance):
+    """Notes issued before the registry became an agency table keep their numbers, content, seals and PDF; the
+    numbering goes on after them; the old file is kept aside, and opening again moves nothing twice."""
+    import json
+    import sqlite3
+
+    from gisportal.core.settings import load_settings
+    from gisportal.core.signing import KeyRing
+    from gisportal.note.issuing import check_number, content_hash, signed_bytes
+    from gisportal.note.registry import open_registry
+
+    data = empty_instance.data_dir
+    keys = KeyRing(data / "keys")
+    old = sqlite3.connect(data / "registry.sqlite")
+    old.executescript(OLD_REGISTRY_SCHEMA)
+    sent = []
+    for seq, (ref, at) in enumerate([("TF-1001/06", "2026-01-05T08:00:00+00:00"),
+                                     ("TF-12 «عين» _%", "2026-02-01T09:30:15+00:00")], start=1):
+        payload = {"parcel": {"ref": ref}, "lang": "ar", "as_of": f"2026-01-0{seq}", "historical": seq == 2,
+                   "plans": [{"name": "p", "version": seq}], "text": "زنقة é"}
+        number = f"NRU-2026-{seq:06d}"
+        kid, signature = keys.sign(signed_bytes(payload, number, at))
+        old.execute("INSERT INTO issued_notes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (number, 2026, seq, ref, "ar", payload["as_of"], int(seq == 2), json.dumps(payload["plans"]),
+                     content_hash(payload), json.dumps(payload, ensure_ascii=False), kid, signature, at,
+                     b"%PDF-1" if seq == 1 else None))
+        sent.append((number, ref, payload, signature, at))
+    old.commit()
+    old.close()
+
+    settings = load_settings(empty_instance.settings)
+    registry = open_registry(settings, empty_instance.open_store())
+    for number, ref, payload, signature, at in sent:
+        issued = check_number(registry, keys, number, signature[:16])  # the seal still verifies
+        assert (issued.parcel_ref, issued.payload, issued.signature, issued.issued_at.isoformat()) == (
+            ref, payload, signature, at)
+        assert issued.as_of == date.fromisoformat(payload["as_of"]) and issued.historical is payload["historical"]
+    assert registry.pdf("NRU-2026-000001") == b"%PDF-1" and registry.pdf("NRU-2026-000002") is None
+    assert registry.find(content_hash(sent[1][2])).number == "NRU-2026-000002"
+    assert [n.number for n in registry.search("_%")] == ["NRU-2026-000002"]
+    assert not (data / "registry.sqlite").exists() and (data / "registry.sqlite.migrated").is_file()
+
+    third = {"parcel": {"ref": "TF-9"}, "lang": "fr", "as_of": "2026-03-01", "historical": False, "plans": []}
+    issued = registry.issue(third, content_hash(third), lambda n, at: keys.sign(signed_bytes(third, n, at)))
+    assert issued.number.endswith("-000003") or not issued.number.startswith("NRU-2026-")  # a new year starts at 1
+    again = open_registry(settings, empty_instance.open_store())
+    assert len(again.search("", 10)) == 3

@@ -268,7 +268,7 @@ def test_one_handler_takes_any_shape_of_validation_messages(empty_instance, mess
 def test_data_directory_and_files_are_private(secure_app, empty_instance):
     data_dir = Path(secure_app.extensions["gisportal"].settings.data_dir)
     assert data_dir.stat().st_mode & 0o777 == 0o700
-    for name in ("agency.sqlite", "secret_key", "registry.sqlite"):
+    for name in ("agency.sqlite", "secret_key"):  # the registry is in agency.sqlite (issue #13)
         assert (data_dir / name).stat().st_mode & 0o777 == 0o600, name
     from gisportal.services.complaints.files import AttachmentFiles, CheckedUpload
 
@@ -325,10 +325,13 @@ def test_wrong_codes_are_throttled_across_the_code_checking_views(empty_instance
 
     app = create_app({**empty_instance.settings, "TESTING": True, "wrong_code_rate_limit": "3 per hour"})
     client = app.test_client()
+    quotes = [client.get("/api/v1/fees/quote?date=nope").status_code for _ in range(4)]
+    assert quotes == [422] * 4  # a wrong request to a view that checks no code is not counted
     wrong = [client.get("/api/v1/complaints/R-2026-000001", headers={"X-Tracking-Code": "AAAA"}).status_code,
+             client.get("/payments/orders/CMD-2026-000001?t=AAAA").status_code,  # a page, not the API
              client.get("/api/v1/orders/CMD-2026-000001", headers={"X-Access-Code": "AAAA"}).status_code,
-             client.get("/api/v1/complaints/R-2026-000002", headers={"X-Tracking-Code": "BBBB"}).status_code,
-             client.get("/api/v1/orders/CMD-2026-000002", headers={"X-Access-Code": "BBBB"}).status_code]
-    assert wrong == [404, 404, 404, 429]  # one count for every code-checking view, refused before any hash
+             client.get("/api/v1/orders/CMD-2026-000002", headers={"X-Access-Code": "BBBB"}).status_code,
+             client.get("/api/v1/complaints/R-2026-000002", headers={"X-Tracking-Code": "BBBB"}).status_code]
+    assert wrong == [404, 404, 404, 429, 429]  # one count for every code-checking view, refused before any hash
     assert client.get("/api/v1/plans").status_code == 200  # nothing else is limited
     app.extensions["gisportal"].store.close()

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from gisportal.core.agencydb import _ID, _TIME, AgencyDB, as_utc, inserted_id, metadata, utcnow
 from gisportal.core.audit import AuditLog
 from gisportal.core.contact_details import is_phone_number
+from gisportal.core.coords import WGS84, transformer
 from gisportal.core.errors import Conflict, InvalidInput, NotFound, RecordsInvalid
 from gisportal.core.secret_codes import code_matches, hash_code, new_code
 from gisportal.services.committees.terms import (
@@ -339,7 +340,6 @@ class Committees:
         return Recorded(_row_decision(row), code)
 
     def _lon_lat(self, geometry: Any) -> tuple[float | None, float | None]:
-        from gisportal.core.coords import WGS84, transformer
 
         if not self.store.crs:
             return None, None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ def clean_phone(value: str) -> str:
 
 
 def _folded(text: str) -> str:
-    import unicodedata
 
     decomposed = unicodedata.normalize("NFKD", str(text or "").strip().lower())
     return re.sub(r"[\s_'’-]+", " ", "".join(c for c in decomposed if not unicodedata.combining(c)))

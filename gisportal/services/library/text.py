@@ -27,6 +27,7 @@ import unicodedata
 from functools import lru_cache
 
 from markupsafe import Markup, escape
+from pypdf import PdfReader
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +157,6 @@ def _cut(text: str, start: int, width: int) -> str:
 
 def extract_pdf_text(data: bytes) -> str:
     """The text of a PDF (pages joined by blank lines), at most :data:`MAX_TEXT_CHARS`; ``""`` if unreadable."""
-    from pypdf import PdfReader
 
     try:
         reader = PdfReader(io.BytesIO(data))

@@ -5,18 +5,16 @@ Shared by the store and the agency database (accounts, services) when they live 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gisportal.core.errors import StoreUnavailable
+from gisportal.core.agencydb import database_errors as database_errors  # re-exported: the store uses it too
 from gisportal.core.resources import resource_dir
 
 logger = logging.getLogger(__name__)
@@ -50,18 +48,6 @@ def make_engine(url: str, prepare: bool = True) -> Engine:
     return engine
 
 
-@contextlib.contextmanager
-def database_errors() -> Iterator[None]:
-    """A database that cannot be reached becomes :class:`StoreUnavailable` (503); other errors pass through."""
-    try:
-        yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        if isinstance(exc, sa.exc.DBAPIError) and not exc.connection_invalidated and "connect" not in str(exc):
-            raise
-        logger.warning("database unavailable: %s", str(exc).splitlines()[0])
-        raise StoreUnavailable("The database is not reachable right now; please try again in a moment.") from None
-
-
 #: Tables whose ``geom`` column declares the instance's SRID once it is known.
 GEOMETRY_TABLES = ("gp_zones", "gp_overlays", "gp_parcels")
 
@@ -81,6 +67,7 @@ def declare_srid(conn: Connection, srid: int) -> None:
 
 def migrate(engine: Engine) -> None:
     """Create or upgrade the schema to the latest revision."""
+    # Alembic (and its script machinery) only for PostGIS instances, once at start-up
     from alembic import command
     from alembic.config import Config
 

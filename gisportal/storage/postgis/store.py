@@ -21,6 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
 import shapely
 import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
@@ -73,7 +74,6 @@ BULK_BUILT_INDEXES = ("gp_parcels_geom", "gp_parcels_ref_key", "gp_parcels_addre
 
 
 def _concat(arrays: list) -> Any:
-    import pyarrow as pa
 
     return pa.concat_arrays(arrays) if arrays else pa.array([], type=pa.large_string())
 

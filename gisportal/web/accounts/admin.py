@@ -14,6 +14,7 @@ from flask import Flask, current_app, flash, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import login_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
@@ -23,6 +24,7 @@ from gisportal.core.agencydb import ROLES
 from gisportal.core.audit import AuditFilter
 from gisportal.core.errors import Conflict, GisportalError, InvalidInput
 from gisportal.web.accounts.auth import (
+    SessionUser,
     accounts,
     actor_name,
     admin_required,
@@ -201,9 +203,6 @@ def admin_password() -> ResponseReturnValue:
                 target.errors = [*target.errors, _problem_text(exc)]
                 status = 400
             else:
-                from flask_login import login_user
-
-                from gisportal.web.accounts.auth import SessionUser
 
                 login_user(SessionUser(changed))  # this session goes on with the new fingerprint
                 flash(_("Your password has been changed."), "ok")

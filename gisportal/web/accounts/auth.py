@@ -34,7 +34,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_smorest import Blueprint
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -42,7 +42,8 @@ from gisportal.core.accounts import MAX_PASSWORD_LENGTH, Accounts, User
 from gisportal.core.audit import AuditLog
 from gisportal.core.errors import LoginRequired, NotAllowed
 from gisportal.core.ratelimit_store import storage_uri  # registers the shared default storage
-from gisportal.web.core.context import has_cookie
+from gisportal.web.core.context import has_cookie, json_response
+from gisportal.web.core.errors import handle_http_error
 from gisportal.web.core.schemas import ProblemSchema
 from gisportal.web.core.security import safe_redirect_target
 
@@ -222,11 +223,9 @@ account_api = Blueprint("account_api", __name__, url_prefix="/api/v1", descripti
 @staff_required
 def me() -> Response:
     """``GET /api/v1/me``: the signed-in member of staff, whatever the role (401 when nobody is signed in)."""
-    from gisportal.web.api import json_response
 
     user = signed_in_user()
     assert user is not None
-    from flask_wtf.csrf import generate_csrf
 
     return json_response({"username": user.username, "display_name": user.display_name, "role": user.role,
                           "csrf_token": generate_csrf()})
@@ -234,7 +233,6 @@ def me() -> Response:
 
 def _csrf_error(error: CSRFError) -> Response:
     """A form without its token (or with an expired one): a clear 400."""
-    from gisportal.web.core.errors import handle_http_error
 
     logger.info("CSRF refused on %s %s: %s", request.method, request.path, error.description)
     error.description = _("This form has expired or did not come from this site. Reload the page and try again.")

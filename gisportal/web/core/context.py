@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app
+import orjson
+from flask import Response, current_app
 
 from gisportal.core.agencydb import AgencyDB
 from gisportal.core.notifications import Sender
@@ -82,3 +83,9 @@ def public_base_of(settings: Settings) -> str:
 def public_base() -> str:
     """:func:`public_base_of` the current app's settings."""
     return public_base_of(portal().settings)
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    """A JSON response serialised with orjson."""
+    return current_app.response_class(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status=status,
+                                      mimetype="application/json")

@@ -24,6 +24,7 @@ from flask import Flask, Request, Response, current_app, request
 from flask_compress import Compress
 
 from gisportal.core.errors import UnknownLanguage, told
+from gisportal.web.core.assets import vendor_dirs
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,6 @@ def _cache_key(req: Request) -> str:
 
 
 def _file_of(endpoint: str, values: dict[str, Any]) -> Path | None:
-    from gisportal.web.core.assets import vendor_dirs
 
     if endpoint == "static":
         folder = current_app.static_folder

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from gisportal.core.errors import GisportalError, Told
+from gisportal.web.core.context import json_response
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,6 @@ def _wants_json() -> bool:
 
 def _respond(status: int, payload: dict[str, Any]) -> Response:
     if _wants_json():
-        from gisportal.web.api import json_response
 
         return json_response(payload, status)
     return Response(render_template("error.html", status=status, error=payload), status=status,

@@ -13,8 +13,6 @@ from typing import Any
 
 from flask import render_template
 from flask_babel import force_locale
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetchingError
 
 from gisportal.core.resources import resource_dir
 from gisportal.note.build import UrbanNote
@@ -22,6 +20,7 @@ from gisportal.note.render import note_to_dict
 from gisportal.web.core.context import portal
 from gisportal.web.core.i18n import format_locale
 from gisportal.web.note.history import change_of
+from gisportal.web.services.library import note_documents
 
 logger = logging.getLogger(__name__)
 # The site stylesheet has screen-only rules WeasyPrint reports and ignores.
@@ -30,17 +29,20 @@ logging.getLogger("weasyprint").setLevel(logging.ERROR)
 _CSS_FILES = ("css/portal.css",)
 
 
-class _NoNetwork(URLFetcher):
-    """Refuses every URL: a document embeds all it shows."""
-
-    def fetch(self, url: str, *args: Any, **kwargs: Any) -> Any:
-        raise URLFetchingError(f"not fetched: {url}")
-
-
 def pdf_from_html(*pages: str) -> bytes:
     """One PDF from HTML documents printed one after the other (e.g. the French then the Arabic version),
     rendered by WeasyPrint with every URL refused: a document must embed all it shows."""
-    documents = [HTML(string=html, url_fetcher=_NoNetwork()).render() for html in pages]
+    # WeasyPrint takes seconds to import: loaded with the first PDF, not with every app and command
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher, URLFetchingError
+
+    class NoNetwork(URLFetcher):
+        """Refuses every URL: a document embeds all it shows."""
+
+        def fetch(self, url: str, *args: Any, **kwargs: Any) -> Any:
+            raise URLFetchingError(f"not fetched: {url}")
+
+    documents = [HTML(string=html, url_fetcher=NoNetwork()).render() for html in pages]
     return documents[0].copy([page for doc in documents for page in doc.pages]).write_pdf()
 
 
@@ -53,7 +55,6 @@ def inline_css() -> str:
 def note_html(note: UrbanNote, lang: str, document: dict[str, Any] | None, pdf: bool = False) -> str:
     """The note page in ``lang`` (used for the web page and for the PDF)."""
     with force_locale(format_locale(lang)):
-        from gisportal.web.services.library import note_documents
 
         data = note_to_dict(note, portal().catalogue, lang, note_documents(lang))
         return render_template("note/note.html", note=note, data=data, document=document, pdf=pdf,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask, Response, current_app
+from flask import Response, current_app, request
 from flask_babel import gettext as _
+from flask_limiter import Limiter, RouteLimit
 from flask_login import current_user
 from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
@@ -28,14 +29,18 @@ def _failed_check(response: Response) -> bool:
     return response.status_code in (403, 404, 422)
 
 
-def init_app(app: Flask) -> None:
-    """Throttle wrong-code checks (after every service registered its views)."""
-    limiter = app.extensions["gisportal_limiter"]
-    shared = limiter.shared_limit(lambda: portal().settings.wrong_code_rate_limit, scope="wrong-code",
-                                  deduct_when=_failed_check, methods=["GET", "POST"])  # one count for all of them
-    for endpoint in CODE_CHECKING_ENDPOINTS:
-        if endpoint in app.view_functions:
-            app.view_functions[endpoint] = shared(app.view_functions[endpoint])
+def _not_code_checking() -> bool:
+    return request.endpoint not in CODE_CHECKING_ENDPOINTS
+
+
+def wrong_code_limit(limiter: Limiter) -> RouteLimit:
+    """The ceiling of wrong secret codes per address, one count for every view of :data:`CODE_CHECKING_ENDPOINTS`.
+
+    Applied where the views are registered: ``app.add_url_rule(..., wrong_code_limit(limiter)(view))``, or on a
+    flask-smorest blueprint (``wrong_code_limit(limiter)(blp)``), where it counts only the blueprint's endpoints
+    listed in :data:`CODE_CHECKING_ENDPOINTS`."""
+    return limiter.shared_limit(lambda: portal().settings.wrong_code_rate_limit, scope="wrong-code",
+                                deduct_when=_failed_check, methods=["GET", "POST"], exempt_when=_not_code_checking)
 
 
 class TooManyNotes(TooManyRequests):

@@ -8,9 +8,10 @@ from typing import Any
 
 from flask import Flask, Response, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from markupsafe import Markup
 
-from gisportal.core.errors import InvalidInput, PaymentRequired
+from gisportal.core.errors import InvalidInput, NotFound, PaymentRequired
 from gisportal.core.qrcodes import qr_svg_text
 from gisportal.core.signing import NotAuthentic
 from gisportal.note.build import UrbanNote
@@ -25,9 +26,11 @@ from gisportal.note.issuing import (
 )
 from gisportal.note.mapextract import render_map_extract
 from gisportal.note.registry import IssuedNote
-from gisportal.web.core.context import portal, public_base
+from gisportal.services.payments.receipts import check_receipt, is_receipt_number
+from gisportal.web.core.context import json_response, portal, public_base
 from gisportal.web.core.errors import tell
 from gisportal.web.core.i18n import current_language
+from gisportal.web.core.pdf import render_note_pdf
 from gisportal.web.core.security import limit_request_size
 from gisportal.web.core.throttle import issuance_guard
 from gisportal.zoning.zone_cover import CoverLimits
@@ -75,7 +78,6 @@ def pdf_language(value: str | None) -> str:
 
 def official_note_is_free() -> bool:
     """Whether the sealed note PDF is delivered on request here (not only through a paid order)."""
-    from flask_login import current_user
 
     return not portal().settings.note_requires_payment or bool(current_user.is_authenticated)
 
@@ -91,7 +93,6 @@ def require_official_note_paid(note: UrbanNote, lang: str) -> None:
 def pdf_response(note: UrbanNote, lang: str, throttled: bool = True) -> Response:
     """Issue (or reuse) the note and answer its sealed PDF (``throttled``: under the day's ceilings of new notes;
     a paid order's note is not)."""
-    from gisportal.web.core.pdf import render_note_pdf
 
     p = portal()
     guard = issuance_guard(note.parcel.ref) if throttled else None
@@ -117,7 +118,6 @@ def verification_code() -> str | None:
     Anybody else must bring the token (``t``) printed with the number: numbers are sequential, and without it
     the notes and receipts of other people could be read one after the other.
     """
-    from flask_login import current_user
 
     token = (request.args.get("t") or "").strip()[:64]
     if token or not current_user.is_authenticated:
@@ -125,13 +125,21 @@ def verification_code() -> str | None:
     return None
 
 
+def verify_receipt(number: str) -> Response:
+    """``/verify/REC-…``: the receipt is authentic, or why not."""
+    try:
+        receipt = check_receipt(portal().agency, portal().keyring, number, verification_code())
+    except NotAuthentic as exc:
+        status = 404 if exc.message.startswith("No receipt") else 422
+        return Response(render_template("payments/verify_receipt.html", receipt=None, problem=tell(exc.message)),
+                        status=status, mimetype="text/html")
+    return Response(render_template("payments/verify_receipt.html", receipt=receipt, problem=None),
+                    mimetype="text/html")
+
+
 def verify(number: str) -> Response:
     """The page a QR code opens: authentic or not, what it rests on, still current or not."""
-    from gisportal.services.payments.receipts import is_receipt_number
-
     if is_receipt_number(number):  # payment receipts (REC-...) are checked by the payments service
-        from gisportal.web.services.payments.public import verify_receipt
-
         return verify_receipt(number)
     p = portal()
     try:
@@ -160,7 +168,6 @@ def verify_upload() -> Response:
 
 def public_keys() -> Response:
     """Every public key of the portal (PEM), by key id."""
-    from gisportal.web.api import json_response
 
     return json_response({"algorithm": "Ed25519", "keys": portal().keyring.public_keys()})
 
@@ -169,7 +176,6 @@ def public_key(kid: str) -> Response:
     """One public key as a PEM file."""
     pem = portal().keyring.public_keys().get(kid)
     if pem is None:
-        from gisportal.core.errors import NotFound
 
         raise NotFound(f"No public key '{kid[:32]}'.")
     return Response(pem, mimetype="application/x-pem-file")

@@ -13,8 +13,7 @@ from flask_smorest import Blueprint
 from gisportal.core.errors import InvalidInput, told
 from gisportal.note.build import UrbanNote
 from gisportal.note.history import HistoryStep, ParcelHistory, history_to_dict, parcel_history
-from gisportal.web.api import json_response
-from gisportal.web.core.context import portal
+from gisportal.web.core.context import json_response, portal
 from gisportal.zoning.lookup import ParcelQuery, find_parcel
 from gisportal.zoning.zone_cover import CoverLimits
 

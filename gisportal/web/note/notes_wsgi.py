@@ -23,7 +23,8 @@ from typing import Any
 from flask import Flask, Response
 from marshmallow import EXCLUDE
 
-from gisportal.web.api import NOTE_ARGS, json_response, note_view_data
+from gisportal.web.api import NOTE_ARGS, note_view_data
+from gisportal.web.core.context import json_response
 from gisportal.web.core.i18n import COOKIE
 
 logger = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from gisportal.note.situation import FOOTER_MM, HEADER_MM, MARGIN_MM, check_scal
 from gisportal.web.core.context import portal, public_base
 from gisportal.web.core.errors import tell
 from gisportal.web.core.i18n import current_language, format_locale
+from gisportal.web.core.pdf import pdf_from_html
 from gisportal.web.note.documents import qr_svg, verify_url
 from gisportal.zoning.lookup import ParcelQuery, find_parcel
 from gisportal.zoning.mapdata import OVERLAY_COLOURS
@@ -40,7 +41,6 @@ class SituationPlan(MethodView):
 
 def situation_plan() -> Response:
     """The situation plan of a parcel (``ref``) or of an issued site note (``site``), as a PDF."""
-    from gisportal.web.core.pdf import pdf_from_html  # WeasyPrint: loaded on the first PDF only
 
     args, p = request.args, portal()
     ref, site = (args.get("ref") or "").strip(), (args.get("site") or "").strip()

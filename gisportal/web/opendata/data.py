@@ -13,8 +13,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from gisportal.opendata import downloads
-from gisportal.web.api import json_response
-from gisportal.web.core.context import Portal, portal, public_base
+from gisportal.web.core.context import Portal, json_response, portal, public_base
 from gisportal.web.core.schemas import ProblemSchema
 from gisportal.zoning.rulesbook import to_csv
 

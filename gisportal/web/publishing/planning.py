@@ -18,13 +18,13 @@ from wtforms import DateField, FileField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from gisportal.core.audit import AuditLog
-from gisportal.core.errors import GisportalError
+from gisportal.core.errors import GisportalError, InvalidInput
 from gisportal.note.render import frame_to_geojson
 from gisportal.publishing.drafts import PRESETS, Drafts
 from gisportal.publishing.publication import roll_back
 from gisportal.web.accounts.auth import actor_name, client_ip, planner_required
 from gisportal.web.core import labels
-from gisportal.web.core.context import portal
+from gisportal.web.core.context import json_response, portal
 from gisportal.web.core.foliumparts import header_html
 from gisportal.web.core.schemas import ProblemSchema
 from gisportal.web.core.security import folium_text, nonced
@@ -264,7 +264,6 @@ def admin_rollback(plan: str, version: int) -> ResponseReturnValue:
 @planner_required
 def api_draft(draft_id: int) -> Response:
     """A draft's validation report and impact summary, as JSON."""
-    from gisportal.web.api import json_response
 
     d = drafts()
     draft = d.get(draft_id)
@@ -284,7 +283,6 @@ def api_create_draft() -> Response:
 
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        from gisportal.core.errors import InvalidInput
 
         raise InvalidInput("Send the layer as the multipart field 'file'.", parameter="file")
     fields = {k: (request.form.get(k) or "").strip() or None
@@ -305,8 +303,6 @@ def api_create_draft() -> Response:
 @planner_required
 def api_publish_draft(draft_id: int) -> Response:
     """``POST /api/v1/drafts/<id>/publish`` (JSON: approval_act, approved, effective): a new version."""
-    from gisportal.core.errors import InvalidInput
-    from gisportal.web.api import json_response
 
     body = request.get_json(silent=True) or {}
     try:

@@ -21,6 +21,7 @@ from gisportal.services.contact import ContactInfo, Poster, load_contact
 from gisportal.web.core.context import portal
 from gisportal.web.core.foliumparts import header_html
 from gisportal.web.core.i18n import current_language, format_locale
+from gisportal.web.core.pdf import inline_css, pdf_from_html
 from gisportal.web.core.security import folium_text
 from gisportal.web.services.library import public_base, qr_code
 
@@ -100,7 +101,6 @@ def _in_both(message: str) -> dict[str, str]:
 
 
 def _poster_html(poster: Poster, url: str, pdf: bool) -> str:
-    from gisportal.web.core.pdf import inline_css
 
     settings = portal().settings
     return render_template("contact/poster.html", poster=poster, url=url, qr=Markup(qr_code(url).decode()),
@@ -117,7 +117,6 @@ def poster_page(poster_id: str) -> str:
 
 def poster_pdf(poster_id: str) -> Response:
     """A service's poster as a PDF (rendered with no network access)."""
-    from gisportal.web.core.pdf import pdf_from_html
 
     poster, url = _poster(poster_id)
     body = pdf_from_html(_poster_html(poster, url, pdf=True))

@@ -24,6 +24,7 @@ from gisportal.services.committees.decision_import import MAX_BYTES, parse_decis
 from gisportal.services.committees.sessions import DecisionEntry, Recorded
 from gisportal.services.committees.terms import DECISIONS, PROJECT_TYPES, SESSION_KINDS
 from gisportal.web.accounts.auth import actor_name, client_ip, staff_required
+from gisportal.web.core.i18n import current_language
 from gisportal.web.services.committees.public import committees_of, term
 from gisportal.web.services.subscriptions import subscriptions_of
 
@@ -69,7 +70,6 @@ def problem_text(finding: dict[str, Any]) -> str:
 
 
 def _choices(vocabulary: dict[str, dict[str, str]]) -> list[SelectChoice]:
-    from gisportal.web.core.i18n import current_language
 
     return [SelectChoice(code, labels.get(current_language(), labels["fr"])) for code, labels in vocabulary.items()]
 

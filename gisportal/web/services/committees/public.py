@@ -25,9 +25,12 @@ from gisportal.core.errors import NotFound
 from gisportal.publishing.publication import PUBLISH_LISTENERS
 from gisportal.services.committees.sessions import Committees, PublicDecision
 from gisportal.services.committees.terms import DECISIONS, PROJECT_TYPES, SESSION_KINDS
-from gisportal.web.core.context import Portal, portal
+from gisportal.web.core.context import Portal, json_response, portal
 from gisportal.web.core.i18n import current_language
 from gisportal.web.core.schemas import ProblemSchema
+from gisportal.web.services import subscriptions
+from gisportal.web.services.subscriptions import subscriptions_of
+from gisportal.web.zoning.maps import territory_map_config
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +112,6 @@ class Decisions(MethodView):
         A wrong code and an unknown file number give the same 404. Look-ups are rate-limited per address.
         No personal data is ever answered.
         """
-        from gisportal.web.api import json_response
 
         code = personal_code or args.get("code")
         if not code:
@@ -157,7 +159,6 @@ def decisions_page() -> str:
                         "date": d.held_on.isoformat(), "project": term("project", d.project_type)}}
         for d in decided if d.lon is not None]}
     sessions = {s.id: s for s in committees_of().sessions()}
-    from gisportal.web.zoning.maps import territory_map_config
 
     return render_template("committees/list.html", by_session=by_session, sessions=sessions, points=points,
                            term=term, map_config=territory_map_config(portal()), filters=filters,
@@ -183,7 +184,6 @@ def lookup_page() -> tuple[str, int]:
 
 def _listen_to_publications(app: Flask) -> None:
     """Tell parcel subscribers when a publication through this app changes their parcel's rules."""
-    from gisportal.web.services.subscriptions import subscriptions_of
 
     instance = weakref.ref(app.extensions["gisportal"])
     secret = app.config["SECRET_KEY"]
@@ -200,10 +200,8 @@ def _listen_to_publications(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Register the public pages, the API, the staff pages and the subscriptions."""
-    from gisportal.web.services import subscriptions
-    from gisportal.web.services.committees import admin as committees_admin
-
+    """Register the public pages, the API and the subscriptions (the staff pages register themselves:
+    :mod:`gisportal.web.services.committees.admin`)."""
     limiter = app.extensions["gisportal_limiter"]
     app.add_url_rule("/committees", "committees", decisions_page)
     app.add_url_rule("/committees/lookup", "committees_lookup",
@@ -212,6 +210,5 @@ def init_app(app: Flask) -> None:
     # The blueprint's only route is GET /api/v1/decisions: a look-up by number and code, limited like the page's.
     limiter.limit(lambda: portal().settings.lookup_rate_limit, methods=["POST", "GET"])(blp)
     app.extensions["gisportal_api"].register_blueprint(blp)
-    committees_admin.init_app(app)
     subscriptions.init_app(app)
     _listen_to_publications(app)

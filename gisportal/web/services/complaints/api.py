@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Response
+from flask import Flask, Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload as UploadField
@@ -18,7 +18,8 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from gisportal.core.errors import InvalidInput
 from gisportal.services.complaints.intake import CATEGORIES
-from gisportal.web.api import json_response
+from gisportal.web.core.context import json_response, portal
+from gisportal.web.core.throttle import wrong_code_limit
 from gisportal.web.services.complaints.public import (
     attachment_response,
     book,
@@ -132,3 +133,12 @@ class ComplaintAttachment(MethodView):
         complaints = book()
         complaint = complaints.open_with_code(number, _secret_code(args, headers))
         return attachment_response(*complaints.attachment_file(complaint, attachment_id))
+
+
+def init_app(app: Flask) -> None:
+    """Register the API (CSRF-exempt filing: no cookie is used) with its rate limits."""
+    limiter = app.extensions["gisportal_limiter"]
+    limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])(blp)  # its only POST: filing
+    wrong_code_limit(limiter)(blp)  # its GETs: a complaint's status and files, by secret code
+    app.extensions["gisportal_api"].register_blueprint(blp)
+    app.extensions["gisportal_csrf"].exempt(ComplaintsCollection)

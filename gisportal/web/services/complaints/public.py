@@ -31,6 +31,10 @@ from gisportal.services.complaints.intake import CATEGORIES, NewComplaint, check
 from gisportal.web.core.context import portal, public_base
 from gisportal.web.core.i18n import current_language, format_locale
 from gisportal.web.core.security import limit_request_size
+from gisportal.web.core.throttle import wrong_code_limit
+from gisportal.web.note.documents import qr_svg
+from gisportal.web.services.complaints.receipt import receipt_pdf_bytes
+from gisportal.web.zoning.maps import territory_map_config
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +208,6 @@ class AddInfoForm(FlaskForm):
 
 def map_config() -> dict[str, Any]:
     """Where the map opens (the territory), its optional base map and the zones tiles, for complaints.js."""
-    from gisportal.web.zoning.maps import territory_map_config
 
     return territory_map_config(portal())
 
@@ -235,7 +238,6 @@ def new_complaint() -> Response | str | tuple[str, int]:
                 problem, field = problem_text(exc), exc.details.get("parameter")
                 status = exc.status
             else:
-                from gisportal.web.note.documents import qr_svg
 
                 _remember(complaint.number)
                 url = tracking_url(complaint.number)
@@ -313,7 +315,6 @@ def track_attachment(number: str, attachment_id: int) -> Response:
 
 def receipt_pdf() -> Response:
     """The receipt as PDF: number and code (posted back by the receipt page), QR code to the tracking page."""
-    from gisportal.web.services.complaints.receipt import receipt_pdf_bytes
 
     form = TrackForm()
     if not form.validate():
@@ -327,25 +328,20 @@ def receipt_pdf() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the pages, the API (CSRF-exempt filing: no cookie is used) and the rate limits."""
-    from gisportal.web.services.complaints import admin as complaints_admin
-    from gisportal.web.services.complaints.api import ComplaintsCollection, blp
-
+    """Register the pages and their rate limits (the API and the staff pages register themselves:
+    :mod:`gisportal.web.services.complaints.api`, :mod:`gisportal.web.services.complaints.admin`)."""
     limiter = app.extensions["gisportal_limiter"]
     limit = limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])
-    limit(blp)  # its only POST: filing a complaint (POST /api/v1/complaints)
-    app.extensions["gisportal_api"].register_blueprint(blp)
-    app.extensions["gisportal_csrf"].exempt(ComplaintsCollection)
+    wrong_code = wrong_code_limit(limiter)
     app.add_url_rule("/complaints/new", "complaint_new", limit(new_complaint), methods=["GET", "POST"])
     app.add_url_rule("/complaints/track", "complaint_track", limit(track), methods=["GET", "POST"])
     app.add_url_rule("/complaints/track/<number>/add", "complaint_add_information", limit(add_information),
                      methods=["POST"])
     app.add_url_rule("/complaints/track/<number>/attachments/<int:attachment_id>", "complaint_track_attachment",
-                     track_attachment)
+                     wrong_code(track_attachment))
     app.add_url_rule("/complaints/receipt.pdf", "complaint_receipt_pdf", receipt_pdf, methods=["POST"])
     portal_settings = app.extensions["gisportal"].settings
     for endpoint in ("complaint_new", "complaint_track", "complaint_add_information",
                      "complaints_api.ComplaintsCollection"):
         # the attachments and the form's text fields, nothing more
         limit_request_size(app, endpoint, portal_settings.complaint_attachments_max_total_bytes + 1024 * 1024)
-    complaints_admin.init_app(app)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, url_for
+from flask import Flask, Response, request, url_for
 from flask_limiter import Limiter
 from flask_smorest import Blueprint, abort
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from gisportal.web.api import json_response
-from gisportal.web.core.context import portal
+from gisportal.web.core.context import json_response, portal
 from gisportal.web.core.schemas import ProblemSchema
+from gisportal.web.core.throttle import wrong_code_limit
 from gisportal.web.services.payments.public import (
     base_url,
     create_order,
@@ -200,9 +200,15 @@ def order_payment(args: dict[str, Any], reference: str, access_code: str | None 
     return json_response({"redirect_url": payment_redirect(order)})
 
 
-def init_app(app: Flask, limiter: Limiter) -> None:
+def _not_order_create() -> bool:
+    return request.endpoint != "payments_api.order_create"
+
+
+def init_app(app: Flask) -> None:
     """Register the API blueprint (CSRF-exempt, order creation rate-limited like the page's form)."""
-    limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])(blp)  # POST /orders...
-    limiter.exempt(order_payment)  # ...not paying an order already made (its access code is the credential)
+    limiter: Limiter = app.extensions["gisportal_limiter"]
+    limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"],  # POST /orders, not paying an
+                  exempt_when=_not_order_create)(blp)  # order already made (its access code is the credential)
+    wrong_code_limit(limiter)(blp)  # an order's status and payment, by access code
     app.extensions["gisportal_api"].register_blueprint(blp)
     app.extensions["gisportal_csrf"].exempt(blp)

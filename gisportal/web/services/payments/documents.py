@@ -16,11 +16,10 @@ from flask_babel import force_locale
 from gisportal.core.signing import seal_pdf
 from gisportal.services.payments.orders import Order, Payment
 from gisportal.services.payments.receipts import Receipt
-from gisportal.web.core.context import portal
+from gisportal.web.core.context import portal, public_base
 from gisportal.web.core.i18n import format_locale
 from gisportal.web.core.pdf import inline_css, pdf_from_html
 from gisportal.web.note.documents import qr_svg
-from gisportal.web.services.payments.public import base_url
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ def render_invoice(order: Order, pay_url: str) -> bytes:
 
 def receipt_verify_url(receipt: Receipt) -> str:
     """The public verification URL a receipt's QR code carries."""
-    return f"{base_url()}{url_for('verify', number=receipt.number)}?t={receipt.token}"
+    return f"{public_base()}{url_for('verify', number=receipt.number)}?t={receipt.token}"
 
 
 def render_receipt(order: Order, payment: Payment, receipt: Receipt) -> bytes:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
+from flask import Flask, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_currency
 from flask_babel import gettext as _
@@ -24,14 +24,18 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from gisportal.core.errors import CallbackRefused, GisportalError, InvalidInput, NotFound, PaymentRequired
-from gisportal.core.signing import NotAuthentic
+from gisportal.note.build import build_note
 from gisportal.services.payments.fees import FeeBook, QuoteRequest, load_schedule
 from gisportal.services.payments.orders import NOTE_SERVICE, CallbackOutcome, Order, Orders
 from gisportal.services.payments.providers import PaymentProvider, hmac_secret, open_provider
 from gisportal.services.payments.receipts import check_receipt, receipt_signer
 from gisportal.web.accounts.auth import audit_log, client_ip
 from gisportal.web.core.context import portal, public_base
-from gisportal.web.core.errors import tell
+from gisportal.web.core.throttle import wrong_code_limit
+from gisportal.web.note.documents import pdf_response
+from gisportal.web.services.payments.documents import render_invoice, render_receipt
+from gisportal.zoning.lookup import ParcelQuery, find_parcel
+from gisportal.zoning.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +59,6 @@ class PaymentsService:
 
 def service() -> PaymentsService:
     """The current app's payments service."""
-    from flask import current_app
 
     return current_app.extensions["gisportal_payments"]
 
@@ -222,7 +225,6 @@ def _pdf(body: bytes, filename: str) -> Response:
 
 def invoice_pdf(reference: str) -> Response:
     """The bilingual invoice of an order (QR code: the order's page, to pay)."""
-    from gisportal.web.services.payments.documents import render_invoice
 
     order = open_order(reference)
     return _pdf(render_invoice(order, order_url(order, external=True)), order.invoice_number)
@@ -230,7 +232,6 @@ def invoice_pdf(reference: str) -> Response:
 
 def receipt_pdf(reference: str) -> Response:
     """The bilingual, sealed receipt of a paid order (QR code: ``/verify/REC-…``)."""
-    from gisportal.web.services.payments.documents import render_receipt
 
     order = open_order(reference)
     payment = service().orders.receipt_payment(order)
@@ -242,10 +243,6 @@ def receipt_pdf(reference: str) -> Response:
 
 def note_pdf(reference: str) -> Response:
     """The signed note of a paid note order (only this order's access code unlocks it)."""
-    from gisportal.note.build import build_note
-    from gisportal.web.note.documents import pdf_response
-    from gisportal.zoning.lookup import ParcelQuery, find_parcel
-    from gisportal.zoning.zone_cover import CoverLimits
 
     order = open_order(reference)
     if order.service != NOTE_SERVICE or not order.parcel_ref:
@@ -260,45 +257,26 @@ def note_pdf(reference: str) -> Response:
     return response
 
 
-def verify_receipt(number: str) -> Response:
-    """``/verify/REC-…``: the receipt is authentic, or why not."""
-    try:
-        from gisportal.web.note.documents import verification_code
-
-        receipt = check_receipt(portal().agency, portal().keyring, number, verification_code())
-    except NotAuthentic as exc:
-        status = 404 if exc.message.startswith("No receipt") else 422
-        return Response(render_template("payments/verify_receipt.html", receipt=None, problem=tell(exc.message)),
-                        status=status, mimetype="text/html")
-    return Response(render_template("payments/verify_receipt.html", receipt=receipt, problem=None),
-                    mimetype="text/html")
-
-
 def init_app(app: Flask) -> None:
-    """Register the payment pages, the callback, the sandbox gateway, the API and the staff pages."""
+    """Register the payment pages and the callback (the sandbox gateway, the API and the staff pages register
+    themselves: :mod:`gisportal.web.services.payments.sandbox`, :mod:`~gisportal.web.services.payments.api`,
+    :mod:`~gisportal.web.services.payments.admin`)."""
     p = app.extensions["gisportal"]
     fees = FeeBook(p.agency, load_schedule(p.settings.fees_file))
     app.extensions["gisportal_payments"] = PaymentsService(fees, Orders(p.agency, fees), hmac_secret(p.settings))
     limiter = app.extensions["gisportal_limiter"]
     limit = limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])
+    wrong_code = wrong_code_limit(limiter)
 
     app.add_url_rule("/fees", "fees", fees_page)
     app.add_url_rule("/payments/orders", "payment_order_create", limit(order_create), methods=["POST"])
-    app.add_url_rule("/payments/orders/<reference>", "payment_order", order_page)
+    app.add_url_rule("/payments/orders/<reference>", "payment_order", wrong_code(order_page))
     app.add_url_rule("/payments/orders/<reference>/pay", "payment_pay", order_pay, methods=["POST"])
-    app.add_url_rule("/payments/orders/<reference>/invoice.pdf", "payment_invoice", invoice_pdf)
-    app.add_url_rule("/payments/orders/<reference>/receipt.pdf", "payment_receipt", receipt_pdf)
-    app.add_url_rule("/payments/orders/<reference>/note.pdf", "payment_note", note_pdf)
+    app.add_url_rule("/payments/orders/<reference>/invoice.pdf", "payment_invoice", wrong_code(invoice_pdf))
+    app.add_url_rule("/payments/orders/<reference>/receipt.pdf", "payment_receipt", wrong_code(receipt_pdf))
+    app.add_url_rule("/payments/orders/<reference>/note.pdf", "payment_note", wrong_code(note_pdf))
     app.extensions["gisportal_csrf"].exempt(payment_callback)  # server-to-server, HMAC-signed
     app.add_url_rule("/payments/callback/<provider_name>", "payment_callback", payment_callback, methods=["POST"])
     app.add_url_rule("/payments/return/<provider_name>", "payment_return", payment_return)
     app.add_template_filter(mad, "mad")
     app.jinja_env.globals.setdefault("order_url", order_url)
-
-    from gisportal.web.services.payments import admin as payments_admin
-    from gisportal.web.services.payments import api as payments_api
-    from gisportal.web.services.payments import sandbox as sandbox_gateway
-
-    sandbox_gateway.init_app(app)
-    payments_api.init_app(app, limiter)
-    payments_admin.init_app(app)
