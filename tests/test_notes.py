@@ -14,6 +14,8 @@ from gisportal.notes import build_note
 from gisportal.renderers import note_to_dict
 from gisportal.rules import load_catalogue
 
+pytestmark = pytest.mark.backends("embedded", "postgis", "replicated")  # replicas through PgBouncer too
+
 ABS = 1e-6
 
 

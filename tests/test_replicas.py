@@ -12,7 +12,8 @@ a PgBouncer in transaction pooling mode in front of each (``pg_replicated``, the
 * The replica stopped in the middle of a stream of requests fails none of them (a warning; reads on the primary).
 * Writes never reach the replica: its log never says "cannot execute ... in a read-only transaction".
 
-Store-level behaviour on the same setup: ``tests/test_store.py`` runs whole on the ``replicated`` backend too.
+Store-level behaviour on the same setup: ``test_store.py``, ``test_notes.py``, ``test_api.py``, ``test_tiles.py``,
+``test_ogcapi.py`` and ``test_feature_queries.py`` run on the ``replicated`` backend too.
 """
 
 from __future__ import annotations
