@@ -10,9 +10,8 @@
 2. Replica lag seen during a publication of ``--zones`` (100,000) zones: the primary's WAL insert position
    minus the replica's replay position, sampled every 20 ms, and the time from the publication's answer until
    the app (a store reading the replica) reads from the replica again.
-3. PMTiles build of the city (``archives.write_archives`` on the embedded store: features of the versions in
-   force, GeoJSONSeq, tippecanoe straight to PMTiles) vs tippecanoe alone writing the same PMTiles from the same
-   GeoJSONSeq files. Target: <= 1.5x.
+3. PMTiles build of the city: ``bench_tiles.pmtiles_build`` (part 0 of ``bench_tiles.py``, where it is
+   described). Target: <= 1.5x.
 
 The machine is shared (2 cores, other sessions): figures are from a loaded machine.
 """
@@ -45,22 +44,20 @@ from _common import (  # noqa: E402
     sample_tiles,
     start_server,
     stop_server,
-    verdict,
     vm_status,
     wait_for_http,
     write_results,
 )
 from bench_http import memory, request_files  # noqa: E402
 from bench_load import mixed_paths, run_wrk  # noqa: E402
+from bench_tiles import pmtiles_build  # noqa: E402
 from support.pgbouncer import PgBouncer  # noqa: E402
 from support.pgcluster import PgCluster  # noqa: E402
 
 from gisportal.publishing.publication import publish_zones  # noqa: E402
 from gisportal.storage.embedded.store import EmbeddedStore  # noqa: E402
 from gisportal.storage.postgis.store import PostgisStore  # noqa: E402
-from gisportal.zoning.archives import ARCHIVE_LAYERS, write_archives  # noqa: E402
 from gisportal.zoning.plans import versions_in_force  # noqa: E402
-from gisportal.zoning.tilesets import run_tippecanoe, write_geojsonseq  # noqa: E402
 
 
 def republish(url: str, plan_zones: int | None = None, read_urls: tuple[str, ...] = ()) -> dict:
@@ -163,28 +160,6 @@ def replica_lag(primary: PgCluster, replica: PgCluster, url: str, read_url: str,
     return out
 
 
-def pmtiles_build(gpkg: Path, work: Path) -> dict:
-    """Ours (write_archives) vs tippecanoe alone on the same GeoJSONSeq files, writing PMTiles."""
-    store = EmbeddedStore(gpkg)
-    started = time.perf_counter()
-    counts = write_archives(store, work / "ours")
-    ours = time.perf_counter() - started
-    in_force = sorted(v.id for v in versions_in_force(store.plan_versions(), date.today()))
-    peer = 0.0
-    for layer in ARCHIVE_LAYERS:
-        source = work / f"{layer}.geojsonl"
-        write_geojsonseq(store.features(layer, in_force, None), layer, source)
-        started = time.perf_counter()
-        run_tippecanoe(source, layer, work / f"{layer}-peer.pmtiles")
-        peer += time.perf_counter() - started
-    sizes = {layer: round((work / "ours" / f"{layer}.pmtiles").stat().st_size / 2**20, 1) for layer in ARCHIVE_LAYERS}
-    out = {"features": counts, "ours_s": round(ours, 1), "tippecanoe_s": round(peer, 1), "ratio": round(ours / peer, 2),
-           "archive_mb": sizes, "target": "<= 1.5x", "target_met": ours / peer <= 1.5}
-    print(f"PMTiles build: ours {ours:.1f} s, tippecanoe alone {peer:.1f} s: {ours / peer:.2f}x "
-          f"({verdict(ours / peer <= 1.5)}); archives {sizes} MB", flush=True)
-    return out
-
-
 def rss_mb(pids: list[int]) -> int:
     return round(sum(vm_status(pid).get("VmRSS", 0) for pid in pids) / 1024)
 
@@ -243,7 +218,7 @@ def main() -> dict:
                 replica.destroy()
     if "pmtiles" in only:
         with tempfile.TemporaryDirectory(dir=work) as tmp:
-            results["pmtiles_build"] = pmtiles_build(gpkg, Path(tmp))
+            results["pmtiles_build"] = pmtiles_build(EmbeddedStore(gpkg), Path(tmp) / "pmtiles")
     write_results(args.json, results)
     return results
 

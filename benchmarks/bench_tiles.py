@@ -1,9 +1,14 @@
 """Vector tiles: pre-built (embedded) vs ST_AsMVT, our tileset build vs tippecanoe, our tile server vs TiPg.
 
+0. PMTiles build (issue #18). Ours: ``archives.write_archives`` on the embedded city: the features of the
+   versions in force of the three layers, streamed as GeoJSONSeq in WGS84 into tippecanoe's standard input
+   (``tilesets.stream_tippecanoe``) writing PMTiles. Peer: the same tippecanoe command alone writing the same
+   PMTiles from GeoJSONSeq files prepared beforehand (untimed). ``--pmtiles-rounds`` alternating runs, medians.
+   Needs no PostgreSQL (``--skip build,read,http`` runs it alone). Target: <= 1.5x.
 1. Tileset build (embedded store, at publication or on first use). Ours: the first ``EmbeddedStore.tile()`` of
-   each layer with an empty tile directory: the layer's features (versions in force), exported as GeoJSONSeq
-   in WGS84 (``tilesets.write_geojsonseq``) and tiled by tippecanoe (``tilesets.run_tippecanoe``) into an
-   MBTiles file. Peer: the same tippecanoe command alone, on that same GeoJSONSeq file. Target: <= 1.5x.
+   each layer with an empty tile directory: the layer's features (versions in force), streamed as GeoJSONSeq
+   in WGS84 into tippecanoe (``tilesets.stream_tippecanoe``) writing an MBTiles file. Peer: the same
+   tippecanoe command alone, on a GeoJSONSeq file of the same features. Target: <= 1.5x.
 2. Tile from the pre-built tileset. Ours: ``EmbeddedStore.tile(layer, z, x, y, versions)`` (the MBTiles
    found by content key, the tile read with SQLite). Peer: the bare ``ST_AsMVT`` query of the PostGIS store
    (``postgis_sql.TILE_SQL``, psycopg) for the same tile of the PostGIS city. Target: median per-tile <= 3x.
@@ -24,6 +29,7 @@ row already has (no rewrite; ``pg_attribute.atttypmod``) and put back afterwards
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import importlib.util
 import json
@@ -58,21 +64,20 @@ from _common import (  # noqa: E402
 from bench_postgis import Bare, timed_pairs  # noqa: E402
 
 from gisportal.storage.embedded.store import EmbeddedStore  # noqa: E402
+from gisportal.zoning.archives import ARCHIVE_LAYERS, write_archives  # noqa: E402
 from gisportal.zoning.plans import versions_in_force  # noqa: E402
 from gisportal.zoning.tiles import LAYER_ZOOMS, TILE_LAYERS  # noqa: E402
-from gisportal.zoning.tilesets import TILE_ATTRIBUTES, TileCache, tippecanoe_binary, write_geojsonseq  # noqa: E402
+from gisportal.zoning.tilesets import (  # noqa: E402
+    TILE_ATTRIBUTES,
+    TileCache,
+    run_tippecanoe,
+    tippecanoe_command,
+    write_geojsonseq,
+)
 
 BUILD_TARGET = 1.5
 READ_TARGET = 3.0
 TABLES = {layer: f"gp_{layer}" for layer in TILE_LAYERS}
-
-
-def tippecanoe_command(source: Path, layer: str, target: Path) -> list[str]:
-    """The command ``tilesets.run_tippecanoe`` runs (kept in step with it; checked below)."""
-    low, high = LAYER_ZOOMS[layer]
-    return [tippecanoe_binary(), "-o", str(target), "-l", layer, "-Z", str(low), "-z", str(high),
-            "--no-feature-limit", "--no-tile-size-limit", "--no-tiny-polygon-reduction",
-            "--no-tile-compression", "--force", "--quiet", "--read-parallel", str(source)]
 
 
 def build_tilesets(store: EmbeddedStore, versions: list[int], work: Path) -> dict:
@@ -99,7 +104,7 @@ def build_tilesets(store: EmbeddedStore, versions: list[int], work: Path) -> dic
             rec["features"] = write_geojsonseq(frame, layer, source)
             rec["export_s"] = time.perf_counter() - started
             started = time.perf_counter()
-            done = subprocess.run(tippecanoe_command(source, layer, work / f"{layer}-peer.mbtiles"),
+            done = subprocess.run(tippecanoe_command(layer, work / f"{layer}-peer.mbtiles", source),
                                   capture_output=True, text=True)
             rec["tippecanoe_s"] = time.perf_counter() - started
             if done.returncode != 0:
@@ -129,6 +134,44 @@ def _tile_count(path: Path) -> int:
         return db.execute("SELECT count(*) FROM tiles").fetchone()[0]
     finally:
         db.close()
+
+
+def pmtiles_build(store: EmbeddedStore, work: Path, rounds: int = 1) -> dict:
+    """Ours: ``archives.write_archives`` (features of the versions in force streamed as GeoJSONSeq into
+    tippecanoe writing PMTiles, the three layers). Peer: tippecanoe alone writing the same PMTiles from
+    GeoJSONSeq files prepared beforehand (not timed). Alternating, ``rounds`` times; medians."""
+    versions = sorted(v.id for v in versions_in_force(store.plan_versions(), date.today()))
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    sources = {}
+    for layer in ARCHIVE_LAYERS:
+        sources[layer] = work / f"{layer}.geojsonl"
+        write_geojsonseq(store.features(layer, versions, None), layer, sources[layer])
+    ours, peer, counts = [], [], {}
+    for i in range(rounds):
+        def run_ours() -> None:
+            started = time.perf_counter()
+            counts.update(write_archives(store, work / "ours"))
+            ours.append(time.perf_counter() - started)
+
+        def run_peer() -> None:
+            started = time.perf_counter()
+            for layer in ARCHIVE_LAYERS:
+                run_tippecanoe(sources[layer], layer, work / f"{layer}-peer.pmtiles")
+            peer.append(time.perf_counter() - started)
+
+        for step in ((run_ours, run_peer) if i % 2 == 0 else (run_peer, run_ours)):
+            step()
+        print(f"PMTiles build, round {i + 1}: ours {ours[-1]:.1f} s, tippecanoe alone {peer[-1]:.1f} s: "
+              f"{ours[-1] / peer[-1]:.2f}x", flush=True)
+    sizes = {layer: [round((work / "ours" / archive_name).stat().st_size / 2**20, 1),
+                     round((work / f"{layer}-peer.pmtiles").stat().st_size / 2**20, 1)]
+             for layer in ARCHIVE_LAYERS for archive_name in [f"{layer}.pmtiles"]}
+    o, t = float(np.median(ours)), float(np.median(peer))
+    shutil.rmtree(work, ignore_errors=True)
+    return {"features": counts, "rounds": rounds, "ours_s": round(o, 1), "tippecanoe_s": round(t, 1),
+            "ours_runs_s": [round(v, 1) for v in ours], "tippecanoe_runs_s": [round(v, 1) for v in peer],
+            "ratio": round(o / t, 2), "archive_mb_ours_peer": sizes, "target_met": o / t <= BUILD_TARGET}
 
 
 def publish_tiles(cache_dir: Path, n_parcels: int) -> None:
@@ -264,17 +307,8 @@ def groups(tiles: list[tuple], a: np.ndarray, b: np.ndarray) -> dict:
     return out
 
 
-def main() -> dict:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--tiles", type=int, default=25, help="tiles per layer and zoom (default 25)")
-    p.add_argument("--rounds", type=int, default=3, help="times each tile is asked, per side (default 3)")
-    p.add_argument("--wrk-seconds", type=float, default=8, help="wrk load per server, informative (default 8)")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: build, read, http")
-    args = p.parse_args()
-    skip = set(filter(None, args.skip.split(",")))
-    gpkg = ensure_data(args.parcels)
-    work = data_dir(args.parcels) / "tiles-bench"
-    results: dict = {"benchmark": "tiles", "machine": machine()}
+def postgres_parts(args: argparse.Namespace, skip: set[str], gpkg: Path, work: Path, results: dict) -> None:
+    """Parts 1-3, beside the PostGIS city (``results`` filled in)."""
     with postgres() as server:
         url, loaded = ensure_city(server, args.parcels)
         if loaded:
@@ -324,9 +358,31 @@ def main() -> dict:
                 set_srid_typmod(url, None)
             h["target_met"] = h["ratio"] < 1 and h["failures"] == 0
             results["http"] = h
+
+
+def main() -> dict:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--tiles", type=int, default=25, help="tiles per layer and zoom (default 25)")
+    p.add_argument("--rounds", type=int, default=3, help="times each tile is asked, per side (default 3)")
+    p.add_argument("--wrk-seconds", type=float, default=8, help="wrk load per server, informative (default 8)")
+    p.add_argument("--pmtiles-rounds", type=int, default=1, help="PMTiles builds per side (default 1)")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: pmtiles, build, read, http")
+    args = p.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    gpkg = ensure_data(args.parcels)
+    work = data_dir(args.parcels) / "tiles-bench"
+    results: dict = {"benchmark": "tiles", "machine": machine()}
+    if "pmtiles" not in skip:  # the embedded store alone, before PostgreSQL starts
+        results["pmtiles"] = pmtiles_build(EmbeddedStore(gpkg), work / "pmtiles", args.pmtiles_rounds)
+    if not {"build", "read", "http"} <= skip:
+        postgres_parts(args, skip, gpkg, work, results)
     shutil.rmtree(work / "tiles", ignore_errors=True)  # a copy is in benchmarks/.data/p<N>/tiles/
 
     print()
+    if "pmtiles" in results:
+        b = results["pmtiles"]
+        print(f"PMTiles build (write_archives, 3 layers): ours {b['ours_s']:.1f} s, tippecanoe alone on GeoJSONSeq "
+              f"{b['tippecanoe_s']:.1f} s: {b['ratio']:.2f}x  target <= {BUILD_TARGET}x: {verdict(b['target_met'])}")
     if "build" in results:
         b = results["build"]
         print(f"tileset build: ours {b['ours_s']:.1f} s, tippecanoe alone {b['tippecanoe_s']:.1f} s: {b['ratio']:.2f}x"

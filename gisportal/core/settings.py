@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     site_max_parcels: int = Field(500, ge=1, description="Most parcels a site note may cover.")
     site_max_vertices: int = Field(10_000, ge=4, description="Most vertices of a drawn or uploaded site.")
     site_max_area_m2: float = Field(2_000_000.0, gt=0, description="Largest site area (m²) a site note accepts.")
-    reload_check_seconds: float = Field(1.0, ge=0, description="How often a server checks the store for changes.")
+    reload_check_seconds: float = Field(1.0, ge=0,
+                                       description="How often the rules catalogue is checked (data: each request).")
     secret_key: str | None = None
     public_url: str | None = Field(
         None, description="Public base URL printed in QR codes (e.g. https://nru.example.ma); request host when unset."

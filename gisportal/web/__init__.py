@@ -25,6 +25,7 @@ from gisportal.web.core.context import has_cookie as has_cookie
 from gisportal.web.core.context import portal as portal
 from gisportal.web.core.context import public_base as public_base
 from gisportal.web.core.context import public_base_of as public_base_of
+from gisportal.web.core.context import refresh_portal
 from gisportal.zoning.rules import load_catalogue
 from gisportal.zoning.rulesbook import RulesBook
 
@@ -152,7 +153,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     delivery.init_app(app)
 
     lock_down(settings.data_dir)  # 0700/0600: personal data, keys and secrets are for the service account only
-    app.before_request(app.extensions["gisportal"].refresh)  # data and rules other processes published
+    app.before_request(refresh_portal)  # data and rules other processes published
     from gisportal.web.note.notes_wsgi import NoteFront  # registered by the factory, like the modules above
 
     app.wsgi_app = NoteFront(app, app.wsgi_app)  # type: ignore[method-assign]  # anonymous note GETs: lean path

@@ -1,13 +1,13 @@
 """Static vector tiles: the layers of the plan versions in force as PMTiles archives (issue #18).
 
-A PMTiles archive is one file that any static host or CDN serves with HTTP range requests; the map reads it
-with the ``pmtiles`` JavaScript library when ``GISPORTAL_TILES_URL`` points to where the archives are hosted
-(the dynamic ``/tiles/...`` endpoints stay). One archive per layer (``zones.pmtiles``, ``overlays.pmtiles``,
+A PMTiles archive is one file that any static host or CDN serves with HTTP range requests; the map reads it with
+the ``pmtiles`` JavaScript library when ``GISPORTAL_TILES_URL`` points to where the archives are hosted (the
+dynamic ``/tiles/...`` endpoints stay). One archive per layer (``zones.pmtiles``, ``overlays.pmtiles``,
 ``parcels.pmtiles``), the same zooms and attributes as the dynamic tiles, written by tippecanoe straight to
-PMTiles from the layer's features (``tilesets.write_geojsonseq``). They are written by ``gisportal
-write-tiles`` and, when ``GISPORTAL_TILES_DIR`` is set, after every publication; each file is replaced
-atomically, so a static host never serves half an archive. ``manifest.json`` beside them names the data
-generation and the plan versions they hold.
+PMTiles from the layer's features streamed into it as they are exported (``tilesets.stream_tippecanoe``). They
+are written by ``gisportal write-tiles`` and, when ``GISPORTAL_TILES_DIR`` is set, after every publication; each
+file is replaced atomically, so a static host never serves half an archive. ``manifest.json`` beside them names
+the data generation and the plan versions they hold.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gisportal.storage.base import Store
 from gisportal.zoning.plans import versions_in_force
-from gisportal.zoning.tilesets import run_tippecanoe, write_geojsonseq
+from gisportal.zoning.tilesets import stream_tippecanoe
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +46,9 @@ def write_archives(store: Store, directory: Path, as_of: date | None = None) -> 
     with tempfile.TemporaryDirectory(dir=directory, prefix=".build-") as work:
         for layer in ARCHIVE_LAYERS:
             frame = store.features(layer, version_ids, None)
-            source, built = Path(work) / f"{layer}.geojsonl", Path(work) / archive_name(layer)
-            counts[layer] = write_geojsonseq(frame, layer, source) if len(frame) else 0
+            built = Path(work) / archive_name(layer)
+            counts[layer] = stream_tippecanoe(frame, layer, built) if len(frame) else 0
             if counts[layer]:
-                run_tippecanoe(source, layer, built)
                 os.replace(built, directory / archive_name(layer))
             else:
                 (directory / archive_name(layer)).unlink(missing_ok=True)

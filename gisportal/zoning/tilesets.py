@@ -3,8 +3,8 @@
 Each layer's tiles live in an MBTiles file under ``<data_dir>/tiles/``,
 named after what they depend on (the layer's data generation and, for zones
 and overlays, the plan versions in force), so a publication never serves
-stale tiles and old files can be removed. Building exports the layer as
-newline-delimited GeoJSON in WGS84 and runs tippecanoe on it.
+stale tiles and old files can be removed. Building streams the layer as
+newline-delimited GeoJSON in WGS84 into tippecanoe's standard input.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -48,28 +48,71 @@ def tippecanoe_binary() -> str:
     return found
 
 
+#: Features per batch of :func:`geojsonseq_batches` (bounds the memory of a streamed export).
+BATCH_FEATURES = 50_000
+
+
+def geojsonseq_batches(frame: gpd.GeoDataFrame, layer: str, size: int = BATCH_FEATURES) -> Iterator[bytes]:
+    """The layer as newline-delimited GeoJSON in WGS84 with the tile attributes, ``size`` features a batch
+    (each batch reprojected and encoded at once: pyproj and shapely on arrays, orjson per attribute)."""
+    names = TILE_ATTRIBUTES[layer]
+    for start in range(0, len(frame), size):
+        part = frame.iloc[start:start + size]
+        wgs = part.to_crs(WGS84) if part.crs is not None and part.crs != WGS84 else part
+        geometries = shapely.to_geojson(np.asarray(wgs.geometry.values, dtype=object))
+        columns = [[orjson.dumps(v) for v in wgs[c].astype(str).tolist()] for c in names]
+        heads = [b'{"type":"Feature","properties":{' + b",".join(
+            b'"' + n.encode() + b'":' + value for n, value in zip(names, values, strict=True)) + b'},"geometry":'
+            for values in zip(*columns, strict=True)]
+        yield b"".join(head + g.encode() + b"}\n" for head, g in zip(heads, geometries, strict=True))
+
+
 def write_geojsonseq(frame: gpd.GeoDataFrame, layer: str, path: Path) -> int:
     """Write a layer as newline-delimited GeoJSON in WGS84 with the tile attributes; returns the count."""
-    wgs = frame.to_crs(WGS84) if frame.crs is not None and frame.crs != WGS84 else frame
-    geometries = shapely.to_geojson(np.asarray(wgs.geometry.values, dtype=object))
-    columns = [wgs[c].astype(str).to_numpy() for c in TILE_ATTRIBUTES[layer]]
-    names = TILE_ATTRIBUTES[layer]
     with open(path, "wb") as out:
-        for i, geometry in enumerate(geometries):
-            props = orjson.dumps({n: col[i] for n, col in zip(names, columns, strict=True)})
-            out.write(b'{"type":"Feature","properties":' + props + b',"geometry":' + geometry.encode() + b"}\n")
-    return len(geometries)
+        for batch in geojsonseq_batches(frame, layer):
+            out.write(batch)
+    return len(frame)
+
+
+def tippecanoe_command(layer: str, target: Path, source: Path | None = None) -> list[str]:
+    """The tippecanoe command tiling one layer (from ``source``, else its standard input): every feature kept,
+    no size limits, uncompressed tiles, input parsed by several threads; MBTiles or PMTiles by ``target``'s
+    suffix."""
+    low, high = LAYER_ZOOMS[layer]
+    return [tippecanoe_binary(), "-o", str(target), "-l", layer, "-Z", str(low), "-z", str(high),
+            "--no-feature-limit", "--no-tile-size-limit", "--no-tiny-polygon-reduction",
+            "--no-tile-compression", "--force", "--quiet", "--read-parallel", *([str(source)] if source else [])]
 
 
 def run_tippecanoe(source: Path, layer: str, target: Path) -> None:
-    """Tile one layer with tippecanoe: every feature kept, no size limits, uncompressed tiles."""
-    low, high = LAYER_ZOOMS[layer]
-    command = [tippecanoe_binary(), "-o", str(target), "-l", layer, "-Z", str(low), "-z", str(high),
-               "--no-feature-limit", "--no-tile-size-limit", "--no-tiny-polygon-reduction",
-               "--no-tile-compression", "--force", "--quiet", "--read-parallel", str(source)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    """Tile one layer from a GeoJSONSeq file with tippecanoe (:func:`tippecanoe_command`)."""
+    done = subprocess.run(tippecanoe_command(layer, target, source), capture_output=True, text=True)
     if done.returncode != 0:
         raise GisportalError(f"tippecanoe failed for {layer}: {done.stderr.strip()[:500]}")
+
+
+def stream_tippecanoe(frame: gpd.GeoDataFrame, layer: str, target: Path) -> int:
+    """Tile one layer with tippecanoe reading the GeoJSONSeq on its standard input as it is made, batch by
+    batch: the export and tippecanoe's parsing overlap (two processes) and no intermediate file is written.
+    Returns the number of features."""
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(tippecanoe_command(layer, target), stdin=subprocess.PIPE, stderr=errors)
+        assert process.stdin is not None  # stdin=PIPE
+        try:
+            for batch in geojsonseq_batches(frame, layer):
+                process.stdin.write(batch)
+            process.stdin.close()
+        except BrokenPipeError:  # tippecanoe stopped early: its message follows
+            pass
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        if process.wait() != 0:
+            errors.seek(0)
+            raise GisportalError(f"tippecanoe failed for {layer}: {errors.read().decode(errors='replace')[:500]}")
+    return len(frame)
 
 
 def _empty_mbtiles(target: Path) -> None:
@@ -109,10 +152,11 @@ class TileCache:
             if target.exists():
                 return target
             with tempfile.TemporaryDirectory(dir=self.directory) as work:
-                source, built = Path(work) / f"{layer}.geojsonl", Path(work) / "out.mbtiles"
-                count = write_geojsonseq(frame_source(), layer, source)
+                built = Path(work) / "out.mbtiles"
+                frame = frame_source()
+                count = len(frame)
                 if count:
-                    run_tippecanoe(source, layer, built)
+                    stream_tippecanoe(frame, layer, built)
                 else:  # nothing to draw (no version in force, a version without servitudes): no tiles at all
                     _empty_mbtiles(built)
                 os.replace(built, target)

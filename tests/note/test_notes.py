@@ -14,6 +14,8 @@ from gisportal.note.build import build_note
 from gisportal.note.render import note_to_dict
 from gisportal.zoning.rules import load_catalogue
 
+pytestmark = pytest.mark.backends("embedded", "postgis", "replicated")  # replicas through PgBouncer too
+
 ABS = 1e-6
 
 

@@ -17,6 +17,8 @@ import requests
 from pyproj import Transformer
 from support.ogc import ogc  # noqa: F401  (the served portal fixture)
 
+pytestmark = pytest.mark.backends("embedded", "postgis", "replicated")  # replicas through PgBouncer too
+
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 

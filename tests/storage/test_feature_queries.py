@@ -10,6 +10,8 @@ from pygeofilter.parsers.cql2_text import parse
 from gisportal.storage.featurequery import FeatureQuery
 from gisportal.zoning.plans import versions_in_force
 
+pytestmark = pytest.mark.backends("embedded", "postgis", "replicated")  # replicas through PgBouncer too
+
 
 @pytest.fixture(scope="module")
 def store(tiny: SimpleNamespace):

@@ -4,12 +4,16 @@ a PgBouncer in transaction pooling mode in front of each (``pg_replicated``, the
 * Reads go to the replica: with its replay paused, a store that has not yet seen a write does not see it either
   (it reads the replica); once the store knows of the write (``refresh``), it is served at once from the
   primary while the replica lags, with one warning in the log; replay resumed, reads return to the replica.
-* A publication through one app instance is served by another instance at once, and the other instance is back
-  on the replica as soon as it has replayed the publication.
+* A publication through one app instance is served by another instance at once (default settings: the data
+  generation is read on the primary at every request), and the other instance is back on the replica as soon as
+  it has replayed the publication.
+* An idle primary whose WAL insert position stands on a page header (past the end of the last record, which is
+  all a replica replays) does not keep the reads on the primary: the router waits for the end of that record.
 * The replica stopped in the middle of a stream of requests fails none of them (a warning; reads on the primary).
 * Writes never reach the replica: its log never says "cannot execute ... in a read-only transaction".
 
-Store-level behaviour on the same setup: ``tests/storage/test_store.py`` runs whole on the ``replicated`` backend too.
+Store-level behaviour on the same setup: ``test_store.py``, ``test_notes.py``, ``test_api.py``, ``test_tiles.py``,
+``test_ogcapi.py`` and ``test_feature_queries.py`` run on the ``replicated`` backend too.
 """
 
 from __future__ import annotations
@@ -92,8 +96,10 @@ def _zones(tiny, code: str) -> gpd.GeoDataFrame:
 
 
 def test_publication_on_one_instance_is_served_by_another_at_once(tiny_writable, tiny, pg_replicated):
-    config = {**tiny_writable.settings, "rules_file": tiny.rules_file, "TESTING": True, "reload_check_seconds": 0}
+    # Default settings: the other instance has answered a request just before each publication.
+    config = {**tiny_writable.settings, "rules_file": tiny.rules_file, "TESTING": True}
     one, other = _create_app(config), _create_app(config)
+    assert other.extensions["gisportal"].settings.reload_check_seconds == 1.0
     client = other.test_client()
 
     def zone_codes() -> list[str]:
@@ -111,6 +117,42 @@ def test_publication_on_one_instance_is_served_by_another_at_once(tiny_writable,
     store = other.extensions["gisportal"].store
     assert zone_codes() == ["B"]
     assert not store._router.choose().is_primary  # and the replica serves it again once it has caught up
+
+
+def _pad_wal_to_a_page_boundary(pg_replicated) -> int:
+    """Non-transactional logical messages on the primary until its last WAL record ends exactly at the end of a
+    page; the insert position then stands past the next page's header. Returns that position (a number)."""
+    page, message_overhead = 8192, 55  # record header 24, long data header 5, message header 24, prefix "p\0"
+    with psycopg.connect(pg_replicated.cluster.url("postgres"), autocommit=True) as conn:
+        def insert() -> int:
+            return conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint").fetchone()[0]
+
+        for _ in range(50):  # another backend's WAL in between makes an attempt miss: try again
+            remaining = page - insert() % page
+            if remaining < 512:  # too close for one message with a long data header: move on first
+                conn.execute("SELECT pg_logical_emit_message(false, 'p', repeat('x', 1024))")
+                continue
+            conn.execute("SELECT pg_logical_emit_message(false, 'p', repeat('x', %s))",
+                         (remaining - message_overhead,))
+            position = insert()
+            if position % page in (24, 40):  # just past a short (or a segment's long) page header
+                return position
+    raise AssertionError("could not end the WAL on a page boundary")
+
+
+def test_an_idle_primary_does_not_keep_reads_on_the_primary(tiny_writable, tiny, pg_replicated):
+    writer, reader = tiny_writable.open_store(), tiny_writable.open_store()
+    writer.put_parcels(parcels(tiny, "TF-5001/06", (0, 600, 10, 610)))
+    insert = _pad_wal_to_a_page_boundary(pg_replicated)
+    assert reader.refresh() is True  # the reader learns of the write (and of the primary's WAL position)
+    deadline = time.monotonic() + 20
+    while reader._router.choose().is_primary:
+        assert time.monotonic() < deadline, "reads stayed on the primary while it was idle"
+        time.sleep(0.05)
+    # What the reads waited for is the end of the last record, short of the insert position (on a page header,
+    # which no replica replays to): that one would have kept the reads on the primary while nothing was written.
+    assert reader._router.needed < insert
+    assert reader.parcel_by_ref("TF-5001/06").ref == "TF-5001/06"  # from the replica
 
 
 def test_replica_stopped_mid_run_fails_no_request(tiny, pg_replicated, caplog):

@@ -9,6 +9,8 @@ import shapely
 
 from gisportal.core.coords import WGS84, transformer
 
+pytestmark = pytest.mark.backends("embedded", "postgis", "replicated")  # replicas through PgBouncer too
+
 LAMBERT = "EPSG:26191"
 
 
@@ -60,6 +62,7 @@ def test_same_parcel_by_ref_lonlat_lambert_and_utm(tiny_client, tiny):
     assert refs == {"TF-1002/06"}
 
 
+@pytest.mark.backends("embedded", "postgis")  # the demo city: not built a third time
 def test_note_on_demo_by_every_means(client, demo_store):
     parcel = demo_store.parcel_by_ref(demo_store.features("parcels", None, None)["ref"].iloc[100])
     point = parcel.geometry.representative_point()
@@ -118,6 +121,7 @@ def test_click_in_territory_outside_zones_and_parcels(tiny_client, tiny):
     assert data["error"] == "no_parcel_here" and data["zones_at_point"] == []
 
 
+@pytest.mark.backends("embedded", "postgis")  # the demo city: not built a third time
 def test_click_between_blocks_on_demo(client, demo_store):
     """A point of the demo district on no parcel (a street) but inside a zone."""
     import numpy as np
@@ -267,6 +271,7 @@ def test_search_coordinates_outside_the_territory_are_not_suggested(tiny_client)
         assert "coordinates" not in kinds, q
 
 
+@pytest.mark.backends("embedded", "postgis")  # the demo city: not built a third time
 def test_search_on_demo(client, demo_store):
     frame = demo_store.features("parcels", None, None)
     quarter = frame["quarter"].iloc[0]

@@ -21,6 +21,8 @@ import geopandas as gpd
 import mapbox_vector_tile
 import pytest
 
+pytestmark = pytest.mark.backends("embedded", "postgis", "replicated")  # replicas through PgBouncer too
+
 Z15 = (15, 15852, 12897)
 Z16_WEST, Z16_EAST = (16, 31704, 25795), (16, 31705, 25795)
 Z14 = (14, 7926, 6448)

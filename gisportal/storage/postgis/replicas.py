@@ -1,13 +1,13 @@
 """Where the PostGIS store's reads go: streaming replicas when they have caught up, else the primary.
 
-Every write of the store is one transaction on the primary that bumps ``gp_meta.generation``; each process
-learns of a new generation in :meth:`PostgisStore.refresh` (on the primary), together with the primary's WAL
-insert position at that moment, which is at or past the commit of that generation. A replica serves a read only
-once it has replayed that far (``pg_last_wal_replay_lsn()``, asked again at most every ``PROBE_SECONDS`` while it
-is behind): a note, a tile or a search answered from a replica never shows a version older than the one the
-process already knows of; while it lags, reads go to the primary. A replica that cannot be reached or fails a
-read is left aside for ``retry_seconds`` with a warning and the read is made elsewhere; one behind for longer
-than ``max_lag_seconds`` is reported once in the log. No read fails because of a replica.
+Every write of the store is one transaction on the primary that bumps ``gp_meta.generation``; each process learns
+of a new generation in :meth:`PostgisStore.refresh` (on the primary, at every request), together with the
+primary's WAL position at that moment (``PRIMARY_LSN_SQL``), at or past the commit of that generation. A replica
+serves a read only once it has replayed that far (``pg_last_wal_replay_lsn()``, asked again at most every
+``PROBE_SECONDS`` while it is behind): a note, a tile or a search answered from a replica never shows a version
+older than the one the process already knows of; while it lags, reads go to the primary. A replica that cannot be
+reached or fails a read is left aside for ``retry_seconds`` with a warning and the read is made elsewhere; one
+behind for longer than ``max_lag_seconds`` is reported once in the log. No read fails because of a replica.
 """
 
 from __future__ import annotations
@@ -32,8 +32,15 @@ PROBE_SECONDS = 0.05
 #: The replay position of a replica (``NULL`` on a server that is not one: its own WAL position), as a number.
 REPLAY_SQL = ("SELECT pg_wal_lsn_diff(COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn()), '0/0')::bigint")
 
-#: The primary's WAL insert position as a number (read beside the generation in ``refresh``).
-PRIMARY_LSN_SQL = "pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"
+#: Where the primary's last WAL record ends, as a number (read beside the generation in ``refresh``): at or past
+#: the commit of that generation, even when commits do not wait for the flush (``synchronous_commit = off``),
+#: and reached by a replica once it has replayed that record. The insert position is where the next record
+#: starts: when the last one ended a page, that is past the next page's header (24 bytes, 40 at the start of a
+#: segment), a position no record ends at, which an idle replica would never be seen to reach; it is taken back
+#: to the page boundary.
+PRIMARY_LSN_SQL = ("(SELECT pg_wal_lsn_diff(l, '0/0')::bigint - CASE WHEN (pg_walfile_name_offset(l)).file_offset = 40 "
+                   "THEN 40 WHEN pg_wal_lsn_diff(l, '0/0')::bigint % current_setting('wal_block_size')::bigint = 24 "
+                   "THEN 24 ELSE 0 END FROM pg_current_wal_insert_lsn() AS l)")
 
 
 def safe_url(url: str) -> str:

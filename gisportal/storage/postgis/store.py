@@ -105,7 +105,7 @@ class PostgisStore(Store):
         with self._errors(), self.engine.connect() as conn:
             yield conn
 
-    def _fetch(self, sql: str, params: dict, one: bool = False) -> Any:
+    def _fetch(self, sql: str, params: dict, one: bool = False, primary: bool = False) -> Any:
         """One read-only statement (a hot path: parcel, hits, tile), straight through psycopg.
 
         Same answers and errors as ``_read`` + ``conn.execute(sa.text(sql))``, without its per-call costs (a
@@ -114,11 +114,12 @@ class PostgisStore(Store):
         once to psycopg's parameter style. Instead of pinging first, a connection the server dropped (a
         database restart) is discarded with the rest of the pool and the statement run once more on a new
         connection, so a restart is survived as with the pre-ping pool; a database that is down is a 503.
+        On a replica chosen by the read router, or on the primary (``primary``).
         """
         statement = _PSYCOPG_SQL.get(sql)
         if statement is None:
             statement = _PSYCOPG_SQL[sql] = str(sa.text(sql).compile(dialect=self.engine.dialect))
-        server = self._router.choose()
+        server = self._router.primary if primary else self._router.choose()
         while not server.is_primary:  # a replica that fails is left aside, the read made elsewhere
             try:
                 return fetch_on(server.reads, statement, params, one)
@@ -171,14 +172,18 @@ class PostgisStore(Store):
         return int(self.crs.split(":")[1]) if self.crs.upper().startswith("EPSG:") else 0
 
     def refresh(self) -> bool:
-        """Reload cached plan versions, places and extent when another process wrote."""
-        with self._read() as conn:  # on the primary (the replicas may lag)
-            generation, lsn = conn.execute(sa.text(
-                f"SELECT value, {PRIMARY_LSN_SQL if self._router.replicas else '0'} FROM gp_meta "
-                "WHERE key = 'generation'")).one()
-            if generation == self._generation:
-                return False
-            self._router.require(int(lsn))  # reads now need what the primary had when it was at this generation
+        """Reload cached plan versions, places and extent when another process wrote.
+
+        Cheap enough for every request: one primary-key read on the primary (the replicas may lag), straight
+        through psycopg, giving the generation and, with replicas, the primary's WAL position (at or past
+        the commit of that generation, ``PRIMARY_LSN_SQL``); the caches are reloaded only when the generation moved."""
+        generation, lsn = self._fetch(
+            f"SELECT value, {PRIMARY_LSN_SQL if self._router.replicas else '0'} FROM gp_meta "
+            "WHERE key = 'generation'", {}, one=True, primary=True)
+        if generation == self._generation:
+            return False
+        self._router.require(int(lsn))  # reads now need what the primary had when it was at this generation
+        with self._read() as conn:  # on the primary
             self._meta = dict(conn.execute(sa.text("SELECT key, value FROM gp_meta WHERE key <> 'generation'")).all())
             self.crs = self._configured_crs or self._meta.get("crs", "")
             self._plans = [Plan(*r) for r in conn.execute(sa.text("SELECT id, name, title_fr, title_ar FROM gp_plans"))]

@@ -12,7 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from flask import Response, current_app
+from flask import Response, current_app, request
 
 from gisportal.core.agencydb import AgencyDB
 from gisportal.core.notifications import Sender
@@ -43,12 +43,15 @@ class Portal:
     _last_check: float = field(default=0.0)
 
     def refresh(self) -> None:
-        """Pick up data and rules another process published (throttled by the settings)."""
+        """Pick up data and rules another process published. The store is asked on every request but for static
+        files (a cheap question: the file's stamp, or one primary-key read on the PostgreSQL primary), so that
+        once a publication has answered no instance serves the old version; the rules catalogue every
+        ``reload_check_seconds``."""
+        if self.store.refresh():
+            self.map_cache.clear()
         now = time.monotonic()
         if now - self._last_check >= self.settings.reload_check_seconds:
             self._last_check = now
-            if self.store.refresh():
-                self.map_cache.clear()
             if self.rules is not None:
                 self.rules.refresh()
                 current = self.rules.current()
@@ -59,6 +62,12 @@ class Portal:
     def catalogue_for(self, as_of: date | None) -> RulesCatalogue:
         """The rules catalogue in force on ``as_of`` (today's when ``None``)."""
         return self.rules.catalogue_for(as_of) if (self.rules is not None and as_of) else self.catalogue
+
+
+def refresh_portal() -> None:
+    """The app's first before-request hook: :meth:`Portal.refresh`, except for static files."""
+    if request.endpoint != "static":
+        portal().refresh()
 
 
 def has_cookie(req: Any, name: str) -> bool:
