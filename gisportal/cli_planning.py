@@ -22,12 +22,13 @@ def _drafts():
     from gisportal.drafts import Drafts
     from gisportal.rules import load_catalogue
     from gisportal.storage import open_store
+    from gisportal.vector_child import ReadLimits
 
     settings = load_settings()
     store = open_store(settings)
     db = open_agency(settings, store)
     return Drafts(db, AuditLog(db), store, load_catalogue(settings.rules_file), settings.data_dir / "drafts",
-                  min_area_m2=settings.overlap_tolerance_m2)
+                  min_area_m2=settings.overlap_tolerance_m2, limits=ReadLimits.from_settings(settings))
 
 
 def _publishing_drafts():
@@ -35,11 +36,12 @@ def _publishing_drafts():
     parcel's rules changed) hears the CLI's publications too. Links in messages use ``GISPORTAL_PUBLIC_URL``."""
     from gisportal.audit import AuditLog
     from gisportal.drafts import Drafts
+    from gisportal.vector_child import ReadLimits
     from gisportal.web import create_app
 
     p = create_app().extensions["gisportal"]
     return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts",
-                  min_area_m2=p.settings.overlap_tolerance_m2)
+                  min_area_m2=p.settings.overlap_tolerance_m2, limits=ReadLimits.from_settings(p.settings))
 
 
 @click.command()

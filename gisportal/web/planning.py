@@ -23,6 +23,7 @@ from gisportal.errors import GisportalError
 from gisportal.plans import version_status
 from gisportal.publication import roll_back
 from gisportal.renderers import frame_to_geojson
+from gisportal.vector_child import ReadLimits
 from gisportal.web import labels
 from gisportal.web.auth import actor_name, client_ip, planner_required
 from gisportal.web.context import portal
@@ -41,7 +42,7 @@ def drafts() -> Drafts:
     """The drafts of the current instance."""
     p = portal()
     return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts",
-                  min_area_m2=p.settings.overlap_tolerance_m2)
+                  min_area_m2=p.settings.overlap_tolerance_m2, limits=ReadLimits.from_settings(p.settings))
 
 
 class UploadForm(FlaskForm):

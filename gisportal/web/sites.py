@@ -28,6 +28,7 @@ from gisportal.sites.input import SiteInput, SiteInvalid, SiteLimits, site_from_
 from gisportal.sites.note import SiteNote, build_site_note
 from gisportal.sites.render import site_payload, site_to_dict
 from gisportal.uploads import UploadLimits, open_upload
+from gisportal.vector_child import ReadLimits
 from gisportal.vectors import read_vector_layer
 from gisportal.web.api import json_response
 from gisportal.web.context import portal
@@ -99,13 +100,13 @@ def site_from_upload(upload: Any) -> SiteInput:
         with tempfile.TemporaryDirectory(prefix="gisportal-site-") as tmp:
             path = Path(tmp) / "site.kml"
             path.write_bytes(data)
-            frame = read_vector_layer(path)
+            frame = read_vector_layer(path, limits=ReadLimits.from_settings(portal().settings))
     else:
         with open_upload(upload.stream, filename=name,
                          limits=UploadLimits(max_upload_bytes=MAX_SITE_FILE, max_unpacked_bytes=4 * MAX_SITE_FILE)
                          ) as intake:
             layer = intake.layers[0]
-            frame = read_vector_layer(layer.path, layer=layer.layer)
+            frame = read_vector_layer(layer.path, layer=layer.layer, limits=ReadLimits.from_settings(portal().settings))
     return site_from_frame(portal().store, frame, site_limits())
 
 
