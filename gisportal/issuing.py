@@ -99,7 +99,9 @@ def check_number(registry: NoteRegistry, keyring: KeyRing, number: str, token: s
         raise NotAuthentic(told("Enter the verification code printed with the number (the QR code carries it)."),
                            number=number)
     issued = registry.get(asked.strip()) if number and len(asked) <= 40 else None
-    if issued is None or (token is not None and not hmac.compare_digest(token.encode(), verification_token(issued).encode())):
+    wrong = issued is not None and token is not None and \
+        not hmac.compare_digest(token.encode(), verification_token(issued).encode())
+    if issued is None or wrong:
         if token is None:
             raise UnknownNumber(told("No note numbered '%(number)s' was issued by this portal.", number=number),
                                 number=number)

@@ -41,7 +41,7 @@ class ReadLimits:
 
     @classmethod
     def from_settings(cls, settings: Any) -> ReadLimits:
-        """The limits of an instance (``GISPORTAL_UPLOAD_READ_SECONDS``, ``…_READ_MEMORY_BYTES``, ``…_MAX_VERTICES``)."""
+        """The limits of an instance (``GISPORTAL_UPLOAD_READ_SECONDS``, ``…_MEMORY_BYTES``, ``…_MAX_VERTICES``)."""
         return cls(settings.upload_read_seconds, settings.upload_read_memory_bytes, settings.upload_max_vertices)
 
 
