@@ -199,6 +199,14 @@ def _paid(client, transaction: str) -> dict:
 
 def test_payment_callback_fields_stay_text_in_pages_receipts_and_csv(app, admin):
     client = app.test_client()
+    # the fee schedule editor (administrators): a service's label reaches the fee page, orders and invoices
+    editor = re.search(r"<textarea[^>]*>(.*?)</textarea>", admin.get("/admin/fees").get_data(as_text=True), re.S)
+    schedule = yaml.safe_load(html.unescape(editor.group(1)))
+    schedule["services"]["nru_note"]["label"] = {"fr": PAYLOAD, "ar": PAYLOAD, "en": PAYLOAD}
+    published = admin.post("/admin/fees", data={"csrf_token": csrf(admin, "/admin/fees"), "note": PAYLOAD,
+                                                "schedule": yaml.safe_dump(schedule, allow_unicode=True),
+                                                "effective_from": date.today().isoformat()})
+    assert published.status_code == 303, published.get_data(as_text=True)[:1000]
     order = _paid(client, SHORT)
     _paid(client, FORMULA)
     forged = client.post("/payments/callback/sandbox", data={"order": PAYLOAD, "transaction": PAYLOAD,
@@ -214,7 +222,11 @@ def test_payment_callback_fields_stay_text_in_pages_receipts_and_csv(app, admin)
     from gisportal.receipts import load_receipt
 
     token = load_receipt(app.extensions["gisportal_payments"].orders.db, receipt).token
+    invoice = client.get(f"/payments/orders/{order['reference']}/invoice.pdf?t={order['access_token']}")
+    assert invoice.status_code == 200
+    shown_as_text(invoice.data)  # the service's label
     for page, who in {f"/payments/orders/{order['reference']}?t={order['access_token']}": client,
+                      "/fees?lang=en": client, "/fees?lang=ar": client, "/admin/fees": admin,
                       f"/verify/{receipt}?t={token}&lang=en": client, "/admin/reconciliation": admin,
                       "/admin/audit": admin, f"/payments/return/sandbox?order={order['reference']}": client}.items():
         inert(who.get(page).get_data(as_text=True), page)
