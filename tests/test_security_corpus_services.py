@@ -136,6 +136,12 @@ def test_committee_decisions_by_form_and_csv_stay_text(app, admin):
                           content_type="multipart/form-data")
     assert imported.status_code == 201, imported.get_data(as_text=True)[:2000]
     inert(imported.get_data(as_text=True), "imported")
+    bad_rows = rows.replace("favorable", PAYLOAD).replace("2026/0902", SHORT)  # the report quotes the bad cells
+    report = admin.post(f"{path}/import", data={"csrf_token": csrf(admin, path),
+                                                "file": (io.BytesIO(bad_rows.encode()), "decisions.csv")},
+                        content_type="multipart/form-data")
+    assert 400 <= report.status_code < 500
+    inert(report.get_data(as_text=True), "import report")
     public = app.test_client()
     pages = {"/committees": public, "/committees?file=2026/0902": public, path: admin,
              "/admin/committees": admin, "/admin/committees/file?number=2026/0901": admin,
