@@ -9,11 +9,15 @@ from __future__ import annotations
 import logging
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 
 from gisportal.core.coords import crs_from_user
 from gisportal.core.errors import DataFileError
+
+if TYPE_CHECKING:
+    from gisportal.core.vector_child import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +57,10 @@ def read_vector_layer(
     layer: str | None = None,
     crs: str | None = None,
     encoding: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read one layer of a vector file into a GeoDataFrame, in a child process with time and memory limits
-    (:mod:`gisportal.core.vector_child`: the file is outside input).
+    """Read one layer of a vector file into a GeoDataFrame, in a child process within ``limits`` of time, memory
+    and vertices (:mod:`gisportal.core.vector_child`: the file is outside input; default limits when ``None``).
 
     ``crs`` is used when the file declares none (a shapefile without .prj);
     a file that declares a CRS keeps its own. A file with no CRS and no
@@ -63,7 +68,7 @@ def read_vector_layer(
     """
     from gisportal.core.vector_child import read_isolated  # imports this module: a cycle at import time otherwise
 
-    return read_isolated(Path(path), layer=layer, crs=crs, encoding=encoding)
+    return read_isolated(Path(path), limits, layer=layer, crs=crs, encoding=encoding)
 
 
 def read_here(path: Path, *, layer: str | None = None, crs: str | None = None,

@@ -137,7 +137,7 @@ def verify(number: str) -> Response:
     try:
         issued = check_number(p.registry, p.keyring, number, verification_code())
     except NotAuthentic as exc:
-        return _verification_page(None, tell(exc.message), 404 if "No note" in exc.message else 422)
+        return _verification_page(None, tell(exc.message), exc.status)  # unknown number or wrong token: 404
     return _verification_page(issued, None)
 
 

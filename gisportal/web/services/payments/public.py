@@ -267,9 +267,8 @@ def verify_receipt(number: str) -> Response:
 
         receipt = check_receipt(portal().agency, portal().keyring, number, verification_code())
     except NotAuthentic as exc:
-        status = 404 if exc.message.startswith("No receipt") else 422
         return Response(render_template("payments/verify_receipt.html", receipt=None, problem=tell(exc.message)),
-                        status=status, mimetype="text/html")
+                        status=exc.status, mimetype="text/html")  # unknown number or wrong token: 404 alike
     return Response(render_template("payments/verify_receipt.html", receipt=receipt, problem=None),
                     mimetype="text/html")
 
