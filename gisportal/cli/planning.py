@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 def _drafts():
     from gisportal.core.audit import AuditLog
+    from gisportal.core.vector_child import ReadLimits
     from gisportal.publishing.drafts import Drafts
     from gisportal.storage import open_agency, open_store
     from gisportal.zoning.rules import load_catalogue
@@ -26,19 +27,20 @@ def _drafts():
     store = open_store(settings)
     db = open_agency(settings, store)
     return Drafts(db, AuditLog(db), store, load_catalogue(settings.rules_file), settings.data_dir / "drafts",
-                  min_area_m2=settings.overlap_tolerance_m2)
+                  min_area_m2=settings.overlap_tolerance_m2, limits=ReadLimits.from_settings(settings))
 
 
 def _publishing_drafts():
     """Drafts on the portal app's own store, so that what listens to publications there (subscribers told their
     parcel's rules changed) hears the CLI's publications too. Links in messages use ``GISPORTAL_PUBLIC_URL``."""
     from gisportal.core.audit import AuditLog
+    from gisportal.core.vector_child import ReadLimits
     from gisportal.publishing.drafts import Drafts
     from gisportal.web import create_app
 
     p = create_app().extensions["gisportal"]
     return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts",
-                  min_area_m2=p.settings.overlap_tolerance_m2)
+                  min_area_m2=p.settings.overlap_tolerance_m2, limits=ReadLimits.from_settings(p.settings))
 
 
 @click.command()

@@ -17,3 +17,11 @@ def safe_cell(value: object) -> object:
 def safe_row(values: list[object]) -> list[object]:
     """:func:`safe_cell` over a row."""
     return [safe_cell(value) for value in values]
+
+
+def plain_cell(value: str) -> str:
+    """The inverse of :func:`safe_cell` for a file exported by us and read back (a rules CSV edited and imported):
+    the ``'`` put before a formula's first character is taken away again."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
                                                        "and X-Forwarded-Proto are trusted (0: none, no ProxyFix).")
     max_request_bytes: int = Field(128 * 1024 * 1024, ge=1024,
                                    description="Largest request body (planners' uploads); forms have smaller limits.")
+    # Outside vector files (gisportal.core.vector_child): read in a child process within these limits.
+    upload_read_seconds: float = Field(120.0, gt=0, le=3600, description="Longest read of one uploaded layer "
+                                                                         "(wall clock); then it is stopped.")
+    upload_read_memory_bytes: int = Field(3 * 1024**3, ge=256 * 1024**2,
+                                          description="Address space of the process reading an uploaded layer.")
+    upload_max_vertices: int = Field(5_000_000, ge=4, description="Most vertices in one uploaded layer.")
     staff_token: str | None = Field(None, description="Bearer token for staff API calls until accounts exist.")
     ratelimit_storage_uri: str | None = Field(
         None, description="Where throttling counts attempts: by default a file in the data directory shared by "

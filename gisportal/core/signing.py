@@ -42,6 +42,13 @@ class NotAuthentic(GisportalError):
     status, code = 422, "not_authentic"
 
 
+class UnknownNumber(NotAuthentic):
+    """No document with this number *and* this QR token: an unknown number and a wrong token answer alike (404),
+    so numbers cannot be probed without the token."""
+
+    status, code = 404, "not_found"
+
+
 def b64(data: bytes) -> str:
     """URL-safe base64 without padding."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

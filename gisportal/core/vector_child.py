@@ -2,9 +2,10 @@
 
 A file from a consultant is hostile until read: a GeoPackage view can run forever, a crafted geometry can eat all
 memory, GDAL can crash. The layer is read in a forked child (``forkserver``: no threads or locks of the server
-inherited) limited to :data:`MAX_MEMORY_BYTES` of address space and :data:`MAX_SECONDS`; the parent gets the
-GeoDataFrame back, or a :class:`~gisportal.core.errors.DataFileError`. Geometries are checked there too: NaN or
-infinite coordinates and more than :data:`MAX_VERTICES` vertices are refused with a clear message.
+inherited) limited in address space and wall-clock time (:class:`ReadLimits`, from the settings
+``GISPORTAL_UPLOAD_READ_SECONDS``, ``GISPORTAL_UPLOAD_READ_MEMORY_BYTES``, ``GISPORTAL_UPLOAD_MAX_VERTICES``); the
+parent gets the GeoDataFrame back, or a :class:`~gisportal.core.errors.DataFileError`. Geometries are checked there too:
+NaN or infinite coordinates and more vertices than allowed are refused with a clear message.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import multiprocessing
 import resource
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +30,24 @@ Reader = Callable[..., gpd.GeoDataFrame]
 
 logger = logging.getLogger(__name__)
 
-#: Wall-clock seconds a read may take.
-MAX_SECONDS = 120.0
-#: Address space of the reading process.
-MAX_MEMORY_BYTES = 3 * 1024**3
-#: Vertices in one layer (a plan of 50,000 detailed zones has a few million at most).
-MAX_VERTICES = 5_000_000
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What reading one outside layer may cost (defaults: those of :class:`gisportal.core.settings.Settings`)."""
+
+    #: Wall-clock seconds a read may take.
+    seconds: float = 120.0
+    #: Address space of the reading process.
+    memory_bytes: int = 3 * 1024**3
+    #: Vertices in one layer (a plan of 50,000 detailed zones has a few million at most).
+    vertices: int = 5_000_000
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ReadLimits:
+        """The limits of an instance (``GISPORTAL_UPLOAD_READ_SECONDS``, ``…_MEMORY_BYTES``, ``…_MAX_VERTICES``)."""
+        return cls(settings.upload_read_seconds, settings.upload_read_memory_bytes, settings.upload_max_vertices)
+
 
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["gisportal.core.vectors"])
@@ -53,12 +67,12 @@ def refuse_sql_views(path: Path) -> None:
                             file=path.name, views=views)
 
 
-def check_geometries(frame: gpd.GeoDataFrame, name: str) -> None:
+def check_geometries(frame: gpd.GeoDataFrame, name: str, max_vertices: int = ReadLimits.vertices) -> None:
     """Refuse NaN/infinite coordinates and too many vertices (geometry faults GEOS cannot work with)."""
     geometries = frame.geometry.values
     count = int(shapely.get_num_coordinates(geometries).sum())
-    if count > MAX_VERTICES:
-        raise DataFileError(f"{name}: {count:,} vertices, more than the {MAX_VERTICES:,} accepted; simplify the "
+    if count > max_vertices:
+        raise DataFileError(f"{name}: {count:,} vertices, more than the {max_vertices:,} accepted; simplify the "
                             "layer or split it.", file=name, vertices=count)
     coords = shapely.get_coordinates(geometries)
     bad = ~np.isfinite(coords).all(axis=1)
@@ -67,12 +81,12 @@ def check_geometries(frame: gpd.GeoDataFrame, name: str) -> None:
                             file=name)
 
 
-def _child(conn: Any, read_here: Reader, path: str, kwargs: dict[str, Any]) -> None:
+def _child(conn: Any, read_here: Reader, path: str, limits: ReadLimits, kwargs: dict[str, Any]) -> None:
     """In the child: limit memory, read, check, send the frame (or the error) back."""
-    resource.setrlimit(resource.RLIMIT_AS, (MAX_MEMORY_BYTES, MAX_MEMORY_BYTES))
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     try:
         frame = read_here(Path(path), **kwargs)
-        check_geometries(frame, Path(path).name)
+        check_geometries(frame, Path(path).name, limits.vertices)
         conn.send(("ok", frame))
     except GisportalError as exc:
         conn.send(("error", exc))
@@ -85,17 +99,18 @@ def _child(conn: Any, read_here: Reader, path: str, kwargs: dict[str, Any]) -> N
         conn.close()
 
 
-def read_isolated(path: Path, read_here: Reader, **kwargs: Any) -> gpd.GeoDataFrame:
+def read_isolated(path: Path, read_here: Reader, limits: ReadLimits | None = None, **kwargs: Any) -> gpd.GeoDataFrame:
     """Read a layer with ``read_here(path, **kwargs)`` (a module-level function: the child imports it by name) in
-    a limited child process (see the module doc); GisportalError on any failure."""
+    a child process within ``limits`` (see the module doc); GisportalError on any failure."""
+    limits = limits or ReadLimits()
     refuse_sql_views(path)
     parent, child = _context.Pipe(duplex=False)
-    process = _context.Process(target=_child, args=(child, read_here, str(path), kwargs), daemon=True)
+    process = _context.Process(target=_child, args=(child, read_here, str(path), limits, kwargs), daemon=True)
     process.start()
     child.close()
     try:
-        if not parent.poll(MAX_SECONDS):
-            raise DataFileError(f"{path.name} took longer than {MAX_SECONDS:.0f} s to read; it was stopped.",
+        if not parent.poll(limits.seconds):
+            raise DataFileError(f"{path.name} took longer than {limits.seconds:g} s to read; it was stopped.",
                                 file=path.name)
         try:
             status, value = parent.recv()

@@ -9,12 +9,16 @@ from __future__ import annotations
 import logging
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 
 from gisportal.core.coords import crs_from_user
 from gisportal.core.errors import DataFileError
 from gisportal.core.vector_child import read_isolated, refuse_sql_views
+
+if TYPE_CHECKING:
+    from gisportal.core.vector_child import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +56,16 @@ def read_vector_layer(
     layer: str | None = None,
     crs: str | None = None,
     encoding: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read one layer of a vector file into a GeoDataFrame, in a child process with time and memory limits
-    (:mod:`gisportal.core.vector_child`: the file is outside input).
+    """Read one layer of a vector file into a GeoDataFrame, in a child process within ``limits`` of time, memory
+    and vertices (:mod:`gisportal.core.vector_child`: the file is outside input; default limits when ``None``).
 
     ``crs`` is used when the file declares none (a shapefile without .prj);
     a file that declares a CRS keeps its own. A file with no CRS and no
     ``crs`` argument is refused: guessing would misplace every feature.
     """
-    return read_isolated(Path(path), read_here, layer=layer, crs=crs, encoding=encoding)
+    return read_isolated(Path(path), read_here, limits, layer=layer, crs=crs, encoding=encoding)
 
 
 def read_here(path: Path, *, layer: str | None = None, crs: str | None = None,

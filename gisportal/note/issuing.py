@@ -9,13 +9,14 @@ is sealed byte for byte (:mod:`gisportal.core.signing`).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gisportal.core.errors import NotFound, told
-from gisportal.core.signing import KeyRing, NotAuthentic, canonical_json, seal_pdf, verify_pdf
+from gisportal.core.signing import KeyRing, NotAuthentic, UnknownNumber, canonical_json, seal_pdf, verify_pdf
 from gisportal.note.build import UrbanNote, build_note
 from gisportal.note.registry import IssuedNote, NoteRegistry
 from gisportal.note.render import signed_cover_facts
@@ -89,20 +90,25 @@ def verification_token(issued: IssuedNote) -> str:
 def check_number(registry: NoteRegistry, keyring: KeyRing, number: str, token: str | None = None) -> IssuedNote:
     """The issued note behind a number (and QR token), its registry signature checked.
 
-    ``token=None``: no token checked (staff, the CLI); an empty token is refused (nothing of the document is shown).
+    ``token=None``: no token checked (staff, the CLI); an empty token is refused before the number is looked up.
+    An unknown number and a wrong token raise the same :class:`UnknownNumber` (404): without the token, nobody can
+    tell whether a number was issued.
     """
-    issued = registry.get(number.strip()) if number and len(number) <= 40 else None
-    if issued is None:
-        raise NotAuthentic(told("No note numbered '%(number)s' was issued by this portal.", number=number[:40]),
-                           number=number[:40])
+    asked, number = number or "", (number or "")[:40]
     if token is not None and not token:
         raise NotAuthentic(told("Enter the verification code printed with the number (the QR code carries it)."),
-                           number=number[:40])
+                           number=number)
+    issued = registry.get(asked.strip()) if number and len(asked) <= 40 else None
+    wrong = issued is not None and token is not None and \
+        not hmac.compare_digest(token.encode(), verification_token(issued).encode())
+    if issued is None or wrong:
+        if token is None:
+            raise UnknownNumber(told("No note numbered '%(number)s' was issued by this portal.", number=number),
+                                number=number)
+        raise UnknownNumber(told("No note numbered '%(number)s' with this verification code was issued by this "
+                                 "portal.", number=number), number=number)
     keyring.verify(signed_bytes(issued.payload, issued.number, issued.issued_at.isoformat()), issued.key_id,
                    issued.signature)
-    if token is not None and token != verification_token(issued):
-        raise NotAuthentic(told("The verification code does not match this note number: the QR code was altered."),
-                           number=number)
     return issued
 
 

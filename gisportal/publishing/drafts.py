@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from gisportal.core.agencydb import AgencyDB, as_utc, drafts, inserted_id, utcnow
 from gisportal.core.audit import AuditLog
 from gisportal.core.errors import GisportalError, InvalidInput, NotFound
+from gisportal.core.vector_child import ReadLimits
 from gisportal.core.vectors import read_vector_layer
 from gisportal.publishing.impact import ImpactReport, preview_impact
 from gisportal.publishing.imports import ImportReport, clean_polygons
@@ -110,9 +111,10 @@ class Drafts:
     """Creating, previewing, publishing and discarding drafts."""
 
     def __init__(self, db: AgencyDB, audit: AuditLog, store: Store, catalogue: RulesCatalogue,
-                 directory: Path, min_area_m2: float = 1.0) -> None:
+                 directory: Path, min_area_m2: float = 1.0, limits: ReadLimits | None = None) -> None:
         self.db, self.audit, self.store, self.catalogue = db, audit, store, catalogue
         self.directory = Path(directory)
+        self.limits = limits  # reading an upload (GISPORTAL_UPLOAD_*); the defaults when None
         self.min_area_m2 = min_area_m2  # overlaps and gaps below it are warnings (GISPORTAL_OVERLAP_TOLERANCE_M2)
 
     # --- creating --------------------------------------------------------
@@ -139,7 +141,7 @@ class Drafts:
             report = validate_upload(intake, chosen.name if layer else None, zone_field=zone_field, crs=crs,
                                      encoding=encoding, catalogue=self.catalogue, territory=self.store.extent(),
                                      instance_crs=self.store.crs or None, min_area_m2=self.min_area_m2,
-                                     kind=kind).to_dict()
+                                     kind=kind, limits=self.limits).to_dict()
             file_path = ""
             if not report["blocking"]:
                 frame = self._mapped(chosen.path, chosen.layer, report, mapping, kind)
@@ -159,7 +161,8 @@ class Drafts:
 
     def _mapped(self, path: Path, layer: str | None, report: dict, mapping: dict, kind: str) -> gpd.GeoDataFrame:
         frame = read_vector_layer(path, layer=layer, crs=report.get("crs_used"),
-                                  encoding=report.get("encoding_used") if path.suffix.lower() == ".shp" else None)
+                                  encoding=report.get("encoding_used") if path.suffix.lower() == ".shp" else None,
+                                  limits=self.limits)
         if report.get("crs_used"):
             frame = frame.set_crs(report["crs_used"], allow_override=True)
         ids = np.arange(1, len(frame) + 1)

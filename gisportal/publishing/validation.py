@@ -27,6 +27,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gisportal.core.errors import DataFileError, GisportalError, InvalidInput
+from gisportal.core.vector_child import ReadLimits
 from gisportal.core.vectors import read_vector_layer
 from gisportal.publishing import validation_checks as checks
 from gisportal.publishing import validation_source as source
@@ -52,14 +53,15 @@ def validate_layer(path: str | Path, *, layer: str | None = None, zone_field: st
                    crs: str | None = None, encoding: str | None = None, catalogue: Any = None,
                    territory: tuple[float, float, float, float] | BaseGeometry | None = None,
                    instance_crs: str | None = None, kind: str = "zones", min_area_m2: float = 1.0,
-                   max_per_code: int = 100) -> ValidationReport:
+                   max_per_code: int = 100, limits: ReadLimits | None = None) -> ValidationReport:
     """Check one layer of a vector file and report every problem found.
 
     ``crs`` is used when the file declares none; ``encoding`` overrides the
     .cpg and detection; ``catalogue`` (a :class:`~gisportal.zoning.rules.RulesCatalogue`
     or a collection of codes) lists the zone codes that have rules;
     ``territory`` is the agency's territory (bounds or a geometry in
-    ``instance_crs``). Overlaps and gaps smaller than ``min_area_m2`` are
+    ``instance_crs``); the file is read within ``limits`` (time, memory, vertices). Overlaps and gaps smaller than
+    ``min_area_m2`` are
     slivers (overlaps: warning; gaps: ignored). A zip is opened through
     :func:`gisportal.publishing.uploads.open_upload` (same refusals as uploads).
     Unreadable files raise :class:`DataFileError`.
@@ -73,7 +75,7 @@ def validate_layer(path: str | Path, *, layer: str | None = None, zone_field: st
         with open_upload(path) as intake:
             return validate_upload(intake, layer=layer, zone_field=zone_field, crs=crs, encoding=encoding,
                                    catalogue=catalogue, territory=territory, instance_crs=instance_crs, kind=kind,
-                                   min_area_m2=min_area_m2, max_per_code=max_per_code)
+                                   min_area_m2=min_area_m2, max_per_code=max_per_code, limits=limits)
     started = time.perf_counter()
     report = ValidationReport(source=path.name, layer=layer, kind=kind, max_per_code=max_per_code)
     info = _info(path, layer)
@@ -89,7 +91,7 @@ def validate_layer(path: str | Path, *, layer: str | None = None, zone_field: st
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Measured \\(M\\) geometry types are not supported")
         frame = read_vector_layer(path, layer=layer, crs=None if info.get("crs") else (crs or _PLACEHOLDER_CRS),
-                                  encoding=read_encoding)
+                                  encoding=read_encoding, limits=limits)
     if source_crs:
         frame = frame.set_crs(source_crs, allow_override=True)
     else:  # None drops the CRS: geopandas accepts it, types-geopandas does not
@@ -172,7 +174,7 @@ def _codes(catalogue: Any) -> set[str] | None:
 
 
 def instance_context(settings: Any, store: Any = None) -> dict[str, Any]:
-    """What the instance knows for validating: rules catalogue, metric CRS and territory bounds.
+    """What the instance knows for validating: rules catalogue, metric CRS, territory bounds, reading limits.
 
     ``store`` is the instance's open store when the caller has one (the web
     app); otherwise an existing store is opened for the occasion (never
@@ -180,7 +182,8 @@ def instance_context(settings: Any, store: Any = None) -> dict[str, Any]:
     left out.
     """
 
-    context: dict[str, Any] = {"catalogue": None, "instance_crs": settings.crs or None, "territory": None}
+    context: dict[str, Any] = {"catalogue": None, "instance_crs": settings.crs or None, "territory": None,
+                               "limits": ReadLimits.from_settings(settings)}
     if Path(settings.rules_file).exists():
         context["catalogue"] = load_catalogue(settings.rules_file)
     opened = None

@@ -162,6 +162,7 @@ def _issued_to_dict(n: Any) -> dict[str, Any]:
 @blp.route("/verify/<number>")
 class Verify(MethodView):
     @blp.alt_response(200, success=True, description="The issued note is authentic; what it rests on")
+    @blp.alt_response(404, schema=ProblemSchema, description="No note with this number and this token")
     @blp.alt_response(422, schema=ProblemSchema, description="Not authentic")
     def get(self, number: str) -> Response:
         """Check a note number (and the QR code's ``t`` token): authentic, and still current or not."""

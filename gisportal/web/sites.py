@@ -22,6 +22,7 @@ from flask_smorest import Blueprint
 from markupsafe import Markup
 
 from gisportal.core.errors import FileTooLarge, InvalidInput, told
+from gisportal.core.vector_child import ReadLimits
 from gisportal.core.vectors import read_vector_layer
 from gisportal.note.issuing import issue_payload, note_pdf
 from gisportal.note.mapextract import render_map_extract
@@ -99,13 +100,13 @@ def site_from_upload(upload: Any) -> SiteInput:
         with tempfile.TemporaryDirectory(prefix="gisportal-site-") as tmp:
             path = Path(tmp) / "site.kml"
             path.write_bytes(data)
-            frame = read_vector_layer(path)
+            frame = read_vector_layer(path, limits=ReadLimits.from_settings(portal().settings))
     else:
         with open_upload(upload.stream, filename=name,
                          limits=UploadLimits(max_upload_bytes=MAX_SITE_FILE, max_unpacked_bytes=4 * MAX_SITE_FILE)
                          ) as intake:
             layer = intake.layers[0]
-            frame = read_vector_layer(layer.path, layer=layer.layer)
+            frame = read_vector_layer(layer.path, layer=layer.layer, limits=ReadLimits.from_settings(portal().settings))
     return site_from_frame(portal().store, frame, site_limits())
 
 

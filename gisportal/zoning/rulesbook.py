@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import yaml
 
 from gisportal.core.agencydb import AgencyDB, as_utc, inserted_id, rules_catalogues, utcnow
+from gisportal.core.csvsafe import plain_cell, safe_cell
 from gisportal.core.errors import InvalidInput, RulesCatalogueError
 from gisportal.zoning.rules import RulesCatalogue, ZoneRules, parse_catalogue
 
@@ -65,7 +66,7 @@ def to_csv(catalogue: RulesCatalogue) -> str:
     writer = csv.DictWriter(out, CSV_COLUMNS)
     writer.writeheader()
     for code, r in catalogue.zones.items():
-        writer.writerow({
+        writer.writerow({key: safe_cell(value) for key, value in {  # labels and texts are planners' input
             "code": code, "label_fr": r.label.fr, "label_ar": r.label.ar, "label_en": r.label.en or "",
             "color": r.color, "allowed_uses": " ".join(r.allowed_uses), "forbidden_uses": " ".join(r.forbidden_uses),
             "cos": r.cos, "ces": r.ces, "max_height_m": r.max_height_m, "max_floors": r.max_floors,
@@ -73,12 +74,14 @@ def to_csv(catalogue: RulesCatalogue) -> str:
             "min_lot_area_m2": r.min_lot_area_m2, "min_frontage_m": r.min_frontage_m,
             "parking_fr": r.parking.fr if r.parking else "", "parking_ar": r.parking.ar if r.parking else "",
             "provisions_fr": r.provisions.fr if r.provisions else "",
-            "provisions_ar": r.provisions.ar if r.provisions else ""})
+            "provisions_ar": r.provisions.ar if r.provisions else ""}.items()})
     return out.getvalue()
 
 
 def zone_from_row(row: dict[str, str]) -> dict[str, Any]:
-    """One zone's rules document from a CSV row or a web form (strings in, typed values out)."""
+    """One zone's rules document from a CSV row or a web form (strings in, typed values out; the ``'`` that our
+    export puts before a formula-like text is taken away)."""
+    row = {key: plain_cell(value) if isinstance(value, str) else value for key, value in row.items()}
     try:
         zone: dict[str, Any] = {
             "label": {"fr": row.get("label_fr", "").strip(), "ar": row.get("label_ar", "").strip(),

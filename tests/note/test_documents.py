@@ -130,10 +130,39 @@ def test_verify_page_authentic_forged_and_unknown(doc_client):
     assert bare.status_code == 422 and b"TF-1001" not in bare.data and b"gp-not-authentic" in bare.data
     assert doc_client.get(f"/api/v1/verify/{number}").status_code == 422
     forged = doc_client.get(f"/verify/{number}?t=AAAAAAAAAAAAAAAA&lang=en")
-    assert forged.status_code == 422 and b"gp-not-authentic" in forged.data
-    unknown = doc_client.get("/verify/NRU-1999-000001")
+    assert forged.status_code == 404 and b"gp-not-authentic" in forged.data  # like an unknown number (issue #14)
+    unknown = doc_client.get("/verify/NRU-1999-000001?t=AAAAAAAAAAAAAAAA")
     assert unknown.status_code == 404 and b"gp-not-authentic" in unknown.data
     assert doc_client.get("/api/v1/verify/%3Cscript%3E").status_code == 422
+
+
+def test_a_wrong_token_answers_exactly_like_an_unknown_number(doc_client):
+    """Issue #14: without the QR's token nobody can tell whether a number (note or site note) was issued."""
+    import re as regex
+
+    number = get_pdf(doc_client, "TF-1001/06", "fr").headers["X-Note-Number"]
+    site = doc_client.post("/api/v1/sites/notes", json={"refs": ["TF-1001/06", "TF-1007/06"], "format": "pdf"})
+    site_number = site.headers["X-Note-Number"]
+    year = number.split("-")[1]
+    unknown = f"NRU-{year}-999999"
+
+    def shape(answer) -> tuple:  # the answer with the number, the form's CSRF token and any nonce taken out
+        body = regex.sub(r"NRU-\d{4}-\d+", "N", answer.get_data(as_text=True))
+        return answer.status_code, regex.sub(r'(name="csrf_token"[^>]*value|nonce)="[^"]*"', "", body)
+
+    for known in (number, site_number):
+        for path in ("/verify/{}?lang=en&t=AAAAAAAAAAAAAAAA", "/api/v1/verify/{}?t=AAAAAAAAAAAAAAAA",
+                     "/api/v1/situation-plan?site={}&t=AAAAAAAAAAAAAAAA"):
+            wrong, nothing = doc_client.get(path.format(known)), doc_client.get(path.format(unknown))
+            assert wrong.status_code == 404, (path, wrong.status_code)
+            if "situation-plan" in path and known == number:
+                continue  # a parcel note is no site note: the situation plan answers 404 for it anyway
+            assert shape(wrong) == shape(nothing), path
+        assert doc_client.get(f"/verify/{known}?lang=en&t={qr(doc_client, known)}").status_code == 200
+    body = doc_client.get(f"/api/v1/verify/{number}?t=AAAAAAAAAAAAAAAA").get_json()
+    assert body["error"] == "not_found" and "with this verification code" in body["message"]
+    # no token at all: the same 422 whether the number exists or not
+    assert shape(doc_client.get(f"/verify/{number}?lang=en")) == shape(doc_client.get(f"/verify/{unknown}?lang=en"))
 
 
 def test_verify_by_upload(doc_client):

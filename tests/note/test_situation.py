@@ -54,7 +54,10 @@ def test_site_by_note_number_and_bad_requests(tiny_client):
     """The site TF-1001/06 + TF-1007/06 spans x 70..110, y 10..80: 40 m × 70 m, 20 mm × 35 mm at 1:2000."""
     issued = tiny_client.post("/api/v1/sites/notes", json={"refs": ["TF-1001/06", "TF-1007/06"], "format": "pdf"})
     number = issued.headers["X-Note-Number"]
-    answer = tiny_client.get(f"/api/v1/situation-plan?site={number}&scale=2000")
+    token = tiny_client.application.extensions["gisportal"].registry.get(number).signature[:16]  # the QR's token
+    assert tiny_client.get(f"/api/v1/situation-plan?site={number}&scale=2000").status_code == 422  # not without it
+    assert tiny_client.get(f"/api/v1/situation-plan?site={number}&t=AAAAAAAAAAAAAAAA").status_code == 404
+    answer = tiny_client.get(f"/api/v1/situation-plan?site={number}&scale=2000&t={token}")
     assert answer.status_code == 200
     m = measure(answer.data)
     assert m["outline"] == (pytest.approx(20, abs=0.3), pytest.approx(35, abs=0.3))
@@ -62,4 +65,4 @@ def test_site_by_note_number_and_bad_requests(tiny_client):
                   "ref=TF-1001/06&site=" + number, ""):
         assert tiny_client.get(f"/api/v1/situation-plan?{query}").status_code == 400, query
     assert tiny_client.get("/api/v1/situation-plan?ref=TF-0000/00").status_code == 404
-    assert tiny_client.get("/api/v1/situation-plan?site=NRU-1999-000001").status_code in (404, 422)
+    assert tiny_client.get("/api/v1/situation-plan?site=NRU-1999-000001&t=AAAAAAAAAAAAAAAA").status_code == 404

@@ -38,7 +38,14 @@ def test_complaint_texts_stay_text_on_every_page_and_in_the_pdf(site):  # noqa: 
     assert added.status_code == 303
     staff = site.test_client()
     sign_in(staff)
-    for page in (f"/admin/complaints/{number}", "/admin/complaints", f"/admin/complaints?q={CORPUS[0]}"):
+    detail = f"/admin/complaints/{number}"
+    for action, fields in (("assign", {"assignee": CORPUS[1]}), ("start", {"text": payload}),
+                           ("note", {"text": payload}), ("answer", {"text": payload})):
+        done = staff.post(f"{detail}/{action}", data={"csrf_token": csrf(staff, detail), **fields})
+        assert done.status_code == 303, (action, done.status_code)
+    answered = citizen.get(f"/complaints/track?number={number}").get_data(as_text=True)
+    assert _raw_hits(answered) == [] and answered.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2  # the answer
+    for page in (detail, "/admin/complaints", f"/admin/complaints?q={CORPUS[0]}", "/admin/audit"):
         html = staff.get(page).get_data(as_text=True)
         assert _raw_hits(html) == [], page
     pdf = citizen.post("/complaints/receipt.pdf", data={"csrf_token": csrf(citizen, "/complaints/track"),

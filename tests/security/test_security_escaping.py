@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 from support.publication import _upload, plan_store, planner_client, zones  # noqa: F401  (fixtures)
@@ -66,3 +67,33 @@ def test_registry_search_reads_percent_and_underscore_as_text(tiny, tiny_writabl
     assert found("%") == 0 and found("_") == 0 and found("TF%1001") == 0 and found("TF_1001") == 0
     assert found("\\") == 0
     app.extensions["gisportal"].store.close()
+
+
+def test_labels_and_plan_names_of_an_upload_stay_text_on_draft_and_published_pages(planner_client,  # noqa: F811
+                                                                                    tmp_path):
+    """The labels an upload carries, and the plan name a planner types, reach the draft page, the versions page,
+    the map's legend and the note: always as text."""
+    payload = '<img src=x onerror=alert(1)>${alert(2)}'
+    draft_file = tmp_path / "draft.geojson"
+    frame = zones([("A", (0, 0, 95, 100)), ("B", (95, 0, 200, 100))])
+    frame["label_fr"] = [payload, "Zone B"]
+    frame.to_crs(4326).to_file(draft_file, driver="GeoJSON")
+    response = _upload(planner_client, draft_file, zone_field="code", label_field="label_fr")
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    draft = response.headers["Location"]
+    hostile_plan = _upload(planner_client, draft_file, zone_field="code", plan_name=payload)
+    assert hostile_plan.status_code < 500
+    assert "<img src=x" not in hostile_plan.get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', planner_client.get(draft).get_data(as_text=True))
+    published = planner_client.post(f"{draft}/publish", data={"csrf_token": token.group(1), "approval_act": payload,
+                                                              "approved": "2020-01-01", "effective": "2020-01-01"})
+    assert published.status_code in (302, 303), published.get_data(as_text=True)[:500]
+    for page in (draft, "/admin/versions", "/plans", "/?lang=fr", "/note?ref=TF-1/1&lang=fr", "/admin/audit"):
+        html = planner_client.get(page).get_data(as_text=True)
+        assert "<img src=x" not in html, page
+        for tip in _tooltips(html):
+            assert "${" not in tip and "<img" not in tip, (page, tip)
+    pdf = planner_client.get("/api/v1/notes?ref=TF-1/1&format=pdf&lang=fr")
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf.data, capture_output=True,
+                          check=True).stdout.decode()
+    assert "<img src=x onerror=alert(1)>" in text  # the label printed as typed: no element took effect

@@ -60,7 +60,7 @@ def test_broken_geometries_are_told_not_a_500(planner_client, tmp_path, ring, wh
     assert _leftovers() <= before
 
 
-def test_the_reader_refuses_nan_and_too_many_vertices(tmp_path, monkeypatch):
+def test_the_reader_refuses_nan_and_too_many_vertices(tmp_path):
     import geopandas as gpd
     import shapely
 
@@ -71,6 +71,37 @@ def test_the_reader_refuses_nan_and_too_many_vertices(tmp_path, monkeypatch):
                                                                          (0, 0)])], crs=26191)
     with pytest.raises(DataFileError, match="NaN"):
         vector_child.check_geometries(frame, "x.gpkg")
-    monkeypatch.setattr(vector_child, "MAX_VERTICES", 3)
     with pytest.raises(DataFileError, match="vertices"):
-        vector_child.check_geometries(zones([("A", (0, 0, 10, 10))]), "x.gpkg")
+        vector_child.check_geometries(zones([("A", (0, 0, 10, 10))]), "x.gpkg", max_vertices=4)  # a box has 5
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("GISPORTAL_UPLOAD_MAX_VERTICES", "9", "10 vertices, more than the 9 accepted"),  # two boxes of 5
+    ("GISPORTAL_UPLOAD_READ_SECONDS", "0.001", "took longer than 0.001 s to read"),
+])
+def test_lowered_upload_limits_refuse_a_file_the_defaults_accept(tmp_path, plan_store, monkeypatch,  # noqa: F811
+                                                                 setting, value, message):
+    """The reading limits are settings (GISPORTAL_UPLOAD_*), passed down to the planner's upload."""
+    from support.publication import CRS, _token
+
+    from gisportal.core.accounts import Accounts
+    from gisportal.web import create_app
+
+    draft = tmp_path / "draft.geojson"
+    zones([("A", (0, 0, 95, 100)), ("B", (95, 0, 200, 100))]).to_crs(4326).to_file(draft, driver="GeoJSON")
+    monkeypatch.setenv(setting, value)
+    app = create_app({"data_dir": tmp_path, "crs": CRS})
+    assert app.extensions["gisportal"].settings.model_dump()[setting.removeprefix("GISPORTAL_").lower()] == \
+        pytest.approx(float(value))
+    Accounts(app.extensions["gisportal"].agency).create("amina", "un-mot-de-passe-long", "planner")
+
+    def upload(app):
+        client = app.test_client()
+        client.post("/login", data={"username": "amina", "password": "un-mot-de-passe-long",
+                                    "csrf_token": _token(client.get("/login").get_data(as_text=True))})
+        return _upload(client, draft, zone_field="code")
+
+    refused = upload(app)
+    assert refused.status_code == 422 and message in refused.get_data(as_text=True)
+    monkeypatch.delenv(setting)
+    assert upload(create_app({"data_dir": tmp_path, "crs": CRS})).status_code == 302  # the defaults accept it

@@ -104,7 +104,7 @@ def test_plurals_sizes_and_verdicts_are_in_the_page_language(tiny_app, tiny_clie
         assert file_size(109_158) == "106,6\u202fko"  # a narrow no-break space, as CLDR writes French
     with tiny_app.test_request_context("/"), force_locale("ar"):
         assert "KB" not in file_size(109_158) and "106.6" in file_size(109_158)
-    altered = tiny_client.get("/verify/NRU-2026-999999?lang=ar").get_data(as_text=True)
+    altered = tiny_client.get("/verify/NRU-2026-999999?lang=ar&t=AAAAAAAAAAAAAAAA").get_data(as_text=True)
     assert "لم تُصدر هذه البوابة أي مذكرة" in altered and "was issued" not in altered
 
 

@@ -8,6 +8,7 @@ both against the stored, signed record.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 
 from gisportal.core.agencydb import AgencyDB, as_utc
 from gisportal.core.errors import told
-from gisportal.core.signing import KeyRing, NotAuthentic, canonical_json
+from gisportal.core.signing import KeyRing, NotAuthentic, UnknownNumber, canonical_json
 from gisportal.services.payments.orders import Order, ReceiptSigner, orders, payments
 from gisportal.services.payments.providers import CallbackData
 
@@ -90,17 +91,19 @@ def load_receipt(db: AgencyDB, number: str) -> Receipt | None:
 def check_receipt(db: AgencyDB, keyring: KeyRing, number: str, token: str | None) -> Receipt:
     """The receipt behind a number and QR token, its signature checked; :class:`NotAuthentic` otherwise.
 
-    ``token=None``: no token checked (staff); an empty token is refused (nothing of the document is shown).
+    ``token=None``: no token checked (staff); an empty token is refused before the number is looked up. An unknown
+    number and a wrong token raise the same :class:`UnknownNumber` (404): numbers cannot be probed.
     """
-    receipt = load_receipt(db, number)
-    if receipt is None:
-        raise NotAuthentic(told("No receipt numbered '%(number)s' was issued by this portal.", number=number[:40]),
-                           number=number[:40])
+    asked, number = number or "", (number or "")[:40]
     if token is not None and not token:
         raise NotAuthentic(told("Enter the verification code printed with the number (the QR code carries it)."),
-                           number=number[:40])
+                           number=number)
+    receipt = load_receipt(db, asked)
+    if receipt is None or (token is not None and not hmac.compare_digest(token.encode(), receipt.token.encode())):
+        if token is None:
+            raise UnknownNumber(told("No receipt numbered '%(number)s' was issued by this portal.", number=number),
+                                number=number)
+        raise UnknownNumber(told("No receipt numbered '%(number)s' with this verification code was issued by this "
+                                 "portal.", number=number), number=number)
     keyring.verify(canonical_json(receipt.payload), receipt.key_id, receipt.signature)
-    if token is not None and token != receipt.token:
-        raise NotAuthentic(told("The verification code does not match this receipt number: the QR code was altered."),
-                           number=receipt.number)
     return receipt

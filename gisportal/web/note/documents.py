@@ -130,9 +130,8 @@ def verify_receipt(number: str) -> Response:
     try:
         receipt = check_receipt(portal().agency, portal().keyring, number, verification_code())
     except NotAuthentic as exc:
-        status = 404 if exc.message.startswith("No receipt") else 422
         return Response(render_template("payments/verify_receipt.html", receipt=None, problem=tell(exc.message)),
-                        status=status, mimetype="text/html")
+                        status=exc.status, mimetype="text/html")  # unknown number or wrong token: 404 alike
     return Response(render_template("payments/verify_receipt.html", receipt=receipt, problem=None),
                     mimetype="text/html")
 
@@ -145,7 +144,7 @@ def verify(number: str) -> Response:
     try:
         issued = check_number(p.registry, p.keyring, number, verification_code())
     except NotAuthentic as exc:
-        return _verification_page(None, tell(exc.message), 404 if "No note" in exc.message else 422)
+        return _verification_page(None, tell(exc.message), exc.status)  # unknown number or wrong token: 404
     return _verification_page(issued, None)
 
 

@@ -20,7 +20,7 @@ from gisportal.web.core.context import portal, public_base
 from gisportal.web.core.errors import tell
 from gisportal.web.core.i18n import current_language, format_locale
 from gisportal.web.core.pdf import pdf_from_html
-from gisportal.web.note.documents import qr_svg, verify_url
+from gisportal.web.note.documents import qr_svg, verification_code, verify_url
 from gisportal.zoning.lookup import ParcelQuery, find_parcel
 from gisportal.zoning.mapdata import OVERLAY_COLOURS
 from gisportal.zoning.overlays import overlay_kind
@@ -53,7 +53,7 @@ def situation_plan() -> Response:
             outline, subject, label = parcel.geometry, parcel.ref, told("Parcel")
             qr_url = f"{public_base()}{url_for('note', ref=parcel.ref)}"
         else:
-            issued = check_number(p.registry, p.keyring, site)
+            issued = check_number(p.registry, p.keyring, site, verification_code())  # the QR's token (issue #14)
             if issued.payload.get("kind") != "site":
                 raise NotFound(told("Note %(number)s is not a site note.", number=issued.number))
             outline, subject, label = shapely.from_wkt(issued.payload["site"]["wkt"]), issued.number, told("Site")

@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from gisportal.core.audit import AuditLog
 from gisportal.core.errors import GisportalError, InvalidInput
+from gisportal.core.vector_child import ReadLimits
 from gisportal.note.render import frame_to_geojson
 from gisportal.publishing.drafts import PRESETS, Drafts
 from gisportal.publishing.publication import roll_back
@@ -41,7 +42,7 @@ def drafts() -> Drafts:
     """The drafts of the current instance."""
     p = portal()
     return Drafts(p.agency, AuditLog(p.agency), p.store, p.catalogue, p.settings.data_dir / "drafts",
-                  min_area_m2=p.settings.overlap_tolerance_m2)
+                  min_area_m2=p.settings.overlap_tolerance_m2, limits=ReadLimits.from_settings(p.settings))
 
 
 class UploadForm(FlaskForm):
