@@ -147,6 +147,7 @@ def test_the_404_page_speaks_the_page_language_and_the_api_keeps_english(tiny_cl
     assert api.status_code == 404 and "requested URL" in api.get_json()["message"]
 
 
+@pytest.mark.backends("embedded", "postgis")
 def test_quarters_are_found_by_their_arabic_names(tiny_writable, tiny_rules_file):
     import json
 
@@ -167,6 +168,45 @@ def test_quarters_are_found_by_their_arabic_names(tiny_writable, tiny_rules_file
     found = client.get("/api/v1/search", query_string={"q": "مرشان"}).get_json()["suggestions"][0]
     assert found["label"] == "مرشان (Marshan)" and (found["lon"], found["lat"]) == (latin["lon"], latin["lat"])
     assert client.get("/api/v1/search", query_string={"q": "الرباط"}).get_json()["suggestions"] == []
+
+
+@pytest.mark.backends("embedded", "postgis")
+def test_streets_are_found_by_their_arabic_names_as_citizens_type_them(tiny_writable, tiny_rules_file):
+    """شارع or زنقة, vowel marks, alef with or without hamza, Arabic-Indic digits: the same street (both backends)."""
+    import json
+
+    from conftest import _create_app
+
+    from gisportal.quarter_names import STREETS_META_KEY, arabic_street_names
+
+    names = arabic_street_names({"Rue Ibn Battouta", "Avenue Pasteur", "Rue Al Farabi"})
+    assert names == {"زنقة ابن بطوطة": "Rue Ibn Battouta", "شارع باستور": "Avenue Pasteur",
+                     "زنقة الفارابي": "Rue Al Farabi"}
+    store = tiny_writable.open_store()
+    try:
+        store.set_meta({STREETS_META_KEY: json.dumps(names, ensure_ascii=False)})
+    finally:
+        store.close()
+    client = _create_app({**tiny_writable.settings, "rules_file": tiny_rules_file, "TESTING": True}).test_client()
+
+    def first(typed: str) -> dict:
+        found = client.get("/api/v1/search", query_string={"q": typed}).get_json()["suggestions"]
+        assert found, typed
+        return found[0]
+
+    latin = first("Rue Ibn Battouta")
+    assert latin["kind"] == "street"
+    for typed in ("زنقة ابن بطوطة", "شارع ابن بطوطة", "ابن بطوطة", "بطوطة", "زَنْقَة اِبْن بَطُّوطَة", "شارع إبن بطوطه"):
+        found = first(typed)
+        assert (found["kind"], found["label"]) == ("street", "زنقة ابن بطوطة (Rue Ibn Battouta)"), (typed, found)
+        assert (found["lon"], found["lat"]) == (latin["lon"], latin["lat"])
+    assert first("شارع باستور")["label"] == "شارع باستور (Avenue Pasteur)"
+    assert first("زنقة الفارابى")["label"] == "زنقة الفارابي (Rue Al Farabi)"  # alef maqsura for ya
+    # a house number first: that very parcel first, in Latin or Arabic-Indic digits
+    for typed in ("5 شارع ابن بطوطة", "٥ زنقة ابن بطوطة"):
+        assert first(typed)["ref"] == "TF-1005/06", typed
+    assert first("3 شارع ابن بطوطة")["ref"] == "TF-1002/06"
+    assert client.get("/api/v1/search", query_string={"q": "شارع الرباط"}).get_json()["suggestions"] == []
 
 
 def test_the_arabic_note_shows_the_arabic_text_of_the_approval_act_when_the_data_has_it(tiny_writable,
