@@ -224,3 +224,50 @@ def test_the_arabic_note_shows_the_arabic_text_of_the_approval_act_when_the_data
     arabic = client.get("/note?ref=TF-1001/06&lang=ar").get_data(as_text=True)
     assert "<td>المرسوم الثاني</td>" in arabic and "<td>Décret v2</td>" not in arabic
     assert "<td>Décret v2</td>" in client.get("/note?ref=TF-1001/06&lang=fr").get_data(as_text=True)
+
+
+@pytest.mark.backends("embedded", "postgis")
+def test_the_names_command_sets_arabic_names_from_a_file_all_or_nothing(tiny_writable, tiny_rules_file, tmp_path,
+                                                                         monkeypatch):
+    """``gisportal names``: a CSV with a bad row changes nothing and says where; YAML and CSV then set quarters,
+    streets and approval acts, which search and the Arabic note use."""
+    import json
+
+    from click.testing import CliRunner
+    from conftest import _create_app
+
+    from gisportal.cli import main
+
+    for name, value in tiny_writable.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GISPORTAL_RULES_FILE", str(tiny_rules_file))
+    before = tiny_writable.open_store().meta()
+    bad = tmp_path / "noms.csv"
+    bad.write_text("kind;name;arabic\nquarter;Marshan;مرشان\nstreet;Rue Inconnue;زنقة مجهولة\n"
+                   "street;Rue Ibn Battouta;Ibn Battouta\nquarter;Iberia;مرشان\nroad;Avenue Pasteur;شارع باستور\n"
+                   "approval_act;Décret v9;المرسوم التاسع\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["names", str(bad), "--format", "json"])
+    assert result.exit_code == 2, result.output
+    report = json.loads(result.output)
+    assert not report["written"] and report["rows"] == 5
+    assert {(p["where"], p["column"]) for p in report["problems"]} == {
+        ("line 3", "name"), ("line 4", "arabic"), ("line 5", "arabic"), ("line 6", "kind"), ("line 7", "name")}
+    assert tiny_writable.open_store().meta() == before  # nothing written
+
+    good = tmp_path / "noms.yaml"
+    good.write_text("quarters:\n  Marshan: مرشان\n  Iberia: إيبيريا\nstreets:\n  Rue Ibn Battouta: زنقة ابن بطوطة\n"
+                    "approval_acts:\n  Décret v2: المرسوم الثاني\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["names", str(good)])
+    assert result.exit_code == 0 and "4 names set (2 quarters, 1 streets, 1 approval acts); 0 problem(s)" in \
+        result.output, result.output
+    more = tmp_path / "more.csv"  # added to what is held; a name given again gets its new Arabic text
+    more.write_text("kind,name,arabic\nstreet,Avenue Pasteur,شارع باستور\nquarter,Iberia,ايبيريا\n", encoding="utf-8")
+    assert CliRunner().invoke(main, ["names", str(more)]).exit_code == 0
+    meta = tiny_writable.open_store().meta()
+    assert json.loads(meta["quarters_ar"]) == {"مرشان": "Marshan", "ايبيريا": "Iberia"}
+    assert json.loads(meta["streets_ar"]) == {"زنقة ابن بطوطة": "Rue Ibn Battouta", "شارع باستور": "Avenue Pasteur"}
+    assert json.loads(meta["approval_acts_ar"]) == {"Décret v2": "المرسوم الثاني"}
+    client = _create_app({**tiny_writable.settings, "rules_file": tiny_rules_file, "TESTING": True}).test_client()
+    found = client.get("/api/v1/search", query_string={"q": "شارع ابن بطوطة"}).get_json()["suggestions"]
+    assert found[0]["label"] == "زنقة ابن بطوطة (Rue Ibn Battouta)"
+    assert "<td>المرسوم الثاني</td>" in client.get("/note?ref=TF-1001/06&lang=ar").get_data(as_text=True)
