@@ -95,6 +95,9 @@ def test_search_examples_come_from_the_instance_and_are_found(tiny, tiny_client)
         assert found and found[0]["kind"] == kind, (text, found)
     page = tiny_client.get("/?lang=fr").get_data(as_text=True)
     assert f'<bdi class="gp-example">{ref}</bdi>' in page and "TF-104523/06" not in page
+    for form in ("/sites", "/complaints/new"):  # the reference fields' examples are this instance's too
+        html = tiny_client.get(f"{form}?lang=fr").get_data(as_text=True)
+        assert f'placeholder="{ref}"' in html and "TF-104523" not in html, form
 
 
 def test_plurals_sizes_and_verdicts_are_in_the_page_language(tiny_app, tiny_client):
@@ -135,6 +138,11 @@ def test_a_paid_order_answers_already_paid_with_its_receipt_without_the_session(
     # numbers are sequential: without the QR code's token a stranger is told to bring it, and sees nothing of it
     shown = stranger.get(f"/verify/{receipt}")
     assert shown.status_code == 422 and "gp-verified-amount" not in shown.get_data(as_text=True)
+    # the way forward: the page asks for the order's access code and opens the order, whose page links the receipt
+    assert f'action="/payments/orders/{order["reference"]}"' in html and 'name="t"' in html
+    opened = stranger.get(f"/payments/orders/{order['reference']}", query_string={"t": order["access_token"]})
+    assert opened.status_code == 200 and "gp-receipt-link" in opened.get_data(as_text=True)
+    assert stranger.get(f"/payments/orders/{order['reference']}", query_string={"t": "wrong"}).status_code == 404
 
 
 def test_the_404_page_speaks_the_page_language_and_the_api_keeps_english(tiny_client):

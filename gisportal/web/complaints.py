@@ -30,6 +30,7 @@ from gisportal.errors import Conflict, FileTooLarge, GisportalError, InvalidInpu
 from gisportal.notifications import Notification
 from gisportal.web.context import portal, public_base
 from gisportal.web.i18n import current_language, format_locale
+from gisportal.web.pages import cached_search_examples
 from gisportal.web.security import limit_request_size
 
 logger = logging.getLogger(__name__)
@@ -252,7 +253,8 @@ def _form_page(form: ComplaintForm, problem: str | None, field: str | None) -> s
     limits = {"each": round(settings.complaint_attachment_max_bytes / 1048576, 1),
               "total": round(settings.complaint_attachments_max_total_bytes / 1048576, 1)}
     return render_template("complaints/new.html", form=form, problem=problem, field=field, limits=limits,
-                           categories=category_labels(), map_config=map_config())
+                           categories=category_labels(), map_config=map_config(),
+                           search_examples=cached_search_examples())
 
 
 def track() -> ResponseReturnValue:

@@ -60,7 +60,7 @@ def _ui_strings() -> dict[str, str]:
     }
 
 
-def _search_examples() -> list[str]:
+def cached_search_examples() -> list[str]:
     """The examples under the search box, from this instance's data (cached with the map)."""
     p = portal()
     key = ("search-examples", p.store.generation())
@@ -73,7 +73,7 @@ def index() -> str:
     """The map page."""
     rendered = build_map(portal(), current_language(), _as_of())
     return render_template("map.html", folium=rendered, ui=_ui_strings(), parcel_min_zoom=PARCEL_MIN_ZOOM,
-                           search_examples=_search_examples())
+                           search_examples=cached_search_examples())
 
 
 def _note_from_args():

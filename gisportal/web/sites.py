@@ -33,6 +33,7 @@ from gisportal.web.api import json_response
 from gisportal.web.context import portal
 from gisportal.web.documents import pdf_language, qr_svg, verify_url
 from gisportal.web.i18n import current_language, format_locale, requested_language
+from gisportal.web.pages import cached_search_examples
 from gisportal.web.throttle import issuance_guard
 from gisportal.zone_cover import CoverLimits
 
@@ -186,7 +187,7 @@ class SiteNotes(MethodView):
 
 def sites_page() -> str:
     """Type references or upload an outline; the map draws and selects."""
-    return render_template("sites/form.html", error=None)
+    return render_template("sites/form.html", error=None, search_examples=cached_search_examples())
 
 
 def site_note_page() -> Response:
