@@ -279,3 +279,20 @@ def test_the_names_command_sets_arabic_names_from_a_file_all_or_nothing(tiny_wri
     found = client.get("/api/v1/search", query_string={"q": "شارع ابن بطوطة"}).get_json()["suggestions"]
     assert found[0]["label"] == "زنقة ابن بطوطة (Rue Ibn Battouta)"
     assert "<td>المرسوم الثاني</td>" in client.get("/note?ref=TF-1001/06&lang=ar").get_data(as_text=True)
+
+
+def test_units_and_floors_are_written_in_the_page_language_on_the_note_and_its_pdf(tiny_client, tmp_path):
+    """م² and متر on the Arabic note (page and PDF), m² and m on the French one, numbers by Babel, R+n in words
+    of the catalogue; no Latin unit left on the Arabic page."""
+    from test_documents import pdf_text
+
+    arabic = tiny_client.get("/note?ref=TF-1001/06&lang=ar").get_data(as_text=True)
+    french = tiny_client.get("/note?ref=TF-1001/06&lang=fr").get_data(as_text=True)
+    assert "400 م²" in arabic and "m²" not in arabic  # TF-1001/06 is 20 m x 20 m
+    assert "12 متر" in arabic and re.search(r"\d\s?m\b", re.sub(r"<[^>]+>", " ", arabic)) is None
+    assert "سفلي + 3" in arabic and "R+3" not in arabic
+    assert "400\u202fm²" in french and "12\u202fm" in french and "R+3" in french
+    pdf = tiny_client.get("/api/v1/notes", query_string={"ref": "TF-1001/06", "format": "pdf", "lang": "ar"})
+    assert pdf.status_code == 200, pdf.get_data(as_text=True)[:300]
+    text = pdf_text(pdf.get_data(), tmp_path)
+    assert "م²" in text and "متر" in text and "m²" not in text, text[:2000]

@@ -49,6 +49,7 @@ def _ui_strings() -> dict[str, str]:
         "loading": _("Loading…"), "noParcel": _("No parcel at this point."), "zonesHere": _("Zones at this point"),
         "openNote": _("Open the full urban-information note"), "area": _("Area"), "zones": _("Zones"),
         "share": _("share"), "servitudes": _("Servitudes"), "none": _("None"),
+        "m2": _("m²"), "m": _("m"), "floors": _("R+%(floors)s"),
         "maxFootprint": _("Max footprint"), "maxFloorArea": _("Max floor area"), "height": _("Height"),
         "rulesMissing": _("rules not yet defined"), "noResult": _("No result"),
         "zoomForParcels": _("Zoom in to see parcels"), "locateFailed": _("Your position could not be found."),

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask.views import MethodView
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from markupsafe import Markup
 
@@ -127,7 +128,7 @@ class _Extractable:
 def site_document(note: SiteNote, issued: Any | None) -> dict[str, Any]:
     """The map extract of the site (and, for an issued note, its number and QR code)."""
     p = portal()
-    extract = render_map_extract(p.store, p.catalogue, _Extractable(note))  # type: ignore[arg-type]
+    extract = render_map_extract(p.store, p.catalogue, _Extractable(note), metre=_("m"))  # type: ignore[arg-type]
     document: dict[str, Any] = {"map_svg": Markup(extract.svg), "scale": extract.scale_denominator}
     if issued is not None:
         url = verify_url(issued)

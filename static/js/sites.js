@@ -19,7 +19,7 @@
     });
   }
   function area(value) {
-    return "<bdi>" + Number(value).toLocaleString(numberLocale, {maximumFractionDigits: 0}) + "\u00a0m²</bdi>";
+    return "<bdi>" + Number(value).toLocaleString(numberLocale, {maximumFractionDigits: 0}) + "\u00a0" + esc(ui.m2) + "</bdi>";
   }
   function say(text) { messageBox.textContent = text || ""; }
 
