@@ -85,7 +85,7 @@ def build_site(data_dir: Path) -> tuple[Any, dict[str, list[str]]]:
     token = app.extensions["gisportal"].registry.get(number.group(1)).signature[:16]
     public = ["/", f"/note?ref={PARCEL}", "/plans", f"/verify/{number.group(1)}?t={token}", "/verify", "/fees",
               f"/payments/orders/{order['reference']}?t={order['access_token']}", "/complaints/new",
-              "/complaints/track", "/committees", "/documents", f"/documents/{doc_id}", "/help", "/subscribe",
+              "/complaints/track", "/sites", "/committees", "/documents", f"/documents/{doc_id}", "/help", "/subscribe",
               "/login", "/no-such-page"]
     staff_pages = ["/admin", "/admin/users", "/admin/audit", "/admin/password", "/admin/upload", "/admin/versions",
                    "/admin/rules", "/admin/rules/zone/A", "/admin/complaints",
