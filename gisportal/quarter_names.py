@@ -122,7 +122,8 @@ def _without_kind(folded: str) -> tuple[str, str]:
 
 def matching_streets(meta: dict[str, str], text: str, limit: int) -> list[tuple[str, str]]:
     """(Arabic name, street name) of the streets whose Arabic name matches ``text``: every typed word starts a
-    word of the name, the kind word left out or another one typed; the kind typed first, then shorter names."""
+    word of the name, the kind word left out or another one typed, or only (the start of) a kind word typed;
+    the kind typed first, then shorter names."""
     kind, rest = _without_kind(fold(text))
     wanted = rest.split()
     found = []
@@ -131,6 +132,6 @@ def matching_streets(meta: dict[str, str], text: str, limit: int) -> list[tuple[
         words = its_rest.split()
         if wanted and all(any(w.startswith(q) for w in words) for q in wanted):
             found.append((not its_rest.startswith(rest), bool(kind) and its_kind != kind, len(ar), ar, latin))
-        elif not wanted and kind and its_kind == kind:  # only the kind typed: every street of that kind
-            found.append((False, False, len(ar), ar, latin))
+        elif len(wanted) == 1 and len(rest) >= 2 and its_kind.startswith(rest):  # (the start of) a kind word alone
+            found.append((True, False, len(ar), ar, latin))
     return [(ar, latin) for *_, ar, latin in sorted(found)][:limit]

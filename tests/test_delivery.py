@@ -209,6 +209,8 @@ def test_streets_are_found_by_their_arabic_names_as_citizens_type_them(tiny_writ
         assert (found["kind"], found["label"]) == ("street", "زنقة ابن بطوطة (Rue Ibn Battouta)"), (typed, found)
         assert (found["lon"], found["lat"]) == (latin["lon"], latin["lat"])
     assert first("شارع باستور")["label"] == "شارع باستور (Avenue Pasteur)"
+    assert first("شار")["label"] == "شارع باستور (Avenue Pasteur)"  # as people type, the kind word first
+    assert first("زنق")["label"].startswith("زنقة ")
     assert first("زنقة الفارابى")["label"] == "زنقة الفارابي (Rue Al Farabi)"  # alef maqsura for ya
     # a house number first: that very parcel first, in Latin or Arabic-Indic digits
     for typed in ("5 شارع ابن بطوطة", "٥ زنقة ابن بطوطة"):
