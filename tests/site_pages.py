@@ -9,6 +9,7 @@ own forms and API (Flask's test client), then served over HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from conftest import TINY_RULES_YAML, X0, Y0, build_tiny_store
+
+from gisportal.quarter_names import STREETS_META_KEY, arabic_street_names
 
 ADMIN, PASSWORD = "leila.admin", "un-mot-de-passe-long-2026"
 PARCEL = "TF-1001/06"
@@ -44,7 +47,10 @@ def build_site(data_dir: Path) -> tuple[Any, dict[str, list[str]]]:
     from gisportal.storage import open_store
     from gisportal.web import create_app
 
-    build_tiny_store(open_store(load_settings({"data_dir": data_dir, "storage": "embedded"})), date.today())
+    store = open_store(load_settings({"data_dir": data_dir, "storage": "embedded"}))
+    build_tiny_store(store, date.today())
+    store.set_meta({STREETS_META_KEY: json.dumps(arabic_street_names({"Rue Ibn Battouta", "Avenue Pasteur"}),
+                                                 ensure_ascii=False)})  # the Arabic names search finds
     rules = data_dir / "rules.yaml"
     rules.write_text(TINY_RULES_YAML, encoding="utf-8")
     app = create_app({"data_dir": data_dir, "storage": "embedded", "basemap_url": None, "rules_file": rules,

@@ -101,7 +101,8 @@ def _panel_ref(page: Any) -> str | None:
 
 
 def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, Any], browser_chromium: Any) -> None:
-    """Enter opens what is typed now (even before its suggestions came), the box is an ARIA combobox, a quarter
+    """Enter opens what is typed now (even before its suggestions came), Arabic street names are found, the box
+    is an ARIA combobox, a quarter
     clears the panel, Enter on the focused map opens the parcel at its centre, the zoom hint zooms in, and on a
     phone the legend starts closed."""
     from conftest import X0, Y0
@@ -135,6 +136,14 @@ def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, An
         page.wait_for_function("() => (document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
                                " === 'TF-1005/06'")
         assert box.get_attribute("aria-expanded") == "false" and box.get_attribute("aria-activedescendant") is None
+        # a street typed in Arabic, as a citizen says it (شارع for the data's "Rue"), and a house number
+        box.fill("شارع ابن بطوطة")
+        page.wait_for_selector("#gp-suggestions li[role=option]:has-text('Rue Ibn Battouta')")
+        assert "زنقة ابن بطوطة" in page.locator("#gp-suggestions li[role=option]").first.inner_text()
+        box.fill("3 شارع ابن بطوطة")  # the panel shows TF-1005/06: this opens number 3
+        box.press("Enter")
+        page.wait_for_function("() => (document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
+                               " === 'TF-1002/06'")
         # a quarter: the map moves there and the previous parcel leaves the panel
         box.fill("Marshan")
         page.wait_for_selector("#gp-suggestions li[role=option]")
