@@ -31,6 +31,7 @@ from gisportal.services.complaints.intake import CATEGORIES, NewComplaint, check
 from gisportal.web.core.context import portal, public_base
 from gisportal.web.core.i18n import current_language, format_locale
 from gisportal.web.core.security import limit_request_size
+from gisportal.web.zoning.pages import cached_search_examples
 
 logger = logging.getLogger(__name__)
 
@@ -252,7 +253,8 @@ def _form_page(form: ComplaintForm, problem: str | None, field: str | None) -> s
     limits = {"each": round(settings.complaint_attachment_max_bytes / 1048576, 1),
               "total": round(settings.complaint_attachments_max_total_bytes / 1048576, 1)}
     return render_template("complaints/new.html", form=form, problem=problem, field=field, limits=limits,
-                           categories=category_labels(), map_config=map_config())
+                           categories=category_labels(), map_config=map_config(),
+                           search_examples=cached_search_examples())
 
 
 def track() -> ResponseReturnValue:
