@@ -5,6 +5,8 @@
     .venv/bin/python benchmarks/run_all.py --only lookup,startup
 
 The demo city is built once into benchmarks/.data/p<N>/ (``gisportal demo``).
+``bench_lighthouse.py`` (issue #15) needs npm's ``lighthouse`` (a dev dependency, installed by the script when
+missing) and Debian's chromium.
 ``bench_documents.py`` (issue #3) uses a 6,000-parcel city unless --parcels
 is given something other than the default.
 The issue #4 benchmarks (import, postgis, tiles, load) share one throwaway
@@ -32,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import BENCH_DIR, DATA_ROOT, DEFAULT_PARCELS, PG_ENV, ensure_data, machine, start_cluster, verdict  # noqa: E402
 
 #: bench_<name>.py scripts run by default, in this order (issue #2: lookup, http, startup; issue #3: documents;
-#: issue #4: import, postgis, tiles, load).
+#: issue #4: import, postgis, tiles, load; issue #15: lighthouse).
 BENCHMARKS = tuple(n for n in ("lookup", "http", "startup", "documents", "import", "postgis", "tiles", "load",
-                               "publication", "sites", "ogcapi")
+                               "publication", "sites", "ogcapi", "lighthouse")
                    if (BENCH_DIR / f"bench_{n}.py").exists())
 #: Benchmarks needing the PostgreSQL cluster (bench_import.py first: it loads the city the others use).
 NEEDS_POSTGRES = {"import", "postgis", "tiles", "load", "ogcapi"}
@@ -124,6 +126,27 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                      f"{r['site_parcels']} raw STRtree lookups {r['raw_50_lookups_median_ms']:.1f} ms",
                      f"{r['ratio']:.2f}x", f"<= 3x: {verdict(r['target_met'])}"))
     rows += issue4_rows(results)
+    rows += lighthouse_rows(results)
+    return rows
+
+
+def lighthouse_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
+    """Rows of the Lighthouse benchmark (issue #15): scores and bytes on the wire per page, against Leaflet alone."""
+    r = results.get("lighthouse")
+    if not r or "peer_leaflet" not in r:
+        return []
+    peer = r["peer_leaflet"]
+    rows = []
+    for name, what in (("map", "map / (fr)"), ("map_ar", "map / (ar)"), ("note", "note page (fr)")):
+        if name not in r:
+            continue
+        o = r[name]
+        met = o["performance"] >= 90 and o["accessibility"] == 100 and (name != "map" or o["bytes"] <= 250 * 1024)
+        rows.append((f"lighthouse: {what}, mobile (performance {o['performance']}, accessibility "
+                     f"{o['accessibility']}, best practices {o['best_practices']}; {o['requests']} requests)",
+                     f"{o['bytes'] / 1024:.1f} KB", f"Leaflet alone {peer['bytes'] / 1024:.1f} KB",
+                     f"{o['bytes'] / peer['bytes']:.2f}x",
+                     f"perf >= 90, a11y 100{', <= 250 KB' if name == 'map' else ''}: {verdict(met)}"))
     return rows
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from gisportal.cli.names import NAMES_COMMANDS
 from gisportal.cli.options import optional_date, write_pdf
 from gisportal.cli.planning import PLANNING_COMMANDS
 from gisportal.cli.sites import SITES_COMMANDS
@@ -459,7 +460,7 @@ def user_list() -> None:
         click.echo(f"{u.username}\t{u.role}\t{'active' if u.active else 'disabled'}\t{last}\t{u.display_name}")
 
 # The planners' commands (upload, publish, rollback, drafts) and the site note, from their modules.
-for _command in (*PLANNING_COMMANDS, *SITES_COMMANDS):
+for _command in (*PLANNING_COMMANDS, *SITES_COMMANDS, *NAMES_COMMANDS):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,12 +9,14 @@ from datetime import date
 from html import escape
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from gisportal.demo.city import generate_demo_city
 from gisportal.services.library.documents import DocumentMeta, Library
 from gisportal.storage import open_agency
 from gisportal.storage.base import NewPlanVersion, Store
 from gisportal.zoning.plans import versions_in_force
-from gisportal.zoning.quarter_names import META_KEY, arabic_names
+from gisportal.zoning.quarter_names import META_KEY, STREETS_META_KEY, arabic_names, arabic_street_names
 from gisportal.zoning.rules import load_catalogue
 from gisportal.zoning.tiles import TILE_LAYERS
 
@@ -37,6 +39,11 @@ APPROVAL_ACTS_AR = {"Décret n° 2-13-512 du 12 juin 2013": "مرسوم رقم 2
                     "Décret n° 2-23-301 du 4 mai 2023": "مرسوم رقم 2.23.301 صادر في 4 ماي 2023"}
 
 
+def _streets(addresses: pd.Series) -> set[str]:
+    """The streets of the demo's addresses ("12 Rue Ibn Battouta" -> "Rue Ibn Battouta")."""
+    return set(addresses.dropna().astype(str).str.replace(r"^\d+\s+", "", regex=True))
+
+
 def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str, int]:
     """Generate the demo district and publish both plan versions and the parcels into ``store``."""
     started = time.perf_counter()
@@ -50,6 +57,8 @@ def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str
     store.set_meta({"territory_fr": city.territory_fr, "territory_ar": city.territory_ar,
                     "territory_en": city.territory_fr,
                     META_KEY: json.dumps(arabic_names(set(city.parcels["quarter"])), ensure_ascii=False),
+                    STREETS_META_KEY: json.dumps(arabic_street_names(_streets(city.parcels["address"])),
+                                                 ensure_ascii=False),
                     "approval_acts_ar": json.dumps(APPROVAL_ACTS_AR, ensure_ascii=False)})
     warm_tiles(store)
     logger.info("demo loaded in %.1f s: %s", time.perf_counter() - started, store.counts())

@@ -55,8 +55,9 @@ def _nice(value: float) -> float:
     return next(m * exponent for m in (1, 2, 5, 10) if m * exponent >= value)
 
 
-def render_map_extract(store: Store, catalogue: RulesCatalogue, note: UrbanNote) -> MapExtract:
-    """Draw the parcel of ``note`` with the zones, servitudes and parcels around it."""
+def render_map_extract(store: Store, catalogue: RulesCatalogue, note: UrbanNote, metre: str = "m") -> MapExtract:
+    """Draw the parcel of ``note`` with the zones, servitudes and parcels around it; ``metre`` is the symbol of
+    the metre in the reader's language (scale bar, coordinates)."""
     parcel = note.parcel.geometry
     minx, miny, maxx, maxy = parcel.bounds
     pad = max(40.0, 0.8 * max(maxx - minx, maxy - miny))
@@ -106,14 +107,14 @@ def render_map_extract(store: Store, catalogue: RulesCatalogue, note: UrbanNote)
                        f'font-weight="bold" fill="#111">'
                        f'{escape(code)}</text>')
     out.append("</g>")
-    out += _frame(minx, miny, maxx, maxy, scale, inner_w, inner_h, store.crs)
+    out += _frame(minx, miny, maxx, maxy, scale, inner_w, inner_h, store.crs, metre)
     out.append("</svg>")
     denominator = int(round(1 / (scale * 0.26458 / 1000) / 10) * 10)  # 1 px = 0.26458 mm at 96 dpi
     return MapExtract("".join(out), tuple(sorted(set(codes))), denominator)
 
 
 def _frame(minx: float, miny: float, maxx: float, maxy: float, scale: float, inner_w: float, inner_h: float,
-           crs: str) -> list[str]:
+           crs: str, metre: str = "m") -> list[str]:
     out = [f'<rect x="{MARGIN}" y="{MARGIN}" width="{inner_w}" height="{inner_h}" fill="none" stroke="#000" '
            'stroke-width="1"/>']
     step = _nice((maxx - minx) / 5)
@@ -138,12 +139,13 @@ def _frame(minx: float, miny: float, maxx: float, maxy: float, scale: float, inn
                f'<rect x="{bx + length / 2:.1f}" y="{by}" width="{length / 2:.1f}" height="4" fill="#fff" '
                f'stroke="#000" stroke-width="0.6"/>'
                f'<text x="{bx}" y="{by - 3}" font-size="8">0</text>'
-               f'<text x="{bx + length:.1f}" y="{by - 3}" font-size="8" text-anchor="middle">{bar:.0f} m</text>')
+               f'<text x="{bx + length:.1f}" y="{by - 3}" font-size="8" text-anchor="middle">'
+               f'{bar:.0f} {escape(metre)}</text>')
     nx, ny = MARGIN + inner_w - 22, MARGIN + 12
     out.append(f'<g transform="translate({nx},{ny})"><circle r="13" fill="#fff" fill-opacity="0.85"/>'
                '<path d="M0,-11 L6,9 L0,4 L-6,9 Z" fill="#000"/>'
                '<text y="-1" x="0" font-size="0">N</text></g>'
                f'<text x="{nx}" y="{ny + 24}" text-anchor="middle" font-size="10" font-weight="bold">N</text>')
     out.append(f'<text x="{MARGIN + inner_w}" y="{HEIGHT - MARGIN + 14}" text-anchor="end" font-size="8">'
-               f'{escape(crs)} — m</text>')
+               f'{escape(crs)} — {escape(metre)}</text>')
     return out

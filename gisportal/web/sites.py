@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask.views import MethodView
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from markupsafe import Markup
 
@@ -35,6 +36,7 @@ from gisportal.web.core.i18n import current_language, format_locale, requested_l
 from gisportal.web.core.pdf import inline_css, pdf_from_html
 from gisportal.web.core.throttle import issuance_guard
 from gisportal.web.note.documents import pdf_language, qr_svg, verify_url
+from gisportal.web.zoning.pages import cached_search_examples
 from gisportal.zoning.zone_cover import CoverLimits
 
 logger = logging.getLogger(__name__)
@@ -127,7 +129,7 @@ class _Extractable:
 def site_document(note: SiteNote, issued: Any | None) -> dict[str, Any]:
     """The map extract of the site (and, for an issued note, its number and QR code)."""
     p = portal()
-    extract = render_map_extract(p.store, p.catalogue, _Extractable(note))  # type: ignore[arg-type]
+    extract = render_map_extract(p.store, p.catalogue, _Extractable(note), metre=_("m"))  # type: ignore[arg-type]
     document: dict[str, Any] = {"map_svg": Markup(extract.svg), "scale": extract.scale_denominator}
     if issued is not None:
         url = verify_url(issued)
@@ -185,7 +187,7 @@ class SiteNotes(MethodView):
 
 def sites_page() -> str:
     """Type references or upload an outline; the map draws and selects."""
-    return render_template("sites/form.html", error=None)
+    return render_template("sites/form.html", error=None, search_examples=cached_search_examples())
 
 
 def site_note_page() -> Response:

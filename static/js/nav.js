@@ -68,4 +68,34 @@
       location.href = base + encodeURIComponent(form.elements.code.value);
     }
   });
+
+  /* File inputs in the page's language: the browser writes "Choose File" / "No file chosen" in its own language,
+     not the page's. The input stays the control (focusable, labelled, announced, required), transparent over a
+     button-like face with the page's words and the names of the files chosen (which describe the input). */
+  var texts = document.body.dataset;
+  Array.prototype.forEach.call(texts.gpFileChoose ? document.querySelectorAll('input[type=file]') : [],
+    function (input, index) {
+      var box = document.createElement('span');
+      var face = document.createElement('span');
+      var chosen = document.createElement('span');
+      box.className = 'gp-file';
+      face.className = 'gp-file-button';
+      face.setAttribute('aria-hidden', 'true');
+      face.textContent = texts.gpFileChoose;
+      chosen.className = 'gp-file-name';
+      chosen.id = 'gp-file-name-' + index;
+      chosen.textContent = texts.gpFileNone;
+      input.parentNode.insertBefore(box, input);
+      box.appendChild(face);
+      box.appendChild(chosen);
+      box.appendChild(input);
+      input.classList.add('gp-file-input');
+      input.setAttribute('aria-describedby', ((input.getAttribute('aria-describedby') || '') + ' ' + chosen.id).trim());
+      function show() {
+        var names = Array.prototype.map.call(input.files || [], function (file) { return file.name; });
+        chosen.textContent = names.length ? names.join(', ') : texts.gpFileNone;
+      }
+      input.addEventListener('change', show);
+      if (input.form) { input.form.addEventListener('reset', function () { setTimeout(show, 0); }); }
+    });
 })();

@@ -21,8 +21,13 @@
     if (value === null || value === undefined) { return "—"; }
     return Number(value).toLocaleString(numberLocale, {maximumFractionDigits: digits === undefined ? 2 : digits});
   }
+  /* "R+3" as the page's language writes it (the pattern comes from the catalogue). */
+  function floorsLabel(label) {
+    var found = /^R\+(\d+)$/.exec(label);
+    return found ? ui.floors.replace("%(floors)s", fmt(Number(found[1]), 0)) : label;
+  }
   /* A number with its unit, kept left-to-right inside Arabic text. */
-  function qty(value, unit, digits) { return "<bdi>" + fmt(value, digits) + "\u00a0" + unit + "</bdi>"; }
+  function qty(value, unit, digits) { return "<bdi>" + fmt(value, digits) + "\u00a0" + esc(unit) + "</bdi>"; }
   function query(params) {
     params.lang = cfg.lang;
     if (cfg.asOf) { params.as_of = cfg.asOf; }
@@ -41,14 +46,14 @@
     selected.addData({type: "Feature", geometry: note.parcel.geometry, properties: {}});
     var zones = note.zones.map(function (z) {
       var r = z.rules;
-      var rules = r ? "COS " + fmt(r.cos) + " · CES " + fmt(r.ces * 100, 0) + "% · " + fmt(r.max_height_m) + " m" +
-        (r.floors ? " (" + esc(r.floors) + ")" : "") : "<em>" + esc(ui.rulesMissing) + "</em>";
+      var rules = r ? "COS " + fmt(r.cos) + " · CES " + fmt(r.ces * 100, 0) + "% · " + qty(r.max_height_m, ui.m) +
+        (r.floors ? " (<bdi>" + esc(floorsLabel(r.floors)) + "</bdi>)" : "") : "<em>" + esc(ui.rulesMissing) + "</em>";
       return "<tr class=\"gp-summary-zone\" data-code=\"" + esc(z.code) + "\"><td><b>" + esc(z.code) + "</b> " +
         esc(z.label) + "<br><small>" + rules + "</small></td><td class=\"gp-summary-share\">" +
         qty(z.share * 100, "%", 1) + "</td></tr>";
     }).join("");
     var overlays = note.overlays.length ? note.overlays.map(function (o) {
-      return "<li data-kind=\"" + esc(o.kind) + "\">" + esc(o.kind_label) + " — " + qty(o.area_m2, "m²", 0) + "</li>";
+      return "<li data-kind=\"" + esc(o.kind) + "\">" + esc(o.kind_label) + " — " + qty(o.area_m2, ui.m2, 0) + "</li>";
     }).join("") : "<li>" + esc(ui.none) + "</li>";
     var b = note.buildability;
     var url = cfg.notePage + "?" + query({ref: note.parcel.ref});
@@ -56,11 +61,11 @@
       "<div class=\"gp-note-summary\">" +
       "<h2 class=\"gp-summary-ref\" dir=\"ltr\">" + esc(note.parcel.ref) + "</h2>" +
       "<div><bdi>" + esc(note.parcel.address || "") + "</bdi>" + (note.parcel.quarter ? " — <bdi>" + esc(note.parcel.quarter) + "</bdi>" : "") + "</div>" +
-      "<div>" + esc(ui.area) + ": <b class=\"gp-summary-area\">" + qty(note.parcel.area_m2, "m²") + "</b></div>" +
+      "<div>" + esc(ui.area) + ": <b class=\"gp-summary-area\">" + qty(note.parcel.area_m2, ui.m2) + "</b></div>" +
       "<h3>" + esc(ui.zones) + "</h3><table>" + zones + "</table>" +
       "<h3>" + esc(ui.servitudes) + "</h3><ul class=\"gp-summary-overlays\">" + overlays + "</ul>" +
-      "<div>" + esc(ui.maxFootprint) + ": <b>" + qty(b.max_footprint_m2, "m²", 0) + "</b></div>" +
-      "<div>" + esc(ui.maxFloorArea) + ": <b>" + qty(b.max_floor_area_m2, "m²", 0) + "</b></div>" +
+      "<div>" + esc(ui.maxFootprint) + ": <b>" + qty(b.max_footprint_m2, ui.m2, 0) + "</b></div>" +
+      "<div>" + esc(ui.maxFloorArea) + ": <b>" + qty(b.max_floor_area_m2, ui.m2, 0) + "</b></div>" +
       "<a class=\"gp-open-note\" href=\"" + esc(url) + "\" target=\"_blank\" rel=\"noopener\">" + esc(ui.openNote) + "</a>" +
       "</div>");
     document.dispatchEvent(new CustomEvent("gisportal:note", {detail: note}));  // static/js/sites.js listens

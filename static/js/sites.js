@@ -19,7 +19,7 @@
     });
   }
   function area(value) {
-    return "<bdi>" + Number(value).toLocaleString(numberLocale, {maximumFractionDigits: 0}) + "\u00a0m²</bdi>";
+    return "<bdi>" + Number(value).toLocaleString(numberLocale, {maximumFractionDigits: 0}) + "\u00a0" + esc(ui.m2) + "</bdi>";
   }
   function say(text) { messageBox.textContent = text || ""; }
 
@@ -62,16 +62,35 @@
     }).catch(function () { say(ui.error); });
   }
 
-  /* Leaflet-Geoman draws the outline; one outline at a time. */
-  if (map.pm) {
-    if (cfg.lang === "fr") { map.pm.setLang("fr"); }
-    map.pm.setGlobalOptions({allowSelfIntersection: false, snappable: false});
+  /* Leaflet-Geoman draws the outline; one outline at a time. It is loaded when a person first draws (about
+     87 KB compressed that the map's first view does without), then attached to the map already made. */
+  var geoman = null;
+  function loadGeoman() {
+    if (geoman) { return geoman; }
+    geoman = new Promise(function (resolve, reject) {
+      var css = document.createElement("link");
+      css.rel = "stylesheet";
+      css.href = cfg.geoman.css;
+      document.head.appendChild(css);
+      var script = document.createElement("script");
+      script.src = cfg.geoman.js;
+      script.onload = function () {
+        if (!map.pm) { map.pm = new L.PM.Map(map); }
+        if (cfg.lang === "fr") { map.pm.setLang("fr"); }
+        map.pm.setGlobalOptions({allowSelfIntersection: false, snappable: false});
+        resolve(map.pm);
+      };
+      script.onerror = function () { geoman = null; reject(new Error("Leaflet-Geoman did not load")); };
+      document.head.appendChild(script);
+    });
+    return geoman;
   }
   function drawing() { return map.pm && map.pm.globalDrawModeEnabled(); }
   document.getElementById("gp-site-draw").addEventListener("click", function () {
-    if (!map.pm) { say(ui.error); return; }
-    say(ui.drawHint);
-    map.pm.enableDraw("Polygon", {finishOn: null});
+    loadGeoman().then(function (pm) {
+      say(ui.drawHint);
+      pm.enableDraw("Polygon", {finishOn: null});
+    }).catch(function () { say(ui.error); });
   });
   map.on("pm:create", function (e) {
     if (drawn) { map.removeLayer(drawn); }

@@ -1,4 +1,4 @@
-"""Every page on a 390 px phone and under axe-core (WCAG 2.1 AA), in French and in Arabic (issue #15).
+"""Every page on a 390 px phone and under axe-core (WCAG 2.1 AA), in French, Arabic and English (issue #15).
 
 One chromium, one context per language on a 390 × 844 viewport; the pages of ``site_pages.build_site`` visited
 in a loop. On each page: the document is no wider than the screen (``scrollWidth <= 390``), and axe-core
@@ -53,7 +53,7 @@ def _shot_name(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.split("?")[0].lower()).strip("-") or "map"
 
 
-@pytest.mark.parametrize("lang", ["fr", "ar"])
+@pytest.mark.parametrize("lang", ["fr", "ar", "en"])
 def test_every_page_fits_a_phone_and_passes_axe(site: dict[str, Any], browser_chromium: Any, lang: str) -> None:
     base = site["base_url"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -101,7 +101,8 @@ def _panel_ref(page: Any) -> str | None:
 
 
 def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, Any], browser_chromium: Any) -> None:
-    """Enter opens what is typed now (even before its suggestions came), the box is an ARIA combobox, a quarter
+    """Enter opens what is typed now (even before its suggestions came), Arabic street names are found, the box
+    is an ARIA combobox, a quarter
     clears the panel, Enter on the focused map opens the parcel at its centre, the zoom hint zooms in, and on a
     phone the legend starts closed."""
     from pyproj import Transformer
@@ -135,6 +136,14 @@ def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, An
         page.wait_for_function("() => (document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
                                " === 'TF-1005/06'")
         assert box.get_attribute("aria-expanded") == "false" and box.get_attribute("aria-activedescendant") is None
+        # a street typed in Arabic, as a citizen says it (شارع for the data's "Rue"), and a house number
+        box.fill("شارع ابن بطوطة")
+        page.wait_for_selector("#gp-suggestions li[role=option]:has-text('Rue Ibn Battouta')")
+        assert "زنقة ابن بطوطة" in page.locator("#gp-suggestions li[role=option]").first.inner_text()
+        box.fill("3 شارع ابن بطوطة")  # the panel shows TF-1005/06: this opens number 3
+        box.press("Enter")
+        page.wait_for_function("() => (document.querySelector('#gp-result .gp-summary-ref') || {}).textContent"
+                               " === 'TF-1002/06'")
         # a quarter: the map moves there and the previous parcel leaves the panel
         box.fill("Marshan")
         page.wait_for_selector("#gp-suggestions li[role=option]")
@@ -168,5 +177,50 @@ def test_search_and_map_work_with_the_keyboard_as_people_type(site: dict[str, An
         assert phone.locator(".gp-legend details").get_attribute("open") is None  # closed on a phone
         phone.keyboard.press("Tab")  # the first Tab reaches the skip link, which leads to the content
         assert phone.evaluate("document.activeElement.className") == "gp-skip"
+    finally:
+        context.close()
+
+
+#: What a file input says on a page, by language (the browser's own words follow the browser, not the page).
+FILE_WORDS = {"fr": ("Choisir un fichier", "Aucun fichier choisi"), "ar": ("اختيار ملف", "لم يُختر أي ملف")}
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_file_inputs_speak_the_page_language_and_stay_usable(site: dict[str, Any], browser_chromium: Any,
+                                                             lang: str, tmp_path: Path) -> None:
+    """Every file input of the public pages shows the page's words; the input itself stays the labelled,
+    focusable control, takes a file, and shows its name."""
+    base = site["base_url"]
+    choose, none = FILE_WORDS[lang]
+    context = browser_chromium.new_context(viewport=PHONE, locale="en-US")  # a browser in English
+    context.route("**/*", lambda route: route.continue_() if _is_local(route.request.url)
+                  else route.abort("blockedbyclient"))
+    pdf = tmp_path / "note.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        for path in ("/verify", "/complaints/new", "/sites"):
+            page.goto(f"{base}{path}?lang={lang}")
+            page.wait_for_load_state("load")
+            inputs = page.locator("input[type=file]")
+            assert inputs.count() >= 1, path
+            for i in range(inputs.count()):
+                field = inputs.nth(i)
+                box = field.locator("xpath=..")
+                assert box.get_attribute("class") == "gp-file", path
+                assert box.locator(".gp-file-button").inner_text() == choose, path
+                assert box.locator(".gp-file-name").inner_text() == none, path
+                assert page.evaluate("(el) => el.labels.length > 0 || !!el.getAttribute('aria-label')",
+                                     field.element_handle()), (path, "an input without a label")
+                field.focus()
+                assert page.evaluate("(el) => document.activeElement === el", field.element_handle()), path
+                # the control keeps its place: the face and the input cover the same box, a tap reaches the input
+                face, control = box.bounding_box(), field.bounding_box()
+                assert face and control and abs(face["width"] - control["width"]) < 1, (path, face, control)
+                assert face["x"] >= 0 and face["x"] + face["width"] <= PHONE["width"], (path, face)
+            inputs.first.set_input_files(str(pdf))
+            assert page.locator(".gp-file-name").first.inner_text() == "note.pdf", path
+            page.screenshot(path=str(ARTIFACTS / f"a11y-file-{lang}-{_shot_name(path)}.png"))
     finally:
         context.close()

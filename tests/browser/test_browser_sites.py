@@ -64,7 +64,7 @@ def _shot(page: Any, name: str) -> None:
 
 def _open_map(page: Any, url: str) -> None:
     page.goto(url)
-    page.wait_for_function("() => window.gisportal && window.gisportal.map && window.gisportalSites && window.L.PM")
+    page.wait_for_function("() => window.gisportal && window.gisportal.map && window.gisportalSites")  # Geoman: at draw
 
 
 def test_select_parcels_and_draw_a_site(sites_server, browser_chromium):
@@ -97,7 +97,8 @@ def test_select_parcels_and_draw_a_site(sites_server, browser_chromium):
         # a square drawn with Leaflet-Geoman: x 60..110, y 40..90
         _open_map(page, f"{base}/?lang=fr")
         _show(page, 85, 65)
-        page.click("#gp-site-draw")
+        page.click("#gp-site-draw")  # Leaflet-Geoman loads now (not with the map's first view)
+        page.wait_for_function("() => window.gisportal.map.pm && window.gisportal.map.pm.globalDrawModeEnabled()")
         corners = [(60, 40), (110, 40), (110, 90), (60, 90), (60, 40)]
         for cx, cy in corners:
             px, py = _point(page, cx, cy)

@@ -69,11 +69,15 @@ def test_a_town_of_its_own_in_lambert_93_follows_the_readme_recipe(tmp_path: Pat
                         "GISPORTAL_DEFAULT_LANGUAGE": "fr", "GISPORTAL_BASEMAP_URL": ""}.items():
         monkeypatch.setenv(name, value)
 
+    names = tmp_path / "noms-ar.csv"  # the recipe's Arabic names: a quarter, a street, the approval act
+    names.write_text("kind;name;arabic\nquarter;Vieux bourg;البلدة القديمة\nstreet;rue du Lac;زنقة البحيرة\n"
+                     "approval_act;Délibération 2024-17;مداولة رقم 2024-17\n", encoding="utf-8")
     runner = CliRunner()
     steps = [["import-parcels", str(parcels), "--ref-field", "IDU", "--address-field", "ADRESSE",
               "--quarter-field", "QUARTIER"],
              ["import-plan", str(zones), "--name", "plu-lac", "--zone-field", "CODE", "--label-field", "LIBELLE",
-              "--approved", "2024-06-01", "--approval-act", "Délibération 2024-17", "--title", "PLU du Lac"]]
+              "--approved", "2024-06-01", "--approval-act", "Délibération 2024-17", "--title", "PLU du Lac"],
+             ["names", str(names)]]
     for step in steps:
         result = runner.invoke(main, step, catch_exceptions=False)
         assert result.exit_code == 0, (step, result.output)
@@ -102,6 +106,11 @@ def test_a_town_of_its_own_in_lambert_93_follows_the_readme_recipe(tmp_path: Pat
     assert client.get("/api/v1/search?q=Vieux bourg").get_json()["suggestions"][0]["kind"] == "quarter"
     html = client.get("/note?ref=74010-AB-0012").get_data(as_text=True)
     assert "Centre ancien" in html and "Délibération 2024-17" in html
+    for typed, label in (("البلدة القديمة", "البلدة القديمة (Vieux bourg)"),
+                         ("شارع البحيرة", "زنقة البحيرة (rue du Lac)")):
+        assert client.get("/api/v1/search", query_string={"q": typed}).get_json()["suggestions"][0]["label"] == label
+    assert client.get("/api/v1/search", query_string={"q": "12 زنقة البحيرة"}).get_json()[
+        "suggestions"][0]["ref"] == "74010-AB-0012"
 
 
 def test_a_layer_lying_elsewhere_is_one_blocking_finding_saying_where(tmp_path: Path, tiny_app) -> None:

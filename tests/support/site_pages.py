@@ -9,6 +9,7 @@ own forms and API (Flask's test client), then served over HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from gisportal.zoning.quarter_names import STREETS_META_KEY, arabic_street_names
 from support.tiny import TINY_RULES_YAML, X0, Y0, build_tiny_store
 
 ADMIN, PASSWORD = "leila.admin", "un-mot-de-passe-long-2026"
@@ -44,7 +46,10 @@ def build_site(data_dir: Path) -> tuple[Any, dict[str, list[str]]]:
     from gisportal.storage import open_store
     from gisportal.web import create_app
 
-    build_tiny_store(open_store(load_settings({"data_dir": data_dir, "storage": "embedded"})), date.today())
+    store = open_store(load_settings({"data_dir": data_dir, "storage": "embedded"}))
+    build_tiny_store(store, date.today())
+    store.set_meta({STREETS_META_KEY: json.dumps(arabic_street_names({"Rue Ibn Battouta", "Avenue Pasteur"}),
+                                                 ensure_ascii=False)})  # the Arabic names search finds
     rules = data_dir / "rules.yaml"
     rules.write_text(TINY_RULES_YAML, encoding="utf-8")
     app = create_app({"data_dir": data_dir, "storage": "embedded", "basemap_url": None, "rules_file": rules,
@@ -85,7 +90,7 @@ def build_site(data_dir: Path) -> tuple[Any, dict[str, list[str]]]:
     token = app.extensions["gisportal"].registry.get(number.group(1)).signature[:16]
     public = ["/", f"/note?ref={PARCEL}", "/plans", f"/verify/{number.group(1)}?t={token}", "/verify", "/fees",
               f"/payments/orders/{order['reference']}?t={order['access_token']}", "/complaints/new",
-              "/complaints/track", "/committees", "/documents", f"/documents/{doc_id}", "/help", "/subscribe",
+              "/complaints/track", "/sites", "/committees", "/documents", f"/documents/{doc_id}", "/help", "/subscribe",
               "/login", "/no-such-page"]
     staff_pages = ["/admin", "/admin/users", "/admin/audit", "/admin/password", "/admin/upload", "/admin/versions",
                    "/admin/rules", "/admin/rules/zone/A", "/admin/complaints",

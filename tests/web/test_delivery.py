@@ -95,6 +95,9 @@ def test_search_examples_come_from_the_instance_and_are_found(tiny, tiny_client)
         assert found and found[0]["kind"] == kind, (text, found)
     page = tiny_client.get("/?lang=fr").get_data(as_text=True)
     assert f'<bdi class="gp-example">{ref}</bdi>' in page and "TF-104523/06" not in page
+    for form in ("/sites", "/complaints/new"):  # the reference fields' examples are this instance's too
+        html = tiny_client.get(f"{form}?lang=fr").get_data(as_text=True)
+        assert f'placeholder="{ref}"' in html and "TF-104523" not in html, form
 
 
 def test_plurals_sizes_and_verdicts_are_in_the_page_language(tiny_app, tiny_client):
@@ -135,6 +138,11 @@ def test_a_paid_order_answers_already_paid_with_its_receipt_without_the_session(
     # numbers are sequential: without the QR code's token a stranger is told to bring it, and sees nothing of it
     shown = stranger.get(f"/verify/{receipt}")
     assert shown.status_code == 422 and "gp-verified-amount" not in shown.get_data(as_text=True)
+    # the way forward: the page asks for the order's access code and opens the order, whose page links the receipt
+    assert f'action="/payments/orders/{order["reference"]}"' in html and 'name="t"' in html
+    opened = stranger.get(f"/payments/orders/{order['reference']}", query_string={"t": order["access_token"]})
+    assert opened.status_code == 200 and "gp-receipt-link" in opened.get_data(as_text=True)
+    assert stranger.get(f"/payments/orders/{order['reference']}", query_string={"t": "wrong"}).status_code == 404
 
 
 def test_the_404_page_speaks_the_page_language_and_the_api_keeps_english(tiny_client):
@@ -147,6 +155,7 @@ def test_the_404_page_speaks_the_page_language_and_the_api_keeps_english(tiny_cl
     assert api.status_code == 404 and "requested URL" in api.get_json()["message"]
 
 
+@pytest.mark.backends("embedded", "postgis")
 def test_quarters_are_found_by_their_arabic_names(tiny_writable, tiny_rules_file):
     import json
 
@@ -169,6 +178,47 @@ def test_quarters_are_found_by_their_arabic_names(tiny_writable, tiny_rules_file
     assert client.get("/api/v1/search", query_string={"q": "الرباط"}).get_json()["suggestions"] == []
 
 
+@pytest.mark.backends("embedded", "postgis")
+def test_streets_are_found_by_their_arabic_names_as_citizens_type_them(tiny_writable, tiny_rules_file):
+    """شارع or زنقة, vowel marks, alef with or without hamza, Arabic-Indic digits: the same street (both backends)."""
+    import json
+
+    from support.tiny import _create_app
+
+    from gisportal.zoning.quarter_names import STREETS_META_KEY, arabic_street_names
+
+    names = arabic_street_names({"Rue Ibn Battouta", "Avenue Pasteur", "Rue Al Farabi"})
+    assert names == {"زنقة ابن بطوطة": "Rue Ibn Battouta", "شارع باستور": "Avenue Pasteur",
+                     "زنقة الفارابي": "Rue Al Farabi"}
+    store = tiny_writable.open_store()
+    try:
+        store.set_meta({STREETS_META_KEY: json.dumps(names, ensure_ascii=False)})
+    finally:
+        store.close()
+    client = _create_app({**tiny_writable.settings, "rules_file": tiny_rules_file, "TESTING": True}).test_client()
+
+    def first(typed: str) -> dict:
+        found = client.get("/api/v1/search", query_string={"q": typed}).get_json()["suggestions"]
+        assert found, typed
+        return found[0]
+
+    latin = first("Rue Ibn Battouta")
+    assert latin["kind"] == "street"
+    for typed in ("زنقة ابن بطوطة", "شارع ابن بطوطة", "ابن بطوطة", "بطوطة", "زَنْقَة اِبْن بَطُّوطَة", "شارع إبن بطوطه"):
+        found = first(typed)
+        assert (found["kind"], found["label"]) == ("street", "زنقة ابن بطوطة (Rue Ibn Battouta)"), (typed, found)
+        assert (found["lon"], found["lat"]) == (latin["lon"], latin["lat"])
+    assert first("شارع باستور")["label"] == "شارع باستور (Avenue Pasteur)"
+    assert first("شار")["label"] == "شارع باستور (Avenue Pasteur)"  # as people type, the kind word first
+    assert first("زنق")["label"].startswith("زنقة ")
+    assert first("زنقة الفارابى")["label"] == "زنقة الفارابي (Rue Al Farabi)"  # alef maqsura for ya
+    # a house number first: that very parcel first, in Latin or Arabic-Indic digits
+    for typed in ("5 شارع ابن بطوطة", "٥ زنقة ابن بطوطة"):
+        assert first(typed)["ref"] == "TF-1005/06", typed
+    assert first("3 شارع ابن بطوطة")["ref"] == "TF-1002/06"
+    assert client.get("/api/v1/search", query_string={"q": "شارع الرباط"}).get_json()["suggestions"] == []
+
+
 def test_the_arabic_note_shows_the_arabic_text_of_the_approval_act_when_the_data_has_it(tiny_writable,
                                                                                        tiny_rules_file):
     import json
@@ -184,3 +234,67 @@ def test_the_arabic_note_shows_the_arabic_text_of_the_approval_act_when_the_data
     arabic = client.get("/note?ref=TF-1001/06&lang=ar").get_data(as_text=True)
     assert "<td>المرسوم الثاني</td>" in arabic and "<td>Décret v2</td>" not in arabic
     assert "<td>Décret v2</td>" in client.get("/note?ref=TF-1001/06&lang=fr").get_data(as_text=True)
+
+
+@pytest.mark.backends("embedded", "postgis")
+def test_the_names_command_sets_arabic_names_from_a_file_all_or_nothing(tiny_writable, tiny_rules_file, tmp_path,
+                                                                         monkeypatch):
+    """``gisportal names``: a CSV with a bad row changes nothing and says where; YAML and CSV then set quarters,
+    streets and approval acts, which search and the Arabic note use."""
+    import json
+
+    from click.testing import CliRunner
+    from support.tiny import _create_app
+
+    from gisportal.cli.commands import main
+
+    for name, value in tiny_writable.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GISPORTAL_RULES_FILE", str(tiny_rules_file))
+    before = tiny_writable.open_store().meta()
+    bad = tmp_path / "noms.csv"
+    bad.write_text("kind;name;arabic\nquarter;Marshan;مرشان\nstreet;Rue Inconnue;زنقة مجهولة\n"
+                   "street;Rue Ibn Battouta;Ibn Battouta\nquarter;Iberia;مرشان\nroad;Avenue Pasteur;شارع باستور\n"
+                   "approval_act;Décret v9;المرسوم التاسع\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["names", str(bad), "--format", "json"])
+    assert result.exit_code == 2, result.output
+    report = json.loads(result.output)
+    assert not report["written"] and report["rows"] == 5
+    assert {(p["where"], p["column"]) for p in report["problems"]} == {
+        ("line 3", "name"), ("line 4", "arabic"), ("line 5", "arabic"), ("line 6", "kind"), ("line 7", "name")}
+    assert tiny_writable.open_store().meta() == before  # nothing written
+
+    good = tmp_path / "noms.yaml"
+    good.write_text("quarters:\n  Marshan: مرشان\n  Iberia: إيبيريا\nstreets:\n  Rue Ibn Battouta: زنقة ابن بطوطة\n"
+                    "approval_acts:\n  Décret v2: المرسوم الثاني\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["names", str(good)])
+    assert result.exit_code == 0 and "4 names set (2 quarters, 1 streets, 1 approval acts); 0 problem(s)" in \
+        result.output, result.output
+    more = tmp_path / "more.csv"  # added to what is held; a name given again gets its new Arabic text
+    more.write_text("kind,name,arabic\nstreet,Avenue Pasteur,شارع باستور\nquarter,Iberia,ايبيريا\n", encoding="utf-8")
+    assert CliRunner().invoke(main, ["names", str(more)]).exit_code == 0
+    meta = tiny_writable.open_store().meta()
+    assert json.loads(meta["quarters_ar"]) == {"مرشان": "Marshan", "ايبيريا": "Iberia"}
+    assert json.loads(meta["streets_ar"]) == {"زنقة ابن بطوطة": "Rue Ibn Battouta", "شارع باستور": "Avenue Pasteur"}
+    assert json.loads(meta["approval_acts_ar"]) == {"Décret v2": "المرسوم الثاني"}
+    client = _create_app({**tiny_writable.settings, "rules_file": tiny_rules_file, "TESTING": True}).test_client()
+    found = client.get("/api/v1/search", query_string={"q": "شارع ابن بطوطة"}).get_json()["suggestions"]
+    assert found[0]["label"] == "زنقة ابن بطوطة (Rue Ibn Battouta)"
+    assert "<td>المرسوم الثاني</td>" in client.get("/note?ref=TF-1001/06&lang=ar").get_data(as_text=True)
+
+
+def test_units_and_floors_are_written_in_the_page_language_on_the_note_and_its_pdf(tiny_client, tmp_path):
+    """م² and متر on the Arabic note (page and PDF), m² and m on the French one, numbers by Babel, R+n in words
+    of the catalogue; no Latin unit left on the Arabic page."""
+    from support.pdf import pdf_text
+
+    arabic = tiny_client.get("/note?ref=TF-1001/06&lang=ar").get_data(as_text=True)
+    french = tiny_client.get("/note?ref=TF-1001/06&lang=fr").get_data(as_text=True)
+    assert "400 م²" in arabic and "m²" not in arabic  # TF-1001/06 is 20 m x 20 m
+    assert "12 متر" in arabic and re.search(r"\d\s?m\b", re.sub(r"<[^>]+>", " ", arabic)) is None
+    assert "سفلي + 3" in arabic and "R+3" not in arabic
+    assert "400\u202fm²" in french and "12\u202fm" in french and "R+3" in french
+    pdf = tiny_client.get("/api/v1/notes", query_string={"ref": "TF-1001/06", "format": "pdf", "lang": "ar"})
+    assert pdf.status_code == 200, pdf.get_data(as_text=True)[:300]
+    text = pdf_text(pdf.get_data(), tmp_path)
+    assert "م²" in text and "متر" in text and "m²" not in text, text[:2000]

@@ -53,7 +53,7 @@ def verify_url(issued: IssuedNote) -> str:
 def document_context(note: UrbanNote, issued: IssuedNote) -> dict[str, Any]:
     """What the note template adds for an issued document: number, QR, map extract."""
     p = portal()
-    extract = render_map_extract(p.store, p.catalogue, note)
+    extract = render_map_extract(p.store, p.catalogue, note, metre=_("m"))
     url = verify_url(issued)
     return {"number": issued.number, "issued_at": issued.issued_at, "verify_url": url, "qr": qr_svg(url),
             "map_svg": Markup(extract.svg), "scale": extract.scale_denominator, "key_id": issued.key_id}
@@ -62,7 +62,7 @@ def document_context(note: UrbanNote, issued: IssuedNote) -> dict[str, Any]:
 def preview_context(note: UrbanNote) -> dict[str, Any]:
     """The map extract alone, for an information copy of the note (no number, no QR: nothing issued)."""
     p = portal()
-    extract = render_map_extract(p.store, p.catalogue, note)
+    extract = render_map_extract(p.store, p.catalogue, note, metre=_("m"))
     return {"map_svg": Markup(extract.svg), "scale": extract.scale_denominator, "preview": True}
 
 

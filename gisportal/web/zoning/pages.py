@@ -49,6 +49,7 @@ def _ui_strings() -> dict[str, str]:
         "loading": _("Loading…"), "noParcel": _("No parcel at this point."), "zonesHere": _("Zones at this point"),
         "openNote": _("Open the full urban-information note"), "area": _("Area"), "zones": _("Zones"),
         "share": _("share"), "servitudes": _("Servitudes"), "none": _("None"),
+        "m2": _("m²"), "m": _("m"), "floors": _("R+%(floors)s"),
         "maxFootprint": _("Max footprint"), "maxFloorArea": _("Max floor area"), "height": _("Height"),
         "rulesMissing": _("rules not yet defined"), "noResult": _("No result"),
         "zoomForParcels": _("Zoom in to see parcels"), "locateFailed": _("Your position could not be found."),
@@ -60,7 +61,7 @@ def _ui_strings() -> dict[str, str]:
     }
 
 
-def _search_examples() -> list[str]:
+def cached_search_examples() -> list[str]:
     """The examples under the search box, from this instance's data (cached with the map)."""
     p = portal()
     key = ("search-examples", p.store.generation())
@@ -73,7 +74,7 @@ def index() -> str:
     """The map page."""
     rendered = build_map(portal(), current_language(), _as_of())
     return render_template("zoning/map.html", folium=rendered, ui=_ui_strings(), parcel_min_zoom=PARCEL_MIN_ZOOM,
-                           search_examples=_search_examples())
+                           search_examples=cached_search_examples())
 
 
 def _note_from_args():

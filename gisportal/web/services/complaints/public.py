@@ -35,6 +35,7 @@ from gisportal.web.core.throttle import wrong_code_limit
 from gisportal.web.note.documents import qr_svg
 from gisportal.web.services.complaints.receipt import receipt_pdf_bytes
 from gisportal.web.zoning.maps import territory_map_config
+from gisportal.web.zoning.pages import cached_search_examples
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +255,8 @@ def _form_page(form: ComplaintForm, problem: str | None, field: str | None) -> s
     limits = {"each": round(settings.complaint_attachment_max_bytes / 1048576, 1),
               "total": round(settings.complaint_attachments_max_total_bytes / 1048576, 1)}
     return render_template("complaints/new.html", form=form, problem=problem, field=field, limits=limits,
-                           categories=category_labels(), map_config=map_config())
+                           categories=category_labels(), map_config=map_config(),
+                           search_examples=cached_search_examples())
 
 
 def track() -> ResponseReturnValue:
