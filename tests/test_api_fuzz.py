@@ -12,7 +12,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 pytestmark = pytest.mark.backends("embedded")
 
 #: Examples per operation (bounded: the whole suite stays under 15 minutes).
-EXAMPLES = 8
+EXAMPLES = 5
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import _create_app
 from flask import Flask, send_from_directory
-from test_browser import _recording_session, _serving, browser_artifacts, browser_chromium  # noqa: F401 (fixtures)
+from test_browser import _recording_session, _serving, browser_artifacts  # noqa: F401 (fixture)
 
 from gisportal.archives import write_archives
 from gisportal.coords import WGS84, transformer

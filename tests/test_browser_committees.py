@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from committee_support import PASSWORD, STAFF, make_app
-from test_browser import ARTIFACTS, _recording_session, _serving, browser_chromium  # noqa: F401 (fixture)
+from test_browser import ARTIFACTS, _recording_session, _serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("embedded")]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from ogc_support import ogc  # noqa: F401  (the served portal fixture)
-from test_browser import ARTIFACTS, _recording_session, browser_chromium  # noqa: F401
+from test_browser import ARTIFACTS, _recording_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("embedded")]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import TINY_RULES_YAML, build_tiny_store
-from test_browser import ARTIFACTS, _recording_session, _serving, browser_chromium  # noqa: F401 (fixture)
+from test_browser import ARTIFACTS, _recording_session, _serving
 
 pytestmark = pytest.mark.browser
 

@@ -26,7 +26,6 @@ from test_browser import (
     BrowserSession,
     _recording_session,
     _serving,
-    browser_chromium,  # noqa: F401 - Debian's chromium, shared fixture
 )
 
 pytestmark = pytest.mark.browser
