@@ -36,6 +36,7 @@ The point (150, 20) lies in zone B of version 2 and on no parcel (a street).
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -163,6 +164,32 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+#: Debian's chromium, driven by Playwright in the browser tests (``test_browser*.py``).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser_chromium():
+    """Debian's chromium launched through Playwright, once for the whole session (every browser test opens its own
+    context in it, so no cookie, storage or route leaks from one test to another); fails, never skips, when missing."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`make test` does it as root: "
+                    "apt-get install chromium).", pytrace=False)
+    from playwright.sync_api import sync_playwright  # heavy: only when a browser test runs
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+
+
 @pytest.fixture(scope="session")
 def pg_cluster():
     """The session's PostgreSQL 15 + PostGIS cluster (fails, never skips, when PostgreSQL is missing)."""
@@ -279,11 +306,38 @@ def tiny_client(tiny_app):
 
 
 @pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo district (~6000 parcels, its tilesets) in an embedded data directory, built once per session; copied
+    (never opened) by ``copy_demo`` for ``demo_instance`` and the browser tests."""
+    from gisportal.core.settings import load_settings
+    from gisportal.demo.load import load_demo
+    from gisportal.storage import open_store
+
+    data_dir = tmp_path_factory.mktemp("demo-template")
+    store = open_store(load_settings({"data_dir": data_dir, "storage": "embedded"}))
+    try:
+        load_demo(store)
+    finally:
+        store.close()
+    return data_dir
+
+
+def copy_demo(template: Path, data_dir: Path) -> Path:
+    """A private copy of the embedded demo district (``demo_template``) in ``data_dir``; returns ``data_dir``."""
+    shutil.copytree(template, data_dir, dirs_exist_ok=True)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
 def demo_instance(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Instance:
-    """The demo district (~6000 parcels) on the backend, built once per session."""
+    """The demo district (~6000 parcels) on the backend, built once per session (embedded: a copy of
+    ``demo_template``)."""
     from gisportal.demo.load import load_demo
 
     instance = new_instance(request, backend, tmp_path_factory.mktemp(f"demo-{backend}"))
+    if backend == "embedded":
+        copy_demo(request.getfixturevalue("demo_template"), instance.data_dir)
+        return instance
     store = instance.open_store()
     load_demo(store)
     store.close()

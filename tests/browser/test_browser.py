@@ -26,12 +26,10 @@ from urllib.parse import urlencode, urlsplit
 from urllib.request import Request, urlopen
 
 import pytest
+from support.tiny import copy_demo
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 TIMEOUT_MS = 10_000
@@ -191,16 +189,15 @@ def _assert_zones_agree(shown: list[tuple[str, float]], note: dict[str, Any]) ->
 # --------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
-def browser_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory holding the demo district (~6000 parcels, two plan versions)."""
+def browser_data_dir(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding the demo district (~6000 parcels, two plan versions): a copy of the session's."""
     from gisportal.core.settings import load_settings
-    from gisportal.demo.load import load_demo
     from gisportal.storage import open_store
 
-    data_dir = tmp_path_factory.mktemp("browser-data")
+    data_dir = copy_demo(demo_template, tmp_path_factory.mktemp("browser-data"))
     store = open_store(load_settings({"data_dir": data_dir, "storage": "embedded"}))
     try:
-        counts = load_demo(store)
+        counts = store.counts()
     finally:
         store.close()
     assert counts["parcels"] > 5000 and counts["zones"] > 0, counts
@@ -341,25 +338,6 @@ def browser_facts(browser_api: ApiGet) -> BrowserFacts:
     return BrowserFacts(ref=ref, prefix=prefix, note=chosen, street_lat=street[0], street_lon=street[1],
                         street_problem=street[2], zone_features=len(zones["features"]),
                         zone_codes=frozenset(f["properties"]["code"] for f in zones["features"]), zone_bbox=bbox)
-
-
-@pytest.fixture(scope="module")
-def browser_chromium() -> Iterator[Any]:
-    """Debian's chromium launched through Playwright (fails, never skips, when it is missing)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`make test` does it as root: "
-                    "apt-get install chromium).", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        playwright.stop()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from pyproj import Transformer
-from support.browser import ARTIFACTS, _api, _recording_session, _serving, browser_chromium  # noqa: F401 (fixture)
+from support.browser import ARTIFACTS, _api, _recording_session, _serving
 from support.tiny import TINY_RULES_YAML, X0, Y0, build_tiny_store
 
 pytestmark = pytest.mark.browser

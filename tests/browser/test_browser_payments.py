@@ -25,7 +25,6 @@ from support.browser import (
     BrowserSession,
     _recording_session,
     _serving,
-    browser_chromium,  # noqa: F401 - Debian's chromium, shared fixture
 )
 from support.tiny import TINY_RULES_YAML, build_tiny_store
 
