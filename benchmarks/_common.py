@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -308,6 +309,37 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait()
     except ProcessLookupError:
         pass
+
+
+#: A path every gisportal server answers once it is ready (the list of plans: the store is open).
+READY_PATH = "/api/v1/plans"
+
+
+@dataclass
+class Gisportal:
+    """A ``gisportal serve`` process on a loopback port (see :func:`start_gisportal`)."""
+
+    port: int
+    proc: subprocess.Popen
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait(self, path: str = READY_PATH, timeout: float = 900) -> float:
+        """Seconds until ``path`` answers (any status); raises if the server dies or times out."""
+        return wait_for_http(self.proc, self.base + path, timeout)
+
+    def stop(self) -> None:
+        stop_server(self.proc)
+
+
+def start_gisportal(env: dict[str, str], log: Path, workers: int = 2) -> Gisportal:
+    """``gisportal serve --workers N`` (gunicorn) on a free loopback port with ``env``, stderr to ``log``; started,
+    not waited for (several servers start at once): :meth:`Gisportal.wait`, then :meth:`Gisportal.stop`."""
+    port = free_port()
+    return Gisportal(port, start_server([str(VENV_BIN / "gisportal"), "serve", "--port", str(port), "--workers",
+                                         str(workers)], env, log))
 
 
 def sample_tiles(url: str, per_zoom: int, zooms: tuple[int, ...] = (14, 15, 16),

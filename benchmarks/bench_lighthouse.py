@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    VENV_BIN,
     bench_env,
     ensure_data,
     free_port,
     parser,
+    start_gisportal,
     start_server,
     stop_server,
     verdict,
@@ -87,9 +87,8 @@ def main() -> int:
     ensure_lighthouse()
     store = ensure_data(args.parcels)
     work = Path(tempfile.mkdtemp(prefix="bench-lighthouse-"))
-    port, peer_port = free_port(), free_port()
-    ours = start_server([str(VENV_BIN / "gisportal"), "serve", "--port", str(port), "--workers", "2"],
-                        bench_env(store.parent), work / "ours.log")
+    peer_port = free_port()
+    ours = start_gisportal(bench_env(store.parent), work / "ours.log")
     import xstatic.pkg.leaflet as leaflet  # the very Leaflet files the portal serves
 
     peer_dir = work / "peer"
@@ -102,8 +101,8 @@ def main() -> int:
     results: dict[str, Any] = {"parcels": args.parcels, "lighthouse": "12.2.3, default mobile (simulated) throttling",
                                "peer": "Leaflet alone (leaflet.js + leaflet.css + one polygon), python http.server"}
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for_http(ours, base + "/api/v1/plans", 900)
+        base = ours.base
+        ours.wait()
         wait_for_http(peer, f"http://127.0.0.1:{peer_port}/", 60)
         ref = a_parcel(base)
         pages = {"map": f"{base}/?lang=fr", "map_ar": f"{base}/?lang=ar",
@@ -116,7 +115,7 @@ def main() -> int:
                   f"best-practices {r['best_practices']:3d}  {r['bytes'] / 1024:7.1f} KB on the wire in "
                   f"{r['requests']} requests  LCP {r['lcp_ms']} ms  TBT {r['tbt_ms']} ms", flush=True)
     finally:
-        stop_server(ours)
+        ours.stop()
         stop_server(peer)
     ratio = results["map"]["bytes"] / results["peer_leaflet"]["bytes"]
     results["map_bytes_vs_peer"] = round(ratio, 2)

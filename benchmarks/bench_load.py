@@ -32,22 +32,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     BENCH_DIR,
-    VENV_BIN,
     WRK,
     bench_env,
     data_dir,
     ensure_city,
     ensure_data,
-    free_port,
     machine,
     parser,
     postgis_env,
     postgres,
     sample_tiles,
-    start_server,
-    stop_server,
+    start_gisportal,
     verdict,
-    wait_for_http,
     write_results,
 )
 from bench_http import cpu_seconds, memory, request_files  # noqa: E402
@@ -123,12 +119,11 @@ def mixed_paths(tiles: list[tuple], notes: Path, out: Path, total: int = 20000) 
 
 
 def serve_and_load(name: str, env: dict, paths: Path, first_tiles: list[str], args, work: Path) -> dict:
-    port = free_port()
-    proc = start_server([str(VENV_BIN / "gisportal"), "serve", "--port", str(port), "--workers", str(args.workers)],
-                        env, work / f"{name}.log")
+    server = start_gisportal(env, work / f"{name}.log", args.workers)
+    port, proc = server.port, server.proc
     out: dict = {}
     try:
-        out["ready_s"] = round(wait_for_http(proc, f"http://127.0.0.1:{port}/api/v1/plans", 900), 2)
+        out["ready_s"] = round(server.wait(), 2)
         started = time.perf_counter()
         for path in first_tiles:  # the embedded store builds a layer's tileset on its first tile (when missing)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1800) as r:
@@ -154,7 +149,7 @@ def serve_and_load(name: str, env: dict, paths: Path, first_tiles: list[str], ar
                   f"{lat['p50'] / 1000:.1f} ms, p99 {lat['p99'] / 1000:.1f} ms; errors {slow['errors_total']}; "
                   f"slow clients cut by the server: {stats['closed_by_server']}", flush=True)
     finally:
-        stop_server(proc)
+        server.stop()
     lat = out["latency_us"]
     print(f"{name}: {out['requests']} requests in {out['duration_us'] / 1e6:.0f} s ({out['req_per_s']:.0f}/s), "
           f"p50 {lat['p50'] / 1000:.1f} ms, p95 {lat['p95'] / 1000:.1f} ms, p99 {lat['p99'] / 1000:.1f} ms, "

@@ -40,6 +40,7 @@ from _common import (  # noqa: E402
     parser,
     postgis_env,
     postgres,
+    start_gisportal,
     start_server,
     stop_server,
     verdict,
@@ -150,11 +151,10 @@ def run_backend(name: str, env: dict[str, str], peer_port: int, ogr_source: list
                 rounds: int, work: Path) -> dict[str, Any]:
     """Ours on one backend against the running pygeoapi, then the download (files of earlier runs removed first)."""
     shutil.rmtree(Path(env["GISPORTAL_DATA_DIR"]) / "downloads", ignore_errors=True)
-    port = free_port()
-    ours = start_server([str(VENV_BIN / "gisportal"), "serve", "--port", str(port), "--workers", "2"], env,
-                        work / f"ours-{name}.log")
+    server = start_gisportal(env, work / f"ours-{name}.log")
+    port, ours = server.port, server.proc
     try:
-        wait_for_http(ours, f"http://127.0.0.1:{port}/ogc", 600)
+        server.wait("/ogc", 600)
         print(f"[{name}] items pages of {PAGE} parcels ...", flush=True)
         pages = compare_pages({"ours": port, "pygeoapi": peer_port}, n_parcels, rounds)
         print(f"[{name}] {pages}", flush=True)
@@ -163,7 +163,7 @@ def run_backend(name: str, env: dict[str, str], peer_port: int, ogr_source: list
         print(f"[{name}] {download}", flush=True)
         return {"items_page": pages, "download_gpkg": download}
     finally:
-        stop_server(ours)
+        server.stop()
 
 
 def main() -> None:

@@ -32,20 +32,16 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from _common import (  # noqa: E402
-    VENV_BIN,
     data_dir,
     ensure_city,
     ensure_data,
-    free_port,
     machine,
     parser,
     postgis_env,
     postgres,
     sample_tiles,
-    start_server,
-    stop_server,
+    start_gisportal,
     vm_status,
-    wait_for_http,
     write_results,
 )
 from bench_http import memory, request_files  # noqa: E402
@@ -88,31 +84,29 @@ def republish(url: str, plan_zones: int | None = None, read_urls: tuple[str, ...
 
 def load_run(name: str, instances: list[dict], paths: Path, args, work: Path, publish: callable) -> dict:
     """Start the instances, warm up, then ``wrk`` on each at once while a publication is made."""
-    procs = []
+    servers = []
     try:
         for i, env in enumerate(instances):
-            port = free_port()
-            procs.append((port, start_server([str(VENV_BIN / "gisportal"), "serve", "--port", str(port),
-                                              "--workers", str(args.workers)], env, work / f"{name}-{i}.log")))
-        for port, proc in procs:
-            wait_for_http(proc, f"http://127.0.0.1:{port}/api/v1/plans", 900)
-        per = max(args.connections // len(procs), 1)
-        for port, _proc in procs:
-            run_wrk(port, paths, args.warmup, 1, per)
-        results: list[dict] = [{} for _ in procs]
-        threads = [threading.Thread(target=lambda i=i, port=port: results[i].update(
-            run_wrk(port, paths, args.duration, max(args.threads // len(procs), 1), per)))
-            for i, (port, _proc) in enumerate(procs)]
+            servers.append(start_gisportal(env, work / f"{name}-{i}.log", args.workers))
+        for server in servers:
+            server.wait()
+        per = max(args.connections // len(servers), 1)
+        for server in servers:
+            run_wrk(server.port, paths, args.warmup, 1, per)
+        results: list[dict] = [{} for _ in servers]
+        threads = [threading.Thread(target=lambda i=i, port=server.port: results[i].update(
+            run_wrk(port, paths, args.duration, max(args.threads // len(servers), 1), per)))
+            for i, server in enumerate(servers)]
         for t in threads:
             t.start()
         time.sleep(args.duration / 3)
         published = publish()
         for t in threads:
             t.join()
-        mem = [memory(proc.pid) for _port, proc in procs]
+        mem = [memory(server.proc.pid) for server in servers]
     finally:
-        for _port, proc in procs:
-            stop_server(proc)
+        for server in servers:
+            server.stop()
     out = {"requests": sum(r["requests"] for r in results),
            "req_per_s": round(sum(r["req_per_s"] for r in results), 1),
            "p50_ms": round(max(r["latency_us"]["p50"] for r in results) / 1000, 1),

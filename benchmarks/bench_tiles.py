@@ -45,7 +45,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    VENV_BIN,
     data_dir,
     ensure_city,
     ensure_data,
@@ -55,6 +54,7 @@ from _common import (  # noqa: E402
     postgis_env,
     postgres,
     sample_tiles,
+    start_gisportal,
     start_server,
     stop_server,
     verdict,
@@ -249,18 +249,17 @@ def run_wrk(port: int, paths: list[str], work: Path, name: str, duration: float)
 
 def compare_servers(url: str, n_parcels: int, tiles: list[tuple], versions: list[int], rounds: int,
                     wrk_seconds: float, work: Path) -> dict:
-    ports = {"ours": free_port(), "tipg": free_port()}
+    ports = {"tipg": free_port()}
     paths = tile_paths(tiles, versions)
     servers = {}
     try:
-        servers["ours"] = start_server([str(VENV_BIN / "gisportal"), "serve", "--port", str(ports["ours"]),
-                                        "--workers", "2"], postgis_env(n_parcels, url), work / "ours.log")
+        ours = start_gisportal(postgis_env(n_parcels, url), work / "ours.log")
+        servers["ours"], ports["ours"] = ours.proc, ours.port
         servers["tipg"] = start_server([sys.executable, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1",
                                         "--port", str(ports["tipg"]), "--workers", "2", "--no-access-log",
                                         "--log-level", "warning"], tipg_env(url), work / "tipg.log")
-        ready = {name: round(wait_for_http(proc, f"http://127.0.0.1:{ports[name]}/"
-                                           + ("healthz" if name == "tipg" else "api/v1/plans"), 300), 2)
-                 for name, proc in servers.items()}
+        ready = {"ours": round(ours.wait(timeout=300), 2),
+                 "tipg": round(wait_for_http(servers["tipg"], f"http://127.0.0.1:{ports['tipg']}/healthz", 300), 2)}
         differ, failures = 0, 0
         for i in range(len(tiles)):
             a, b = http_get(ports["ours"], paths["ours"][i]), http_get(ports["tipg"], paths["tipg"][i])

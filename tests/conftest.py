@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from support.browser import browser_chromium  # noqa: F401 (the session's chromium, for every browser test)
 from support.instances import BACKENDS, Instance, PgDatabases, ReplicatedDatabases, new_instance
 from support.tiny import (
     TINY_CRS,
@@ -19,6 +20,7 @@ from support.tiny import (
     box,
     build_tiny_store,
     clear_gisportal_env,
+    copy_demo,
 )
 
 
@@ -151,11 +153,32 @@ def tiny_client(tiny_app):
 
 
 @pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo district (~6000 parcels, its tilesets) in an embedded data directory, built once per session; copied
+    (never opened) by ``copy_demo`` for ``demo_instance`` and the browser tests."""
+    from gisportal.core.settings import load_settings
+    from gisportal.demo.load import load_demo
+    from gisportal.storage import open_store
+
+    data_dir = tmp_path_factory.mktemp("demo-template")
+    store = open_store(load_settings({"data_dir": data_dir, "storage": "embedded"}))
+    try:
+        load_demo(store)
+    finally:
+        store.close()
+    return data_dir
+
+
+@pytest.fixture(scope="session")
 def demo_instance(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Instance:
-    """The demo district (~6000 parcels) on the backend, built once per session."""
+    """The demo district (~6000 parcels) on the backend, built once per session (embedded: a copy of
+    ``demo_template``)."""
     from gisportal.demo.load import load_demo
 
     instance = new_instance(request, backend, tmp_path_factory.mktemp(f"demo-{backend}"))
+    if backend == "embedded":
+        copy_demo(request.getfixturevalue("demo_template"), instance.data_dir)
+        return instance
     store = instance.open_store()
     load_demo(store)
     store.close()

@@ -37,8 +37,8 @@ from support.browser import (  # noqa: F401 (fixtures)
     _recording_session,
     _serving,
     browser_artifacts,
-    browser_chromium,
 )
+from support.tiny import copy_demo
 
 pytestmark = pytest.mark.browser
 
@@ -124,16 +124,15 @@ def _assert_zones_agree(shown: list[tuple[str, float]], note: dict[str, Any]) ->
 # --------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
-def browser_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory holding the demo district (~6000 parcels, two plan versions)."""
+def browser_data_dir(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding the demo district (~6000 parcels, two plan versions): a copy of the session's."""
     from gisportal.core.settings import load_settings
-    from gisportal.demo.load import load_demo
     from gisportal.storage import open_store
 
-    data_dir = tmp_path_factory.mktemp("browser-data")
+    data_dir = copy_demo(demo_template, tmp_path_factory.mktemp("browser-data"))
     store = open_store(load_settings({"data_dir": data_dir, "storage": "embedded"}))
     try:
-        counts = load_demo(store)
+        counts = store.counts()
     finally:
         store.close()
     assert counts["parcels"] > 5000 and counts["zones"] > 0, counts

@@ -1,10 +1,11 @@
 """Every page on a 390 px phone and under axe-core (WCAG 2.1 AA), in French, Arabic and English (issue #15).
 
 One chromium, one context per language on a 390 × 844 viewport; the pages of ``site_pages.build_site`` visited
-in a loop. On each page: the document is no wider than the screen (``scrollWidth <= 390``), and axe-core
-(npm ``axe-core``, read from ``node_modules``, injected by Playwright) finds no critical or serious violation on
-any page, and no moderate one on public pages. Every request stays on this machine (the guard of
-``test_browser.py``). Screenshots: ``tests/artifacts/a11y-{lang}-{page}.png``.
+in a loop, the two languages side by side (``visits``: axe runs in both languages' pages at once). On each page:
+the document is no wider than the screen (``scrollWidth <= 390``), and axe-core (npm ``axe-core``, read from
+``node_modules``, injected by Playwright) finds no critical or serious violation on any page, and no moderate one
+on public pages. Every request stays on this machine (the guard of ``test_browser.py``). Screenshots:
+``tests/artifacts/a11y-{lang}-{page}.png``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.browser import ARTIFACTS, _is_local, _serving, browser_chromium  # noqa: F401 (fixture)
+from support.browser import ARTIFACTS, _is_local, _serving
 from support.site_pages import build_site, signed_in
 
 pytestmark = pytest.mark.browser
@@ -26,11 +27,15 @@ PHONE = {"width": 390, "height": 844}
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 #: Impacts that fail a page: public pages, staff pages.
 FAILING = {"public": {"critical", "serious", "moderate"}, "staff": {"critical", "serious"}}
-RUN_AXE = """async (tags) => {
-  const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
-  return r.violations.map(v => ({id: v.id, impact: v.impact,
-                                 nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+#: axe started in the page without waiting (the two languages' pages then run it at once, each in its renderer).
+START_AXE = """(tags) => {
+  window.__gpAxe = axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})
+    .then(r => r.violations.map(v => ({id: v.id, impact: v.impact,
+                                       nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})));
 }"""
+#: Its answer (Playwright waits for the promise).
+AXE_ANSWER = "() => window.__gpAxe"
+LANGS = ("fr", "ar", "en")
 
 
 @pytest.fixture(scope="module")
@@ -53,46 +58,72 @@ def _shot_name(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.split("?")[0].lower()).strip("-") or "map"
 
 
-@pytest.mark.parametrize("lang", ["fr", "ar", "en"])
-def test_every_page_fits_a_phone_and_passes_axe(site: dict[str, Any], browser_chromium: Any, lang: str) -> None:
+@pytest.fixture(scope="module")
+def visits(site: dict[str, Any], browser_chromium: Any) -> dict[str, dict[str, Any]]:
+    """Every page visited in each language, the languages side by side (one context each, on a phone): per language,
+    each page's status and direction, the pages wider than the phone, axe's failing violations, the requests made
+    and the page errors seen. On each page axe starts in both languages' pages before either answer is read, so
+    the two runs overlap (each page has its own renderer process)."""
     base = site["base_url"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser_chromium.new_context(viewport=PHONE, locale=lang, bypass_csp=True, service_workers="block")
-    requests: list[str] = []
-    errors: list[str] = []
-    context.on("request", lambda r: requests.append(r.url))
-    context.on("page", lambda p: p.on("pageerror", lambda e: errors.append(str(e))))
-    context.route("**/*", lambda route: route.continue_() if _is_local(route.request.url)
-                  else route.abort("blockedbyclient"))
-    too_wide: dict[str, int] = {}
-    violations: dict[str, list[dict[str, Any]]] = {}
+    seen: dict[str, dict[str, Any]] = {}
+    contexts, pages = [], {}
     try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
+        for lang in LANGS:
+            context = browser_chromium.new_context(viewport=PHONE, locale=lang, bypass_csp=True,
+                                                   service_workers="block")
+            contexts.append(context)
+            record: dict[str, Any] = {"requests": [], "errors": [], "status": {}, "dir": {}, "too_wide": {},
+                                      "violations": {}}
+            seen[lang] = record
+            context.on("request", lambda r, record=record: record["requests"].append(r.url))
+            context.on("page", lambda p, record=record: p.on("pageerror", lambda e: record["errors"].append(str(e))))
+            context.route("**/*", lambda route: route.continue_() if _is_local(route.request.url)
+                          else route.abort("blockedbyclient"))
+            pages[lang] = context.new_page()
+            pages[lang].set_default_timeout(15_000)
         for kind in ("public", "staff"):
             if kind == "staff":
-                with signed_in(page, base):
-                    pass
+                for page in pages.values():
+                    with signed_in(page, base):
+                        pass
             for path in site["pages"][kind]:
-                response = page.goto(f"{base}{path}{'&' if '?' in path else '?'}lang={lang}")
-                assert response.status == (404 if path == "/no-such-page" else 200), (path, response.status)
-                _settle(page, path)
-                assert page.evaluate("document.documentElement.dir") == ("rtl" if lang == "ar" else "ltr"), path
-                width = page.evaluate("document.documentElement.scrollWidth")
-                if width > PHONE["width"]:
-                    too_wide[path] = width
-                if kind == "public":
-                    page.screenshot(path=str(ARTIFACTS / f"a11y-{lang}-{_shot_name(path)}.png"))
-                page.add_script_tag(path=str(AXE))
-                found = [v for v in page.evaluate(RUN_AXE, TAGS) if v["impact"] in FAILING[kind]]
-                if found:
-                    violations[f"{kind} {path}"] = found
+                for lang, page in pages.items():
+                    record = seen[lang]
+                    response = page.goto(f"{base}{path}{'&' if '?' in path else '?'}lang={lang}")
+                    record["status"][path] = response.status
+                    _settle(page, path)
+                    record["dir"][path] = page.evaluate("document.documentElement.dir")
+                    width = page.evaluate("document.documentElement.scrollWidth")
+                    if width > PHONE["width"]:
+                        record["too_wide"][path] = width
+                    if kind == "public":
+                        page.screenshot(path=str(ARTIFACTS / f"a11y-{lang}-{_shot_name(path)}.png"))
+                    page.add_script_tag(path=str(AXE))
+                    page.evaluate(START_AXE, TAGS)
+                for lang, page in pages.items():
+                    found = [v for v in page.evaluate(AXE_ANSWER) if v["impact"] in FAILING[kind]]
+                    if found:
+                        seen[lang]["violations"][f"{kind} {path}"] = found
     finally:
-        context.close()
-    assert not [u for u in requests if not _is_local(u)], "a page reached the internet"
-    assert not errors, errors
-    assert not violations and not too_wide, json.dumps({"axe violations": violations,
-                                                        "wider than a 390 px phone": too_wide}, indent=1)
+        for context in contexts:
+            context.close()
+    return seen
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_page_fits_a_phone_and_passes_axe(site: dict[str, Any], visits: dict[str, dict[str, Any]],
+                                                lang: str) -> None:
+    seen = visits[lang]
+    every = site["pages"]["public"] + site["pages"]["staff"]
+    assert list(seen["status"]) == every  # every page was visited
+    assert {path: status for path, status in seen["status"].items()
+            if status != (404 if path == "/no-such-page" else 200)} == {}
+    assert {path for path, d in seen["dir"].items() if d != ("rtl" if lang == "ar" else "ltr")} == set()
+    assert not [u for u in seen["requests"] if not _is_local(u)], "a page reached the internet"
+    assert not seen["errors"], seen["errors"]
+    assert not seen["violations"] and not seen["too_wide"], json.dumps(
+        {"axe violations": seen["violations"], "wider than a 390 px phone": seen["too_wide"]}, indent=1)
 
 
 def _panel_ref(page: Any) -> str | None:

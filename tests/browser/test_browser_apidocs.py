@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.browser import ARTIFACTS, _recording_session, browser_chromium  # noqa: F401 (fixture)
+from support.browser import ARTIFACTS, _recording_session
 from support.browser_complaints import complaints_site  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser

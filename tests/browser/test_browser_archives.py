@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask, send_from_directory
-from support.browser import _recording_session, _serving, browser_artifacts, browser_chromium  # noqa: F401 (fixtures)
+from support.browser import _recording_session, _serving, browser_artifacts  # noqa: F401 (fixtures)
 from support.tiny import _create_app
 
 from gisportal.core.coords import WGS84, transformer

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from support.browser import ARTIFACTS, _recording_session, _serving, browser_chromium  # noqa: F401 (fixture)
+from support.browser import ARTIFACTS, _recording_session, _serving
 from support.committees import PASSWORD, STAFF, make_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("embedded")]

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from pyproj import Transformer
-from support.browser import ARTIFACTS, _api, _recording_session, _serving, browser_chromium  # noqa: F401 (fixture)
+from support.browser import ARTIFACTS, _api, _recording_session
 from support.browser_complaints import (
     PASSWORD,
     PLANNER,

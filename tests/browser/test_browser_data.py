@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from support.browser import ARTIFACTS, _recording_session, browser_chromium  # noqa: F401
+from support.browser import ARTIFACTS, _recording_session
 from support.ogc import ogc  # noqa: F401  (the served portal fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("embedded")]

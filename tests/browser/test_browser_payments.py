@@ -20,13 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.browser import (
-    ARTIFACTS,
-    BrowserSession,
-    _recording_session,
-    _serving,
-    browser_chromium,  # noqa: F401 - Debian's chromium, shared fixture
-)
+from support.browser import ARTIFACTS, BrowserSession, _recording_session, _serving
 from support.tiny import TINY_RULES_YAML, build_tiny_store
 
 pytestmark = pytest.mark.browser

@@ -14,7 +14,6 @@ after publication, the rezoned parcel selected).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
@@ -28,8 +27,6 @@ import geopandas as gpd
 import pytest
 from support.browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     _api,
     _click_latlng,
     _open_map,
@@ -38,6 +35,7 @@ from support.browser import (
     _recording_session,
     _serving,
 )
+from support.tiny import copy_demo
 
 pytestmark = pytest.mark.browser
 
@@ -47,40 +45,18 @@ ACT = "Décret n° 2-26-105 portant approbation de la modification du plan d'am�
 
 
 @pytest.fixture(scope="module")
-def planner_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The demo district in a temporary directory, a planner account, the real app served on 127.0.0.1."""
+def planner_site(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The demo district in a temporary directory (a copy of the session's), a planner account, the real app served
+    on 127.0.0.1."""
     from gisportal.core.accounts import Accounts
-    from gisportal.core.settings import load_settings
-    from gisportal.demo.load import load_demo
-    from gisportal.storage import open_store
     from gisportal.web import create_app
 
-    data_dir = tmp_path_factory.mktemp("planner-browser")
-    store = open_store(load_settings({"data_dir": data_dir, "storage": "embedded"}))
-    try:
-        load_demo(store)
-    finally:
-        store.close()
+    data_dir = copy_demo(demo_template, tmp_path_factory.mktemp("planner-browser"))
     app = create_app({"data_dir": data_dir, "storage": "embedded", "basemap_url": None,
                       "languages": ["fr", "ar", "en"], "default_language": "fr"})
     Accounts(app.extensions["gisportal"].agency).create(PLANNER, PASSWORD, "planner", display_name="Amina")
     with _serving(app) as base_url:
         yield {"app": app, "base_url": base_url, "dir": tmp_path_factory.mktemp("planner-upload")}
-
-
-@pytest.fixture(scope="module")
-def planner_chromium() -> Iterator[Any]:
-    """Debian's chromium (fails, never skips, when it is missing)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium.", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with contextlib.ExitStack() as stack:
-        playwright = sync_playwright().start()
-        stack.callback(playwright.stop)
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        stack.callback(browser.close)
-        yield browser
 
 
 # The colour (r, g, b, a) of the zones layer's canvas at a point: which zone the map draws there.
@@ -145,14 +121,14 @@ def _rezoning(store: Any, catalogue: Any, directory: Path) -> dict[str, Any]:
 
 
 def test_planner_uploads_reads_report_and_impact_publishes_and_the_public_sees_it(
-        planner_site: dict[str, Any], planner_chromium: Any) -> None:
+        planner_site: dict[str, Any], browser_chromium: Any) -> None:
     base_url, app = planner_site["base_url"], planner_site["app"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     portal = app.extensions["gisportal"]
     plan = _rezoning(portal.store, portal.catalogue, planner_site["dir"])
     api = _api(base_url)
 
-    with _recording_session(planner_chromium, base_url) as session:
+    with _recording_session(browser_chromium, base_url) as session:
         page = session.new_page()
 
         # --- sign in through the form, then the upload page -----------------------------------------

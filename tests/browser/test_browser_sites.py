@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.browser import ARTIFACTS, _number, _recording_session, _serving, browser_chromium  # noqa: F401 (fixture)
+from support.browser import ARTIFACTS, _number, _recording_session, _serving
 from support.tiny import TINY_RULES_YAML, X0, Y0, build_tiny_store
 
 pytestmark = pytest.mark.browser

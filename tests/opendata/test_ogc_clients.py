@@ -1,5 +1,9 @@
 """The OGC API checked by the field's own tools: the ogctests suite and headless QGIS (Debian's python3-qgis,
-run with the system Python as a subprocess), against a real server on the tiny territory, both backends."""
+run with the system Python as a subprocess), against a real server on the tiny territory, both backends.
+
+The three client processes (ogctests core, ogctests filtering, QGIS) are started together, once per backend
+(``clients``): the server answers them at once, and each test checks its own client's outcome.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -48,22 +54,37 @@ def _ogctests(url: str, scope: str, report: Path) -> dict[str, str]:
     return outcome
 
 
-def test_ogctests_core_all_pass(ogc: SimpleNamespace, tmp_path: Path) -> None:
-    outcome = _ogctests(ogc.url, "features/core", tmp_path / "core.xml")
+def _qgis(url: str) -> subprocess.CompletedProcess:
+    """Headless QGIS loading the zones collection of ``url`` (``tools/qgis_count.py``)."""
+    return subprocess.run(["/usr/bin/python3", str(ROOT / "tools" / "qgis_count.py"), url, "zones"],
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture(scope="module")
+def clients(ogc: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future]]:
+    """The three clients, started at once against the served portal: name -> the future of its outcome."""
+    core, filtering = tmp_path_factory.mktemp("ogctests-core"), tmp_path_factory.mktemp("ogctests-filtering")
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="ogc-client") as pool:
+        yield {"core": pool.submit(_ogctests, ogc.url, "features/core", core / "core.xml"),
+               "filtering": pool.submit(_ogctests, ogc.url, "features/filtering", filtering / "filtering.xml"),
+               "qgis": pool.submit(_qgis, ogc.url)}
+
+
+def test_ogctests_core_all_pass(clients: dict[str, Future]) -> None:
+    outcome = clients["core"].result()
     assert len(outcome) >= 29
     assert {name: result for name, result in outcome.items() if result != "passed"} == {}
 
 
-def test_ogctests_filtering_pass_but_for_its_own_bugs(ogc: SimpleNamespace, tmp_path: Path) -> None:
-    outcome = _ogctests(ogc.url, "features/filtering", tmp_path / "filtering.xml")
+def test_ogctests_filtering_pass_but_for_its_own_bugs(clients: dict[str, Future]) -> None:
+    outcome = clients["filtering"].result()
     assert {"test_ct1", "test_ct4", "test_ct6"} <= {name for name, result in outcome.items() if result == "passed"}
     assert {name for name, result in outcome.items() if result != "passed"} <= set(OGCTESTS_BROKEN)
 
 
-def test_headless_qgis_loads_the_zones(ogc: SimpleNamespace) -> None:
-    done = subprocess.run(["/usr/bin/python3", str(ROOT / "tools" / "qgis_count.py"), ogc.url, "zones"],
-                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True,
-                          timeout=120)
+def test_headless_qgis_loads_the_zones(clients: dict[str, Future]) -> None:
+    done = clients["qgis"].result()
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert answer["valid"] and answer["count"] == 3

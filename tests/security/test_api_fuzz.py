@@ -12,7 +12,7 @@ from support.instances import new_instance
 pytestmark = pytest.mark.backends("embedded")
 
 #: Examples per operation (bounded: the whole suite stays under 15 minutes).
-EXAMPLES = 8
+EXAMPLES = 5
 
 
 @pytest.fixture(scope="module")

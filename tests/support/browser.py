@@ -16,9 +16,8 @@ from urllib.request import Request, urlopen
 
 import pytest
 
+#: Debian's chromium, driven by Playwright in the browser tests.
 CHROMIUM = Path("/usr/bin/chromium")
-
-
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
 
@@ -171,9 +170,10 @@ def _api(base_url: str) -> ApiGet:
     return get
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser_chromium() -> Iterator[Any]:
-    """Debian's chromium launched through Playwright (fails, never skips, when it is missing)."""
+    """Debian's chromium launched through Playwright, once for the whole session (every browser test opens its own
+    context in it, so no cookie, storage or route leaks from one test to another); fails, never skips, when missing."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`make test` does it as root: "
                     "apt-get install chromium).", pytrace=False)

@@ -36,7 +36,9 @@ The point (150, 20) lies in zone B of version 2 and on no parcel (a street).
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import geopandas as gpd
@@ -154,3 +156,9 @@ def _create_app(config: dict):
     with pytest.MonkeyPatch.context() as mp:
         clear_gisportal_env(mp)
         return create_app(config)
+
+
+def copy_demo(template: Path, data_dir: Path) -> Path:
+    """A private copy of the embedded demo district (``demo_template``) in ``data_dir``; returns ``data_dir``."""
+    shutil.copytree(template, data_dir, dirs_exist_ok=True)
+    return data_dir
