@@ -30,7 +30,7 @@ from gisportal.web.core.schemas import (
     SuggestionsSchema,
 )
 from gisportal.web.note.documents import pdf_language, pdf_response, require_official_note_paid, verification_code
-from gisportal.web.services.library import note_documents
+from gisportal.web.note.regulations import note_documents
 from gisportal.zoning.lookup import ParcelQuery, find_parcel
 from gisportal.zoning.mapdata import layer_geojson, parse_bbox
 from gisportal.zoning.plans import version_status

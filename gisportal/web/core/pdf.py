@@ -20,7 +20,7 @@ from gisportal.note.render import note_to_dict
 from gisportal.web.core.context import portal
 from gisportal.web.core.i18n import format_locale
 from gisportal.web.note.history import change_of
-from gisportal.web.services.library import note_documents
+from gisportal.web.note.regulations import note_documents
 
 logger = logging.getLogger(__name__)
 # The site stylesheet has screen-only rules WeasyPrint reports and ignores.

@@ -17,13 +17,13 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.routing import BuildError
 
+from gisportal.core.qrcodes import qr_svg_text
 from gisportal.services.contact import ContactInfo, Poster, load_contact
-from gisportal.web.core.context import portal
+from gisportal.web.core.context import portal, public_base
 from gisportal.web.core.foliumparts import header_html
 from gisportal.web.core.i18n import current_language, format_locale
 from gisportal.web.core.pdf import inline_css, pdf_from_html
 from gisportal.web.core.security import folium_text
-from gisportal.web.services.library import public_base, qr_code
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def _in_both(message: str) -> dict[str, str]:
 def _poster_html(poster: Poster, url: str, pdf: bool) -> str:
 
     settings = portal().settings
-    return render_template("contact/poster.html", poster=poster, url=url, qr=Markup(qr_code(url).decode()),
+    return render_template("contact/poster.html", poster=poster, url=url, qr=Markup(qr_svg_text(url)),
                            pdf=pdf, inline_css=inline_css() if pdf else "",
                            scan=_in_both(N_("Scan the code with your phone to open the service")),
                            agency={"fr": settings.agency_name_fr, "ar": settings.agency_name_ar})

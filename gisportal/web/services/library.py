@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import logging
 import math
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Flask, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
@@ -20,23 +18,17 @@ from marshmallow import Schema, fields, validate
 from wtforms import DateField, FileField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from gisportal.core.audit import AuditLog
 from gisportal.core.errors import GisportalError
 from gisportal.core.qrcodes import qr_png, qr_svg_text
-from gisportal.services.library.documents import KINDS, DocumentMeta, Library, LibraryDocument, SearchHit
+from gisportal.services.library.documents import KINDS, DocumentMeta, LibraryDocument, SearchHit
 from gisportal.services.library.text import highlight
 from gisportal.web.accounts.auth import actor_name, client_ip, staff_required
 from gisportal.web.core.context import portal, public_base
+from gisportal.web.note.regulations import RegulationLinks, library, library_changed
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
-
-
-def library() -> Library:
-    """The library of the current instance."""
-    p = portal()
-    return Library(p.agency, p.settings.data_dir / "library", p.settings.library_max_bytes, AuditLog(p.agency))
 
 
 def kind_labels() -> dict[str, str]:
@@ -49,50 +41,6 @@ def kind_labels() -> dict[str, str]:
 def qr_code(text: str, svg: bool = True) -> bytes:
     """A QR code of ``text`` as SVG or PNG bytes."""
     return qr_svg_text(text).encode() if svg else qr_png(text)
-
-
-# --- the notes' links -------------------------------------------------------------------------------------
-
-
-@dataclass
-class RegulationLinks:
-    """Regulation documents per plan for the notes, cached per process until the library's revision changes."""
-
-    revision: int | None = None
-    checked_at: float = -math.inf
-    by_lang: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
-    documents: dict[str, list[LibraryDocument]] = field(default_factory=dict)
-
-    def for_notes(self, lang: str) -> dict[str, list[dict[str, Any]]]:
-        """``{plan name: [{id, title, reference, url, zones}]}`` (zones empty: the whole plan)."""
-        p = portal()
-        now = time.monotonic()
-        if now - self.checked_at >= p.settings.reload_check_seconds:
-            self.checked_at = now
-            current = library().revision()
-            if current != self.revision:
-                self.documents = library().regulations_by_plan()
-                self.revision, self.by_lang = current, {}
-        links = self.by_lang.get(lang)
-        if links is None:
-            links = {plan: [{"id": d.id, "title": d.title(lang), "reference": d.reference,
-                             "url": url_for("library_document", doc_id=d.id), "zones": list(d.zone_codes)}
-                            for d in docs] for plan, docs in self.documents.items()}
-            self.by_lang[lang] = links
-        return links
-
-    def changed(self) -> None:
-        """This process changed the library: look again on the next request."""
-        self.checked_at = -math.inf
-
-
-def note_documents(lang: str) -> dict[str, list[dict[str, Any]]]:
-    """The regulation documents per plan, for the note being rendered in ``lang``."""
-    return current_app.extensions["gisportal_library_links"].for_notes(lang)
-
-
-def _changed() -> None:
-    current_app.extensions["gisportal_library_links"].changed()
 
 
 # --- public pages -----------------------------------------------------------------------------------------
@@ -217,7 +165,7 @@ def admin_library() -> Any:
                                  form.document_meta(), actor_name() or "?", _plan_names(), client_ip())
     except GisportalError as exc:
         return _staff_list(form, exc.message, exc.status)
-    _changed()
+    library_changed()
     flash(_("Document %(n)s added to the library.", n=document.id), "success")
     return redirect(url_for("admin_library_document", doc_id=document.id))
 
@@ -237,7 +185,7 @@ def admin_library_document(doc_id: int) -> Any:
         else:
             try:
                 document = lib.update(doc_id, form.document_meta(), actor_name() or "?", _plan_names(), client_ip())
-                _changed()
+                library_changed()
                 flash(_("Document updated."), "success")
                 return redirect(url_for("admin_library_document", doc_id=doc_id))
             except GisportalError as exc:
@@ -258,7 +206,7 @@ def admin_library_supersede(doc_id: int) -> Any:
     except GisportalError as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin_library_document", doc_id=doc_id)), 303
-    _changed()
+    library_changed()
     flash(_("Document marked as superseded.") if form.superseded_by.data else _("Document in force again."),
           "success")
     return redirect(url_for("admin_library_document", doc_id=doc_id))
