@@ -4,11 +4,17 @@ parse and answer alike."""
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
+
+from gisportal.core.settings import load_settings
+from gisportal.storage import open_store
+from gisportal.storage.base import Store
 
 
 def optional_date(value: str | None) -> date | None:
@@ -30,3 +36,13 @@ def write_pdf(body: bytes, number: str, output: Path | None) -> None:
     else:
         output.write_bytes(body)
         click.echo(f"{number} -> {output}", err=True)
+
+
+def configured_store() -> Store:
+    """The store the settings name (``GISPORTAL_*``)."""
+    return open_store(load_settings())
+
+
+def print_report(report: Any) -> None:
+    """A report (validation, import) as indented JSON on standard output."""
+    click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))

@@ -15,13 +15,13 @@ logger = logging.getLogger(__name__)
 
 
 def _embedded(settings: Settings) -> Store:
-    from gisportal.storage.embedded.store import EmbeddedStore
+    from gisportal.storage.embedded.store import EmbeddedStore  # a backend is loaded only when it is chosen
 
     return EmbeddedStore(settings.store_path, crs=settings.crs)
 
 
 def _postgis(settings: Settings) -> Store:
-    from gisportal.storage.postgis.store import PostgisStore
+    from gisportal.storage.postgis.store import PostgisStore  # psycopg, GeoAlchemy2: only for this backend
 
     if not settings.database_url:
         raise InvalidInput("The postgis backend needs GISPORTAL_DATABASE_URL=postgresql://user@host:port/db.")
