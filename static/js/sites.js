@@ -113,7 +113,10 @@
 
   document.getElementById("gp-site-add-ref").addEventListener("click", function () {
     var field = document.getElementById("gp-site-ref");
-    field.value.split(/[,;\s]+/).filter(Boolean).forEach(addRef);
+    // one after the other: the list keeps the order the references were typed in, whatever answers first
+    field.value.split(/[,;\s]+/).filter(Boolean).reduce(function (done, ref) {
+      return done.then(function () { return addRef(ref); });
+    }, Promise.resolve());
     field.value = "";
   });
   document.getElementById("gp-site-ref").addEventListener("keydown", function (e) {
