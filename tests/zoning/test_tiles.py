@@ -15,6 +15,7 @@ Where the tiny territory falls on the Web Mercator grid (computed with pyproj fr
 from __future__ import annotations
 
 import gzip
+import time
 from datetime import date, timedelta
 
 import geopandas as gpd
@@ -97,7 +98,7 @@ def test_overlays_carry_their_kind(tiny_client, tiny):
     assert features(tiny_client, "overlays", Z15, as_of=(tiny.v1_from - timedelta(days=1)).isoformat()) == []
 
 
-def test_gzip_when_asked(tiny_client):
+def test_gzip_when_asked(tiny_client, monkeypatch):
     plain = fetch(tiny_client, "zones", Z15)
     assert "Content-Encoding" not in plain.headers
     packed = tiny_client.get(url("zones", Z15), headers={"Accept-Encoding": "gzip, deflate"})
@@ -108,6 +109,11 @@ def test_gzip_when_asked(tiny_client):
     plain_etag_for_gzip_client = tiny_client.get(url("zones", Z15), headers={
         "Accept-Encoding": "gzip", "If-None-Match": plain.headers["ETag"]})
     assert plain_etag_for_gzip_client.status_code == 200 and plain_etag_for_gzip_client.data == packed.data
+    # an hour later, the same ETag still names the same bytes (no time stamp in the gzip header)
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    again = tiny_client.get(url("zones", Z15), headers={"Accept-Encoding": "gzip"})
+    assert again.headers["ETag"] == packed.headers["ETag"] and again.data == packed.data
 
 
 def test_an_empty_portal_serves_empty_tiles(empty_instance):

@@ -43,7 +43,7 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
         return Response(status=304, headers=headers)
     data = p.store.tile(address.layer, address.z, address.x, address.y, versions) if address.in_range else b""
     if data and gzipped:
-        data = gzip.compress(data, compresslevel=5)
+        data = gzip.compress(data, compresslevel=5, mtime=0)  # same bytes for the same ETag, whatever the second
         headers["Content-Encoding"] = "gzip"
     return Response(data, mimetype=MVT, headers=headers)
 
