@@ -18,14 +18,16 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import yaml
 
 from gisportal.core.settings import load_settings
-from gisportal.storage import open_store
-from gisportal.storage.base import Store
 from gisportal.zoning.quarter_names import META_KEY, STREETS_META_KEY, is_arabic, names_of
+
+if TYPE_CHECKING:
+    from gisportal.storage.base import Store
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +153,8 @@ def names(path: Path, check: bool, replace: bool, fmt: str) -> None:
     """Set the Arabic names of quarters and streets and the Arabic text of approval acts from a CSV or YAML file
     (columns kind,name,arabic; kind quarter|street|approval_act). All rows or none: exit 2 with the report."""
     rows, problems = read_rows(path)
+    from gisportal.storage import open_store  # loaded when the command runs: the CLI starts at once
+
     store = open_store(load_settings())
     try:
         problems += check_rows(store, rows)

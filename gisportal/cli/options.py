@@ -8,13 +8,14 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gisportal.core.settings import load_settings
-from gisportal.storage import open_store
-from gisportal.storage.base import Store
+
+if TYPE_CHECKING:
+    from gisportal.storage.base import Store
 
 
 def optional_date(value: str | None) -> date | None:
@@ -40,6 +41,8 @@ def write_pdf(body: bytes, number: str, output: Path | None) -> None:
 
 def configured_store() -> Store:
     """The store the settings name (``GISPORTAL_*``)."""
+    from gisportal.storage import open_store  # only the commands that need a store load it: --help starts at once
+
     return open_store(load_settings())
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from gisportal.core.agencydb import SQLITE_NAME, AgencyDB, create_sqlite_schema, sqlite_engine
+from gisportal.core.agencydb import SQLITE_NAME, AgencyDB, create_sqlite_schema, database_errors, sqlite_engine
 from gisportal.core.errors import InvalidInput
 from gisportal.core.settings import Settings
 from gisportal.storage.base import Store
@@ -61,7 +61,7 @@ def open_agency(settings: Settings, store: Store | None = None) -> AgencyDB:
         if engine is not None:
             return AgencyDB(engine, owned=False)
         # PostgreSQL plumbing (psycopg, Alembic) is loaded only by instances that use it
-        from gisportal.storage.postgis.db import database_errors, make_engine, migrate
+        from gisportal.storage.postgis.db import make_engine, migrate
 
         if not settings.database_url:
             raise InvalidInput("The postgis backend needs GISPORTAL_DATABASE_URL=postgresql://user@host:port/db.")

@@ -14,7 +14,6 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gisportal.core.agencydb import database_errors as database_errors  # re-exported: the store uses it too
 from gisportal.core.resources import resource_dir
 
 logger = logging.getLogger(__name__)

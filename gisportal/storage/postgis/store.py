@@ -27,13 +27,14 @@ import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Connection
 
+from gisportal.core.agencydb import database_errors
 from gisportal.core.coords import crs_of
 from gisportal.core.errors import InvalidInput, NotFound
 from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
 from gisportal.storage.featurequery import LAYER_COLUMNS, FeaturePage, FeatureQuery
 from gisportal.storage.indexing import address_parts, match_places, place_rows
 from gisportal.storage.postgis import features as postgis_features
-from gisportal.storage.postgis.db import database_errors, declare_srid, make_engine, migrate
+from gisportal.storage.postgis.db import declare_srid, make_engine, migrate
 from gisportal.storage.postgis.load import (
     CHUNK_ROWS,
     FLOAT8,
