@@ -16,7 +16,7 @@ from gisportal.note.build import build_note
 from gisportal.note.issuing import check_number, currency
 from gisportal.note.render import note_to_dict, parcel_feature
 from gisportal.storage.base import LAYERS
-from gisportal.web.core.context import json_response, portal
+from gisportal.web.core.context import Portal, json_response, portal
 from gisportal.web.core.i18n import current_language, requested_language
 from gisportal.web.core.schemas import (
     FeatureCollectionSchema,
@@ -58,13 +58,19 @@ NOTE_ARGS = NoteArgs()
 
 def note_view_data(args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """Build the note for request arguments: ``(note, json-ready dict)``; shared with the HTML page."""
-    p = portal()
+    lang = requested_language()  # the labels' language; the note itself translates nothing
+    return note_data(portal(), args, lang, note_documents(lang))
+
+
+def note_data(p: Portal, args: dict[str, Any], lang: str,
+              documents: dict[str, list[dict[str, Any]]]) -> tuple[Any, dict[str, Any]]:
+    """:func:`note_view_data` with what it takes from the request given: the instance, the labels' language and
+    the regulation documents' links in that language (the lean note path has no request context)."""
     as_of: date | None = args.get("as_of")
     parcel = find_parcel(p.store, ParcelQuery.from_mapping(args), as_of)
     catalogue = p.catalogue_for(as_of)
     note = build_note(p.store, catalogue, parcel, as_of, limits=CoverLimits.from_settings(p.settings))
-    lang = requested_language()  # the labels' language; the note itself translates nothing
-    return note, note_to_dict(note, catalogue, lang, note_documents(lang))
+    return note, note_to_dict(note, catalogue, lang, documents)
 
 
 # The busiest endpoint; its anonymous JSON GETs are answered by gisportal.web.note.notes_wsgi in front of the app,

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from support.committees import APPLICANT, csrf, new_session, personal_code, record
 from support.instances import new_instance
+from support.pdf import make_pdf
 
 from gisportal.core.accounts import Accounts
 from gisportal.zoning.rulesbook import to_yaml
@@ -162,7 +163,6 @@ def test_committee_decisions_by_form_and_csv_stay_text(app, admin):
 # --- library ---------------------------------------------------------------------------------------------------
 
 def test_library_metadata_stays_text_in_pages_and_in_the_note_pdf(app, admin):
-    from test_library import make_pdf
 
     form = {"csrf_token": csrf(admin, "/admin/library"), "kind": "plan_regulation", "title_fr": PAYLOAD,
             "title_ar": PAYLOAD, "reference": SHORT, "issued_on": "2024-03-01", "plan_name": "tiny-plan",

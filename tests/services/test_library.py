@@ -23,6 +23,7 @@ import pytest
 import qrcode
 import qrcode.constants
 from PIL import Image
+from support.pdf import make_pdf
 
 from gisportal.core.accounts import Accounts
 from gisportal.core.audit import AuditFilter, AuditLog
@@ -34,14 +35,6 @@ FR_REG = "Le règlement d'aménagement de la zone A fixe la hauteur maximale des
 AR_REG = "يُحدِّدُ نظامُ التهيئة الارتفاعَ الأقصى للبنايات، وتبقى المساحة الخضراء محميةً."
 FR_LAW = "La loi relative à l'urbanisme renvoie au règlement pour les détails."
 PASSWORD = "a planner's long password"
-
-
-def make_pdf(*paragraphs: str) -> bytes:
-    """A PDF holding ``paragraphs`` (Arabic ones right to left), made by WeasyPrint without network."""
-    from weasyprint import HTML
-
-    body = "".join(f'<p dir="{"rtl" if re.search("[ء-ي]", p) else "ltr"}">{p}</p>' for p in paragraphs)
-    return HTML(string=f"<html><body>{body}</body></html>").write_pdf()
 
 
 def flat(text: str) -> str:

@@ -17,3 +17,11 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
     path.write_bytes(pdf)
     out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
     return re.sub(r"\s+", " ", BIDI.sub("", out))
+
+
+def make_pdf(*paragraphs: str) -> bytes:
+    """A PDF holding ``paragraphs`` (Arabic ones right to left), made by WeasyPrint without network."""
+    from weasyprint import HTML
+
+    body = "".join(f'<p dir="{"rtl" if re.search("[ء-ي]", p) else "ltr"}">{p}</p>' for p in paragraphs)
+    return HTML(string=f"<html><body>{body}</body></html>").write_pdf()

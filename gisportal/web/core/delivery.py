@@ -121,6 +121,24 @@ def _check_api_language() -> None:
                                    languages=", ".join(languages)), languages=languages)
 
 
+def cors_headers(allowed: tuple[str, ...] | list[str], origin: str | None, preflight: bool) -> list[tuple[str, str]]:
+    """The CORS headers of an anonymous read-only API answer to ``origin`` (a preflight request's too), ``[]`` when
+    the origin is not among ``allowed``; a specific origin also needs ``Vary: Origin``."""
+    if not origin:
+        return []
+    if "*" in allowed:
+        found = [("Access-Control-Allow-Origin", "*")]
+    elif origin in allowed:
+        found = [("Access-Control-Allow-Origin", origin)]
+    else:
+        return []
+    if preflight:
+        found += [("Access-Control-Allow-Methods", "GET, HEAD"),
+                  ("Access-Control-Allow-Headers", "Accept, Accept-Language, Content-Type"),
+                  ("Access-Control-Max-Age", "86400")]
+    return found
+
+
 def _cors(response: Response) -> Response:
     """CORS headers on anonymous read-only API answers (and their preflight requests)."""
     if not request.path.startswith("/api/v1") or request.path.startswith(_STAFF_API):
@@ -131,19 +149,13 @@ def _cors(response: Response) -> Response:
         return response
     if "Authorization" in request.headers or request.cookies:
         return response  # a signed-in or token-bearing request is never shared with another site
-    allowed = current_app.extensions["gisportal"].settings.cors_origins
-    if "*" in allowed:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-    elif origin in allowed:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.vary.add("Origin")
-    else:
-        return response
-    response.headers.pop("Access-Control-Allow-Credentials", None)
-    if preflight:
-        response.headers["Access-Control-Allow-Methods"] = "GET, HEAD"
-        response.headers["Access-Control-Allow-Headers"] = "Accept, Accept-Language, Content-Type"
-        response.headers["Access-Control-Max-Age"] = "86400"
+    found = cors_headers(current_app.extensions["gisportal"].settings.cors_origins, origin, preflight)
+    if found:
+        response.headers.pop("Access-Control-Allow-Credentials", None)
+        for key, value in found:
+            response.headers[key] = value
+        if found[0][1] != "*":
+            response.vary.add("Origin")
     return response
 
 

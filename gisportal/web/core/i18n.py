@@ -19,6 +19,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from gisportal.core.resources import resource_dir
+from gisportal.core.settings import Settings
 from gisportal.web.core.context import has_cookie
 from gisportal.web.core.security import safe_redirect_target
 
@@ -54,19 +55,23 @@ def _preferred(accept_language: str, languages: tuple[str, ...]) -> str | None:
     return parse_accept_header(accept_language, LanguageAccept).best_match(languages)
 
 
-def select_language() -> Locale:
-    """Flask-Babel locale selector (a regional locale; translations fall back to the language)."""
-    settings = current_app.extensions["gisportal"].settings
+def language_for(settings: Settings, req: Any) -> str:
+    """The language request ``req`` (a Werkzeug request) asks for: ``?lang=``, the cookie, the browser's
+    preferences (``Accept-Language``), else the instance default."""
     languages = settings.languages
-    req = request
     # ``in`` before reading: a missing key in Werkzeug's dicts raises (and builds) a BadRequestKeyError.
     for candidate in (req.args["lang"] if "lang" in req.args else None,
                       req.cookies[COOKIE] if has_cookie(req, COOKIE) else None):
         if candidate in languages:
-            return _locale(candidate)
+            return candidate
     header = req.environ.get("HTTP_ACCEPT_LANGUAGE")
     chosen = _preferred(header, tuple(languages)) if header else None
-    return _locale(chosen or settings.default_language)
+    return chosen or settings.default_language
+
+
+def select_language() -> Locale:
+    """Flask-Babel locale selector (a regional locale; translations fall back to the language)."""
+    return _locale(language_for(current_app.extensions["gisportal"].settings, request))
 
 
 def current_language() -> str:
@@ -82,7 +87,7 @@ def requested_language() -> str:
     microseconds): for answers that translate nothing, such as the note's JSON. Unlike :func:`current_language`,
     it does not follow ``force_locale``.
     """
-    return select_language().language
+    return language_for(current_app.extensions["gisportal"].settings, request)
 
 
 def text_direction(lang: str | None = None) -> str:

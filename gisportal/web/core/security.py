@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
@@ -158,21 +159,45 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["public_base"] = lambda: public_base_of(settings)
     app.jinja_env.filters["nonced"] = nonced
 
-    policy = _policy(settings)
-    fixed = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-             "Referrer-Policy": "strict-origin-when-cross-origin", "Cross-Origin-Opener-Policy": "same-origin"}
-    if secure:
-        fixed["Strict-Transport-Security"] = "max-age=31536000"
+    headers = SecurityHeaders.of(settings)
+    app.extensions["gisportal_security_headers"] = headers
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
-        headers = response.headers
-        for key, value in fixed.items():
-            if key not in headers:
-                headers[key] = value
-        if "Content-Security-Policy" not in headers:
-            headers["Content-Security-Policy"] = policy.replace("{nonce}", csp_nonce())
+        present = {key.lower() for key, _value in response.headers}
+        missing = [(key, value) for key, value in headers.fixed if key.lower() not in present]
+        if "content-security-policy" not in present:
+            missing.append(("Content-Security-Policy", headers.policy(g.get("csp_nonce"))))
+        response.headers.extend(missing)
         return response
+
+
+@dataclass(frozen=True)
+class SecurityHeaders:
+    """The security headers every response carries (those a view set itself are kept)."""
+
+    fixed: tuple[tuple[str, str], ...]
+    policy_template: str  # the Content-Security-Policy, ``{nonce}`` to fill
+    policy_without_nonce: str  # the same for an answer with no inline script (JSON, files, most errors)
+
+    @classmethod
+    def of(cls, settings: Settings) -> SecurityHeaders:
+        """The headers for an instance's settings."""
+        fixed = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                 ("Referrer-Policy", "strict-origin-when-cross-origin"), ("Cross-Origin-Opener-Policy", "same-origin")]
+        if https_public(settings):
+            fixed.append(("Strict-Transport-Security", "max-age=31536000"))
+        template = _policy(settings)
+        return cls(tuple(fixed), template, template.replace(" 'nonce-{nonce}'", ""))
+
+    def policy(self, nonce: str | None) -> str:
+        """The Content-Security-Policy of a response whose inline scripts carry ``nonce`` (``None``: it has none:
+        no inline script may run)."""
+        return self.policy_template.replace("{nonce}", nonce) if nonce else self.policy_without_nonce
+
+    def for_answer_without_scripts(self) -> list[tuple[str, str]]:
+        """All the headers of a response with no inline script (the lean note path's JSON)."""
+        return [*self.fixed, ("Content-Security-Policy", self.policy_without_nonce)]
 
 
 def safe_redirect_target(target: str | None, default: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +17,20 @@ from flask import current_app, url_for
 
 from gisportal.core.audit import AuditLog
 from gisportal.services.library.documents import Library, LibraryDocument
-from gisportal.web.core.context import portal
+from gisportal.web.core.context import Portal, portal
+
+#: The endpoint of a library document's download, where the notes link to.
+DOCUMENT_ENDPOINT = "library_document"
+
+
+def library_of(p: Portal) -> Library:
+    """The library of instance ``p``."""
+    return Library(p.agency, p.settings.data_dir / "library", p.settings.library_max_bytes, AuditLog(p.agency))
 
 
 def library() -> Library:
     """The library of the current instance."""
-    p = portal()
-    return Library(p.agency, p.settings.data_dir / "library", p.settings.library_max_bytes, AuditLog(p.agency))
+    return library_of(portal())
 
 
 @dataclass
@@ -34,20 +42,20 @@ class RegulationLinks:
     by_lang: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     documents: dict[str, list[LibraryDocument]] = field(default_factory=dict)
 
-    def for_notes(self, lang: str) -> dict[str, list[dict[str, Any]]]:
-        """``{plan name: [{id, title, reference, url, zones}]}`` (zones empty: the whole plan)."""
-        p = portal()
+    def for_notes(self, p: Portal, lang: str, url_of: Callable[[int], str]) -> dict[str, list[dict[str, Any]]]:
+        """``{plan name: [{id, title, reference, url, zones}]}`` (zones empty: the whole plan) for instance ``p``;
+        ``url_of`` gives a document's URL from its id."""
         now = time.monotonic()
         if now - self.checked_at >= p.settings.reload_check_seconds:
             self.checked_at = now
-            current = library().revision()
+            current = library_of(p).revision()
             if current != self.revision:
-                self.documents = library().regulations_by_plan()
+                self.documents = library_of(p).regulations_by_plan()
                 self.revision, self.by_lang = current, {}
         links = self.by_lang.get(lang)
         if links is None:
             links = {plan: [{"id": d.id, "title": d.title(lang), "reference": d.reference,
-                             "url": url_for("library_document", doc_id=d.id), "zones": list(d.zone_codes)}
+                             "url": url_of(d.id), "zones": list(d.zone_codes)}
                             for d in docs] for plan, docs in self.documents.items()}
             self.by_lang[lang] = links
         return links
@@ -59,7 +67,8 @@ class RegulationLinks:
 
 def note_documents(lang: str) -> dict[str, list[dict[str, Any]]]:
     """The regulation documents per plan, for the note being rendered in ``lang``."""
-    return current_app.extensions["gisportal_library_links"].for_notes(lang)
+    return current_app.extensions["gisportal_library_links"].for_notes(
+        portal(), lang, lambda doc_id: url_for(DOCUMENT_ENDPOINT, doc_id=doc_id))
 
 
 def library_changed() -> None:
