@@ -23,7 +23,8 @@ from wtforms.validators import DataRequired, Length
 from gisportal.core.audit import AuditLog
 from gisportal.core.errors import NotFound
 from gisportal.publishing.publication import PUBLISH_LISTENERS
-from gisportal.services.committees.sessions import Committees, PublicDecision
+from gisportal.services.committees.records import PublicDecision
+from gisportal.services.committees.sessions import Committees
 from gisportal.services.committees.terms import DECISIONS, PROJECT_TYPES, SESSION_KINDS
 from gisportal.web.core.context import Portal, json_response, portal
 from gisportal.web.core.i18n import current_language
