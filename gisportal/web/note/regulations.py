@@ -1,5 +1,6 @@
 """The library's regulation documents linked from the notes: which documents of the document library a note (page,
-JSON, PDF) names for the plans that apply, cached per process until the library changes.
+JSON, PDF) names for the plans that apply, cached per process until the library changes; and the app's
+:class:`Library` itself, built once per app (:func:`init_library`) for the note and the library's pages alike.
 
 Here rather than in the library's web module: the note's renderers (the API, the PDF) need these links, and a
 citizen service's web module is no place for the note to import from.
@@ -12,17 +13,25 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, url_for
+from flask import Flask, current_app, url_for
 
 from gisportal.core.audit import AuditLog
 from gisportal.services.library.documents import Library, LibraryDocument
 from gisportal.web.core.context import portal
 
 
+def init_library(app: Flask) -> None:
+    """Build the app's library once, with the cache of the notes' links to it (``app.extensions``)."""
+    p = app.extensions["gisportal"]
+    app.extensions["gisportal_library"] = Library(p.agency, p.settings.data_dir / "library",
+                                                  p.settings.library_max_bytes, AuditLog(p.agency))
+    app.extensions["gisportal_library_links"] = RegulationLinks()
+
+
 def library() -> Library:
-    """The library of the current instance."""
-    p = portal()
-    return Library(p.agency, p.settings.data_dir / "library", p.settings.library_max_bytes, AuditLog(p.agency))
+    """The library of the current app (built once by :func:`init_library`)."""
+    lib: Library = current_app.extensions["gisportal_library"]
+    return lib
 
 
 @dataclass
