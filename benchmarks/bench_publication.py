@@ -62,7 +62,7 @@ from _common import DATA_ROOT, ROOT, SEED, machine, median, parser, verdict, wri
 
 TARGET = 1.5
 CRS = "EPSG:26191"
-CENTER = (463661.0, 574347.0)  # the demo district (gisportal.demo.city.CENTER)
+CENTER = (463661.0, 574347.0)  # the demo district (gisportal.demo.layout.CENTER)
 CELL = 30.0  # metres
 CODES = ["IM", "HC", "HE", "V1", "V2", "ZI", "ZA", "ZT", "EP", "EV"]  # data/rules.yaml
 WEIGHTS = [0.22, 0.18, 0.14, 0.08, 0.08, 0.07, 0.06, 0.05, 0.07, 0.05]

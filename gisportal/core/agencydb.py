@@ -103,7 +103,7 @@ rules_catalogues = sa.Table(
 #: schema is made, so that ``create_all`` and exports see them). PostGIS gets them from their Alembic revisions.
 TABLE_MODULES = (
     "gisportal.services.complaints.handling",
-    "gisportal.services.committees.sessions",
+    "gisportal.services.committees.records",
     "gisportal.services.subscriptions",
     "gisportal.services.payments.orders",
     "gisportal.services.library.documents",

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
                                        description="How often the rules catalogue is checked (data: each request).")
     secret_key: str | None = None
     public_url: str | None = Field(
-        None, description="Public base URL printed in QR codes (e.g. https://nru.example.ma); request host when unset."
+        None, description="Public base URL of absolute links (e.g. https://nru.example.ma); when unset, http:// and "
+                          "the first trusted host (never the request's Host)."
     )
     # Hardening (gisportal.web.core.security): hosts answered, proxies trusted, request sizes.
     trusted_hosts: Annotated[list[str], NoDecode] = Field(
@@ -88,7 +89,7 @@ class Settings(BaseSettings):
     upload_read_memory_bytes: int = Field(3 * 1024**3, ge=256 * 1024**2,
                                           description="Address space of the process reading an uploaded layer.")
     upload_max_vertices: int = Field(5_000_000, ge=4, description="Most vertices in one uploaded layer.")
-    staff_token: str | None = Field(None, description="Bearer token for staff API calls until accounts exist.")
+    staff_token: str | None = Field(None, description="Bearer token of GET /api/v1/registry (pages use accounts).")
     ratelimit_storage_uri: str | None = Field(
         None, description="Where throttling counts attempts: by default a file in the data directory shared by "
                           "every worker of this machine; redis://host:6379 or memcached://host:11211 share it "

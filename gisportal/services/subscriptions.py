@@ -26,7 +26,7 @@ from gisportal.core.contact_details import email_address
 from gisportal.core.errors import InvalidInput, NotFound
 from gisportal.core.notifications import Notification, Sender
 from gisportal.publishing.impact import SHARE_TOLERANCE
-from gisportal.services.committees.sessions import PublicDecision, permit_files
+from gisportal.services.committees.records import PublicDecision, permit_files
 from gisportal.services.committees.terms import DECISIONS, FILE_NUMBER, SESSION_KINDS, normalise_number
 from gisportal.storage.base import Store
 from gisportal.zoning.plans import PlanVersion

@@ -1,10 +1,13 @@
 """No import cycles in gisportal (issue #13), imports placed inside functions counted: grimp's graph holds every
 import statement of the package, wherever it stands (only ``if TYPE_CHECKING:`` ones, which never run, are left
-out). A cycle is a strongly connected group of modules; the test names each group with the imports that close it."""
+out). ``graphlib``'s topological sort finds a cycle; the test names it with the lines of the imports that close it."""
 
 from __future__ import annotations
 
 import ast
+import itertools
+from collections.abc import Iterable, Mapping
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import grimp
@@ -12,64 +15,36 @@ import grimp
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
-    """The groups of two or more modules that import each other, directly or not (Tarjan, iterative)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    groups: list[list[str]] = []
-    for root in sorted(edges):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(edges[root])))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            child = next(children, None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = len(index)
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(edges.get(child, ())))))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                group = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    group.append(member)
-                    if member == node:
-                        break
-                if len(group) > 1:
-                    groups.append(sorted(group))
-    return groups
+def import_cycle(edges: Mapping[str, Iterable[str]]) -> list[str]:
+    """One cycle of imports as ``[a, b, ..., a]`` (``a`` imports ``b``...), or ``[]`` when there is none.
+
+    ``graphlib.TopologicalSorter`` takes each module's imports as its predecessors; its ``CycleError`` names a
+    cycle as a list in which each module is imported by the next one, the first repeated at the end."""
+    try:
+        TopologicalSorter(edges).prepare()
+    except CycleError as error:
+        return list(reversed(error.args[1]))
+    return []
 
 
 def test_the_cycle_finder_finds_cycles():
-    edges = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e", "d"}, "f": {"g"}, "g": {"f"}}
-    assert sorted(strongly_connected(edges)) == [["a", "b", "c"], ["f", "g"]]
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"d"}, "d": set(), "e": {"a", "d"}}) == []
+    cycle = import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"d"}})
+    assert cycle[0] == cycle[-1] and len(cycle) == 4
+    start = cycle.index("a")
+    assert cycle[start:-1] + cycle[:start] + ["a"] == ["a", "b", "c", "a"]  # the imports' direction, any rotation
+    assert import_cycle({"e": {"e", "d"}, "d": set()}) == ["e", "e"]  # a module importing itself
 
 
 def test_gisportal_has_no_import_cycle():
     graph = grimp.build_graph("gisportal", exclude_type_checking_imports=True)
     edges = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
-    cycles = strongly_connected(edges)
+    cycle = import_cycle(edges)
 
     def lines(a: str, b: str) -> str:
         return ", ".join(str(d["line_number"]) for d in graph.get_import_details(importer=a, imported=b))
 
-    described = [[f"{a} -> {b} (line {lines(a, b)})" for a in group for b in sorted(edges[a] & set(group))]
-                 for group in cycles]
-    assert cycles == [], described
+    assert cycle == [], [f"{a} -> {b} (line {lines(a, b)})" for a, b in itertools.pairwise(cycle)]
     assert len(graph.modules) > 100  # the whole package was read
 
 

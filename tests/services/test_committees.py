@@ -17,7 +17,7 @@ from support.committees import APPLICANT, csrf, make_app, new_session, personal_
 
 from gisportal.core.audit import AuditFilter, AuditLog
 from gisportal.services.committees.decision_import import template_csv
-from gisportal.services.committees.sessions import decisions, permit_files
+from gisportal.services.committees.records import decisions, permit_files
 
 FILE = "2026/0101"
 

@@ -122,7 +122,7 @@ def test_a_wrong_code_and_an_unknown_number_give_the_same_answer(site, client):
     assert wrong.get_json() == unknown.get_json() == garbage.get_json()
     assert wrong.get_json()["message"] == "No complaint matches this number and code."
     missing = client.get(f"/api/v1/complaints/{mine['number']}")  # the code is required
-    assert missing.status_code == 400 and "X-Tracking-Code" in missing.get_json()["message"]
+    assert missing.status_code == 422 and "X-Tracking-Code" in missing.get_json()["message"]
     # in a header, the code stays out of web server access logs
     by_header = client.get(f"/api/v1/complaints/{mine['number']}", headers={"X-Tracking-Code": mine["code"]})
     assert by_header.status_code == 200 and by_header.get_json()["number"] == mine["number"]

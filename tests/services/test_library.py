@@ -30,6 +30,7 @@ from gisportal.core.audit import AuditFilter, AuditLog
 from gisportal.core.errors import Conflict, InvalidInput, NotFound
 from gisportal.services.library.documents import DocumentMeta, Library, documents
 from gisportal.services.library.text import extract_pdf_text, highlight, normalise, query_terms, search_form
+from gisportal.web.note.regulations import library as app_library
 
 FR_REG = "Le règlement d'aménagement de la zone A fixe la hauteur maximale des constructions à douze mètres."
 AR_REG = "يُحدِّدُ نظامُ التهيئة الارتفاعَ الأقصى للبنايات، وتبقى المساحة الخضراء محميةً."
@@ -388,6 +389,15 @@ def test_notes_link_the_regulations_of_their_plan_and_zones(app, lib):
     assert [d["id"] for d in in_b["plans"][0]["documents"]] == [reg.id, whole.id]
     html = client.get("/note", query_string={"ref": "TF-1002/06"}).get_data(as_text=True)
     assert f'href="/documents/{reg.id}"' in html
+
+
+def test_the_library_is_built_once_per_app(app):
+    with app.test_request_context():
+        first = app_library()
+        assert app_library() is first and app.extensions["gisportal_library"] is first
+    with app.test_request_context():  # another request: the same library
+        assert app_library() is first
+    assert first.files_dir == app.extensions["gisportal"].settings.data_dir / "library"
 
 
 def test_the_notes_cache_follows_changes_made_by_another_process_but_queries_nothing_meanwhile(

@@ -332,7 +332,7 @@ def test_failed_publication_leaves_the_database_and_memory_untouched(tiny_writab
 def test_failed_parcel_write_leaves_the_database_and_memory_untouched(tiny_writable, tiny, monkeypatch):
     store = tiny_writable.open_store()
     before, counts, generation = tiny_writable.snapshot(), store.counts(), store.generation()
-    import gisportal.storage.postgis.store as postgis
+    import gisportal.storage.postgis.writes as postgis
 
     def broken_places(*args):  # after the parcels were replaced and the places deleted, in the same transaction
         raise RuntimeError("places failed (simulated)")

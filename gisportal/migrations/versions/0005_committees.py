@@ -3,7 +3,7 @@
 Revision ID: 0005
 Revises: 0003
 
-The tables are created from their SQLAlchemy definitions (``gisportal.services.committees.sessions``,
+The tables are created from their SQLAlchemy definitions (``gisportal.services.committees.records``,
 ``gisportal.services.subscriptions``) as they stand at this revision; later changes get revisions of their own.
 """
 
@@ -20,7 +20,7 @@ _TABLES = ("gp_committee_sessions", "gp_permit_files", "gp_committee_decisions",
 
 def _tables() -> list[sa.Table]:
     from gisportal.services import subscriptions
-    from gisportal.services.committees import sessions as committees
+    from gisportal.services.committees import records as committees
 
     return [committees.sessions, committees.permit_files, committees.decisions, subscriptions.subscriptions]
 

@@ -14,7 +14,7 @@ import io
 import logging
 from dataclasses import dataclass
 
-from gisportal.services.committees.sessions import DecisionEntry, Finding
+from gisportal.services.committees.records import DecisionEntry, Finding
 from gisportal.services.committees.terms import DECISIONS, PROJECT_TYPES, term_code
 
 logger = logging.getLogger(__name__)

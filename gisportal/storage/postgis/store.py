@@ -5,7 +5,8 @@ lock so several processes can start at once). Lookups, intersections and
 tiles run in SQL on GiST indexes. Every write is one transaction that also
 bumps ``gp_meta.generation``; each process caches only small things (plan
 versions, places, extent) and reloads them when the generation moves, so a
-publication made through one process is seen by all.
+publication made through one process is seen by all. The rows themselves are written by
+:mod:`gisportal.storage.postgis.writes`.
 """
 
 from __future__ import annotations
@@ -13,15 +14,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import psycopg
-import pyarrow as pa
 import shapely
 import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
@@ -32,51 +30,19 @@ from gisportal.core.coords import crs_of
 from gisportal.core.errors import InvalidInput, NotFound
 from gisportal.storage.base import NewPlanVersion, OverlayHit, Store, Suggestion, ZoneHit
 from gisportal.storage.featurequery import LAYER_COLUMNS, FeaturePage, FeatureQuery
-from gisportal.storage.indexing import address_parts, match_places, place_rows
+from gisportal.storage.indexing import match_places
 from gisportal.storage.postgis import features as postgis_features
 from gisportal.storage.postgis.db import declare_srid, make_engine, migrate
-from gisportal.storage.postgis.load import (
-    CHUNK_ROWS,
-    FLOAT8,
-    INT4,
-    MULTIPOLYGON,
-    TEXT,
-    TEXT_OR_NULL,
-    bulk_indexes,
-    copy_chunks,
-    copy_frame,
-)
 from gisportal.storage.postgis.replicas import PRIMARY_LSN_SQL, ReadRouter, connector, fetch_on, safe_url
-from gisportal.storage.postgis.sql import (
-    FEATURES_SQL,
-    HITS_SQL,
-    PARCEL_AT_SQL,
-    PARCEL_POINTS_SQL,
-    TILE_SQL,
-    parcel_search_sql,
-)
-from gisportal.zoning.parcels import ParcelRecord, ref_key_candidates, ref_keys, search_text
+from gisportal.storage.postgis.sql import FEATURES_SQL, HITS_SQL, PARCEL_AT_SQL, TILE_SQL, parcel_search_sql
+from gisportal.storage.postgis.writes import insert_overlays, insert_plan_version, load_parcels
+from gisportal.zoning.parcels import ParcelRecord, ref_key_candidates, search_text
 from gisportal.zoning.plans import Plan, PlanVersion
 
 logger = logging.getLogger(__name__)
 
 #: SQL text -> the same statement in psycopg's parameter style (:meth:`PostgisStore._fetch`).
 _PSYCOPG_SQL: dict[str, str] = {}
-
-
-#: Columns of each table a load writes, in COPY's order, with their kinds.
-ZONE_COLUMNS = {"version_id": INT4, "code": TEXT, "label_fr": TEXT, "label_ar": TEXT, "geom": MULTIPOLYGON}
-OVERLAY_COLUMNS = {"version_id": INT4, "kind": TEXT, "label_fr": TEXT, "label_ar": TEXT, "provision_fr": TEXT,
-                   "provision_ar": TEXT, "max_height_m": FLOAT8, "geom": MULTIPOLYGON}
-PARCEL_COLUMNS = {"ref": TEXT, "ref_key": TEXT, "address": TEXT_OR_NULL, "quarter": TEXT_OR_NULL,
-                  "street": TEXT_OR_NULL, "house": TEXT_OR_NULL, "geom": MULTIPOLYGON}
-#: Indexes of the parcels built at once after a first load rather than grown row by row during it.
-BULK_BUILT_INDEXES = ("gp_parcels_geom", "gp_parcels_ref_key", "gp_parcels_address")
-
-
-def _concat(arrays: list) -> Any:
-
-    return pa.concat_arrays(arrays) if arrays else pa.array([], type=pa.large_string())
 
 
 class PostgisStore(Store):
@@ -355,29 +321,10 @@ class PostgisStore(Store):
         zones = self._ensure_crs(zones)
         with self._write() as conn:
             self._store_meta_crs(conn)
-            conn.execute(sa.text("INSERT INTO gp_plans (name, title_fr, title_ar) VALUES (:n, :f, :a) "
-                                 "ON CONFLICT (name) DO NOTHING"),
-                         {"n": new.plan_name, "f": new.title_fr, "a": new.title_ar})
-            plan_id = conn.execute(sa.text("SELECT id FROM gp_plans WHERE name = :n FOR UPDATE"),
-                                   {"n": new.plan_name}).scalar_one()
-            version_id = conn.execute(sa.text(
-                "INSERT INTO gp_plan_versions (plan_id, version, approval_act, approval_date, effective_from,"
-                " published_at) SELECT :p, COALESCE(MAX(version), 0) + 1, :act, :ad, :ef, :now FROM gp_plan_versions"
-                " WHERE plan_id = :p RETURNING id"),
-                {"p": plan_id, "act": new.approval_act, "ad": new.approval_date, "ef": new.effective_from,
-                 "now": new.published_at or datetime.now(UTC)}).scalar_one()
-            if new.origin:
-                conn.execute(sa.text("INSERT INTO gp_version_origins (version_id, origin) VALUES (:v, :o)"),
-                             {"v": version_id, "o": new.origin})
-            copy_frame(conn, "gp_zones", ZONE_COLUMNS, zones.assign(version_id=version_id, geom=zones.geometry.values),
-                       self.srid)
+            version_id = insert_plan_version(conn, new, zones, self.srid)
             if overlays is not None and len(overlays):
-                self._insert_overlays(conn, self._ensure_crs(overlays), version_id)
+                insert_overlays(conn, self._ensure_crs(overlays), version_id, self.srid)
         return next(v for v in self._versions if v.id == version_id)
-
-    def _insert_overlays(self, conn: Connection, overlays: gpd.GeoDataFrame, version_id: int) -> None:
-        copy_frame(conn, "gp_overlays", OVERLAY_COLUMNS,
-                   overlays.assign(version_id=version_id, geom=overlays.geometry.values), self.srid)
 
     def add_overlays(self, plan_name: str, overlays: gpd.GeoDataFrame) -> PlanVersion:
         candidates = [v for v in self._versions if v.plan_name == plan_name]
@@ -386,55 +333,14 @@ class PostgisStore(Store):
         target = max(candidates, key=lambda v: v.version)
         overlays = self._ensure_crs(overlays)
         with self._write() as conn:
-            self._insert_overlays(conn, overlays, target.id)
+            insert_overlays(conn, overlays, target.id, self.srid)
         return target
 
     def put_parcels(self, parcels: gpd.GeoDataFrame) -> dict[str, int]:
         parcels = self._ensure_crs(parcels)
-        streets: list = []  # the chunks' streets, as they are made (the places are computed from them)
-
-        def chunks() -> Iterator[dict[str, Any]]:
-            """The parcels with their reference keys, streets and house numbers, chunk by chunk (while the
-            server loads the previous one)."""
-            for start in range(0, len(parcels), CHUNK_ROWS):
-                part = parcels.iloc[start:start + CHUNK_ROWS]
-                street, house = address_parts(part["address"])
-                streets.append(street)
-                yield {"ref": part["ref"], "address": part["address"], "quarter": part["quarter"],
-                       "ref_key": part["ref_key"] if "ref_key" in part else ref_keys(part["ref"]),
-                       "street": street, "house": house, "geom": part.geometry.values}
-
-        with self._write() as conn:
+        with self._write() as conn:  # writers are serialised by _write's lock, as load_parcels needs
             self._store_meta_crs(conn)
-            # Writers are serialised by _write's lock: an empty table stays empty until this transaction ends.
-            if conn.execute(sa.text("SELECT NOT EXISTS (SELECT FROM gp_parcels)")).scalar_one():
-                # The first load: straight into the table, its indexes built once at the end (a duplicate
-                # reference then fails the unique index, and the whole load with it).
-                with ThreadPoolExecutor(1) as pool, bulk_indexes(conn, "gp_parcels", BULK_BUILT_INDEXES):
-                    copy_chunks(conn, "gp_parcels", PARCEL_COLUMNS, chunks(), self.srid)
-                    bounds = shapely.bounds(parcels.geometry.values)
-                    # The places, from the rows just loaded (then all there are), while the server builds the
-                    # indexes (as bulk_indexes ends, before the pool waits for them).
-                    soon = pool.submit(place_rows, parcels["quarter"].to_numpy(), _concat(streets),
-                                       (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2)
-                replaced, places = 0, soon.result()
-            else:
-                conn.execute(sa.text("CREATE TEMP TABLE gp_incoming (LIKE gp_parcels INCLUDING DEFAULTS) "
-                                     "ON COMMIT DROP"))
-                copy_chunks(conn, "gp_incoming", PARCEL_COLUMNS, chunks(), self.srid)
-                replaced = conn.execute(sa.text("DELETE FROM gp_parcels p USING gp_incoming i "
-                                                "WHERE p.ref_key = i.ref_key")).rowcount
-                columns = ", ".join(PARCEL_COLUMNS)
-                conn.execute(sa.text(f"INSERT INTO gp_parcels ({columns}) SELECT {columns} FROM gp_incoming"))
-                points = pd.DataFrame(conn.execute(sa.text(PARCEL_POINTS_SQL)).all(),
-                                      columns=["quarter", "street", "x", "y"])
-                places = place_rows(points["quarter"], points["street"], points["x"].to_numpy(),
-                                    points["y"].to_numpy())
-            conn.execute(sa.text("DELETE FROM gp_places"))
-            if places:
-                conn.execute(sa.text("INSERT INTO gp_places VALUES (:k, :l, :x, :y)"),
-                             [{"k": k, "l": lbl, "x": x, "y": y} for k, lbl, x, y in places])
-            conn.execute(sa.text("ANALYZE gp_parcels"))
+            replaced = load_parcels(conn, parcels, self.srid)
         return {"added": len(parcels) - replaced, "replaced": replaced}
 
     def set_meta(self, values: dict[str, str]) -> None:

@@ -1,5 +1,6 @@
 """The library's regulation documents linked from the notes: which documents of the document library a note (page,
-JSON, PDF) names for the plans that apply, cached per process until the library changes.
+JSON, PDF) names for the plans that apply, cached per process until the library changes; and the app's
+:class:`Library` itself, built once per app (:func:`init_library`) for the note and the library's pages alike.
 
 Here rather than in the library's web module: the note's renderers (the API, the PDF) need these links, and a
 citizen service's web module is no place for the note to import from.
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, url_for
+from flask import Flask, current_app, url_for
 
 from gisportal.core.audit import AuditLog
 from gisportal.services.library.documents import Library, LibraryDocument
@@ -23,20 +24,25 @@ from gisportal.web.core.context import Portal, portal
 DOCUMENT_ENDPOINT = "library_document"
 
 
-def library_of(p: Portal) -> Library:
-    """The library of instance ``p``."""
-    return Library(p.agency, p.settings.data_dir / "library", p.settings.library_max_bytes, AuditLog(p.agency))
+def init_library(app: Flask) -> None:
+    """Build the app's library once, with the cache of the notes' links to it (``app.extensions``)."""
+    p = app.extensions["gisportal"]
+    lib = Library(p.agency, p.settings.data_dir / "library", p.settings.library_max_bytes, AuditLog(p.agency))
+    app.extensions["gisportal_library"] = lib
+    app.extensions["gisportal_library_links"] = RegulationLinks(lib)
 
 
 def library() -> Library:
-    """The library of the current instance."""
-    return library_of(portal())
+    """The library of the current app (built once by :func:`init_library`)."""
+    lib: Library = current_app.extensions["gisportal_library"]
+    return lib
 
 
 @dataclass
 class RegulationLinks:
     """Regulation documents per plan for the notes, cached per process until the library's revision changes."""
 
+    library: Library
     revision: int | None = None
     checked_at: float = -math.inf
     by_lang: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
@@ -48,9 +54,9 @@ class RegulationLinks:
         now = time.monotonic()
         if now - self.checked_at >= p.settings.reload_check_seconds:
             self.checked_at = now
-            current = library_of(p).revision()
+            current = self.library.revision()
             if current != self.revision:
-                self.documents = library_of(p).regulations_by_plan()
+                self.documents = self.library.regulations_by_plan()
                 self.revision, self.by_lang = current, {}
         links = self.by_lang.get(lang)
         if links is None:

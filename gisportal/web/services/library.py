@@ -24,7 +24,7 @@ from gisportal.services.library.documents import KINDS, DocumentMeta, LibraryDoc
 from gisportal.services.library.text import highlight
 from gisportal.web.accounts.auth import actor_name, client_ip, staff_required
 from gisportal.web.core.context import portal, public_base
-from gisportal.web.note.regulations import RegulationLinks, library, library_changed
+from gisportal.web.note.regulations import init_library, library, library_changed
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ class Document(MethodView):
 
 def init_app(app: Flask) -> None:
     """Register the pages, the staff pages and the API."""
-    app.extensions["gisportal_library_links"] = RegulationLinks()
+    init_library(app)
     app.add_url_rule("/documents", "library", library_page)
     app.add_url_rule("/documents/<int:doc_id>", "library_document", document_page)
     app.add_url_rule("/documents/<int:doc_id>/file", "library_document_file", document_file)

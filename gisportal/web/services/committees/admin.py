@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from gisportal.core.errors import InvalidInput, RecordsInvalid
 from gisportal.services.committees.decision_import import MAX_BYTES, parse_decisions_csv, template_csv
-from gisportal.services.committees.sessions import DecisionEntry, Recorded
+from gisportal.services.committees.records import DecisionEntry, Recorded
 from gisportal.services.committees.terms import DECISIONS, PROJECT_TYPES, SESSION_KINDS
 from gisportal.web.accounts.auth import actor_name, client_ip, staff_required
 from gisportal.web.core.i18n import current_language

@@ -14,19 +14,21 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from flask_wtf import FlaskForm
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from gisportal.core.audit import AuditLog
 from gisportal.core.errors import NotFound
 from gisportal.publishing.publication import PUBLISH_LISTENERS
-from gisportal.services.committees.sessions import Committees, PublicDecision
+from gisportal.services.committees.records import PublicDecision
+from gisportal.services.committees.sessions import Committees
 from gisportal.services.committees.terms import DECISIONS, PROJECT_TYPES, SESSION_KINDS
 from gisportal.web.core.context import Portal, json_response, portal
 from gisportal.web.core.i18n import current_language
+from gisportal.web.core.request_codes import RequestCode
 from gisportal.web.core.schemas import ProblemSchema
 from gisportal.web.services import subscriptions
 from gisportal.web.services.subscriptions import subscriptions_of
@@ -60,20 +62,14 @@ def decision_dict(d: PublicDecision) -> dict[str, Any]:
 
 
 # --- API ----------------------------------------------------------------------------------------------------
+#: The applicant's personal code: the ``X-Personal-Code`` header, else the ``code`` parameter.
+PERSONAL_CODE = RequestCode("code", "X-Personal-Code", "The applicant's personal code, e.g. K7M2Q-9TXHB", 40)
+
+
 class DecisionArgs(Schema):
     file = fields.String(required=True, validate=validate.Length(min=1, max=40),
                          metadata={"description": "Permit file number, e.g. 2026/0101"})
-    code = fields.String(required=False, validate=validate.Length(min=1, max=40),
-                         metadata={"description": "The applicant's personal code, e.g. K7M2Q-9TXHB; better sent in "
-                                                  "the X-Personal-Code header, which access logs do not keep"})
-
-
-class CodeHeader(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    personal_code = fields.String(data_key="X-Personal-Code", validate=validate.Length(min=1, max=40),
-                                  metadata={"description": "The applicant's personal code (instead of ``code``)"})
+    code = PERSONAL_CODE.query_field()
 
 
 class DecisionItemSchema(Schema):
@@ -102,21 +98,18 @@ def lookup_dict(found: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/decisions")
 class Decisions(MethodView):
     @blp.arguments(DecisionArgs(), location="query")
-    @blp.arguments(CodeHeader(), location="headers", as_kwargs=True)
+    @blp.arguments(PERSONAL_CODE.header_schema(), location="headers")
     @blp.alt_response(200, schema=FileDecisionsSchema, success=True, description="The file and its decisions")
     @blp.alt_response(404, schema=ProblemSchema, description="No file matches this number and code")
     @blp.alt_response(429, schema=ProblemSchema, description="Too many look-ups from this address")
-    def get(self, args: dict[str, Any], personal_code: str | None = None) -> Response:
+    def get(self, args: dict[str, Any], headers: dict[str, Any]) -> Response:
         """The committee decisions on a permit file, for its applicant (file number + personal code).
 
         A wrong code and an unknown file number give the same 404. Look-ups are rate-limited per address.
         No personal data is ever answered.
         """
 
-        code = personal_code or args.get("code")
-        if not code:
-            abort(422, messages={"query": {"code": ["Missing: send it in the X-Personal-Code header (or as code)."]}})
-        return json_response(lookup_dict(committees_of().lookup(args["file"], str(code))))
+        return json_response(lookup_dict(committees_of().lookup(args["file"], PERSONAL_CODE.read(args, headers))))
 
 
 # --- pages --------------------------------------------------------------------------------------------------

@@ -14,11 +14,11 @@ from flask import Flask, Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload as UploadField
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
-from gisportal.core.errors import InvalidInput
 from gisportal.services.complaints.intake import CATEGORIES
 from gisportal.web.core.context import json_response, portal
+from gisportal.web.core.request_codes import RequestCode
 from gisportal.web.core.throttle import wrong_code_limit
 from gisportal.web.services.complaints.public import (
     attachment_response,
@@ -57,25 +57,8 @@ class FiledSchema(Schema):
     tracking_url = fields.String()
 
 
-class CodeArgs(Schema):
-    code = fields.String(validate=validate.Length(min=1, max=64),
-                         metadata={"description": "The secret code (or send it in the X-Tracking-Code header, which "
-                                                  "keeps it out of web server access logs)"})
-
-
-class CodeHeader(Schema):
-    code = fields.String(data_key="X-Tracking-Code", validate=validate.Length(min=1, max=64))
-
-    class Meta:
-        unknown = EXCLUDE  # every other request header
-
-
-def _secret_code(query: dict[str, Any], headers: dict[str, Any]) -> str:
-    code = headers.get("code") or query.get("code")
-    if not code:
-        raise InvalidInput("Give the complaint's secret code: ?code=… or the X-Tracking-Code header.",
-                           parameter="code")
-    return code
+#: The complaint's secret code: the ``X-Tracking-Code`` header, else the ``code`` parameter.
+SECRET_CODE = RequestCode("code", "X-Tracking-Code", "The complaint's secret code (given when it is filed)")
 
 
 class EventSchema(Schema):
@@ -108,14 +91,14 @@ class ComplaintsCollection(MethodView):
 
 @blp.route("/<number>")
 class ComplaintStatus(MethodView):
-    @blp.arguments(CodeArgs(), location="query")
-    @blp.arguments(CodeHeader(), location="headers")
+    @blp.arguments(SECRET_CODE.query_schema(), location="query")
+    @blp.arguments(SECRET_CODE.header_schema(), location="headers")
     @blp.response(200, StatusSchema)
     @blp.alt_response(404, description="No complaint matches this number and code")
     def get(self, args: dict[str, Any], headers: dict[str, Any], number: str) -> Response:
         """Status, timeline and answer of a complaint (needs its secret code)."""
         complaints = book()
-        complaint = complaints.open_with_code(number, _secret_code(args, headers))
+        complaint = complaints.open_with_code(number, SECRET_CODE.read(args, headers))
         view = public_view(complaint, complaints.timeline(complaint), complaints.attachments(complaint),
                            lambda a: f"/api/v1/complaints/{complaint.number}/attachments/{a.id}")
         view.pop("description")
@@ -124,14 +107,14 @@ class ComplaintStatus(MethodView):
 
 @blp.route("/<number>/attachments/<int:attachment_id>")
 class ComplaintAttachment(MethodView):
-    @blp.arguments(CodeArgs(), location="query")
-    @blp.arguments(CodeHeader(), location="headers")
+    @blp.arguments(SECRET_CODE.query_schema(), location="query")
+    @blp.arguments(SECRET_CODE.header_schema(), location="headers")
     @blp.alt_response(200, description="The file (its checked content type, as a download)")
     @blp.alt_response(404, description="No complaint matches this number and code, or no such file")
     def get(self, args: dict[str, Any], headers: dict[str, Any], number: str, attachment_id: int) -> Response:
         """A file of a complaint (needs its secret code)."""
         complaints = book()
-        complaint = complaints.open_with_code(number, _secret_code(args, headers))
+        complaint = complaints.open_with_code(number, SECRET_CODE.read(args, headers))
         return attachment_response(*complaints.attachment_file(complaint, attachment_id))
 
 

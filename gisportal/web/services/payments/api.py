@@ -12,10 +12,11 @@ from typing import Any
 
 from flask import Flask, Response, request, url_for
 from flask_limiter import Limiter
-from flask_smorest import Blueprint, abort
-from marshmallow import EXCLUDE, Schema, fields, validate
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
 from gisportal.web.core.context import json_response, portal
+from gisportal.web.core.request_codes import RequestCode
 from gisportal.web.core.schemas import ProblemSchema
 from gisportal.web.core.throttle import wrong_code_limit
 from gisportal.web.services.payments.public import (
@@ -55,26 +56,8 @@ class OrderArgs(QuoteArgs):
         exclude = ("date",)
 
 
-class TokenArgs(Schema):
-    t = fields.String(required=False, validate=validate.Length(min=1, max=64),
-                      metadata={"description": "The order's access code (given when the order is created); better "
-                                               "sent in the X-Access-Code header, which access logs do not keep"})
-
-
-class AccessHeader(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    access_code = fields.String(data_key="X-Access-Code", validate=validate.Length(min=1, max=64),
-                                metadata={"description": "The order's access code (instead of ``t``)"})
-
-
-def code_of(args: dict[str, Any], header: str | None) -> str:
-    """The order's access code: the ``X-Access-Code`` header, else the ``t`` parameter."""
-    code = header or args.get("t")
-    if not code:
-        abort(422, messages={"query": {"t": ["Missing: send it in the X-Access-Code header (or as t)."]}})
-    return str(code)
+#: The order's access code: the ``X-Access-Code`` header, else the ``t`` parameter.
+ACCESS_CODE = RequestCode("t", "X-Access-Code", "The order's access code (given when the order is created)")
 
 
 class QuoteLineSchema(Schema):
@@ -180,23 +163,23 @@ def order_create(args: dict[str, Any]) -> Response:
 
 
 @blp.route("/orders/<reference>", endpoint="order_status")
-@blp.arguments(TokenArgs(), location="query")
-@blp.arguments(AccessHeader(), location="headers", as_kwargs=True)
+@blp.arguments(ACCESS_CODE.query_schema(), location="query")
+@blp.arguments(ACCESS_CODE.header_schema(), location="headers")
 @blp.alt_response(200, schema=OrderSchema, success=True, description="The order and its payments")
 @_errors
-def order_status(args: dict[str, Any], reference: str, access_code: str | None = None) -> Response:
+def order_status(args: dict[str, Any], headers: dict[str, Any], reference: str) -> Response:
     """An order's status and payments (with its access code: ``X-Access-Code`` header or ``t``)."""
-    return json_response(_order_json(service().orders.open(reference, code_of(args, access_code))))
+    return json_response(_order_json(service().orders.open(reference, ACCESS_CODE.read(args, headers))))
 
 
 @blp.route("/orders/<reference>/payment", methods=["POST"], endpoint="order_payment")
-@blp.arguments(TokenArgs(), location="query")
-@blp.arguments(AccessHeader(), location="headers", as_kwargs=True)
+@blp.arguments(ACCESS_CODE.query_schema(), location="query")
+@blp.arguments(ACCESS_CODE.header_schema(), location="headers")
 @blp.alt_response(200, schema=PaymentStartSchema, success=True, description="Where to pay")
 @_errors
-def order_payment(args: dict[str, Any], reference: str, access_code: str | None = None) -> Response:
+def order_payment(args: dict[str, Any], headers: dict[str, Any], reference: str) -> Response:
     """Start paying an order: the provider's payment page to send the person to."""
-    order = service().orders.open(reference, code_of(args, access_code))
+    order = service().orders.open(reference, ACCESS_CODE.read(args, headers))
     return json_response({"redirect_url": payment_redirect(order)})
 
 
