@@ -47,7 +47,7 @@ class RegulationLinks:
         links = self.by_lang.get(lang)
         if links is None:
             links = {plan: [{"id": d.id, "title": d.title(lang), "reference": d.reference,
-                             "url": url_for("library_document", doc_id=d.id), "zones": list(d.zone_codes)}
+                             "url": url_for("library.document", doc_id=d.id), "zones": list(d.zone_codes)}
                             for d in docs] for plan, docs in self.documents.items()}
             self.by_lang[lang] = links
         return links
