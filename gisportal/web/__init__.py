@@ -107,7 +107,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from gisportal.web.note import documents, history, situation
     from gisportal.web.opendata import data, ogc
     from gisportal.web.publishing import planning, rules_admin
-    from gisportal.web.services import contact, library
+    from gisportal.web.services import contact, library, subscriptions
     from gisportal.web.services.committees import admin as committees_admin
     from gisportal.web.services.committees import public as committees
     from gisportal.web.services.complaints import admin as complaints_admin
@@ -122,31 +122,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)  # first: bounded route ids, body size limits before anything reads a body
     i18n.init_app(app)
     api.init_app(app)  # first: the others add their blueprints to app.extensions["gisportal_api"]
-    auth.init_app(app)
-    admin.init_app(app)
+    auth.init_app(app)  # before the pages: the limiter their rate limits use, CSRF
     planning.init_app(app)
     rules_admin.init_app(app)
-    assets.init_app(app)
     complaints.init_app(app)
     complaints_api.init_app(app)
-    complaints_admin.init_app(app)
     committees.init_app(app)
-    committees_admin.init_app(app)
-    payments.init_app(app)  # first: the payments service the three others use
-    sandbox_gateway.init_app(app)
+    payments.init_app(app)  # first: the payments service the two others use
     payments_api.init_app(app)
-    payments_admin.init_app(app)
     library.init_app(app)
     contact.init_app(app)
-    pages.init_app(app)
     documents.init_app(app)
-    tiles.init_app(app)
     ogc.init_app(app)
     data.init_app(app)
     sites.init_app(app)
     history.init_app(app)
     situation.init_app(app)
     archives.init_app(app)
+    # The pages: one Blueprint per capability (its views, its URL prefix, its templates in templates/<capability>/).
+    for module in (i18n, assets, api, auth, admin, planning, rules_admin, complaints, complaints_admin, committees,
+                   subscriptions, committees_admin, payments, sandbox_gateway, payments_admin, library, contact, pages,
+                   documents, tiles, data, sites, history):
+        app.register_blueprint(module.bp)
     errors.init_app(app)
     from gisportal.web.core import delivery  # compression, fingerprinted static URLs, API CORS (issue #15)
 

@@ -7,6 +7,7 @@ import secrets
 from datetime import date
 from typing import Any
 
+from flask import Blueprint as PagesBlueprint
 from flask import Flask, Response, render_template, request
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
@@ -221,11 +222,15 @@ def openapi_servers(public_url: str | None) -> list[dict[str, str]]:
 
 
 def init_app(app: Flask) -> None:
-    """Attach flask-smorest, the API blueprint and the API reference page."""
+    """Attach flask-smorest and the API blueprint (the API reference page is :data:`bp`)."""
     app.config["API_SPEC_OPTIONS"] = {
         "info": {"description": "gisportal: zoning, parcels and urban-information notes."},
         "servers": openapi_servers(app.extensions["gisportal"].settings.public_url)}
     api = PortalApi(app)
     api.register_blueprint(blp)
     app.extensions["gisportal_api"] = api
-    app.add_url_rule("/api/v1/docs", "api_docs", api_docs)
+
+
+#: The interactive API reference page.
+bp = PagesBlueprint("api_reference", __name__)
+bp.add_url_rule("/api/v1/docs", "docs", api_docs)

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from flask import Blueprint as PagesBlueprint
 from flask import Flask, Response, render_template, request
 from flask.views import MethodView
 from flask_babel import force_locale
@@ -207,10 +208,14 @@ def site_note_page() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the API and the pages (CSRF-exempt: read-only, no cookie used)."""
+    """Register the API (the pages are :data:`bp`); both CSRF-exempt: read-only, no cookie used."""
     app.extensions["gisportal_api"].register_blueprint(blp)
     csrf = app.extensions["gisportal_csrf"]
     csrf.exempt(SiteNotes)
-    app.add_url_rule("/sites", "sites", sites_page)
-    app.add_url_rule("/sites/note", "site_note", site_note_page, methods=["GET", "POST"])
     csrf.exempt(site_note_page)
+
+
+#: The site note's pages.
+bp = PagesBlueprint("sites", __name__, url_prefix="/sites")
+bp.add_url_rule("", "index", sites_page)
+bp.add_url_rule("/note", "note", site_note_page, methods=["GET", "POST"])

@@ -48,7 +48,7 @@ addresses:
     lon: -5.8039
 posters:
   - id: help
-    endpoint: help_page
+    endpoint: contact.help
     title: {{fr: "{PAYLOAD}", ar: "{PAYLOAD}", en: "{PAYLOAD}"}}
     text: {{fr: "{SHORT}", ar: "{SHORT}", en: "{SHORT}"}}
 """

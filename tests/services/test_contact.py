@@ -35,17 +35,17 @@ social:
     url: https://www.facebook.com/agence.test
 posters:
   - id: library
-    endpoint: library
+    endpoint: library.index
     title: {fr: Bibliothèque documentaire, ar: الخزانة الوثائقية, en: Document library}
     text: {fr: Règlements et formulaires, ar: الأنظمة والمطبوعات}
   - id: help
-    endpoint: help_page
+    endpoint: contact.help
     title: {fr: Aide et contact, ar: المساعدة والاتصال}
   - id: ghost
     endpoint: no_such_service
     title: {fr: Service absent, ar: خدمة غائبة}
   - id: one-document
-    endpoint: library_document
+    endpoint: library.document
     title: {fr: Un document, ar: وثيقة}
 """
 

@@ -10,7 +10,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from flask import Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -94,15 +94,17 @@ def _problem_text(error: GisportalError) -> str:
 
 def _staff_links() -> list[dict[str, Any]]:
     """The dashboard's links the signed-in role may follow; pages not built yet show as coming soon."""
-    links = [("planner", "admin_upload", _("Upload a plan"), _("Check a new plan version and publish it.")),
-             ("planner", "admin_versions", _("Plan versions"), _("Published versions and drafts.")),
-             ("planner", "admin_rules", _("Zoning rules"), _("The rules catalogue per zone.")),
-             ("staff", "admin_complaints", _("Complaints"), _("The queue of complaints, assignment and answers.")),
-             ("staff", "admin_committees", _("Committees"), _("Sessions and decisions on permit requests.")),
-             ("staff", "admin_library", _("Document library"), _("Regulations, laws, procedures and forms.")),
-             ("staff", "admin_reconciliation", _("Reconciliation"),
+    links = [("planner", "planning.upload", _("Upload a plan"), _("Check a new plan version and publish it.")),
+             ("planner", "planning.versions", _("Plan versions"), _("Published versions and drafts.")),
+             ("planner", "rules_admin.index", _("Zoning rules"), _("The rules catalogue per zone.")),
+             ("staff", "complaints_admin.queue", _("Complaints"),
+              _("The queue of complaints, assignment and answers.")),
+             ("staff", "committees_admin.sessions", _("Committees"),
+              _("Sessions and decisions on permit requests.")),
+             ("staff", "library.admin", _("Document library"), _("Regulations, laws, procedures and forms.")),
+             ("staff", "payments_admin.reconciliation", _("Reconciliation"),
               _("Orders, payments and differences, day by day.")),
-             ("staff", "admin_password", _("My password"), _("Change your password."))]
+             ("staff", "accounts_admin.password", _("My password"), _("Change your password."))]
     user = signed_in_user()
     return [{"url": url_for(endpoint) if endpoint in current_app.view_functions else None, "title": title,
              "text": text} for role, endpoint, title, text in links if user is not None and user.has_role(role)]
@@ -133,7 +135,7 @@ def admin_users() -> ResponseReturnValue:
                 status = 409 if isinstance(exc, Conflict) else 400
             else:
                 flash(_("Account %(name)s created.", name=created.username), "ok")
-                return redirect(url_for("admin_users"), code=303)
+                return redirect(url_for("accounts_admin.users"), code=303)
         else:
             status = 400
     return render_template("accounts/users.html", form=form, users=accounts().list(), roles=role_names(),
@@ -145,7 +147,7 @@ def admin_user_active(username: str, active: bool) -> ResponseReturnValue:
     """Enable or disable an account (POST)."""
     if not active and username == actor_name():
         flash(_("You cannot disable your own account."), "error")
-        return redirect(url_for("admin_users"), code=303)
+        return redirect(url_for("accounts_admin.users"), code=303)
     try:
         user = accounts().set_active(username, active, actor=actor_name(), ip=client_ip())
     except Conflict as exc:
@@ -153,7 +155,7 @@ def admin_user_active(username: str, active: bool) -> ResponseReturnValue:
     else:
         flash(_("Account %(name)s enabled.", name=user.username) if active
               else _("Account %(name)s disabled.", name=user.username), "ok")
-    return redirect(url_for("admin_users"), code=303)
+    return redirect(url_for("accounts_admin.users"), code=303)
 
 
 def _date_arg(name: str) -> date | None:
@@ -206,19 +208,19 @@ def admin_password() -> ResponseReturnValue:
 
                 login_user(SessionUser(changed))  # this session goes on with the new fingerprint
                 flash(_("Your password has been changed."), "ok")
-                return redirect(url_for("admin_index"), code=303)
+                return redirect(url_for("accounts_admin.index"), code=303)
         else:
             status = 400
     return render_template("accounts/password.html", form=form, min_password=MIN_PASSWORD_LENGTH), status
 
 
-def init_app(app: Flask) -> None:
-    """Register the staff pages."""
-    app.add_url_rule("/admin", "admin_index", admin_index)
-    app.add_url_rule("/admin/users", "admin_users", admin_users, methods=["GET", "POST"])
-    app.add_url_rule("/admin/users/<username>/disable", "admin_user_disable", admin_user_active,
-                     methods=["POST"], defaults={"active": False})
-    app.add_url_rule("/admin/users/<username>/enable", "admin_user_enable", admin_user_active,
-                     methods=["POST"], defaults={"active": True})
-    app.add_url_rule("/admin/audit", "admin_audit", admin_audit)
-    app.add_url_rule("/admin/password", "admin_password", admin_password, methods=["GET", "POST"])
+#: The staff dashboard, the accounts, the audit log and the password page.
+bp = Blueprint("accounts_admin", __name__, url_prefix="/admin")
+bp.add_url_rule("", "index", admin_index)
+bp.add_url_rule("/users", "users", admin_users, methods=["GET", "POST"])
+bp.add_url_rule("/users/<username>/disable", "user_disable", admin_user_active, methods=["POST"],
+                defaults={"active": False})
+bp.add_url_rule("/users/<username>/enable", "user_enable", admin_user_active, methods=["POST"],
+                defaults={"active": True})
+bp.add_url_rule("/audit", "audit", admin_audit)
+bp.add_url_rule("/password", "password", admin_password, methods=["GET", "POST"])

@@ -25,7 +25,9 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
+from flask import Blueprint as PagesBlueprint
 from flask import Flask, Response, current_app, redirect, render_template, request, session, url_for
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -137,7 +139,7 @@ def role_required(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any
             if not current_user.is_authenticated:
                 if wants_json():
                     raise LoginRequired(_("Sign in first."))
-                return redirect(url_for("login", next=request.full_path.rstrip("?")))
+                return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
             if not current_user.has_role(role):
                 raise NotAllowed(_("Your account does not allow this."))
             return view(*args, **kwargs)
@@ -181,7 +183,7 @@ def login() -> ResponseReturnValue:
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"), "")
         if current_user.is_authenticated and not request.args.get("next"):
-            return redirect(url_for("admin_index"))
+            return redirect(url_for("accounts_admin.index"))
         return render_template("accounts/login.html", form=form, problem=None)
     if not form.validate():
         return render_template("accounts/login.html", form=form, problem=None), 400
@@ -197,7 +199,7 @@ def login() -> ResponseReturnValue:
     login_user(SessionUser(user))
     audit_log().record(user.username, "login.success", user.username, None, client_ip())
     logger.info("%s signed in", user.username)
-    return redirect(safe_next(form.next.data, url_for("admin_index")), code=303)
+    return redirect(safe_next(form.next.data, url_for("accounts_admin.index")), code=303)
 
 
 def logout() -> ResponseReturnValue:
@@ -209,7 +211,7 @@ def logout() -> ResponseReturnValue:
         logger.info("%s signed out", user.username)
     logout_user()
     session.clear()
-    return redirect(url_for("index"), code=303)
+    return redirect(url_for("zoning.index"), code=303)
 
 
 account_api = Blueprint("account_api", __name__, url_prefix="/api/v1", description="The signed-in agency account.")
@@ -253,7 +255,7 @@ def init_app(app: Flask) -> None:
     # which would add "Vary: Cookie" to public, cacheable ones (API, tiles) and defeat shared caches.
     app.login_manager = manager  # type: ignore[attr-defined]
     app.context_processor(lambda: {"current_user": current_user})
-    manager.login_view = "login"
+    manager.login_view = "accounts.login"
     manager.user_loader(load_user)
 
     csrf = CSRFProtect()
@@ -276,16 +278,25 @@ def init_app(app: Flask) -> None:
         csrf.protect(apply_exemptions=True)
 
     # No default limits: sign-in and the public forms are limited where they are registered (limiter.limit on the
-    # view, or on a flask-smorest blueprint). Counters shared by the workers of this machine by default.
+    # view, or on a blueprint). Counters shared by the workers of this machine by default.
     storage = settings.ratelimit_storage_uri or storage_uri(settings.data_dir / "ratelimit.sqlite")
     limiter = Limiter(get_remote_address, app=app, storage_uri=storage,
                       headers_enabled=True, strategy="fixed-window")
     app.extensions["gisportal_limiter"] = limiter
-    throttled_login = limiter.limit(lambda: current_app.extensions["gisportal"].settings.login_rate_limit,
-                                    methods=["POST"], error_message=_too_many_attempts,
-                                    deduct_when=_failed_sign_in)(login)
-    app.add_url_rule("/login", "login", throttled_login, methods=["GET", "POST"])
-    app.add_url_rule("/logout", "logout", logout, methods=["POST"])
     app.extensions["gisportal_api"].register_blueprint(account_api)
     app.register_error_handler(CSRFError, _csrf_error)
 
+
+#: Signing in and out.
+bp = PagesBlueprint("accounts", __name__)
+bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
+
+
+@bp.record
+def _login_route(state: BlueprintSetupState) -> None:
+    """``/login``, its failed sign-ins limited by the app's limiter (one limiter per app: declared when the blueprint
+    is registered)."""
+    limiter: Limiter = state.app.extensions["gisportal_limiter"]
+    throttled = limiter.limit(lambda: current_app.extensions["gisportal"].settings.login_rate_limit, methods=["POST"],
+                              error_message=_too_many_attempts, deduct_when=_failed_sign_in)(login)
+    state.add_url_rule("/login", "login", throttled, methods=["GET", "POST"])

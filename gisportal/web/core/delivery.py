@@ -4,7 +4,7 @@ for the public read-only API (issue #15).
 * Text responses are compressed by Flask-Compress (zstd, brotli or gzip, as the browser accepts). Static and
   vendored files are compressed once per version and kept in memory (Flask-Compress's cache), so a page's
   scripts and styles are not compressed again for every visitor.
-* ``url_for('static'|'vendor', ...)`` adds ``?v=<content hash>``; a file asked for with its current hash is
+* ``url_for('static'|'assets.vendor', ...)`` adds ``?v=<content hash>``; a file asked for with its current hash is
   cached by browsers for a year (``immutable``), any other request for it is revalidated.
 * ``GET``/``HEAD`` requests to ``/api/v1`` carry CORS headers for the origins in ``GISPORTAL_CORS_ORIGINS``
   (``*`` by default) when they are anonymous (no cookie, no ``Authorization``); never with credentials.
@@ -28,7 +28,7 @@ from gisportal.web.core.assets import vendor_dirs
 
 logger = logging.getLogger(__name__)
 
-FINGERPRINTED = ("static", "vendor")
+FINGERPRINTED = ("static", "assets.vendor")
 YEAR = 365 * 24 * 3600
 #: API paths that are staff-only or write: no CORS for them.
 _STAFF_API = ("/api/v1/registry", "/api/v1/me", "/api/v1/drafts")

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from babel import Locale
-from flask import Flask, Response, current_app, redirect, request
+from flask import Blueprint, Flask, Response, current_app, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 from werkzeug.datastructures import LanguageAccept
@@ -125,16 +125,22 @@ def _remember(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Attach Flask-Babel, the template context and the language switch."""
+    """Attach Flask-Babel and the template context (the language switch is :data:`bp`)."""
     Babel(app, locale_selector=select_language,
           default_locale=app.extensions["gisportal"].settings.default_language,
           default_translation_directories=str(resource_dir("translations")))
     app.context_processor(_context)
     app.after_request(_remember)
 
-    @app.get("/lang/<code>")
-    def switch_language(code: str) -> ResponseReturnValue:
-        response = redirect(safe_redirect_target(request.args.get("next"), "/"))
-        if code in _languages():
-            response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax")
-        return response
+
+#: The language switch.
+bp = Blueprint("i18n", __name__)
+
+
+@bp.get("/lang/<code>")
+def switch_language(code: str) -> ResponseReturnValue:
+    """Remember the chosen language in a cookie and go back to the page (a path on this site only)."""
+    response = redirect(safe_redirect_target(request.args.get("next"), "/"))
+    if code in _languages():
+        response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax")
+    return response

@@ -38,9 +38,10 @@ MAX_ROUTE_INT = 2**63 - 1
 SMALL_FORM = 64 * 1024
 #: Request body limits (bytes) per endpoint, below ``MAX_CONTENT_LENGTH``: sign-in and small public forms.
 FORM_LIMITS: dict[str, int] = {
-    "login": SMALL_FORM, "logout": SMALL_FORM, "subscribe": SMALL_FORM, "complaint_track": SMALL_FORM,
-    "committees_lookup": SMALL_FORM, "payment_order_create": SMALL_FORM, "payment_pay": SMALL_FORM,
-    "payment_callback": SMALL_FORM, "complaint_receipt_pdf": SMALL_FORM, "switch_language": SMALL_FORM,
+    "accounts.login": SMALL_FORM, "accounts.logout": SMALL_FORM, "subscriptions.subscribe": SMALL_FORM,
+    "complaints.track": SMALL_FORM, "committees.lookup": SMALL_FORM, "payments.order_create": SMALL_FORM,
+    "payments.pay": SMALL_FORM, "payments.callback": SMALL_FORM, "complaints.receipt_pdf": SMALL_FORM,
+    "i18n.switch_language": SMALL_FORM,
 }
 
 _SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)

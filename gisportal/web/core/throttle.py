@@ -21,8 +21,8 @@ from gisportal.web.core.context import portal
 
 #: Views that check a secret code from the request (a slow hash each): failures are counted per address.
 CODE_CHECKING_ENDPOINTS = ("complaints_api.ComplaintStatus", "complaints_api.ComplaintAttachment",
-                           "complaint_track_attachment", "payments_api.order_status", "payments_api.order_payment",
-                           "payment_order", "payment_invoice", "payment_receipt", "payment_note")
+                           "complaints.track_attachment", "payments_api.order_status", "payments_api.order_payment",
+                           "payments.order", "payments.invoice", "payments.receipt", "payments.note")
 
 
 def _failed_check(response: Response) -> bool:
@@ -36,7 +36,8 @@ def _not_code_checking() -> bool:
 def wrong_code_limit(limiter: Limiter) -> RouteLimit:
     """The ceiling of wrong secret codes per address, one count for every view of :data:`CODE_CHECKING_ENDPOINTS`.
 
-    Applied where the views are registered: ``app.add_url_rule(..., wrong_code_limit(limiter)(view))``, or on a
+    Applied where the views are declared: ``state.add_url_rule(..., wrong_code_limit(limiter)(view))`` in the
+    blueprint's ``@bp.record`` function (the limiter is the app's), or on a
     flask-smorest blueprint (``wrong_code_limit(limiter)(blp)``), where it counts only the blueprint's endpoints
     listed in :data:`CODE_CHECKING_ENDPOINTS`."""
     return limiter.shared_limit(lambda: portal().settings.wrong_code_rate_limit, scope="wrong-code",

@@ -6,7 +6,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from flask import Flask, Response, render_template, request, url_for
+from flask import Blueprint, Flask, Response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -47,7 +47,7 @@ def qr_svg(text: str) -> Markup:
 
 def verify_url(issued: IssuedNote) -> str:
     """The public verification URL printed in the QR code."""
-    return f"{public_base()}{url_for('verify', number=issued.number)}?t={verification_token(issued)}"
+    return f"{public_base()}{url_for('note.verify', number=issued.number)}?t={verification_token(issued)}"
 
 
 def document_context(note: UrbanNote, issued: IssuedNote) -> dict[str, Any]:
@@ -87,7 +87,8 @@ def require_official_note_paid(note: UrbanNote, lang: str) -> None:
     if not official_note_is_free():
         raise PaymentRequired(_("The official note is delivered once its fee is paid: order it, pay online, then "
                                 "download it from your order. The note on screen stays free, for information."),
-                              order_url=url_for("fees", service="nru_note", parcel_ref=note.parcel.ref, lang=lang))
+                              order_url=url_for("payments.fees", service="nru_note", parcel_ref=note.parcel.ref,
+                                                lang=lang))
 
 
 def pdf_response(note: UrbanNote, lang: str, throttled: bool = True) -> Response:
@@ -181,11 +182,15 @@ def public_key(kid: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the verification and key routes."""
+    """Template helpers and the upload size of the verification (the routes are :data:`bp`)."""
     app.jinja_env.globals["official_note_is_free"] = official_note_is_free
-    limit_request_size(app, "verify_upload", MAX_UPLOAD + 1024 * 1024)
-    app.add_url_rule("/verify/<number>", "verify", verify)
-    app.add_url_rule("/verify", "verify_upload", verify_upload, methods=["GET", "POST"])
-    app.add_url_rule("/keys", "public_keys", public_keys)
-    app.add_url_rule("/keys/<kid>.pem", "public_key", public_key)
+    limit_request_size(app, "note.verify_upload", MAX_UPLOAD + 1024 * 1024)
     app.jinja_env.globals["today"] = date.today
+
+
+#: Verifying an issued note and the agency's public keys.
+bp = Blueprint("note", __name__)
+bp.add_url_rule("/verify/<number>", "verify", verify)
+bp.add_url_rule("/verify", "verify_upload", verify_upload, methods=["GET", "POST"])
+bp.add_url_rule("/keys", "public_keys", public_keys)
+bp.add_url_rule("/keys/<kid>.pem", "public_key", public_key)

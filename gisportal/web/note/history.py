@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import Blueprint as PagesBlueprint
 from flask import Flask, Response, render_template, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -60,6 +61,10 @@ def _missing(note: UrbanNote) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    """Register the API route and the page."""
+    """Register the API route (the page is :data:`bp`)."""
     app.extensions["gisportal_api"].register_blueprint(blp)
-    app.add_url_rule("/parcels/history", "parcel_history", history_page)
+
+
+#: The parcel's history page.
+bp = PagesBlueprint("history", __name__)
+bp.add_url_rule("/parcels/history", "parcel_history", history_page)

@@ -21,7 +21,7 @@ from gisportal.services.library.documents import Library, LibraryDocument
 from gisportal.web.core.context import Portal, portal
 
 #: The endpoint of a library document's download, where the notes link to.
-DOCUMENT_ENDPOINT = "library_document"
+DOCUMENT_ENDPOINT = "library.document"
 
 
 def init_library(app: Flask) -> None:

@@ -51,7 +51,7 @@ def situation_plan() -> Response:
         if ref:
             parcel = find_parcel(p.store, ParcelQuery(ref=ref))
             outline, subject, label = parcel.geometry, parcel.ref, told("Parcel")
-            qr_url = f"{public_base()}{url_for('note', ref=parcel.ref)}"
+            qr_url = f"{public_base()}{url_for('zoning.note', ref=parcel.ref)}"
         else:
             issued = check_number(p.registry, p.keyring, site, verification_code())  # the QR's token (issue #14)
             if issued.payload.get("kind") != "site":

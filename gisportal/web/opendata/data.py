@@ -8,6 +8,7 @@ import logging
 from datetime import date
 from typing import Any
 
+from flask import Blueprint as PagesBlueprint
 from flask import Flask, Response, render_template, request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -110,6 +111,10 @@ def download_file(name: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the open-data page and downloads."""
-    app.add_url_rule("/data", "data", data_page)
+    """Register the downloads (the page is :data:`bp`)."""
     app.extensions["gisportal_api"].register_blueprint(blp)
+
+
+#: The open-data page.
+bp = PagesBlueprint("opendata", __name__)
+bp.add_url_rule("/data", "data", data_page)

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import folium
 import geopandas as gpd
+from flask import Blueprint as PagesBlueprint
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -128,7 +129,7 @@ def admin_upload() -> ResponseReturnValue:
     except GisportalError as exc:
         return render_template("publishing/upload.html", form=form, plans=portal().store.plans(),
                                problem=exc.message), exc.status
-    return redirect(url_for("admin_draft", draft_id=draft.id))
+    return redirect(url_for("planning.draft", draft_id=draft.id))
 
 
 #: Parcels drawn on the draft map as changed (the list and the CSV hold them all).
@@ -156,8 +157,8 @@ def _changed_parcels(impact: Any) -> dict[str, Any] | None:
 def _draft_map(draft: Any, frame: Any, impact: Any = None) -> Markup | None:
     p = portal()
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
-    m.default_js = [("leaflet", url_for("vendor", lib="leaflet", filename="leaflet.js"))]
-    m.default_css = [("leaflet_css", url_for("vendor", lib="leaflet", filename="leaflet.css"))]
+    m.default_js = [("leaflet", url_for("assets.vendor", lib="leaflet", filename="leaflet.js"))]
+    m.default_css = [("leaflet_css", url_for("assets.vendor", lib="leaflet", filename="leaflet.css"))]
     bbox = draft.report.get("bbox_wgs84")
     if frame is not None and len(frame) <= MAP_FEATURE_LIMIT:
         versions = [v.id for v in p.store.plan_versions() if v.plan_name == draft.plan_name]
@@ -219,11 +220,11 @@ def admin_draft_publish(draft_id: int) -> ResponseReturnValue:
     form = PublishForm()
     if not form.validate_on_submit():
         flash(_("Give the approval act and the approval date."), "error")
-        return redirect(url_for("admin_draft", draft_id=draft_id))
+        return redirect(url_for("planning.draft", draft_id=draft_id))
     version = drafts().publish(draft_id, approval_act=form.approval_act.data, approved=form.approved.data,
                                effective=form.effective.data, user=actor_name() or "?", ip=client_ip())
     flash(_("Published as version %(v)s of %(plan)s.", v=version.version, plan=version.plan_name), "success")
-    return redirect(url_for("admin_versions"))
+    return redirect(url_for("planning.versions"))
 
 
 @planner_required
@@ -232,7 +233,7 @@ def admin_draft_discard(draft_id: int) -> ResponseReturnValue:
     if DiscardForm().validate_on_submit():
         drafts().discard(draft_id, user=actor_name() or "?", ip=client_ip())
         flash(_("Draft set aside."), "success")
-    return redirect(url_for("admin_versions"))
+    return redirect(url_for("planning.versions"))
 
 
 @planner_required
@@ -252,14 +253,14 @@ def admin_rollback(plan: str, version: int) -> ResponseReturnValue:
     form = PublishForm()
     if not form.validate_on_submit():
         flash(_("Give the approval act and the approval date."), "error")
-        return redirect(url_for("admin_versions"))
+        return redirect(url_for("planning.versions"))
     new = roll_back(portal().store, plan, version, approval_act=form.approval_act.data, approved=form.approved.data,
                     effective=form.effective.data)
     AuditLog(portal().agency).record(actor_name(), "rollback", f"plan:{plan}",
                                      {"to_version": version, "new_version": new.version,
                                       "approval_act": form.approval_act.data}, client_ip())
     flash(_("Version %(v)s republished as version %(n)s.", v=version, n=new.version), "success")
-    return redirect(url_for("admin_versions"))
+    return redirect(url_for("planning.versions"))
 
 
 @planner_required
@@ -364,15 +365,17 @@ _route_api()
 
 
 def init_app(app: Flask) -> None:
-    """Register the planners' pages and API."""
+    """Register the planners' API and template labels (the pages are :data:`bp`)."""
     app.extensions["gisportal_api"].register_blueprint(blp)
     labels.init_app(app)
-    app.add_url_rule("/admin/upload", "admin_upload", admin_upload, methods=["GET", "POST"])
-    app.add_url_rule("/admin/drafts/<int:draft_id>", "admin_draft", admin_draft)
-    app.add_url_rule("/admin/drafts/<int:draft_id>/impact.csv", "admin_draft_impact_csv", admin_draft_impact_csv)
-    app.add_url_rule("/admin/drafts/<int:draft_id>/publish", "admin_draft_publish", admin_draft_publish,
-                     methods=["POST"])
-    app.add_url_rule("/admin/drafts/<int:draft_id>/discard", "admin_draft_discard", admin_draft_discard,
-                     methods=["POST"])
-    app.add_url_rule("/admin/versions", "admin_versions", admin_versions)
-    app.add_url_rule("/admin/plans/<plan>/rollback/<int:version>", "admin_rollback", admin_rollback, methods=["POST"])
+
+
+#: The planners' pages: upload, drafts, versions, rollback.
+bp = PagesBlueprint("planning", __name__, url_prefix="/admin")
+bp.add_url_rule("/upload", "upload", admin_upload, methods=["GET", "POST"])
+bp.add_url_rule("/drafts/<int:draft_id>", "draft", admin_draft)
+bp.add_url_rule("/drafts/<int:draft_id>/impact.csv", "draft_impact_csv", admin_draft_impact_csv)
+bp.add_url_rule("/drafts/<int:draft_id>/publish", "draft_publish", admin_draft_publish, methods=["POST"])
+bp.add_url_rule("/drafts/<int:draft_id>/discard", "draft_discard", admin_draft_discard, methods=["POST"])
+bp.add_url_rule("/versions", "versions", admin_versions)
+bp.add_url_rule("/plans/<plan>/rollback/<int:version>", "rollback", admin_rollback, methods=["POST"])

@@ -6,7 +6,7 @@ import logging
 from datetime import date
 
 import yaml
-from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -63,7 +63,7 @@ def _save(document: dict, source: str) -> ResponseReturnValue:
     p._last_check = 0.0  # pick the new catalogue up on the next request
     flash(_("Rules saved as version %(id)s, in force from %(date)s.", id=version.id,
             date=version.effective_from.isoformat()), "success")
-    return redirect(url_for("admin_rules"))
+    return redirect(url_for("rules_admin.index"))
 
 
 def _plan_versions() -> list[PlanVersion]:
@@ -87,7 +87,7 @@ def admin_rule_edit(code: str) -> ResponseReturnValue:
     if request.method == "POST":
         if not form.validate_on_submit():
             flash(_("The form expired; please try again."), "error")
-            return redirect(url_for("admin_rule_edit", code=code))
+            return redirect(url_for("rules_admin.edit", code=code))
         try:
             return _save(p.rules.with_zone(code, zone_from_row(dict(request.form, code=code))), f"form:{code}")
         except GisportalError as exc:
@@ -104,11 +104,11 @@ def admin_rules_import() -> ResponseReturnValue:
     """Replace the catalogue from a YAML or CSV file (validated whole; a new version)."""
     if not CsrfForm().validate_on_submit():
         flash(_("The form expired; please try again."), "error")
-        return redirect(url_for("admin_rules"))
+        return redirect(url_for("rules_admin.index"))
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash(_("Choose a YAML or CSV file."), "error")
-        return redirect(url_for("admin_rules"))
+        return redirect(url_for("rules_admin.index"))
     raw = upload.stream.read(MAX_IMPORT + 1)
     try:
         if len(raw) > MAX_IMPORT:
@@ -123,7 +123,7 @@ def admin_rules_import() -> ResponseReturnValue:
         flash(_("The file is neither UTF-8 YAML nor CSV."), "error")
     except GisportalError as exc:
         flash(exc.message, "error")
-    return redirect(url_for("admin_rules"))
+    return redirect(url_for("rules_admin.index"))
 
 
 @planner_required
@@ -139,9 +139,13 @@ def admin_rules_export(fmt: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the rules pages."""
-    app.add_url_rule("/admin/rules", "admin_rules", admin_rules)
-    app.add_url_rule("/admin/rules/zone/<code>", "admin_rule_edit", admin_rule_edit, methods=["GET", "POST"])
-    app.add_url_rule("/admin/rules/import", "admin_rules_import", admin_rules_import, methods=["POST"])
-    app.add_url_rule("/admin/rules.<any(yaml,csv):fmt>", "admin_rules_export", admin_rules_export)
+    """The rules pages' template constants (the pages are :data:`bp`)."""
     app.jinja_env.globals.setdefault("RULES_CSV_COLUMNS", CSV_COLUMNS)
+
+
+#: The rules catalogue's staff pages (``/admin/rules.<fmt>`` shares ``/admin`` only).
+bp = Blueprint("rules_admin", __name__, url_prefix="/admin")
+bp.add_url_rule("/rules", "index", admin_rules)
+bp.add_url_rule("/rules/zone/<code>", "edit", admin_rule_edit, methods=["GET", "POST"])
+bp.add_url_rule("/rules/import", "import_rules", admin_rules_import, methods=["POST"])
+bp.add_url_rule("/rules.<any(yaml,csv):fmt>", "export", admin_rules_export)

@@ -11,7 +11,7 @@ import logging
 from typing import cast
 
 import folium
-from flask import Flask, Response, abort, current_app, render_template, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -41,8 +41,8 @@ def _offices_map(info: ContactInfo, lang: str) -> dict[str, str] | None:
     lats, lons = [a.lat for a in info.addresses], [a.lon for a in info.addresses]
     m = folium.Map(location=[sum(lats) / len(lats), sum(lons) / len(lons)], zoom_start=14, tiles=None,
                    control_scale=True)
-    m.default_js = [("leaflet", url_for("vendor", lib="leaflet", filename="leaflet.js"))]
-    m.default_css = [("leaflet_css", url_for("vendor", lib="leaflet", filename="leaflet.css"))]
+    m.default_js = [("leaflet", url_for("assets.vendor", lib="leaflet", filename="leaflet.js"))]
+    m.default_css = [("leaflet_css", url_for("assets.vendor", lib="leaflet", filename="leaflet.css"))]
     if settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr=settings.basemap_attribution or " ").add_to(m)
     for office in info.addresses:
@@ -126,8 +126,12 @@ def poster_pdf(poster_id: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Check the contact file (a bad one stops the start, naming the bad value), register the pages."""
+    """Check the contact file (a bad one stops the start, naming the bad value); the pages are :data:`bp`."""
     load_contact(app.extensions["gisportal"].settings.contact_file)
-    app.add_url_rule("/help", "help_page", help_page)
-    app.add_url_rule("/posters/<poster_id>", "poster", poster_page)
-    app.add_url_rule("/posters/<poster_id>.pdf", "poster_pdf", poster_pdf)
+
+
+#: Help, contact and the services' posters.
+bp = Blueprint("contact", __name__)
+bp.add_url_rule("/help", "help", help_page)
+bp.add_url_rule("/posters/<poster_id>", "poster", poster_page)
+bp.add_url_rule("/posters/<poster_id>.pdf", "poster_pdf", poster_pdf)

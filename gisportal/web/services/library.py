@@ -8,6 +8,7 @@ import logging
 import math
 from typing import Any
 
+from flask import Blueprint as PagesBlueprint
 from flask import Flask, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
@@ -76,7 +77,7 @@ def document_page(doc_id: int) -> str:
     lib = library()
     document = lib.get(doc_id)
     newer = lib.get(document.superseded_by) if document.superseded_by else None
-    url = public_base() + url_for("library_document", doc_id=doc_id)
+    url = public_base() + url_for("library.document", doc_id=doc_id)
     return render_template("library/document.html", document=document, newer=newer, older=lib.superseded(doc_id),
                            kinds=kind_labels(), public_url=url, qr=Markup(qr_code(url).decode()))
 
@@ -98,7 +99,7 @@ def document_file(doc_id: int) -> Response:
 def document_qr(doc_id: int, fmt: str) -> Response:
     """The QR code of the document's stable URL (SVG or PNG)."""
     library().get(doc_id)  # 404 for an unknown number
-    url = public_base() + url_for("library_document", doc_id=doc_id)
+    url = public_base() + url_for("library.document", doc_id=doc_id)
     svg = fmt == "svg"
     response = Response(qr_code(url, svg=svg), mimetype="image/svg+xml" if svg else "image/png")
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -167,7 +168,7 @@ def admin_library() -> Any:
         return _staff_list(form, exc.message, exc.status)
     library_changed()
     flash(_("Document %(n)s added to the library.", n=document.id), "success")
-    return redirect(url_for("admin_library_document", doc_id=document.id))
+    return redirect(url_for("library.admin_document", doc_id=document.id))
 
 
 @staff_required
@@ -187,7 +188,7 @@ def admin_library_document(doc_id: int) -> Any:
                 document = lib.update(doc_id, form.document_meta(), actor_name() or "?", _plan_names(), client_ip())
                 library_changed()
                 flash(_("Document updated."), "success")
-                return redirect(url_for("admin_library_document", doc_id=doc_id))
+                return redirect(url_for("library.admin_document", doc_id=doc_id))
             except GisportalError as exc:
                 problem, status = exc.message, exc.status
     return render_template("library/admin_document.html", document=document, form=form, kinds=kind_labels(),
@@ -200,16 +201,16 @@ def admin_library_supersede(doc_id: int) -> Any:
     form = SupersedeForm()
     if not form.validate_on_submit():
         flash(_("Give the number of the newer document."), "error")
-        return redirect(url_for("admin_library_document", doc_id=doc_id)), 303
+        return redirect(url_for("library.admin_document", doc_id=doc_id)), 303
     try:
         library().supersede(doc_id, form.superseded_by.data, actor_name() or "?", client_ip())
     except GisportalError as exc:
         flash(exc.message, "error")
-        return redirect(url_for("admin_library_document", doc_id=doc_id)), 303
+        return redirect(url_for("library.admin_document", doc_id=doc_id)), 303
     library_changed()
     flash(_("Document marked as superseded.") if form.superseded_by.data else _("Document in force again."),
           "success")
-    return redirect(url_for("admin_library_document", doc_id=doc_id))
+    return redirect(url_for("library.admin_document", doc_id=doc_id))
 
 
 # --- API --------------------------------------------------------------------------------------------------
@@ -258,9 +259,9 @@ def document_to_dict(document: LibraryDocument, hit: SearchHit | None = None) ->
             "issued_on": document.issued_on,
             "plan": document.plan_name, "zones": list(document.zone_codes), "media_type": document.media_type,
             "superseded_by": document.superseded_by,
-            "url": public_base() + url_for("library_document", doc_id=document.id),
-            "file_url": public_base() + url_for("library_document_file", doc_id=document.id),
-            "qr_url": public_base() + url_for("library_document_qr", doc_id=document.id, fmt="svg")}
+            "url": public_base() + url_for("library.document", doc_id=document.id),
+            "file_url": public_base() + url_for("library.document_file", doc_id=document.id),
+            "qr_url": public_base() + url_for("library.document_qr", doc_id=document.id, fmt="svg")}
     if hit is not None:
         data["snippet"], data["rank"] = str(_snippet(hit)), round(hit.rank, 6)
     return data
@@ -286,15 +287,17 @@ class Document(MethodView):
 
 
 def init_app(app: Flask) -> None:
-    """Register the pages, the staff pages and the API."""
+    """Build the app's library with the note's regulation links, register the API (the pages are :data:`bp`)."""
     init_library(app)
-    app.add_url_rule("/documents", "library", library_page)
-    app.add_url_rule("/documents/<int:doc_id>", "library_document", document_page)
-    app.add_url_rule("/documents/<int:doc_id>/file", "library_document_file", document_file)
-    app.add_url_rule("/documents/<int:doc_id>/qr.<any(svg,png):fmt>", "library_document_qr", document_qr)
-    app.add_url_rule("/admin/library", "admin_library", admin_library, methods=["GET", "POST"])
-    app.add_url_rule("/admin/library/<int:doc_id>", "admin_library_document", admin_library_document,
-                     methods=["GET", "POST"])
-    app.add_url_rule("/admin/library/<int:doc_id>/supersede", "admin_library_supersede", admin_library_supersede,
-                     methods=["POST"])
     app.extensions["gisportal_api"].register_blueprint(blp)
+
+
+#: The document library: public pages and staff pages.
+bp = PagesBlueprint("library", __name__)
+bp.add_url_rule("/documents", "index", library_page)
+bp.add_url_rule("/documents/<int:doc_id>", "document", document_page)
+bp.add_url_rule("/documents/<int:doc_id>/file", "document_file", document_file)
+bp.add_url_rule("/documents/<int:doc_id>/qr.<any(svg,png):fmt>", "document_qr", document_qr)
+bp.add_url_rule("/admin/library", "admin", admin_library, methods=["GET", "POST"])
+bp.add_url_rule("/admin/library/<int:doc_id>", "admin_document", admin_library_document, methods=["GET", "POST"])
+bp.add_url_rule("/admin/library/<int:doc_id>/supersede", "admin_supersede", admin_library_supersede, methods=["POST"])

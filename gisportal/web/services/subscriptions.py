@@ -8,7 +8,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, render_template, request
+from flask import Blueprint, Flask, current_app, render_template, request
+from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -105,12 +106,21 @@ def unsubscribe(token: str) -> tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
-    """Register the subscription pages (the form rate-limited)."""
-    limiter = app.extensions["gisportal_limiter"]
-    app.add_url_rule("/subscribe", "subscribe",
-                     limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])(subscribe),
-                     methods=["GET", "POST"])
-    app.add_url_rule(f"{CONFIRM_PATH}<token>", "subscription_confirm", confirm)
-    app.add_url_rule(f"{UNSUBSCRIBE_PATH}<token>", "subscription_unsubscribe", unsubscribe, methods=["GET", "POST"])
+    """Exempt the one-click unsubscribe from CSRF (the pages are :data:`bp`)."""
     # mail clients' one-click unsubscribe (RFC 8058) posts without cookies: the signed token is the credential
     app.extensions["gisportal_csrf"].exempt("gisportal.web.services.subscriptions.unsubscribe")
+
+
+#: Subscribing to a parcel or a permit file, confirming, unsubscribing.
+bp = Blueprint("subscriptions", __name__)
+bp.add_url_rule(f"{CONFIRM_PATH}<token>", "confirm", confirm)
+bp.add_url_rule(f"{UNSUBSCRIBE_PATH}<token>", "unsubscribe", unsubscribe, methods=["GET", "POST"])
+
+
+@bp.record
+def _subscribe_route(state: BlueprintSetupState) -> None:
+    """The form, its POSTs rate-limited by the app's limiter (one per app: declared when the blueprint is
+    registered)."""
+    limit = state.app.extensions["gisportal_limiter"].limit(lambda: portal().settings.form_rate_limit,
+                                                            methods=["POST"])
+    state.add_url_rule("/subscribe", "subscribe", limit(subscribe), methods=["GET", "POST"])

@@ -124,11 +124,12 @@ def build_map(portal: Portal, lang: str, as_of: date | None = None) -> RenderedM
         centre = [0.0, 0.0]
     m = folium.Map(location=centre, zoom_start=15, tiles=None, control_scale=True, prefer_canvas=True,
                    max_zoom=20, min_zoom=3)
-    m.default_js = [("leaflet", url_for("vendor", lib="leaflet", filename="leaflet.js")),
-                    ("vectorgrid", url_for("vendor", lib="vectorgrid", filename="Leaflet.VectorGrid.bundled.min.js"))]
-    m.default_css = [("leaflet_css", url_for("vendor", lib="leaflet", filename="leaflet.css"))]
+    m.default_js = [("leaflet", url_for("assets.vendor", lib="leaflet", filename="leaflet.js")),
+                    ("vectorgrid", url_for("assets.vendor", lib="vectorgrid",
+                                           filename="Leaflet.VectorGrid.bundled.min.js"))]
+    m.default_css = [("leaflet_css", url_for("assets.vendor", lib="leaflet", filename="leaflet.css"))]
     if settings.tiles_url:
-        m.default_js += [("pmtiles", url_for("vendor", lib="pmtiles", filename="pmtiles.js")),
+        m.default_js += [("pmtiles", url_for("assets.vendor", lib="pmtiles", filename="pmtiles.js")),
                          ("archives", url_for("static", filename="js/archives.js"))]
     if settings.basemap_url:
         folium.TileLayer(tiles=settings.basemap_url, attr=settings.basemap_attribution or " ",

@@ -6,7 +6,7 @@ import logging
 from datetime import date
 from typing import Any, cast
 
-from flask import Flask, Response, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
 from gisportal.core.errors import InvalidInput
@@ -116,9 +116,9 @@ def plans_page() -> str:
     return render_template("zoning/plans.html", rows=rows)
 
 
-def init_app(app: Flask) -> None:
-    """Register the pages."""
-    app.add_url_rule("/", "index", index)
-    app.add_url_rule("/note", "note", note_page)
-    app.add_url_rule("/note.pdf", "note_pdf", note_pdf_page)
-    app.add_url_rule("/plans", "plans", plans_page)
+#: The map, the note and the plans in force (templates in ``templates/zoning/``, ``templates/note/``).
+bp = Blueprint("zoning", __name__)
+bp.add_url_rule("/", "index", index)
+bp.add_url_rule("/note", "note", note_page)
+bp.add_url_rule("/note.pdf", "note_pdf", note_pdf_page)
+bp.add_url_rule("/plans", "plans", plans_page)

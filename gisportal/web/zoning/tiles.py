@@ -6,7 +6,7 @@ import gzip
 import logging
 from datetime import date
 
-from flask import Flask, Response, request
+from flask import Blueprint, Response, request
 
 from gisportal.core.errors import InvalidInput
 from gisportal.web.core.context import portal
@@ -48,6 +48,6 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     return Response(data, mimetype=MVT, headers=headers)
 
 
-def init_app(app: Flask) -> None:
-    """Register the tile route."""
-    app.add_url_rule("/tiles/<layer>/<z>/<x>/<y>.pbf", "tile", tile)
+#: The vector tiles.
+bp = Blueprint("tiles", __name__, url_prefix="/tiles")
+bp.add_url_rule("/<layer>/<z>/<x>/<y>.pbf", "tile", tile)

@@ -11,7 +11,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -121,7 +121,7 @@ def sessions_page() -> ResponseReturnValue:
             session = committees_of().create_session(form.held_on.data, form.kind.data, form.title.data or "",
                                                      user=actor_name() or "?", ip=client_ip())
             flash(_("Session recorded."), "success")
-            return redirect(url_for("admin_committee_session", session_id=session.id), code=303)
+            return redirect(url_for("committees_admin.session", session_id=session.id), code=303)
         status = 400
     elif not form.held_on.data:
         form.held_on.data = date.today()
@@ -218,14 +218,11 @@ def template_download() -> Response:
     return response
 
 
-def init_app(app: Flask) -> None:
-    """Register the staff pages."""
-    app.add_url_rule("/admin/committees", "admin_committees", sessions_page, methods=["GET", "POST"])
-    app.add_url_rule("/admin/committees/sessions/<int:session_id>", "admin_committee_session", session_page,
-                     methods=["GET", "POST"])
-    app.add_url_rule("/admin/committees/sessions/<int:session_id>/import", "admin_committee_import",
-                     session_import, methods=["POST"])
-    app.add_url_rule("/admin/committees/file", "admin_committee_file", file_page)
-    app.add_url_rule("/admin/committees/file/code", "admin_committee_code", file_new_code, methods=["POST"])
-    app.add_url_rule("/admin/committees/template.csv", "admin_committee_template", template_download)
-
+#: The staff's committee sessions, decisions and files.
+bp = Blueprint("committees_admin", __name__, url_prefix="/admin/committees")
+bp.add_url_rule("", "sessions", sessions_page, methods=["GET", "POST"])
+bp.add_url_rule("/sessions/<int:session_id>", "session", session_page, methods=["GET", "POST"])
+bp.add_url_rule("/sessions/<int:session_id>/import", "import_decisions", session_import, methods=["POST"])
+bp.add_url_rule("/file", "file", file_page)
+bp.add_url_rule("/file/code", "new_code", file_new_code, methods=["POST"])
+bp.add_url_rule("/template.csv", "template", template_download)

@@ -11,7 +11,9 @@ import logging
 import weakref
 from typing import Any
 
+from flask import Blueprint as PagesBlueprint
 from flask import Flask, Response, render_template, request
+from flask.blueprints import BlueprintSetupState
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
@@ -193,15 +195,24 @@ def _listen_to_publications(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Register the public pages, the API and the subscriptions (the staff pages register themselves:
+    """Register the API and the subscriptions (the pages are :data:`bp`; the staff pages:
     :mod:`gisportal.web.services.committees.admin`)."""
     limiter = app.extensions["gisportal_limiter"]
-    app.add_url_rule("/committees", "committees", decisions_page)
-    app.add_url_rule("/committees/lookup", "committees_lookup",
-                     limiter.limit(lambda: portal().settings.lookup_rate_limit, methods=["POST"])(lookup_page),
-                     methods=["GET", "POST"])
     # The blueprint's only route is GET /api/v1/decisions: a look-up by number and code, limited like the page's.
     limiter.limit(lambda: portal().settings.lookup_rate_limit, methods=["POST", "GET"])(blp)
     app.extensions["gisportal_api"].register_blueprint(blp)
     subscriptions.init_app(app)
     _listen_to_publications(app)
+
+
+#: The committees' public pages: decisions and the look-up of a file.
+bp = PagesBlueprint("committees", __name__, url_prefix="/committees")
+bp.add_url_rule("", "decisions", decisions_page)
+
+
+@bp.record
+def _lookup_route(state: BlueprintSetupState) -> None:
+    """The look-up by number and code, its POSTs limited by the app's limiter (declared at registration)."""
+    limit = state.app.extensions["gisportal_limiter"].limit(lambda: portal().settings.lookup_rate_limit,
+                                                            methods=["POST"])
+    state.add_url_rule("/lookup", "lookup", limit(lookup_page), methods=["GET", "POST"])

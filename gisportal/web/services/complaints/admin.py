@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -52,7 +52,7 @@ def _row(complaint: Complaint) -> dict[str, Any]:
     """What the queue and its map show of a complaint (no personal data on the map)."""
     return {"number": complaint.number, "status": complaint.status, "category": complaint.category,
             "lat": complaint.lat, "lon": complaint.lon, "overdue": complaint.is_overdue(_deadline()),
-            "url": url_for("admin_complaint", number=complaint.number)}
+            "url": url_for("complaints_admin.detail", number=complaint.number)}
 
 
 @staff_required
@@ -117,13 +117,13 @@ def act(number: str, action: str) -> ResponseReturnValue:
             updated = complaints.reopen(complaint, user, text)
     except GisportalError as exc:
         flash(problem_text(exc), "error")
-        return redirect(url_for("admin_complaint", number=complaint.number), code=303)
+        return redirect(url_for("complaints_admin.detail", number=complaint.number), code=303)
     details: dict[str, str | None] = {"status": updated.status}
     if action == "assign":
         details["assignee"] = updated.assignee
     audit_log().record(user, f"complaint.{action}", complaint.number, details, client_ip())
     flash(_("Saved."), "success")
-    return redirect(url_for("admin_complaint", number=complaint.number), code=303)
+    return redirect(url_for("complaints_admin.detail", number=complaint.number), code=303)
 
 
 @staff_required
@@ -137,10 +137,9 @@ def attachment(number: str, attachment_id: int) -> Response:
     return attachment_response(found, path)
 
 
-def init_app(app: Flask) -> None:
-    """Register the staff routes."""
-    app.add_url_rule("/admin/complaints", "admin_complaints", queue)
-    app.add_url_rule("/admin/complaints/<number>", "admin_complaint", detail)
-    app.add_url_rule("/admin/complaints/<number>/<action>", "admin_complaint_action", act, methods=["POST"])
-    app.add_url_rule("/admin/complaints/<number>/attachments/<int:attachment_id>", "admin_complaint_attachment",
-                     attachment)
+#: The staff's complaint queue and files.
+bp = Blueprint("complaints_admin", __name__, url_prefix="/admin/complaints")
+bp.add_url_rule("", "queue", queue)
+bp.add_url_rule("/<number>", "detail", detail)
+bp.add_url_rule("/<number>/<action>", "action", act, methods=["POST"])
+bp.add_url_rule("/<number>/attachments/<int:attachment_id>", "attachment", attachment)

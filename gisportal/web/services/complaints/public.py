@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, redirect, render_template, request, send_file, session, url_for
+from flask import Blueprint, Flask, Response, redirect, render_template, request, send_file, session, url_for
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -103,7 +104,7 @@ def book() -> ComplaintBook:
 
 def tracking_url(number: str) -> str:
     """The public tracking page of a complaint (what the QR code and the e-mails carry: never the code)."""
-    return f"{public_base()}{url_for('complaint_track', number=number)}"
+    return f"{public_base()}{url_for('complaints.track', number=number)}"
 
 
 def notify(complaint: Complaint, event: ComplaintEvent) -> None:
@@ -270,7 +271,7 @@ def track() -> ResponseReturnValue:
             except GisportalError as exc:
                 return render_template("complaints/track.html", form=form, problem=problem_text(exc)), exc.status
             _remember(opened.number)
-            return redirect(url_for("complaint_track", number=opened.number), code=303)
+            return redirect(url_for("complaints.track", number=opened.number), code=303)
         return render_template("complaints/track.html", form=form, problem=_("Check the number and code.")), 400
     complaint = _remembered(number)
     if complaint is None:
@@ -284,7 +285,7 @@ def _status_page(complaint: Complaint, form: AddInfoForm, problem: str | None) -
     complaints = book()
     events = complaints.timeline(complaint)
     view = public_view(complaint, events, complaints.attachments(complaint),
-                       lambda a: url_for("complaint_track_attachment", number=complaint.number, attachment_id=a.id))
+                       lambda a: url_for("complaints.track_attachment", number=complaint.number, attachment_id=a.id))
     times = [e.at for e in events if e.event != "staff_note"]
     return render_template("complaints/status.html", complaint=complaint, view=view, times=times, form=form,
                            problem=problem, categories=category_labels(), statuses=status_labels(),
@@ -304,7 +305,7 @@ def add_information(number: str) -> ResponseReturnValue:
         book().add_information(complaint, form.message.data or "", checked_uploads())
     except (InvalidInput, FileTooLarge, Conflict) as exc:
         return _status_page(complaint, form, problem_text(exc)), exc.status
-    return redirect(url_for("complaint_track", number=complaint.number), code=303)
+    return redirect(url_for("complaints.track", number=complaint.number), code=303)
 
 
 def track_attachment(number: str, attachment_id: int) -> Response:
@@ -330,20 +331,28 @@ def receipt_pdf() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the pages and their rate limits (the API and the staff pages register themselves:
+    """The request sizes of the forms with attachments (the pages are :data:`bp`; the API and the staff pages:
     :mod:`gisportal.web.services.complaints.api`, :mod:`gisportal.web.services.complaints.admin`)."""
-    limiter = app.extensions["gisportal_limiter"]
-    limit = limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])
-    wrong_code = wrong_code_limit(limiter)
-    app.add_url_rule("/complaints/new", "complaint_new", limit(new_complaint), methods=["GET", "POST"])
-    app.add_url_rule("/complaints/track", "complaint_track", limit(track), methods=["GET", "POST"])
-    app.add_url_rule("/complaints/track/<number>/add", "complaint_add_information", limit(add_information),
-                     methods=["POST"])
-    app.add_url_rule("/complaints/track/<number>/attachments/<int:attachment_id>", "complaint_track_attachment",
-                     wrong_code(track_attachment))
-    app.add_url_rule("/complaints/receipt.pdf", "complaint_receipt_pdf", receipt_pdf, methods=["POST"])
     portal_settings = app.extensions["gisportal"].settings
-    for endpoint in ("complaint_new", "complaint_track", "complaint_add_information",
+    for endpoint in ("complaints.new", "complaints.track", "complaints.add_information",
                      "complaints_api.ComplaintsCollection"):
         # the attachments and the form's text fields, nothing more
         limit_request_size(app, endpoint, portal_settings.complaint_attachments_max_total_bytes + 1024 * 1024)
+
+
+#: The public complaint pages: filing, tracking, the receipt.
+bp = Blueprint("complaints", __name__, url_prefix="/complaints")
+bp.add_url_rule("/receipt.pdf", "receipt_pdf", receipt_pdf, methods=["POST"])
+
+
+@bp.record
+def _limited_routes(state: BlueprintSetupState) -> None:
+    """The forms (POSTs rate-limited) and the attachment behind a secret code (wrong codes limited), with the app's
+    limiter (one per app: declared when the blueprint is registered)."""
+    limiter = state.app.extensions["gisportal_limiter"]
+    limit = limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])
+    state.add_url_rule("/new", "new", limit(new_complaint), methods=["GET", "POST"])
+    state.add_url_rule("/track", "track", limit(track), methods=["GET", "POST"])
+    state.add_url_rule("/track/<number>/add", "add_information", limit(add_information), methods=["POST"])
+    state.add_url_rule("/track/<number>/attachments/<int:attachment_id>", "track_attachment",
+                       wrong_code_limit(limiter)(track_attachment))

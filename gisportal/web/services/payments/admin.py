@@ -7,7 +7,7 @@ import io
 import logging
 from datetime import date, timedelta
 
-from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -64,7 +64,7 @@ def admin_fees() -> ResponseReturnValue:
         return _fees_page(text, date.today(), note, exc.message, exc.status, form)
     flash(_("Fee schedule saved as version %(id)s, in force from %(date)s.", id=version.id,
             date=version.effective_from.isoformat() if version.effective_from else ""), "success")
-    return redirect(url_for("admin_fees"), code=303)
+    return redirect(url_for("payments_admin.fees"), code=303)
 
 
 @staff_required
@@ -94,8 +94,8 @@ def admin_reconciliation_csv() -> Response:
     return response
 
 
-def init_app(app: Flask) -> None:
-    """Register the staff pages."""
-    app.add_url_rule("/admin/fees", "admin_fees", admin_fees, methods=["GET", "POST"])
-    app.add_url_rule("/admin/reconciliation", "admin_reconciliation", admin_reconciliation)
-    app.add_url_rule("/admin/reconciliation.csv", "admin_reconciliation_csv", admin_reconciliation_csv)
+#: The fee schedule and the reconciliation (staff).
+bp = Blueprint("payments_admin", __name__, url_prefix="/admin")
+bp.add_url_rule("/fees", "fees", admin_fees, methods=["GET", "POST"])
+bp.add_url_rule("/reconciliation", "reconciliation", admin_reconciliation)
+bp.add_url_rule("/reconciliation.csv", "reconciliation_csv", admin_reconciliation_csv)

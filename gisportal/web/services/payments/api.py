@@ -125,11 +125,11 @@ def _order_json(order: Any) -> dict[str, Any]:
     links = {"self": base_url() + url_for("payments_api.order_status", reference=order.reference,
                                           t=order.access_token),
              "page": order_url(order, external=True),
-             "invoice": order_url(order, "payment_invoice", external=True)}
+             "invoice": order_url(order, "payments.invoice", external=True)}
     if order.status == "paid":
-        links["receipt"] = order_url(order, "payment_receipt", external=True)
+        links["receipt"] = order_url(order, "payments.receipt", external=True)
         if order.parcel_ref:
-            links["note"] = order_url(order, "payment_note", external=True)
+            links["note"] = order_url(order, "payments.note", external=True)
     return {**order.to_dict(), "payments": [p.to_dict() for p in svc.orders.payments_of(order)], "links": links}
 
 

@@ -41,7 +41,7 @@ def render_invoice(order: Order, pay_url: str) -> bytes:
 
 def receipt_verify_url(receipt: Receipt) -> str:
     """The public verification URL a receipt's QR code carries."""
-    return f"{public_base()}{url_for('verify', number=receipt.number)}?t={receipt.token}"
+    return f"{public_base()}{url_for('note.verify', number=receipt.number)}?t={receipt.token}"
 
 
 def render_receipt(order: Order, payment: Payment, receipt: Receipt) -> bytes:

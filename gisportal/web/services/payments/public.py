@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import format_currency
 from flask_babel import gettext as _
@@ -69,7 +70,7 @@ base_url = public_base
 
 def provider() -> PaymentProvider:
     """The provider named in the settings; the sandbox's page is served by this app."""
-    return open_provider(portal().settings, base_url() + url_for("sandbox_pay"))
+    return open_provider(portal().settings, base_url() + url_for("sandbox.pay"))
 
 
 def mad(centimes: int | str | None) -> str:
@@ -94,7 +95,7 @@ def open_order(reference: str) -> Order:
     return service().orders.open(reference, _token(reference))
 
 
-def order_url(order: Order, endpoint: str = "payment_order", external: bool = False) -> str:
+def order_url(order: Order, endpoint: str = "payments.order", external: bool = False) -> str:
     """A URL of the order carrying its access code."""
     path = url_for(endpoint, reference=order.reference, t=order.access_token)
     return base_url() + path if external else path
@@ -124,8 +125,8 @@ def payment_redirect(order: Order) -> str:
         raise InvalidInput(_("This order is already paid."), reference=order.reference)
     chosen = provider()
     return chosen.start_payment(order.reference, order.amount, order.currency,
-                                base_url() + url_for("payment_callback", provider_name=chosen.name),
-                                base_url() + url_for("payment_return", provider_name=chosen.name,
+                                base_url() + url_for("payments.callback", provider_name=chosen.name),
+                                base_url() + url_for("payments.provider_return", provider_name=chosen.name,
                                                      order=order.reference))
 
 
@@ -196,7 +197,7 @@ def order_pay(reference: str) -> ResponseReturnValue:
 def payment_callback(provider_name: str) -> ResponseReturnValue:
     """The provider's signed callback: recorded once, then back to the order's return page."""
     outcome = receive_callback(provider_name, {k: v for k, v in request.form.items()})
-    return redirect(url_for("payment_return", provider_name=provider_name, order=outcome.order.reference),
+    return redirect(url_for("payments.provider_return", provider_name=provider_name, order=outcome.order.reference),
                     code=303)
 
 
@@ -258,25 +259,34 @@ def note_pdf(reference: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the payment pages and the callback (the sandbox gateway, the API and the staff pages register
-    themselves: :mod:`gisportal.web.services.payments.sandbox`, :mod:`~gisportal.web.services.payments.api`,
-    :mod:`~gisportal.web.services.payments.admin`)."""
+    """The payments service, the callback's CSRF exemption and the template helpers (the pages are :data:`bp`; the
+    sandbox gateway, the API and the staff pages: :mod:`gisportal.web.services.payments.sandbox`,
+    :mod:`~gisportal.web.services.payments.api`, :mod:`~gisportal.web.services.payments.admin`)."""
     p = app.extensions["gisportal"]
     fees = FeeBook(p.agency, load_schedule(p.settings.fees_file))
     app.extensions["gisportal_payments"] = PaymentsService(fees, Orders(p.agency, fees), hmac_secret(p.settings))
-    limiter = app.extensions["gisportal_limiter"]
-    limit = limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])
-    wrong_code = wrong_code_limit(limiter)
-
-    app.add_url_rule("/fees", "fees", fees_page)
-    app.add_url_rule("/payments/orders", "payment_order_create", limit(order_create), methods=["POST"])
-    app.add_url_rule("/payments/orders/<reference>", "payment_order", wrong_code(order_page))
-    app.add_url_rule("/payments/orders/<reference>/pay", "payment_pay", order_pay, methods=["POST"])
-    app.add_url_rule("/payments/orders/<reference>/invoice.pdf", "payment_invoice", wrong_code(invoice_pdf))
-    app.add_url_rule("/payments/orders/<reference>/receipt.pdf", "payment_receipt", wrong_code(receipt_pdf))
-    app.add_url_rule("/payments/orders/<reference>/note.pdf", "payment_note", wrong_code(note_pdf))
     app.extensions["gisportal_csrf"].exempt(payment_callback)  # server-to-server, HMAC-signed
-    app.add_url_rule("/payments/callback/<provider_name>", "payment_callback", payment_callback, methods=["POST"])
-    app.add_url_rule("/payments/return/<provider_name>", "payment_return", payment_return)
     app.add_template_filter(mad, "mad")
     app.jinja_env.globals.setdefault("order_url", order_url)
+
+
+#: The fees, the orders and their documents, the gateways' callback and return.
+bp = Blueprint("payments", __name__)
+bp.add_url_rule("/fees", "fees", fees_page)
+bp.add_url_rule("/payments/orders/<reference>/pay", "pay", order_pay, methods=["POST"])
+bp.add_url_rule("/payments/callback/<provider_name>", "callback", payment_callback, methods=["POST"])
+bp.add_url_rule("/payments/return/<provider_name>", "provider_return", payment_return)
+
+
+@bp.record
+def _limited_routes(state: BlueprintSetupState) -> None:
+    """Ordering (POSTs rate-limited) and the pages behind an order's access code (wrong codes limited), with the
+    app's limiter (one per app: declared when the blueprint is registered)."""
+    limiter = state.app.extensions["gisportal_limiter"]
+    limit = limiter.limit(lambda: portal().settings.form_rate_limit, methods=["POST"])
+    wrong_code = wrong_code_limit(limiter)
+    state.add_url_rule("/payments/orders", "order_create", limit(order_create), methods=["POST"])
+    state.add_url_rule("/payments/orders/<reference>", "order", wrong_code(order_page))
+    state.add_url_rule("/payments/orders/<reference>/invoice.pdf", "invoice", wrong_code(invoice_pdf))
+    state.add_url_rule("/payments/orders/<reference>/receipt.pdf", "receipt", wrong_code(receipt_pdf))
+    state.add_url_rule("/payments/orders/<reference>/note.pdf", "note", wrong_code(note_pdf))

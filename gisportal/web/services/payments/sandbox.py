@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Blueprint, render_template, request
 
 from gisportal.core.errors import InvalidInput
 from gisportal.services.payments.providers import SANDBOX_CARDS, SandboxProvider
@@ -49,6 +49,6 @@ def sandbox_pay() -> str | tuple[str, int]:
                            callback_fields=sandbox.callback_fields(fields, status), status=status)
 
 
-def init_app(app: Flask) -> None:
-    """Register the sandbox's page."""
-    app.add_url_rule("/sandbox-pay/", "sandbox_pay", sandbox_pay, methods=["GET", "POST"])
+#: The sandbox payment gateway's page (test installations only).
+bp = Blueprint("sandbox", __name__)
+bp.add_url_rule("/sandbox-pay/", "pay", sandbox_pay, methods=["GET", "POST"])
