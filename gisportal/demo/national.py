@@ -4,10 +4,11 @@
 city is the one :func:`gisportal.demo.city.generate_demo_city` makes for the same ``(N, seed)``, parcel for
 parcel (same geometry, reference, address and quarter, in the same order), but never held whole: the plan
 versions are published first (a few hundred zones), then the parcels are cut band of quarters after band
-(:func:`gisportal.demo.parcels.parcel_columns`, ~:data:`CHUNK_PARCELS` parcels each) and streamed into the
-store by :func:`gisportal.storage.postgis.bulk.put_parcel_chunks` (binary ``COPY``, indexes built after the
-load). Memory: one chunk (~100 MB) plus the blocks and 8 bytes a parcel for the land-title numbers (80 MB for
-ten million), instead of ~1.6 GB per million parcels.
+(addresses numbered over a band, geometries and references made :data:`CHUNK_PARCELS` at a time:
+:func:`gisportal.demo.parcels.parcel_slices`) and streamed into the store by
+:func:`gisportal.storage.postgis.bulk.put_parcel_chunks` (binary ``COPY``, indexes built after the load).
+Memory: one chunk, a band's coordinates and addresses, the blocks, and 4 bytes a parcel for the land-title
+numbers (40 MB for ten million), instead of ~1.6 GB per million parcels.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pandas as pd
 
 from gisportal.demo.city import NAMES, plan_city
 from gisportal.demo.load import demo_meta, demo_streets, warm_tiles
-from gisportal.demo.parcels import band_ranges, parcel_columns
+from gisportal.demo.parcels import band_ranges, parcel_slices
 from gisportal.storage.base import NewPlanVersion
 from gisportal.storage.postgis.bulk import put_parcel_chunks
 from gisportal.storage.postgis.store import PostgisStore
@@ -31,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["CHUNK_PARCELS", "STREAM_FROM", "load_national_demo"]
 
-#: Parcels per chunk (whole quarter bands: a chunk is this size or a band, whichever is larger).
+#: Parcels per chunk (the geometries and references made at once; addresses are numbered a band at a time).
 CHUNK_PARCELS = 100_000
 #: From this many parcels on, ``gisportal demo`` on PostGIS streams the city (below it, the in-memory load).
 STREAM_FROM = 200_000
@@ -55,10 +56,10 @@ def load_national_demo(store: PostgisStore, n_parcels: int, seed: int = 2026,
 
     def chunks() -> Iterator[dict[str, Any]]:
         for b0, b1 in band_ranges(plan.layout, chunk_parcels, plan.draws):
-            columns = parcel_columns(plan.layout, plan.draws, b0, b1)
-            quarters.update(np.unique(columns["quarter"]).tolist())
-            streets.update(demo_streets(pd.Series(columns["address"])))
-            yield columns
+            for columns in parcel_slices(plan.layout, plan.draws, b0, b1, chunk_parcels):
+                quarters.update(np.unique(columns["quarter"]).tolist())
+                streets.update(demo_streets(pd.Series(columns["address"])))
+                yield columns
 
     put_parcel_chunks(store, chunks())
     store.set_meta(demo_meta(quarters, streets))

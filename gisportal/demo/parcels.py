@@ -20,7 +20,7 @@ import shapely
 
 from gisportal.demo.streets import addresses, land_title_numbers, land_title_refs, quarter_names, street_name
 
-__all__ = ["ParcelDraws", "band_ranges", "draw_parcels", "parcel_columns", "street_of", "world"]
+__all__ = ["ParcelDraws", "band_ranges", "draw_parcels", "parcel_columns", "parcel_slices", "street_of", "world"]
 
 CENTER = (463661.0, 574347.0)  # WGS84 (-5.80, 35.77) in EPSG:26191
 
@@ -90,10 +90,14 @@ def band_ranges(lay: SimpleNamespace, target_parcels: int, draws: ParcelDraws) -
         b0 = b1
 
 
-def parcel_columns(lay: SimpleNamespace, draws: ParcelDraws, b0: int, b1: int) -> dict[str, Any]:
-    """The parcels of blocks ``[b0, b1)``: ``ref``, ``address``, ``quarter`` and ``geometry`` (EPSG:26191).
+def parcel_slices(lay: SimpleNamespace, draws: ParcelDraws, b0: int, b1: int,
+                  size: int | None = None) -> Iterator[dict[str, Any]]:
+    """The parcels of blocks ``[b0, b1)`` in slices of ``size`` parcels at most (default: one slice), each a
+    dict of ``ref``, ``address``, ``quarter`` and ``geometry`` (EPSG:26191).
 
-    Each block is cut into rows along its long side and columns of lots that tile it.
+    Each block is cut into rows along its long side and columns of lots that tile it. The addresses are
+    numbered over the whole range (a street segment's numbers need all its parcels); the geometries and
+    references, most of the memory, are made a slice at a time.
     """
     rows, k = draws.rows[b0:b1], draws.k[b0:b1]
     nper = rows * k
@@ -103,27 +107,41 @@ def parcel_columns(lay: SimpleNamespace, draws: ParcelDraws, b0: int, b1: int) -
     loc = np.arange(n) - start[b - b0]
     kb = draws.k[b]
     r, c = np.divmod(loc, kb)
+    del loc
     C = draws.col_end
     cstart = draws.col_start[b]
     base = np.where(cstart > 0, C[np.maximum(cstart - 1, 0)], 0.0)
     tot = C[cstart + kb - 1] - base
     end_rel = C[cstart + c] - base
     start_rel = np.where(c > 0, C[np.maximum(cstart + c - 1, 0)] - base, 0.0)
+    del cstart, base, kb, c
     bi, bj = lay.i[b], lay.j[b]
     bx0, bx1, by0, by1 = lay.x0[bi], lay.x1[bi], lay.y0[bj], lay.y1[bj]
     x0, x1 = bx0 + (bx1 - bx0) * (start_rel / tot), bx0 + (bx1 - bx0) * (end_rel / tot)
     nr = draws.rows[b]
     y0, y1 = by0 + (by1 - by0) * (r / nr), by0 + (by1 - by0) * ((r + 1) / nr)
-    X, Y = world(lay, np.stack([x0, x1, x1, x0, x0], 1), np.stack([y0, y0, y1, y1, y0], 1))
-    geom = shapely.polygons(np.stack([X, Y], -1))
-    del X, Y
+    del start_rel, end_rel, tot, nr, r, b
     # Address on the nearest block side; numbers rise along the street, odd / even on either side.
     side = np.argmin(np.stack([y0 - by0, by1 - y1, x0 - bx0, bx1 - x1]), axis=0)
     orient = (side >= 2).astype(np.int64)
     address = addresses(orient, np.choose(side, [bj, bj + 1, bi, bi + 1]), np.where(orient == 0, bi, bj) // lay.q,
                         side % 2 == 0, np.where(orient == 0, x0 + x1, y0 + y1),
                         lambda o, s, g: street_of(lay, o, s, g))
-    qid = (bj // lay.q) * -(-lay.nx // lay.q) + bi // lay.q
+    del side, orient
+    quarter = draws.quarters[(bj // lay.q) * -(-lay.nx // lay.q) + bi // lay.q]
+    east = bx0 + bx1 > 0
     p0 = int(draws.parcel_start[b0])
-    refs = land_title_refs(draws.title_numbers[p0:p0 + n], bx0 + bx1 > 0)
-    return {"ref": refs, "address": address, "quarter": draws.quarters[qid], "geometry": geom}
+    step = size or max(n, 1)
+    for s0 in range(0, n, step):
+        s = slice(s0, min(s0 + step, n))
+        X, Y = world(lay, np.stack([x0[s], x1[s], x1[s], x0[s], x0[s]], 1),
+                     np.stack([y0[s], y0[s], y1[s], y1[s], y0[s]], 1))
+        geom = shapely.polygons(np.stack([X, Y], -1))
+        del X, Y
+        yield {"ref": land_title_refs(draws.title_numbers[p0 + s.start:p0 + s.stop], east[s]),
+               "address": address[s], "quarter": quarter[s], "geometry": geom}
+
+
+def parcel_columns(lay: SimpleNamespace, draws: ParcelDraws, b0: int, b1: int) -> dict[str, Any]:
+    """The parcels of blocks ``[b0, b1)`` at once (:func:`parcel_slices`)."""
+    return next(parcel_slices(lay, draws, b0, b1))
