@@ -13,6 +13,8 @@ The issue #4 benchmarks (import, postgis, tiles, load) share one throwaway
 PostgreSQL + PostGIS cluster started here (``tests/support/pgcluster.py``, removed at
 the end); ``bench_import.py`` loads the city into it with ``gisportal
 import-all`` and the others use that database.
+``bench_national.py`` (issue #18) streams its own cities into PostGIS (1,000,000 parcels and --parcels, up to
+10,000,000: ``run_all.py --only national --parcels 10000000``); no embedded city is built for it alone.
 Each benchmark runs in its own process; extra options are passed through
 with ``--<name>-args`` (quoted), e.g. ``--load-args "--duration 30"``.
 Results are merged into benchmarks/results.json: the benchmarks run replace
@@ -36,10 +38,12 @@ from _common import BENCH_DIR, DATA_ROOT, DEFAULT_PARCELS, PG_ENV, ensure_data, 
 #: bench_<name>.py scripts run by default, in this order (issue #2: lookup, http, startup; issue #3: documents;
 #: issue #4: import, postgis, tiles, load; issue #15: lighthouse).
 BENCHMARKS = tuple(n for n in ("lookup", "http", "startup", "documents", "import", "postgis", "tiles", "load",
-                               "publication", "sites", "ogcapi", "lighthouse")
+                               "publication", "sites", "ogcapi", "lighthouse", "national")
                    if (BENCH_DIR / f"bench_{n}.py").exists())
 #: Benchmarks needing the PostgreSQL cluster (bench_import.py first: it loads the city the others use).
-NEEDS_POSTGRES = {"import", "postgis", "tiles", "load", "ogcapi"}
+NEEDS_POSTGRES = {"import", "postgis", "tiles", "load", "ogcapi", "national"}
+#: Benchmarks that make their own city (``bench_national.py``: streamed into PostGIS at --parcels, up to 10 M).
+OWN_CITY = {"national"}
 
 
 def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
@@ -201,6 +205,21 @@ def issue4_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                          f"{lat['p50'] / 1000:.0f} ms, p95 {lat['p95'] / 1000:.0f} ms, p99 {lat['p99'] / 1000:.0f} ms)",
                          f"{run['req_per_s']:.0f} req/s", "", f"{run['errors_total']} errors",
                          f"0 errors: {verdict(run['errors_total'] == 0)}"))
+    r = results.get("national")
+    if r:
+        for size, s in r["sizes"].items():
+            ld = s["load"]
+            rows.append((f"national: notes under load, {int(size):,} parcels in PostGIS, {r['workers']} workers (p50 "
+                         f"{ld['p50_ms']:.0f} ms, p99 {ld['p99_ms']:.0f} ms; worker RSS {max(ld['worker_rss_mb'])} MB)",
+                         f"{ld['req_per_s']:.0f} req/s", "", f"{ld['errors']} errors",
+                         f"0 errors: {verdict(ld['errors'] == 0)}"))
+        rows.append(("national: worker RSS at the largest size / at the smallest", "", "",
+                     f"{r['worker_rss_growth']:.2f}x", f"<= 1.25x: {verdict(r['target_met']['memory'])}"))
+        if "import" in r:
+            im = r["import"]
+            rows.append((f"national: import of {im['parcels']:,} parcels from a GeoPackage (gisportal put_parcels)",
+                         f"{im['ours_s']:.1f} s", f"ogr2ogr -f PostgreSQL {im['ogr2ogr_s']:.1f} s",
+                         f"{im['ratio']:.2f}x", f"<= 1.5x: {verdict(im['target_met'])}"))
     r = results.get("ogcapi")
     for backend in ("embedded", "postgis") if r else ():
         page, dl = r[backend]["items_page"], r[backend]["download_gpkg"]
@@ -236,7 +255,8 @@ def main() -> None:
     unknown = [n for n in args.only.split(",") if n and n not in BENCHMARKS]
     if unknown:
         p.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    ensure_data(args.parcels)
+    if {n for n in args.only.split(",") if n} - OWN_CITY:
+        ensure_data(args.parcels)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     results: dict = {}
     if args.output.exists():  # keep the figures of the benchmarks not run this time

@@ -83,15 +83,20 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 
 @main.command()
-@click.option("--parcels", "n_parcels", default=6000, show_default=True, type=click.IntRange(10, 5_000_000))
+@click.option("--parcels", "n_parcels", default=6000, show_default=True, type=click.IntRange(10, 10_000_000),
+              help="About this many parcels (embedded store: 5,000,000 at most; PostGIS: streamed from 200,000).")
 @click.option("--seed", default=2026, show_default=True, type=int)
 @click.option("--force", is_flag=True, help="Replace an existing store.")
 def demo(n_parcels: int, seed: int, force: bool) -> None:
     """Build the demo district of Tangier (EPSG:26191) into the data directory."""
     from gisportal.demo.load import load_demo
+    from gisportal.demo.national import STREAM_FROM, load_national_demo
     from gisportal.storage import backend_name, open_store
+    from gisportal.storage.postgis.store import PostgisStore
 
     settings = load_settings()
+    if backend_name(settings) == "embedded" and n_parcels > 5_000_000:
+        raise click.ClickException("the embedded store holds 5,000,000 demo parcels at most; use PostGIS for more.")
     if backend_name(settings) == "embedded" and settings.store_path.exists():
         if not force:
             raise click.ClickException(f"{settings.store_path} exists; use --force to rebuild it.")
@@ -101,7 +106,10 @@ def demo(n_parcels: int, seed: int, force: bool) -> None:
         if not force:
             raise click.ClickException("the database already holds data; use --force to replace it.")
         store.clear()
-    counts = load_demo(store, n_parcels=n_parcels, seed=seed)
+    if isinstance(store, PostgisStore) and n_parcels >= STREAM_FROM:  # the same city, streamed a chunk at a time
+        counts = load_national_demo(store, n_parcels=n_parcels, seed=seed)
+    else:
+        counts = load_demo(store, n_parcels=n_parcels, seed=seed)
     from gisportal.demo.load import load_demo_library
 
     counts["documents"] = load_demo_library(settings, store)

@@ -22,8 +22,7 @@ moved into place.
   an airport height easement and the 100 m coastal strip.
 
 All randomness comes from ``numpy.random.default_rng(seed)``: the same
-``(n_parcels, seed)`` always gives the same city. The grid, the zoning sectors and the move into
-place are in :mod:`gisportal.demo.layout`; the names in :mod:`gisportal.demo.streets`.
+``(n_parcels, seed)`` always gives the same city.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ import numpy as np
 import shapely
 
 from gisportal.demo.layout import (
+    CENTER,
     CODES,
     CRS,
     HC,
@@ -52,13 +52,14 @@ from gisportal.demo.layout import (
     rezone,
     street_at,
     to_world,
-    world,
 )
-from gisportal.demo.streets import addresses, land_title_refs, quarter_names, widening_strips
+from gisportal.demo.parcels import ParcelDraws, draw_parcels, parcel_columns
+from gisportal.demo.streets import widening_strips
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DemoPlanVersion", "DemoCity", "generate_demo_city"]
+__all__ = ["CRS", "CENTER", "NAMES", "ZONE_LABELS", "CityPlan", "DemoPlanVersion", "DemoCity", "generate_demo_city",
+           "plan_city"]
 
 # Per zone code: min/max lot area (m²), min/max row depth (m; 1e4 = one row), lot width jitter.
 _LOTS = np.array([
@@ -118,42 +119,6 @@ def _fit(lay: SimpleNamespace, n: int) -> tuple[float, int, int]:
             break
         f = f_new
     return f, total, total if total1 is None else total1
-
-
-def _parcels(rng: np.random.Generator, lay: SimpleNamespace, rows: np.ndarray, k: np.ndarray) -> gpd.GeoDataFrame:
-    """Cut every block into rows x lots rectangles and give them refs, addresses and quarters."""
-    nper = rows * k
-    n = int(nper.sum())
-    b = np.repeat(np.arange(nper.size), nper)
-    start = np.cumsum(nper) - nper
-    loc = np.arange(n) - start[b]
-    r, c = np.divmod(loc, k[b])
-    # Lot widths are drawn per (block, column) and shared by the rows of the block, so that lots
-    # meet corner to corner (no T-junction that rotation could turn into a sliver overlap).
-    cstart = (np.cumsum(k) - k)[b]
-    C = np.cumsum(1.0 + _LOTS[np.repeat(lay.bcode, k), 4] * rng.uniform(-1.0, 1.0, int(k.sum())))
-    base = np.where(cstart > 0, C[np.maximum(cstart - 1, 0)], 0.0)
-    tot = C[cstart + k[b] - 1] - base
-    end_rel = C[cstart + c] - base
-    start_rel = np.where(c > 0, C[np.maximum(cstart + c - 1, 0)] - base, 0.0)
-    bi, bj = lay.i[b], lay.j[b]
-    bx0, bx1, by0, by1 = lay.x0[bi], lay.x1[bi], lay.y0[bj], lay.y1[bj]
-    x0, x1 = bx0 + (bx1 - bx0) * (start_rel / tot), bx0 + (bx1 - bx0) * (end_rel / tot)
-    nr = rows[b]
-    y0, y1 = by0 + (by1 - by0) * (r / nr), by0 + (by1 - by0) * ((r + 1) / nr)
-    X, Y = world(lay, np.stack([x0, x1, x1, x0, x0], 1), np.stack([y0, y0, y1, y1, y0], 1))
-    geom = shapely.polygons(np.stack([X, Y], -1))
-    del X, Y
-    # Address on the nearest block side; numbers rise along the street, odd / even on either side.
-    side = np.argmin(np.stack([y0 - by0, by1 - y1, x0 - bx0, bx1 - x1]), axis=0)
-    orient = (side >= 2).astype(np.int64)
-    address = addresses(orient, np.choose(side, [bj, bj + 1, bi, bi + 1]), np.where(orient == 0, bi, bj) // lay.q,
-                        side % 2 == 0, np.where(orient == 0, x0 + x1, y0 + y1), lambda o, s, g: street_at(lay, o, s, g))
-    qid = (bj // lay.q) * -(-lay.nx // lay.q) + bi // lay.q
-    quarters = quarter_names(rng, int(qid.max()) + 1)[qid]
-    refs = land_title_refs(rng, bx0 + bx1 > 0)
-    return gpd.GeoDataFrame({"ref": refs, "address": address, "quarter": quarters},
-                            geometry=geom, crs=CRS)
 
 
 def _blocks_parts(rng: np.random.Generator, lay: SimpleNamespace, blocks: np.ndarray, lo: float) -> np.ndarray:
@@ -262,15 +227,24 @@ def _zones_frame(lay: SimpleNamespace, codes: np.ndarray) -> gpd.GeoDataFrame:
                             geometry=to_world(lay, lay.sectors), crs=CRS)
 
 
-def generate_demo_city(n_parcels: int = 6000, seed: int = 2026) -> DemoCity:
-    """Generate the demo district of Tangier with about ``n_parcels`` parcels, deterministically.
+#: The demo's names: territory (French, Arabic), plan name, plan title (French, Arabic).
+NAMES = ("Tanger – district de démonstration", "طنجة – منطقة نموذجية للعرض", "tanger-centre",
+         "Plan d'aménagement de Tanger-Centre", "تصميم تهيئة طنجة-المركز")
 
-    The same ``(n_parcels, seed)`` always returns the same city. The count is
-    within ±3 % of ``n_parcels`` from a few hundred parcels up (a tiny district
-    cannot be cut that finely); every zone code appears from about 1000 up.
-    Geometry is in EPSG:26191, centred on (463661, 574347). Two plan versions
-    are returned (2013 and 2023); parcels are sized after the 2013 zoning.
-    """
+
+@dataclass(frozen=True, eq=False)
+class CityPlan:
+    """Everything of a district but its parcels' columns: the grid, the plan versions and the parcels' draws
+    (:func:`gisportal.demo.parcels.parcel_columns` cuts the parcels of any band of blocks from them)."""
+
+    layout: SimpleNamespace
+    draws: ParcelDraws
+    versions: tuple[DemoPlanVersion, ...]
+
+
+def plan_city(n_parcels: int = 6000, seed: int = 2026) -> CityPlan:
+    """The district of :func:`generate_demo_city` without its parcels' columns (memory: the blocks, and 8 bytes
+    a parcel for the land-title numbers)."""
     if n_parcels < 1:
         raise ValueError("n_parcels must be positive")
     rng = np.random.default_rng(seed)
@@ -289,7 +263,7 @@ def generate_demo_city(n_parcels: int = 6000, seed: int = 2026) -> DemoCity:
     _, lay, f = best
     rows, k = _lots(lay, f)
     logger.debug("demo city: %d x %d blocks, lot factor %.3f", lay.nx, lay.ny, f)
-    parcels = _parcels(rng, lay, rows, k)
+    draws = draw_parcels(rng, lay, rows, k, _LOTS[lay.bcode, 4])
     codes2 = rezone(rng, lay.codes1, lay.r)
     ov1, ov2 = _overlays(rng, lay)
     versions = (
@@ -298,7 +272,22 @@ def generate_demo_city(n_parcels: int = 6000, seed: int = 2026) -> DemoCity:
         DemoPlanVersion(2, "Décret n° 2-23-301 du 4 mai 2023", datetime.date(2023, 5, 4),
                         _zones_frame(lay, codes2), ov2),
     )
-    logger.info("demo city generated: %d parcels, %d sectors, %d/%d overlays (seed %d)",
-                len(parcels), len(lay.sectors), len(ov1), len(ov2), seed)
-    return DemoCity("Tanger – district de démonstration", "طنجة – منطقة نموذجية للعرض", "tanger-centre",
-                    "Plan d'aménagement de Tanger-Centre", "تصميم تهيئة طنجة-المركز", versions, parcels)
+    logger.info("demo city planned: %d parcels, %d sectors, %d/%d overlays (seed %d)",
+                draws.count, len(lay.sectors), len(ov1), len(ov2), seed)
+    return CityPlan(lay, draws, versions)
+
+
+def generate_demo_city(n_parcels: int = 6000, seed: int = 2026) -> DemoCity:
+    """Generate the demo district of Tangier with about ``n_parcels`` parcels, deterministically.
+
+    The same ``(n_parcels, seed)`` always returns the same city. The count is
+    within ±3 % of ``n_parcels`` from a few hundred parcels up (a tiny district
+    cannot be cut that finely); every zone code appears from about 1000 up.
+    Geometry is in EPSG:26191, centred on (463661, 574347). Two plan versions
+    are returned (2013 and 2023); parcels are sized after the 2013 zoning.
+    """
+    plan = plan_city(n_parcels, seed)
+    columns = parcel_columns(plan.layout, plan.draws, 0, plan.layout.nx * plan.layout.ny)
+    parcels = gpd.GeoDataFrame({"ref": columns["ref"], "address": columns["address"], "quarter": columns["quarter"]},
+                               geometry=columns["geometry"], crs=CRS)
+    return DemoCity(*NAMES, plan.versions, parcels)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from gisportal.demo.city import generate_demo_city
+from gisportal.demo.city import NAMES, generate_demo_city
 from gisportal.services.library.documents import DocumentMeta, Library
 from gisportal.storage import open_agency
 from gisportal.storage.base import NewPlanVersion, Store
@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def warm_tiles(store: Store) -> None:
+def warm_tiles(store: Store, layers: tuple[str, ...] = TILE_LAYERS) -> None:
     """Build (or check) the vector tiles of the versions in force, so the first visitor does not wait."""
 
     versions = sorted(v.id for v in versions_in_force(store.plan_versions(), date.today()))
-    for layer in TILE_LAYERS:
+    for layer in layers:
         store.tile(layer, 0, 0, 0, versions)
 
 
@@ -39,9 +39,17 @@ APPROVAL_ACTS_AR = {"Décret n° 2-13-512 du 12 juin 2013": "مرسوم رقم 2
                     "Décret n° 2-23-301 du 4 mai 2023": "مرسوم رقم 2.23.301 صادر في 4 ماي 2023"}
 
 
-def _streets(addresses: pd.Series) -> set[str]:
+def demo_streets(addresses: pd.Series) -> set[str]:
     """The streets of the demo's addresses ("12 Rue Ibn Battouta" -> "Rue Ibn Battouta")."""
     return set(addresses.dropna().astype(str).str.replace(r"^\d+\s+", "", regex=True))
+
+
+def demo_meta(quarters: set[str], streets: set[str]) -> dict[str, str]:
+    """The demo's territory, the Arabic names of its quarters and streets and of its approval decrees."""
+    return {"territory_fr": NAMES[0], "territory_ar": NAMES[1], "territory_en": NAMES[0],
+            META_KEY: json.dumps(arabic_names(quarters), ensure_ascii=False),
+            STREETS_META_KEY: json.dumps(arabic_street_names(streets), ensure_ascii=False),
+            "approval_acts_ar": json.dumps(APPROVAL_ACTS_AR, ensure_ascii=False)}
 
 
 def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str, int]:
@@ -54,12 +62,7 @@ def load_demo(store: Store, n_parcels: int = 6000, seed: int = 2026) -> dict[str
         new = NewPlanVersion(city.plan_name, city.plan_title_fr, city.plan_title_ar, version.approval_act,
                              version.approval_date, version.approval_date)
         store.publish_plan_version(new, version.zones, version.overlays)
-    store.set_meta({"territory_fr": city.territory_fr, "territory_ar": city.territory_ar,
-                    "territory_en": city.territory_fr,
-                    META_KEY: json.dumps(arabic_names(set(city.parcels["quarter"])), ensure_ascii=False),
-                    STREETS_META_KEY: json.dumps(arabic_street_names(_streets(city.parcels["address"])),
-                                                 ensure_ascii=False),
-                    "approval_acts_ar": json.dumps(APPROVAL_ACTS_AR, ensure_ascii=False)})
+    store.set_meta(demo_meta(set(city.parcels["quarter"]), demo_streets(city.parcels["address"])))
     warm_tiles(store)
     logger.info("demo loaded in %.1f s: %s", time.perf_counter() - started, store.counts())
     return store.counts()

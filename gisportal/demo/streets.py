@@ -81,14 +81,24 @@ def quarter_names(rng: np.random.Generator, count: int) -> np.ndarray:
                      for t in range(count)])
 
 
-def land_title_refs(rng: np.random.Generator, east: np.ndarray) -> list[str]:
-    """Unique land-title references "TF-<number>/<conservation>", one per parcel.
+def land_title_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Unique land-title numbers, one per parcel: strictly increasing draws shuffled over the parcels.
 
-    Numbers are strictly increasing draws shuffled over the parcels, so they
-    are unique; the conservation is "06" west of the centre and "62" east of it.
+    4 bytes a number (up to ~700 million parcels); the shuffle is ``rng.permutation(n)``'s, made in place.
     """
-    n = east.size
-    numbers = (10000 + np.cumsum(rng.integers(1, 4, n)))[rng.permutation(n)]
+    steps = rng.integers(1, 4, n)
+    np.cumsum(steps, out=steps)
+    steps += 10000
+    numbers = steps.astype(np.int32)
+    del steps
+    order = np.arange(n, dtype=np.int32)
+    rng.shuffle(order)  # the same draws as rng.permutation(n), half its memory
+    return numbers[order]
+
+
+def land_title_refs(numbers: np.ndarray, east: np.ndarray) -> list[str]:
+    """Land-title references "TF-<number>/<conservation>" of parcels with these numbers
+    (:func:`land_title_numbers`); the conservation is "06" west of the centre and "62" east of it."""
     return [f"TF-{a}/{c}" for a, c in zip(numbers.tolist(), np.where(east, "62", "06").tolist(), strict=True)]
 
 
