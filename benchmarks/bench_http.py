@@ -1,6 +1,6 @@
 """GET /api/v1/notes under gunicorn vs a trivial Flask JSON endpoint served the same way.
 
-Ours: ``gisportal serve --workers 2`` (gunicorn, sync workers, app preloaded in
+Ours: ``gisportal serve --workers 2`` (gunicorn gthread workers, app preloaded in
 the master, access log on stdout) on the demo city. Peer: a Flask app whose
 only route returns ``{"ok": True}`` (``benchmarks/trivial_app.py``), under
 gunicorn with the same settings. Both are loaded in the same run, one after
@@ -207,7 +207,8 @@ def main() -> dict:
     results: dict = {"benchmark": "http", "parcels": pyogrio.read_info(store, layer="parcels")["features"],
                      "settings": {"duration_s": args.duration, "rounds": args.rounds, "threads": args.threads,
                                   "connections": args.connections, "workers": args.workers,
-                                  "server": "gunicorn sync workers, preload_app, accesslog '-' (to /dev/null)"},
+                                  "server": "gisportal.cli.serving.Server on both sides (gunicorn gthread, 8 threads, "
+                                            "keep-alive, preload_app, masking access log to /dev/null)"},
                      "machine": machine(), "runs": {}}
     try:
         servers["trivial"] = start_server([sys.executable, str(BENCH_DIR / "trivial_app.py"), "--port",

@@ -52,34 +52,15 @@ def main(verbose: bool) -> None:
               help="Threads per worker (gthread): slow clients hold a thread, not a worker.")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the portal with gunicorn (data loaded once, shared by the workers)."""
-    from gunicorn.app.base import BaseApplication
-
+    from gisportal.cli.serving import Server
     from gisportal.web import create_app
-
-    class _App(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("preload_app", True)
-            self.cfg.set("accesslog", "-")
-            self.cfg.set("logger_class", "gisportal.core.accesslog.MaskingLogger")  # no access codes in the log
-            # threads: a slow client holds one thread, not a whole worker; timeouts bound what it can hold
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", threads)
-            self.cfg.set("timeout", 60)
-            self.cfg.set("keepalive", 5)
-            self.cfg.set("limit_request_line", 8190)
-            self.cfg.set("limit_request_fields", 100)
-
-        def load(self) -> Any:
-            return create_app()
 
     # Absolute URLs (QR codes, links in e-mails) come from configuration, never from a request's Host: without
     # GISPORTAL_PUBLIC_URL, the address served here is the public one (set it behind a proxy).
     if host not in ("0.0.0.0", "::", ""):  # a wildcard bind names no address: set GISPORTAL_PUBLIC_URL then
         os.environ.setdefault("GISPORTAL_PUBLIC_URL", f"http://{host}:{port}")
     click.echo(f"gisportal on http://{host}:{port} (public URL {os.environ.get('GISPORTAL_PUBLIC_URL', 'unset')})")
-    _App().run()
+    Server(create_app, host, port, workers, threads).run()
 
 
 @main.command()
