@@ -58,8 +58,11 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# The suite on TEST_WORKERS pytest-xdist workers (much of it waits on PostgreSQL, chromium and subprocesses, so
+# they overlap even on 2 cores); a test module stays on one worker, so its module fixtures are built once.
+TEST_WORKERS ?= 3
 test: install system-deps lint
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope
 
 bench: install system-deps
 	@dpkg -s gdal-bin >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq gdal-bin >/dev/null; }

@@ -22,6 +22,7 @@ from support.tiny import (
     clear_gisportal_env,
     copy_demo,
 )
+from support.workers import built_once
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -154,19 +155,20 @@ def tiny_client(tiny_app):
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo district (~6000 parcels, its tilesets) in an embedded data directory, built once per session; copied
-    (never opened) by ``copy_demo`` for ``demo_instance`` and the browser tests."""
+    """The demo district (~6000 parcels, its tilesets) in an embedded data directory, built once per run (shared by
+    the xdist workers); copied (never opened) by ``copy_demo`` for ``demo_instance`` and the browser tests."""
     from gisportal.core.settings import load_settings
     from gisportal.demo.load import load_demo
     from gisportal.storage import open_store
 
-    data_dir = tmp_path_factory.mktemp("demo-template")
-    store = open_store(load_settings({"data_dir": data_dir, "storage": "embedded"}))
-    try:
-        load_demo(store)
-    finally:
-        store.close()
-    return data_dir
+    def build(data_dir: Path) -> None:
+        store = open_store(load_settings({"data_dir": data_dir, "storage": "embedded"}))
+        try:
+            load_demo(store)
+        finally:
+            store.close()
+
+    return built_once(tmp_path_factory, "demo-template", build)
 
 
 @pytest.fixture(scope="session")

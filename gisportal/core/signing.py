@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,45 +85,55 @@ class KeyRing:
         self.directory = Path(directory)
         self._public: dict[str, Ed25519PublicKey] = {}
         self._current: tuple[str, Ed25519PrivateKey] | None = None
+        self._lock = threading.RLock()  # threads signing at once make one key on first use, not one each
         self._load()
 
     def _load(self) -> None:
-        self._public.clear()
+        found: dict[str, Ed25519PublicKey] = {}  # swapped in whole: a thread verifying meanwhile sees every key
         newest: tuple[float, str, Path] | None = None
         for path in sorted(self.directory.glob("*.pub.pem")):
             public = serialization.load_pem_public_key(path.read_bytes())
             if isinstance(public, Ed25519PublicKey):
                 kid = key_id(public)
-                self._public[kid] = public
+                found[kid] = public
                 private = path.with_name(path.name.replace(".pub.pem", ".key.pem"))
                 if private.exists() and (newest is None or path.stat().st_mtime_ns > newest[0]):
                     newest = (path.stat().st_mtime_ns, kid, private)
+        self._public = found
         if newest is not None:
             key = serialization.load_pem_private_key(newest[2].read_bytes(), password=None)
             assert isinstance(key, Ed25519PrivateKey)
             self._current = (newest[1], key)
 
     def rotate(self) -> str:
-        """Generate a new signing key; old public keys stay for verification. Returns its id."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        private = Ed25519PrivateKey.generate()
-        kid = key_id(private.public_key())
-        key_path = self.directory / f"{kid}.key.pem"
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-        (self.directory / f"{kid}.pub.pem").write_bytes(private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-        logger.info("new signing key %s", kid)
-        self._load()
-        self._current = (kid, private)
-        return kid
+        """Generate a new signing key; old public keys stay for verification. Returns its id.
+
+        The private key is written first, the public key last and atomically (renamed into place): a reader
+        (``_load``, in this or another process) sees a key pair whole or not at all."""
+        with self._lock:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            private = Ed25519PrivateKey.generate()
+            kid = key_id(private.public_key())
+            key_path = self.directory / f"{kid}.key.pem"
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+            partial = self.directory / f".{kid}.pub.pem.{os.getpid()}.partial"
+            partial.write_bytes(private.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+            os.replace(partial, self.directory / f"{kid}.pub.pem")
+            logger.info("new signing key %s", kid)
+            self._load()
+            self._current = (kid, private)
+            return kid
 
     def current(self) -> tuple[str, Ed25519PrivateKey]:
-        """The signing key, generated on first use."""
+        """The signing key, generated on first use (once, whatever the number of threads asking)."""
         if self._current is None:
-            self.rotate()
+            with self._lock:
+                if self._current is None:
+                    self.rotate()
         assert self._current is not None
         return self._current
 
