@@ -76,11 +76,12 @@ def test_pdf_page_rendered_to_png_artifact(doc_client, tmp_path):
     assert shutil.which("pdftoppm"), "pdftoppm missing: `make test` installs poppler-utils"
     pdf = tmp_path / "note.pdf"
     pdf.write_bytes(get_pdf(doc_client, "TF-1007/06", "both").data)
-    ARTIFACTS.mkdir(exist_ok=True)
-    subprocess.run(["pdftoppm", "-r", "70", "-png", "-f", "1", "-l", "1", str(pdf), str(ARTIFACTS / "note-page")],
+    subprocess.run(["pdftoppm", "-r", "70", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "note-page")],
                    check=True)
-    page = next(ARTIFACTS.glob("note-page*.png"))
+    page, = tmp_path.glob("note-page*.png")  # this run's page, never one an earlier run left
     assert page.stat().st_size > 20_000  # a real page with a map, not a blank sheet
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copyfile(page, ARTIFACTS / "note-page-1.png")  # kept to be looked at
 
 
 def test_genuine_pdf_verifies_and_tampering_is_refused(doc_app, doc_client, tmp_path):
