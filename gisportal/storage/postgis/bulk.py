@@ -18,7 +18,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gisportal.core.agencydb import database_errors
 from gisportal.core.errors import Conflict, InvalidInput
 from gisportal.storage.indexing import address_parts
 from gisportal.storage.postgis.load import bulk_indexes, copy_chunks
@@ -62,8 +61,7 @@ def put_parcel_chunks(store: PostgisStore, chunks: Iterable[Mapping[str, Any]]) 
                    "quarter": chunk["quarter"], "street": street, "house": house, "geom": chunk["geometry"]}
             logger.info("parcels streamed: %d", loaded)
 
-    with database_errors(), store.engine.begin() as conn:
-        conn.execute(sa.text("LOCK TABLE gp_meta IN EXCLUSIVE MODE"))  # writers one at a time, as the store's
+    with store.writing() as conn:  # the store's write transaction: one writer at a time, the generation bumped
         if conn.execute(sa.text("SELECT EXISTS (SELECT FROM gp_parcels)")).scalar_one():
             raise Conflict("The store already holds parcels: a streamed load only fills an empty table.")
         with bulk_indexes(conn, "gp_parcels", BULK_BUILT_INDEXES):
@@ -71,6 +69,4 @@ def put_parcel_chunks(store: PostgisStore, chunks: Iterable[Mapping[str, Any]]) 
         conn.execute(sa.text("DELETE FROM gp_places"))
         conn.execute(sa.text(f"INSERT INTO gp_places (kind, label, x, y) {PLACES_SQL}"))
         conn.execute(sa.text("ANALYZE gp_parcels"))
-        conn.execute(sa.text("UPDATE gp_meta SET value = (value::bigint + 1)::text WHERE key = 'generation'"))
-    store.refresh()
     return loaded

@@ -127,7 +127,9 @@ class PostgisStore(Store):
         raise AssertionError("unreachable")
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def writing(self) -> Iterator[Connection]:
+        """The write transaction every writer of the store uses: writers one at a time (``gp_meta`` locked), the
+        data generation bumped on commit, then this instance refreshed."""
         with self._errors(), self.engine.begin() as conn:
             conn.execute(sa.text("LOCK TABLE gp_meta IN EXCLUSIVE MODE"))
             yield conn
@@ -319,7 +321,7 @@ class PostgisStore(Store):
     def publish_plan_version(self, new: NewPlanVersion, zones: gpd.GeoDataFrame,
                              overlays: gpd.GeoDataFrame | None = None) -> PlanVersion:
         zones = self._ensure_crs(zones)
-        with self._write() as conn:
+        with self.writing() as conn:
             self._store_meta_crs(conn)
             version_id = insert_plan_version(conn, new, zones, self.srid)
             if overlays is not None and len(overlays):
@@ -332,25 +334,25 @@ class PostgisStore(Store):
             raise NotFound(f"No plan named '{plan_name}'. Import its zones first with import-plan.", plan=plan_name)
         target = max(candidates, key=lambda v: v.version)
         overlays = self._ensure_crs(overlays)
-        with self._write() as conn:
+        with self.writing() as conn:
             insert_overlays(conn, overlays, target.id, self.srid)
         return target
 
     def put_parcels(self, parcels: gpd.GeoDataFrame) -> dict[str, int]:
         parcels = self._ensure_crs(parcels)
-        with self._write() as conn:  # writers are serialised by _write's lock, as load_parcels needs
+        with self.writing() as conn:  # writers are serialised by writing()'s lock, as load_parcels needs
             self._store_meta_crs(conn)
             replaced = load_parcels(conn, parcels, self.srid)
         return {"added": len(parcels) - replaced, "replaced": replaced}
 
     def set_meta(self, values: dict[str, str]) -> None:
-        with self._write() as conn:
+        with self.writing() as conn:
             for key, value in values.items():
                 conn.execute(sa.text("INSERT INTO gp_meta VALUES (:k, :v) ON CONFLICT (key) DO UPDATE SET value = :v"),
                              {"k": key, "v": value})
 
     def clear(self) -> None:
-        with self._write() as conn:
+        with self.writing() as conn:
             conn.execute(sa.text("TRUNCATE gp_zones, gp_overlays, gp_parcels, gp_places, gp_version_origins,"
                                  " gp_plan_versions, gp_plans, gp_issued_notes"))
             conn.execute(sa.text("DELETE FROM gp_meta WHERE key <> 'generation'"))
